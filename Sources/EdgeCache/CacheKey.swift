@@ -1,0 +1,93 @@
+/// The name of one cached object: a content id and a path inside that content.
+///
+/// Keys are validated where they are made, so nothing downstream ever sees a path that could
+/// escape a folder: the content id and every path segment are made of `[A-Za-z0-9._~-]`, are never
+/// `.` or `..`, and the whole key stays short.
+public struct CacheKey: Hashable, Sendable, CustomStringConvertible {
+    /// The content id, such as `big-buck-bunny`: the group every rendition and segment belongs to.
+    public let content: String
+    /// The path inside the content, such as `720p/12.ts` or `master.m3u8`.
+    public let path: String
+
+    /// The longest content id accepted.
+    public static let maxContentLength = 128
+    /// The longest path accepted.
+    public static let maxPathLength = 512
+    /// The most path segments accepted.
+    public static let maxDepth = 8
+
+    /// Makes a key after checking both parts.
+    /// - Throws: ``CacheKeyError`` naming what was wrong.
+    public init(content: String, path: String) throws(CacheKeyError) {
+        guard !content.isEmpty, content.utf8.count <= Self.maxContentLength else {
+            throw .invalidContent(content, reason: "must be 1 to \(Self.maxContentLength) characters")
+        }
+        guard Self.isSafeSegment(content) else {
+            throw .invalidContent(content, reason: "may contain only letters, digits, '.', '_', '~' and '-', and must not be '.' or '..'")
+        }
+        guard !path.isEmpty, path.utf8.count <= Self.maxPathLength else {
+            throw .invalidPath(path, reason: "must be 1 to \(Self.maxPathLength) characters")
+        }
+        let segments = path.split(separator: "/", omittingEmptySubsequences: false)
+        guard segments.count <= Self.maxDepth else {
+            throw .invalidPath(path, reason: "has more than \(Self.maxDepth) segments")
+        }
+        for segment in segments {
+            guard !segment.isEmpty else { throw .invalidPath(path, reason: "has an empty segment ('//', or a leading or trailing '/')") }
+            guard Self.isSafeSegment(segment) else {
+                throw .invalidPath(path, reason: "segment '\(segment)' may contain only letters, digits, '.', '_', '~' and '-', and must not be '.' or '..'")
+            }
+        }
+        self.content = content
+        self.path = path
+    }
+
+    /// `content/path`, the key as it appears after `/v/` in a URL and under an upstream root.
+    public var description: String { "\(content)/\(path)" }
+
+    /// The file extension of the path, lowercased, without the dot (`ts`, `m3u8`), or "" if none.
+    public var fileExtension: String {
+        guard let name = path.split(separator: "/").last, let dot = name.lastIndex(of: ".") else { return "" }
+        return name[name.index(after: dot)...].lowercased()
+    }
+
+    static func isSafeSegment(_ segment: some StringProtocol) -> Bool {
+        if segment == "." || segment == ".." { return false }
+        for byte in segment.utf8 {
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "."), UInt8(ascii: "_"),
+                UInt8(ascii: "-"), UInt8(ascii: "~"):
+                continue
+            default:
+                return false
+            }
+        }
+        return true
+    }
+}
+
+/// Why a content id or path was refused.
+public struct CacheKeyError: Error, CustomStringConvertible, Equatable {
+    private enum Code: Equatable {
+        case content(String)
+        case path(String)
+    }
+    private let code: Code
+    /// What was wrong, in words a client can act on.
+    public let reason: String
+
+    static func invalidContent(_ value: String, reason: String) -> Self {
+        .init(code: .content(value), reason: reason)
+    }
+    static func invalidPath(_ value: String, reason: String) -> Self {
+        .init(code: .path(value), reason: reason)
+    }
+
+    public var description: String {
+        switch code {
+        case .content(let value): "invalid content id '\(value.prefix(64))': \(reason)"
+        case .path(let value): "invalid path '\(value.prefix(128))': \(reason)"
+        }
+    }
+}
