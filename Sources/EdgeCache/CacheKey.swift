@@ -3,22 +3,22 @@
 /// Keys are validated where they are made, so nothing downstream ever sees a path that could
 /// escape a folder: the content id and every path segment are made of `[A-Za-z0-9._~-]`, are never
 /// `.` or `..`, and the whole key stays short.
-public struct CacheKey: Hashable, Sendable, CustomStringConvertible {
+package struct CacheKey: Hashable, Sendable, CustomStringConvertible {
     /// The content id, such as `big-buck-bunny`: the group every rendition and segment belongs to.
-    public let content: String
+    package let content: String
     /// The path inside the content, such as `720p/12.ts` or `master.m3u8`.
-    public let path: String
+    package let path: String
 
     /// The longest content id accepted.
-    public static let maxContentLength = 128
+    package static let maxContentLength = 128
     /// The longest path accepted.
-    public static let maxPathLength = 512
+    package static let maxPathLength = 512
     /// The most path segments accepted.
-    public static let maxDepth = 8
+    package static let maxDepth = 8
 
     /// Makes a key after checking both parts.
     /// - Throws: ``CacheKeyError`` naming what was wrong.
-    public init(content: String, path: String) throws(CacheKeyError) {
+    package init(content: String, path: String) throws(CacheKeyError) {
         guard !content.isEmpty, content.utf8.count <= Self.maxContentLength else {
             throw .invalidContent(content, reason: "must be 1 to \(Self.maxContentLength) characters")
         }
@@ -43,10 +43,10 @@ public struct CacheKey: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// `content/path`, the key as it appears after `/v/` in a URL and under an upstream root.
-    public var description: String { "\(content)/\(path)" }
+    package var description: String { "\(content)/\(path)" }
 
     /// The file extension of the path, lowercased, without the dot (`ts`, `m3u8`), or "" if none.
-    public var fileExtension: String {
+    package var fileExtension: String {
         guard let name = path.split(separator: "/").last, let dot = name.lastIndex(of: ".") else { return "" }
         return name[name.index(after: dot)...].lowercased()
     }
@@ -68,14 +68,14 @@ public struct CacheKey: Hashable, Sendable, CustomStringConvertible {
 }
 
 /// Why a content id or path was refused.
-public struct CacheKeyError: Error, CustomStringConvertible, Equatable {
+package struct CacheKeyError: Error, CustomStringConvertible, Equatable {
     private enum Code: Equatable {
         case content(String)
         case path(String)
     }
     private let code: Code
     /// What was wrong, in words a client can act on.
-    public let reason: String
+    package let reason: String
 
     static func invalidContent(_ value: String, reason: String) -> Self {
         .init(code: .content(value), reason: reason)
@@ -84,7 +84,7 @@ public struct CacheKeyError: Error, CustomStringConvertible, Equatable {
         .init(code: .path(value), reason: reason)
     }
 
-    public var description: String {
+    package var description: String {
         switch code {
         case .content(let value): "invalid content id '\(value.prefix(64))': \(reason)"
         case .path(let value): "invalid path '\(value.prefix(128))': \(reason)"

@@ -1,5 +1,5 @@
 /// Least-recently-used eviction, kept only as the baseline that `scripts/bench-cache` compares
-/// the production policy (``LookaheadS3FIFOPolicy``) against.
+/// the production policy (``S3FIFOPolicy``) against.
 ///
 /// ## Performance characteristics
 /// O(1) per operation: a dictionary into an index-linked list held in arrays.
@@ -23,13 +23,13 @@ package struct LRUPolicy<Key: Hashable & Sendable>: EvictionPolicy {
 
     package var count: Int { index.count }
 
-    package mutating func recordHit(_ key: Key, hint: SequenceHint?, now: Double) {
+    package mutating func recordHit(_ key: Key) {
         guard let i = index[key] else { return }
         unlink(i)
         linkFront(i)
     }
 
-    package mutating func insert(_ key: Key, size: Int, hint: SequenceHint?, now: Double) {
+    package mutating func insert(_ key: Key, size: Int) {
         precondition(index[key] == nil, "LRUPolicy: \(key) inserted twice")
         let i: Int
         if let reused = free.popLast() {
@@ -43,7 +43,7 @@ package struct LRUPolicy<Key: Hashable & Sendable>: EvictionPolicy {
         linkFront(i)
     }
 
-    package mutating func evict(now: Double) -> Key? {
+    package mutating func evict() -> Key? {
         let last = nodes[0].prev
         guard last != 0, let key = nodes[last].key else { return nil }
         drop(key, at: last)

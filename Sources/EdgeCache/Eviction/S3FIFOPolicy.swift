@@ -58,13 +58,13 @@ package struct S3FIFOPolicy<Key: Hashable & Sendable>: EvictionPolicy {
 
     package var count: Int { entries.count }
 
-    package mutating func recordHit(_ key: Key, hint: SequenceHint?, now: Double) {
+    package mutating func recordHit(_ key: Key) {
         guard var entry = entries[key] else { return }
         entry.frequency = min(entry.frequency + 1, 3)
         entries[key] = entry
     }
 
-    package mutating func insert(_ key: Key, size: Int, hint: SequenceHint?, now: Double) {
+    package mutating func insert(_ key: Key, size: Int) {
         precondition(entries[key] == nil, "S3FIFOPolicy: \(key) inserted twice")
         serial += 1
         let slot = Slot(key: key, serial: serial)
@@ -79,7 +79,7 @@ package struct S3FIFOPolicy<Key: Hashable & Sendable>: EvictionPolicy {
         }
     }
 
-    package mutating func evict(now: Double) -> Key? {
+    package mutating func evict() -> Key? {
         while !entries.isEmpty {
             if Double(smallBytes) > Double(capacity) * smallShare || main.isEmpty {
                 if let victim = evictSmall() { return victim }

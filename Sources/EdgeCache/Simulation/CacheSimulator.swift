@@ -22,18 +22,18 @@ package enum CacheSimulator {
             result.requests += 1
             result.requestedBytes += r.size
             if stored[r.key] != nil {
-                policy.recordHit(r.key, hint: r.hint, now: r.time)
+                policy.recordHit(r.key)
                 continue
             }
             result.misses += 1
             result.upstreamBytes += r.size
             guard r.size <= capacity else { continue }
-            while used + r.size > capacity, let victim = policy.evict(now: r.time) {
+            while used + r.size > capacity, let victim = policy.evict() {
                 used -= stored.removeValue(forKey: victim) ?? 0
             }
             stored[r.key] = r.size
             used += r.size
-            policy.insert(r.key, size: r.size, hint: r.hint, now: r.time)
+            policy.insert(r.key, size: r.size)
             assert(used <= capacity, "simulator: \(used) bytes stored over a budget of \(capacity)")
         }
         return result

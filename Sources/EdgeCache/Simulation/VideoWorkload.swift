@@ -33,7 +33,6 @@ package struct VideoWorkload: Sendable {
         package var time: Double
         package var key: Int
         package var size: Int
-        package var hint: SequenceHint
     }
 
     package let parameters: Parameters
@@ -70,7 +69,7 @@ package struct VideoWorkload: Sendable {
             var rung = Self.lowerBound(ladderCDF, Double.random(in: 0..<acc, using: &rng))
             var segment = 0
             while segment < lengths[title] {
-                out.append(Request(time: start + Double(segment) * p.segmentSeconds, key: key(title, rung, segment), size: p.ladder[rung].bytes, hint: SequenceHint(title: title, stream: title << 8 | rung, index: segment)))
+                out.append(Request(time: start + Double(segment) * p.segmentSeconds, key: key(title, rung, segment), size: p.ladder[rung].bytes))
                 if Double.random(in: 0..<1, using: &rng) >= p.continueProbability { break }
                 if Double.random(in: 0..<1, using: &rng) < p.switchProbability {
                     rung = Bool.random(using: &rng) ? min(rung + 1, p.ladder.count - 1) : max(rung - 1, 0)
@@ -84,7 +83,7 @@ package struct VideoWorkload: Sendable {
             let title = Int.random(in: (p.titles / 2)..<p.titles, using: &rng)
             let rung = Int.random(in: 0..<p.ladder.count, using: &rng)
             for segment in 0..<lengths[title] {
-                out.append(Request(time: time, key: key(title, rung, segment), size: p.ladder[rung].bytes, hint: SequenceHint(title: title, stream: title << 8 | rung, index: segment)))
+                out.append(Request(time: time, key: key(title, rung, segment), size: p.ladder[rung].bytes))
                 time += 1 / p.scanRequestsPerSecond
             }
         }

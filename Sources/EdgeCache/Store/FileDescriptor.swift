@@ -75,22 +75,24 @@ extension FileDescriptor {
 }
 
 /// A failure of the on-disk store, with the operation and the system's reason.
-public struct StoreError: Error, CustomStringConvertible {
+package struct StoreError: Error, CustomStringConvertible {
     private enum Code {
         case io
         case corrupt
         case tooLarge
     }
     private let code: Code
-    public let message: String
+    package let message: String
+    /// The system's error number, for failed system calls.
+    package var systemError: Int32? = nil
 
     static func io(_ operation: String, errno code: Int32) -> Self {
-        .init(code: .io, message: "\(operation) failed: \(String(cString: strerror(code)))")
+        .init(code: .io, message: "\(operation) failed: \(String(cString: strerror(code)))", systemError: code)
     }
     static func corrupt(_ what: String) -> Self { .init(code: .corrupt, message: "corrupt cache object: \(what)") }
     static func tooLarge(_ what: String) -> Self { .init(code: .tooLarge, message: what) }
 
     /// True when the object on disk was unreadable or inconsistent (it is then dropped).
-    public var isCorruption: Bool { code == .corrupt }
-    public var description: String { message }
+    package var isCorruption: Bool { code == .corrupt }
+    package var description: String { message }
 }

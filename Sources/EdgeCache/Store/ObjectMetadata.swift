@@ -1,19 +1,19 @@
 import Foundation
 
 /// What the store knows of one object besides its bytes; written in the object file's header.
-public struct ObjectMetadata: Codable, Sendable, Equatable {
+package struct ObjectMetadata: Codable, Sendable, Equatable {
     /// `content/path` of the object.
-    public var key: String
+    package var key: String
     /// Length of the body in bytes.
-    public var length: Int
+    package var length: Int
     /// SHA-256 of the body, lowercase hex.
-    public var sha256: String
+    package var sha256: String
     /// When the origin says the object last changed (seconds since 1970).
-    public var lastModified: Int64
+    package var lastModified: Int64
     /// When this edge stored it (seconds since 1970).
-    public var storedAt: Int64
+    package var storedAt: Int64
 
-    public init(key: String, length: Int, sha256: String, lastModified: Int64, storedAt: Int64) {
+    package init(key: String, length: Int, sha256: String, lastModified: Int64, storedAt: Int64) {
         self.key = key
         self.length = length
         self.sha256 = sha256
@@ -22,7 +22,7 @@ public struct ObjectMetadata: Codable, Sendable, Equatable {
     }
 
     /// A strong entity tag made from the content hash (RFC 9110 §8.8.3): 128 bits of SHA-256.
-    public var etag: String { "\"\(sha256.prefix(32))\"" }
+    package var etag: String { "\"\(sha256.prefix(32))\"" }
 }
 
 /// The object file format: a fixed header region holding the metadata as JSON, then the body.

@@ -1,0 +1,27 @@
+import Metrics
+
+/// The edge's request metrics, made once so the hot path only increments.
+struct EdgeMetrics: Sendable {
+    let requests: [Int: Counter]
+    let otherRequests: Counter
+    let bytes: Counter
+    let duration: Timer
+
+    init() {
+        var requests: [Int: Counter] = [:]
+        for status in [200, 206, 304, 400, 404, 405, 412, 413, 416, 431, 500, 502, 503, 504] {
+            requests[status] = Counter(label: "depin_http_requests_total", dimensions: [("status", String(status))])
+        }
+        self.requests = requests
+        otherRequests = Counter(label: "depin_http_requests_total", dimensions: [("status", "other")])
+        bytes = Counter(label: "depin_http_response_body_bytes_total")
+        duration = Timer(label: "depin_http_request_duration_seconds")
+    }
+
+    func record(status: Int, bodyBytes: Int, started: ContinuousClock.Instant) {
+        (requests[status] ?? otherRequests).increment()
+        if bodyBytes > 0 { bytes.increment(by: bodyBytes) }
+        let elapsed = ContinuousClock.now - started
+        duration.recordNanoseconds(elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
+    }
+}

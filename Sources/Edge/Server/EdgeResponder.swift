@@ -1,0 +1,201 @@
+import EdgeCache
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import Prometheus
+import Synchronization
+
+/// Answers every request an edge gets: `/v/{content}/{path}`, `/healthz`, `/metrics`.
+///
+/// Segments and playlists are served from ``EdgeCache`` with RFC 9110 ranges and conditional
+/// requests; bad requests get a 4xx with a one-line reason in a `text/plain` body.
+struct EdgeResponder: HTTPResponder {
+    typealias Context = BasicRequestContext
+
+    let cache: EdgeCache
+    let registry: PrometheusCollectorRegistry
+    let logger: Logger
+    let metrics = EdgeMetrics()
+    let playlistInfo = PlaylistInfoCache()
+
+    func respond(to request: Request, context: Context) async throws -> Response {
+        let started = ContinuousClock.now
+        let response: Response
+        do {
+            response = try await route(request)
+        } catch {
+            response = error.response
+        }
+        metrics.record(status: response.status.code, bodyBytes: request.method == .head ? 0 : (response.body.contentLength ?? 0), started: started)
+        return response
+    }
+
+    private func route(_ request: Request) async throws(HTTPFailure) -> Response {
+        let target = request.head.path ?? "/"
+        let path = target.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)[0]
+        guard path.hasPrefix("/") else { throw .badRequest("request target must be an absolute path") }
+        if path.hasPrefix("/v/") {
+            return try await serveMedia(request, path: path.dropFirst(3))
+        }
+        guard request.method == .get || request.method == .head else {
+            throw .methodNotAllowed(request.method)
+        }
+        try rejectBody(request)
+        switch path {
+        case "/healthz": return health()
+        case "/metrics": return prometheusText()
+        default: throw .notFound("no such endpoint: \(path.prefix(100)); media is under /v/{content}/{path}")
+        }
+    }
+
+    private func rejectBody(_ request: Request) throws(HTTPFailure) {
+        if let length = request.headers[.contentLength], length != "0" {
+            throw .badRequest("\(request.method) requests must not carry a body")
+        }
+        if request.headers[.transferEncoding] != nil {
+            throw .badRequest("\(request.method) requests must not carry a body")
+        }
+    }
+
+    private func health() -> Response {
+        let s = cache.statistics
+        let json = """
+            {"status":"ok","cache":{"objects":\(s.objects),"used_bytes":\(s.usedBytes),"capacity_bytes":\(s.capacity),\
+            "memory_bytes":\(s.memoryBytes),"fills_in_flight":\(s.fillsInFlight)}}
+
+            """
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json"
+        headers[.cacheControl] = "no-store"
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: json)))
+    }
+
+    private func prometheusText() -> Response {
+        var bytes: [UInt8] = []
+        registry.emit(into: &bytes)
+        var headers = HTTPFields()
+        headers[.contentType] = "text/plain; version=0.0.4"
+        headers[.cacheControl] = "no-store"
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+    }
+
+    // MARK: - Media
+
+    private func serveMedia(_ request: Request, path: Substring) async throws(HTTPFailure) -> Response {
+        guard request.method == .get || request.method == .head else { throw .methodNotAllowed(request.method) }
+        try rejectBody(request)
+        let key = try Self.key(fromRawPath: path)
+        guard let kind = MediaKind(fileExtension: key.fileExtension) else {
+            throw .notFound("\(key.path.prefix(100)) is not a media type an edge serves (\(MediaKind.servedExtensions))")
+        }
+        for _ in 0..<3 {
+            let lookup: EdgeCache.Lookup
+            do { lookup = try cache.lookup(key) } catch { throw .unavailable("cache: \(error)") }
+            switch lookup {
+            case .stored(let entry):
+                return try await respond(request, key: key, kind: kind, entry: entry)
+            case .filling(let fill):
+                if let response = try await respond(request, key: key, kind: kind, fill: fill) { return response }
+            }
+        }
+        throw .unavailable("\(key) kept being evicted while it was opened; try again")
+    }
+
+    /// `content/a/b.ts` with each segment percent-decoded on its own, so an encoded slash stays
+    /// inside its segment and is refused there.
+    static func key(fromRawPath raw: Substring) throws(HTTPFailure) -> CacheKey {
+        let segments = raw.split(separator: "/", omittingEmptySubsequences: false)
+        guard segments.count >= 2 else { throw .notFound("media paths are /v/{content}/{path}") }
+        var decoded: [String] = []
+        for segment in segments {
+            guard let text = String(segment).removingPercentEncoding else {
+                throw .badRequest("path segment '\(segment.prefix(60))' has invalid percent-encoding")
+            }
+            decoded.append(text)
+        }
+        do {
+            return try CacheKey(content: decoded[0], path: decoded.dropFirst().joined(separator: "/"))
+        } catch {
+            throw .badRequest(error.description)
+        }
+    }
+
+    private func respond(_ request: Request, key: CacheKey, kind: MediaKind, entry: EdgeCache.Entry) async throws(HTTPFailure) -> Response {
+        let metadata = entry.metadata
+        var info: PlaylistInfo?
+        if case .playlist = kind {
+            info = try await playlist(key: key, entry: entry)
+        }
+        let representation = Representation(
+            length: metadata.length, etag: metadata.etag, lastModified: metadata.lastModified,
+            sha256Hex: metadata.sha256, contentType: kind.contentType, cacheControl: kind.cacheControl(playlistInfo: info))
+        let cache = self.cache
+        return try representation.response(to: request) { range, sink in
+            try await cache.read(entry, key: key, range: range, into: sink)
+        }
+    }
+
+    /// Serves an object still being filled, streaming bytes as they arrive. Returns nil when the
+    /// fill finished and stored the object meanwhile (look it up again).
+    private func respond(_ request: Request, key: CacheKey, kind: MediaKind, fill: Fill) async throws(HTTPFailure) -> Response? {
+        let head: Fill.Head
+        do { head = try await fill.head() } catch { throw HTTPFailure.fromFill(error) }
+        let conditional = [HTTPField.Name.ifMatch, .ifNoneMatch, .ifModifiedSince, .ifUnmodifiedSince, .ifRange].contains { request.headers[$0] != nil }
+        var isPlaylist = false
+        if case .playlist = kind { isPlaylist = true }
+        // Anything that needs the whole object's validators or content waits for the fill.
+        if isPlaylist || head.totalLength == nil || (conditional && head.sha256Hex == nil) {
+            let outcome: Fill.Outcome
+            do { outcome = try await fill.outcome() } catch { throw HTTPFailure.fromFill(error) }
+            guard case .complete(let metadata) = outcome else {
+                if case .failed(let error) = outcome { throw HTTPFailure.fromFill(error) }
+                return nil
+            }
+            if case .stored = (try? cache.lookup(key)) ?? .filling(fill) { return nil }
+            // Not kept (a live playlist, or larger than the budget): serve the finished fill.
+            var info: PlaylistInfo?
+            if isPlaylist {
+                var whole = ByteBuffer()
+                do { try await cache.read(fill, range: 0..<metadata.length) { whole.writeImmutableBuffer($0) } } catch {
+                    throw HTTPFailure.fromFill(error)
+                }
+                info = PlaylistInfo(parsing: whole.readableBytesView)
+            }
+            let representation = Representation(
+                length: metadata.length, etag: metadata.etag, lastModified: metadata.lastModified,
+                sha256Hex: metadata.sha256, contentType: kind.contentType, cacheControl: kind.cacheControl(playlistInfo: info))
+            let cache = self.cache
+            return try representation.response(to: request) { range, sink in try await cache.read(fill, range: range, into: sink) }
+        }
+        let now = Int64(Date().timeIntervalSince1970)
+        let representation = Representation(
+            length: head.totalLength!, etag: head.sha256Hex.map { "\"\($0.prefix(32))\"" }, lastModified: head.lastModified ?? now,
+            sha256Hex: head.sha256Hex, contentType: kind.contentType, cacheControl: kind.cacheControl(playlistInfo: nil))
+        let cache = self.cache
+        return try representation.response(to: request) { range, sink in try await cache.read(fill, range: range, into: sink) }
+    }
+
+    /// The playlist's kind (master/VOD/live), parsed once per version and remembered.
+    private func playlist(key: CacheKey, entry: EdgeCache.Entry) async throws(HTTPFailure) -> PlaylistInfo {
+        if let known = playlistInfo.known.withLock({ $0[entry.metadata.sha256] }) { return known }
+        var whole = ByteBuffer()
+        do {
+            try await cache.read(entry, key: key, range: 0..<entry.metadata.length) { whole.writeImmutableBuffer($0) }
+        } catch {
+            throw .unavailable("reading \(key): \(error)")
+        }
+        let info = PlaylistInfo(parsing: whole.readableBytesView)
+        playlistInfo.known.withLock { known in
+            if known.count > 10_000 { known.removeAll() }
+            known[entry.metadata.sha256] = info
+        }
+        return info
+    }
+}
+
+/// Parsed playlist facts by content hash, so a hot playlist is parsed once, not per request.
+final class PlaylistInfoCache: Sendable {
+    let known = Mutex<[String: PlaylistInfo]>([:])
+}

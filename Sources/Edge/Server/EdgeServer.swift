@@ -1,0 +1,133 @@
+import AsyncHTTPClient
+import EdgeCache
+import Foundation
+import Hummingbird
+import HummingbirdCore
+import HummingbirdHTTP2
+import Logging
+import NIOCore
+import NIOSSL
+import Prometheus
+import ServiceLifecycle
+import UnixSignals
+
+/// An edge node: the cache, its upstreams, and the HTTPS (h2 + http/1.1) and plaintext listeners,
+/// run together as services; SIGTERM/SIGINT drain in-flight responses, then stop.
+package struct EdgeServer: Sendable {
+    package let configuration: EdgeConfiguration
+    package let logger: Logger
+    let registry: PrometheusCollectorRegistry
+
+    /// Where each listener is bound, reported once it is (port 0 becomes the real port).
+    package typealias OnListening = @Sendable (_ scheme: String, _ host: String, _ port: Int) async -> Void
+
+    package init(configuration: EdgeConfiguration, logger: Logger, registry: PrometheusCollectorRegistry) {
+        self.configuration = configuration
+        self.logger = logger
+        self.registry = registry
+    }
+
+    /// Runs until a termination signal or until the task is cancelled.
+    package func run(signals: [UnixSignal] = [.sigterm, .sigint], onListening: @escaping OnListening = { _, _, _ in }) async throws {
+        let config = configuration
+        var clientConfiguration = HTTPClient.Configuration(
+            redirectConfiguration: .disallow,
+            timeout: .init(
+                connect: .milliseconds(Int64(config.upstreamConnectTimeout * 1000)),
+                read: .milliseconds(Int64(config.upstreamReadTimeout * 1000))))
+        if let ca = config.upstreamCAFile {
+            var tls = TLSConfiguration.makeClientConfiguration()
+            do {
+                tls.additionalTrustRoots = [.certificates(try NIOSSLCertificate.fromPEMFile(ca))]
+            } catch {
+                throw ConfigurationError.invalid("upstream.ca_file", ca, expected: "a readable PEM certificate file (\(error))")
+            }
+            clientConfiguration.tlsConfiguration = tls
+        }
+        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
+        do {
+            try await runServices(client: client, signals: signals, onListening: onListening)
+        } catch {
+            try? await client.shutdown()
+            throw error
+        }
+        try await client.shutdown()
+    }
+
+    private func runServices(client: HTTPClient, signals: [UnixSignal], onListening: @escaping OnListening) async throws {
+        let config = configuration
+        var origins: [any Origin] = []
+        for url in config.upstreams {
+            if url.lowercased().hasPrefix("file://") {
+                origins.append(FileOrigin(root: URL(string: url)!.path))
+            } else {
+                origins.append(HTTPOrigin(base: url, client: client))
+            }
+        }
+        if origins.isEmpty { logger.warning("no upstreams configured: every miss will be a 404") }
+
+        var cacheConfiguration = EdgeCache.Configuration(directory: config.cacheDirectory, capacity: config.cacheSize)
+        cacheConfiguration.memoryCapacity = config.cacheMemory
+        cacheConfiguration.isKept = { key, body in
+            key.fileExtension != "m3u8" || !PlaylistInfo(parsing: body.readableBytesView).isLive
+        }
+        let cache = try EdgeCache(configuration: cacheConfiguration, origins: origins, logger: logger)
+        let responder = EdgeResponder(cache: cache, registry: registry, logger: logger)
+
+        var http1 = HTTP1Channel.Configuration(idleTimeout: .milliseconds(Int64(config.idleTimeout * 1000)))
+        http1.httpDecoder = .init(maxHeaderFieldSize: config.maxHeaderBytes, maxHeaderListSize: config.maxHeaderBytes, maxHeaderFieldCount: 100)
+        var services: [any Service] = [cache]
+
+        if let listen = config.listen {
+            let tls = try tlsConfiguration()
+            let app = Application(
+                responder: responder,
+                server: try .http2Upgrade(
+                    tlsConfiguration: tls,
+                    configuration: .init(
+                        idleTimeout: .seconds(config.idleTimeout), gracefulCloseTimeout: .seconds(5), streamConfiguration: http1)),
+                configuration: .init(address: .hostname(listen.host, port: listen.port), serverName: "depin-edge"),
+                onServerRunning: { channel in
+                    await onListening("https", listen.host, channel.localAddress?.port ?? listen.port)
+                },
+                logger: logger)
+            services.append(app)
+        }
+        if let listen = config.httpListen {
+            let app = Application(
+                responder: responder,
+                server: .http1(configuration: http1),
+                configuration: .init(address: .hostname(listen.host, port: listen.port), serverName: "depin-edge"),
+                onServerRunning: { channel in
+                    await onListening("http", listen.host, channel.localAddress?.port ?? listen.port)
+                },
+                logger: logger)
+            services.append(app)
+        }
+        let group = ServiceGroup(
+            configuration: .init(services: services.map { .init(service: $0) }, gracefulShutdownSignals: signals, logger: logger))
+        try await group.run()
+    }
+
+    private func tlsConfiguration() throws -> TLSConfiguration {
+        let chain: [NIOSSLCertificateSource]
+        let key: NIOSSLPrivateKeySource
+        if let certPath = configuration.tlsCertificate, let keyPath = configuration.tlsKey {
+            do {
+                chain = try NIOSSLCertificate.fromPEMFile(certPath).map { .certificate($0) }
+                key = .privateKey(try NIOSSLPrivateKey(file: keyPath, format: .pem))
+            } catch {
+                throw ConfigurationError.invalid("tls.cert", certPath, expected: "a readable PEM certificate and key (\(error))")
+            }
+        } else {
+            let host = ProcessInfo.processInfo.hostName
+            let made = try SelfSignedCertificate.make(hostName: host)
+            chain = [.certificate(try NIOSSLCertificate(bytes: Array(made.certificatePEM.utf8), format: .pem))]
+            key = .privateKey(try NIOSSLPrivateKey(bytes: Array(made.keyPEM.utf8), format: .pem))
+            logger.notice("no tls.cert/tls.key given: serving HTTPS with a self-signed certificate for localhost and \(host); clients must trust it explicitly (curl -k)")
+        }
+        var tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: key)
+        tls.minimumTLSVersion = .tlsv12
+        return tls
+    }
+}

@@ -1,0 +1,98 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import NIOCore
+
+/// Why bytes of a looked-up object could not be read.
+package struct CacheReadError: Error, CustomStringConvertible {
+    private enum Code {
+        case vanished
+        case truncated
+    }
+    private let code: Code
+    package let description: String
+
+    /// The object was evicted between lookup and read: look it up again.
+    static func vanished(_ key: CacheKey) -> Self { .init(code: .vanished, description: "\(key) was evicted while being opened") }
+    static func truncated(_ key: CacheKey, at offset: Int) -> Self {
+        .init(code: .truncated, description: "\(key) ended at byte \(offset), before the requested range")
+    }
+
+    /// True when a new lookup will do.
+    package var isVanished: Bool { code == .vanished }
+}
+
+extension EdgeCache {
+    /// Streams `range` of a stored object to `sink`: from the memory hot set when it is there,
+    /// otherwise from disk in ``Configuration/readChunkSize`` pieces (small objects are then kept
+    /// in memory for the next request).
+    /// - Throws: ``CacheReadError/isVanished`` if the object was evicted before it was opened,
+    ///   or what `sink` throws.
+    package func read(_ entry: Entry, key: CacheKey, range: Range<Int>, into sink: (ByteBuffer) async throws -> Void) async throws {
+        precondition(range.upperBound <= entry.metadata.length, "EdgeCache.read: range past the end")
+        if range.isEmpty { return }
+        if let bytes = memoryCopy(of: key) {
+            try await sink(bytes.getSlice(at: bytes.readerIndex + range.lowerBound, length: range.count)!)
+            return
+        }
+        let file: FileDescriptor
+        do {
+            file = try FileDescriptor(opening: entry.path, flags: O_RDONLY)
+        } catch {
+            if error.systemError == ENOENT {
+                forget(key)
+                throw CacheReadError.vanished(key)
+            }
+            throw error
+        }
+        let header = ObjectFileFormat.headerSize
+        let length = entry.metadata.length
+        if length <= configuration.memoryObjectLimit && configuration.memoryCapacity > 0 {
+            let whole = try await file.readAsync(at: header, length: length)
+            guard whole.readableBytes == length else {
+                forget(key)
+                throw StoreError.corrupt("\(key) is shorter on disk than its header says")
+            }
+            keepInMemory(key, whole)
+            try await sink(whole.getSlice(at: whole.readerIndex + range.lowerBound, length: range.count)!)
+            return
+        }
+        var position = range.lowerBound
+        while position < range.upperBound {
+            let chunk = try await file.readAsync(at: header + position, length: min(configuration.readChunkSize, range.upperBound - position))
+            guard chunk.readableBytes > 0 else {
+                forget(key)
+                throw CacheReadError.truncated(key, at: position)
+            }
+            position += chunk.readableBytes
+            try await sink(chunk)
+        }
+    }
+
+    /// Streams `range` of an object still being filled, as its bytes arrive.
+    /// - Parameter range: `nil` upper bound means "to the end, whatever the length turns out to be".
+    /// - Throws: the fill's error if it fails, ``CacheReadError`` if it ends before the range.
+    package func read(_ fill: Fill, range: Range<Int>?, from start: Int = 0, into sink: (ByteBuffer) async throws -> Void) async throws {
+        var position = range?.lowerBound ?? start
+        let header = ObjectFileFormat.headerSize
+        while true {
+            if let range, position >= range.upperBound { return }
+            let want = range.map { min(position + configuration.readChunkSize, $0.upperBound) } ?? position + 1
+            let (written, outcome) = try await fill.available(atLeast: want)
+            let end = range.map { min(written, $0.upperBound) } ?? written
+            if end <= position {
+                if outcome != nil {
+                    if range == nil { return }
+                    throw CacheReadError.truncated(fill.key, at: written)
+                }
+                continue
+            }
+            let chunk = try await fill.file.readAsync(at: header + position, length: min(end - position, configuration.readChunkSize))
+            guard chunk.readableBytes > 0 else { throw CacheReadError.truncated(fill.key, at: position) }
+            position += chunk.readableBytes
+            try await sink(chunk)
+        }
+    }
+}

@@ -1,0 +1,420 @@
+import Crypto
+import Logging
+import Metrics
+import NIOCore
+import ServiceLifecycle
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The edge's content store: objects on disk under a byte budget, a bounded hot set in memory,
+/// misses filled from upstream origins one fill per object however many requests wait.
+///
+/// - Fills go to a temporary file and are published by an atomic rename only after their length
+///   and (when an origin vouched for one) SHA-256 check out; a crash leaves an orphan that the
+///   next start deletes, never a torn object.
+/// - Origins are tried in order; an origin that fails mid-object is followed by the next one from
+///   the byte where it stopped.
+/// - Eviction is ``S3FIFOPolicy``, by bytes on disk (body plus header).
+///
+/// Run it as a `Service`: fills run in its task group and stop on graceful shutdown.
+/// Thread-safe: one `Mutex` guards the index, the policy and the in-flight fills.
+package final class EdgeCache: Service, Sendable {
+    /// Settings of the cache; every one has a default a small server can live with.
+    package struct Configuration: Sendable {
+        /// Folder for objects; made if missing.
+        package var directory: String
+        /// Disk budget in bytes (bodies plus a 2 KiB header per object).
+        package var capacity: Int
+        /// Memory budget for whole objects kept in memory to serve without disk reads.
+        package var memoryCapacity: Int = 256 << 20
+        /// Objects up to this size may be kept in memory.
+        package var memoryObjectLimit: Int = 4 << 20
+        /// Objects larger than this are refused (the origin is cut off when it says or sends more).
+        package var maxObjectSize: Int = 1 << 30
+        /// Bytes per disk read when streaming.
+        package var readChunkSize: Int = 256 << 10
+        /// Asked, for each finished fill of at most 1 MiB, whether the object is kept; a `false`
+        /// (a live playlist, which changes) serves the waiting requests and then drops it.
+        package var isKept: @Sendable (CacheKey, ByteBuffer) -> Bool = { _, _ in true }
+
+        package init(directory: String, capacity: Int) {
+            self.directory = directory
+            self.capacity = capacity
+        }
+    }
+
+    /// A stored object.
+    package struct Entry: Sendable {
+        package var metadata: ObjectMetadata
+        package var path: String
+    }
+
+    /// What a lookup found: a stored object, or a fill to follow.
+    package enum Lookup: Sendable {
+        case stored(Entry)
+        case filling(Fill)
+    }
+
+    /// Counts for `/healthz` and `/metrics`.
+    package struct Statistics: Sendable {
+        package var objects: Int
+        package var usedBytes: Int
+        package var capacity: Int
+        package var memoryBytes: Int
+        package var fillsInFlight: Int
+    }
+
+    struct State {
+        var index: [CacheKey: Entry] = [:]
+        var policy: S3FIFOPolicy<CacheKey>
+        var used = 0
+        var inflight: [CacheKey: Fill] = [:]
+        var memory: [CacheKey: ByteBuffer] = [:]
+        var memoryPolicy: S3FIFOPolicy<CacheKey>
+        var memoryUsed = 0
+    }
+
+    package let configuration: Configuration
+    let store: ObjectStore
+    let origins: [any Origin]
+    let logger: Logger
+    private let state: Mutex<State>
+    private let jobs: AsyncStream<Fill>
+    private let jobSink: AsyncStream<Fill>.Continuation
+
+    /// Opens the store: creates folders, deletes orphaned fills and unreadable objects, and
+    /// rebuilds the index from what is on disk (oldest first into the eviction policy).
+    /// - Throws: ``StoreError`` when the folder cannot be used.
+    package init(configuration: Configuration, origins: [any Origin], logger: Logger) throws(StoreError) {
+        self.configuration = configuration
+        self.store = ObjectStore(root: configuration.directory)
+        self.origins = origins
+        self.logger = logger
+        var state = State(
+            policy: S3FIFOPolicy(capacity: configuration.capacity),
+            memoryPolicy: S3FIFOPolicy(capacity: configuration.memoryCapacity)
+        )
+        let (found, removed) = try store.open()
+        var evicted: [String] = []
+        for object in found.sorted(by: { $0.metadata.storedAt < $1.metadata.storedAt }) {
+            let parts = object.metadata.key.split(separator: "/", maxSplits: 1)
+            guard parts.count == 2, let key = try? CacheKey(content: String(parts[0]), path: String(parts[1])) else {
+                evicted.append(object.path)
+                continue
+            }
+            state.index[key] = Entry(metadata: object.metadata, path: object.path)
+            state.policy.insert(key, size: Self.diskSize(object.metadata.length))
+            state.used += Self.diskSize(object.metadata.length)
+        }
+        evicted += Self.evictOverBudget(&state, capacity: configuration.capacity)
+        evicted.forEach(store.remove(path:))
+        if removed > 0 || !evicted.isEmpty {
+            logger.info("cache: removed \(removed) orphaned or unreadable files and \(evicted.count) objects over budget")
+        }
+        logger.info("cache: \(state.index.count) objects, \(state.used) of \(configuration.capacity) bytes, in \(configuration.directory)")
+        self.state = Mutex(state)
+        (self.jobs, self.jobSink) = AsyncStream.makeStream(of: Fill.self)
+        Gauge(label: "depin_cache_capacity_bytes").record(configuration.capacity)
+        self.recordGauges(objects: state.index.count, used: state.used)
+    }
+
+    static func diskSize(_ length: Int) -> Int { length + ObjectFileFormat.headerSize }
+
+    /// Runs fills until graceful shutdown; fills still running then are cancelled.
+    package func run() async throws {
+        await withDiscardingTaskGroup { group in
+            for await fill in jobs.cancelOnGracefulShutdown() {
+                group.addTask { await self.perform(fill) }
+            }
+            group.cancelAll()
+        }
+    }
+
+    /// Finds `key`, or starts (or joins) its fill.
+    /// - Throws: ``StoreError`` if a temporary file cannot be made.
+    package func lookup(_ key: CacheKey) throws(StoreError) -> Lookup {
+        let found: Lookup? = state.withLock { state in
+            if let entry = state.index[key] {
+                state.policy.recordHit(key)
+                return .stored(entry)
+            }
+            if let fill = state.inflight[key] { return .filling(fill) }
+            return nil
+        }
+        if let found {
+            Counter(label: "depin_cache_lookups_total", dimensions: [("result", Self.resultLabel(found))]).increment()
+            return found
+        }
+        let (path, file) = try store.makeTemporaryFile()
+        let candidate = Fill(key: key, temporaryPath: path, file: file)
+        let result: Lookup = state.withLock { state in
+            if let entry = state.index[key] { return .stored(entry) }
+            if let fill = state.inflight[key] { return .filling(fill) }
+            state.inflight[key] = candidate
+            return .filling(candidate)
+        }
+        if case .filling(let fill) = result, fill === candidate {
+            Counter(label: "depin_cache_lookups_total", dimensions: [("result", "miss")]).increment()
+            jobSink.yield(candidate)
+        } else {
+            store.remove(path: path)
+            Counter(label: "depin_cache_lookups_total", dimensions: [("result", Self.resultLabel(result))]).increment()
+        }
+        return result
+    }
+
+    private static func resultLabel(_ lookup: Lookup) -> String {
+        switch lookup {
+        case .stored: "hit"
+        case .filling: "joined"
+        }
+    }
+
+    /// Numbers for health and metrics.
+    package var statistics: Statistics {
+        state.withLock {
+            Statistics(
+                objects: $0.index.count, usedBytes: $0.used, capacity: configuration.capacity,
+                memoryBytes: $0.memoryUsed, fillsInFlight: $0.inflight.count
+            )
+        }
+    }
+
+    private func recordGauges(objects: Int, used: Int) {
+        Gauge(label: "depin_cache_objects").record(objects)
+        Gauge(label: "depin_cache_used_bytes").record(used)
+    }
+
+    // MARK: - Eviction
+
+    /// Evicts until the bytes fit; returns the files to delete (outside the lock).
+    private static func evictOverBudget(_ state: inout State, capacity: Int) -> [String] {
+        var paths: [String] = []
+        while state.used > capacity, let victim = state.policy.evict() {
+            guard let entry = state.index.removeValue(forKey: victim) else {
+                assertionFailure("EdgeCache: policy evicted \(victim), which the index does not hold")
+                continue
+            }
+            state.used -= diskSize(entry.metadata.length)
+            if let bytes = state.memory.removeValue(forKey: victim) {
+                state.memoryPolicy.remove(victim)
+                state.memoryUsed -= bytes.readableBytes
+            }
+            paths.append(entry.path)
+        }
+        state.verifyInvariants()
+        return paths
+    }
+
+    /// Drops `key` (its file vanished or proved unreadable).
+    func forget(_ key: CacheKey) {
+        let path: String? = state.withLock { state in
+            guard let entry = state.index.removeValue(forKey: key) else { return nil }
+            state.policy.remove(key)
+            state.used -= Self.diskSize(entry.metadata.length)
+            if let bytes = state.memory.removeValue(forKey: key) {
+                state.memoryPolicy.remove(key)
+                state.memoryUsed -= bytes.readableBytes
+            }
+            state.verifyInvariants()
+            return entry.path
+        }
+        if let path { store.remove(path: path) }
+    }
+
+    // MARK: - Memory hot set
+
+    func memoryCopy(of key: CacheKey) -> ByteBuffer? {
+        state.withLock { state in
+            guard let bytes = state.memory[key] else { return nil }
+            state.memoryPolicy.recordHit(key)
+            return bytes
+        }
+    }
+
+    func keepInMemory(_ key: CacheKey, _ bytes: ByteBuffer) {
+        guard bytes.readableBytes <= configuration.memoryObjectLimit, bytes.readableBytes <= configuration.memoryCapacity else { return }
+        state.withLock { state in
+            guard state.index[key] != nil, state.memory[key] == nil else { return }
+            state.memory[key] = bytes
+            state.memoryPolicy.insert(key, size: bytes.readableBytes)
+            state.memoryUsed += bytes.readableBytes
+            while state.memoryUsed > configuration.memoryCapacity, let victim = state.memoryPolicy.evict() {
+                state.memoryUsed -= state.memory.removeValue(forKey: victim)?.readableBytes ?? 0
+            }
+        }
+        Gauge(label: "depin_cache_memory_bytes").record(state.withLock { $0.memoryUsed })
+    }
+}
+
+extension EdgeCache {
+    // MARK: - Fills
+
+    /// Fetches `fill.key` from the origins in order, resuming where a failed one stopped, checks
+    /// it, and publishes it; or fails the fill with what each origin said.
+    func perform(_ fill: Fill) async {
+        let key = fill.key
+        let started = ContinuousClock.now
+        var hasher = SHA256()
+        var written = 0
+        var head: Fill.Head?
+        var expected: [UInt8]?
+        var complete = false
+        var problems: [String] = []
+        var notFound = 0
+        let limit = configuration.maxObjectSize
+        let headerSize = ObjectFileFormat.headerSize
+
+        for origin in origins where !complete {
+            do {
+                var skip = 0
+                try await origin.fetch(key, from: written) { answer in
+                    if let total = answer.totalLength {
+                        guard total <= limit else {
+                            throw OriginError.invalid("\(origin)/\(key) is \(total) bytes, over the \(limit)-byte object limit")
+                        }
+                        if let known = head?.totalLength, known != total {
+                            throw OriginError.invalid("\(origin)/\(key) is \(total) bytes, an earlier origin said \(known)")
+                        }
+                    }
+                    guard answer.offset <= written else {
+                        throw OriginError.invalid("\(origin)/\(key) resumed at byte \(answer.offset), wanted \(written)")
+                    }
+                    if let sha = answer.sha256 {
+                        if let expected, expected != sha {
+                            throw OriginError.invalid("\(origin)/\(key) vouches for a different SHA-256 than an earlier origin")
+                        }
+                        expected = sha
+                    }
+                    skip = written - answer.offset
+                    if head == nil {
+                        let published = Fill.Head(
+                            totalLength: answer.totalLength, lastModified: answer.lastModified, sha256Hex: answer.sha256?.hexString)
+                        head = published
+                        fill.publishHead(published)
+                    }
+                } onChunk: { chunk in
+                    var chunk = chunk
+                    if skip > 0 {
+                        let drop = min(skip, chunk.readableBytes)
+                        chunk.moveReaderIndex(forwardBy: drop)
+                        skip -= drop
+                    }
+                    guard chunk.readableBytes > 0 else { return }
+                    guard written + chunk.readableBytes <= (head?.totalLength ?? limit) else {
+                        throw OriginError.invalid("\(origin)/\(key) sent more bytes than it announced")
+                    }
+                    try fill.file.write(chunk, at: headerSize + written)
+                    chunk.withUnsafeReadableBytes { hasher.update(bufferPointer: $0) }
+                    written += chunk.readableBytes
+                    fill.progress(written: written)
+                }
+                if let total = head?.totalLength, written != total {
+                    throw OriginError.unavailable("\(origin)/\(key) ended after \(written) of \(total) bytes")
+                }
+                complete = true
+            } catch let error as OriginError where error.code == .notFound {
+                notFound += 1
+                problems.append(error.message)
+            } catch is CancellationError {
+                problems.append("cancelled (shutting down)")
+                break
+            } catch {
+                problems.append("\(error)")
+                logger.warning("fill \(key) from \(origin) failed: \(error)")
+            }
+            if Task.isCancelled { break }
+        }
+
+        var failure: (any Error)?
+        if !complete {
+            failure =
+                notFound == origins.count && !origins.isEmpty
+                ? OriginError.notFound(key.description)
+                : OriginError.unavailable("no origin could deliver \(key): \(problems.joined(separator: "; "))")
+        } else {
+            let digest = Array(hasher.finalize())
+            if let expected, expected != digest {
+                failure = OriginError.invalid("\(key): SHA-256 of the received bytes does not match what the origin vouched for")
+            } else {
+                let now = Int64(Date.nowSeconds)
+                let metadata = ObjectMetadata(
+                    key: key.description, length: written, sha256: digest.hexString,
+                    lastModified: head?.lastModified ?? now, storedAt: now)
+                do {
+                    try publish(fill, metadata: metadata)
+                    fill.finish(.complete(metadata))
+                    Counter(label: "depin_cache_fills_total", dimensions: [("result", "stored")]).increment()
+                    Timer(label: "depin_cache_fill_seconds").recordNanoseconds((ContinuousClock.now - started).nanoseconds)
+                    return
+                } catch {
+                    failure = error
+                }
+            }
+        }
+        let error = failure ?? OriginError.unavailable("\(key): fill failed")
+        store.remove(path: fill.temporaryPath)
+        state.withLock { _ = $0.inflight.removeValue(forKey: key) }
+        fill.finish(.failed(error))
+        let result = (error as? OriginError)?.code == .notFound ? "not_found" : "failed"
+        Counter(label: "depin_cache_fills_total", dimensions: [("result", result)]).increment()
+        if result == "failed" { logger.error("fill \(key) failed: \(error)") }
+    }
+
+    /// Renames a checked fill into place and indexes it, evicting what no longer fits. An object
+    /// bigger than the whole budget is served to its waiters but not kept.
+    private func publish(_ fill: Fill, metadata: ObjectMetadata) throws(StoreError) {
+        let size = Self.diskSize(metadata.length)
+        var kept = size <= configuration.capacity
+        if !kept {
+            logger.notice("cache: \(fill.key) (\(metadata.length) bytes) is larger than the budget; served, not stored")
+        } else if metadata.length <= 1 << 20 {
+            kept = configuration.isKept(fill.key, try fill.file.read(at: ObjectFileFormat.headerSize, length: metadata.length))
+        }
+        guard kept else {
+            store.remove(path: fill.temporaryPath)
+            state.withLock { _ = $0.inflight.removeValue(forKey: fill.key) }
+            return
+        }
+        let path = try store.publish(temporaryPath: fill.temporaryPath, file: fill.file, metadata: metadata)
+        let (victims, objects, used) = state.withLock { state in
+            state.inflight.removeValue(forKey: fill.key)
+            state.index[fill.key] = Entry(metadata: metadata, path: path)
+            state.policy.insert(fill.key, size: size)
+            state.used += size
+            return (Self.evictOverBudget(&state, capacity: configuration.capacity), state.index.count, state.used)
+        }
+        victims.forEach(store.remove(path:))
+        if !victims.isEmpty { Counter(label: "depin_cache_evictions_total").increment(by: victims.count) }
+        recordGauges(objects: objects, used: used)
+    }
+}
+
+extension EdgeCache.State {
+    /// Debug builds check the byte accounting after every change.
+    fileprivate func verifyInvariants() {
+        assert(used == index.values.reduce(0) { $0 + EdgeCache.diskSize($1.metadata.length) }, "EdgeCache: byte accounting drifted")
+        assert(policy.count == index.count, "EdgeCache: policy holds \(policy.count) objects, index \(index.count)")
+        assert(memoryUsed == memory.values.reduce(0) { $0 + $1.readableBytes }, "EdgeCache: memory accounting drifted")
+    }
+}
+
+extension Duration {
+    var nanoseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+    }
+}
+
+enum Date {
+    static var nowSeconds: Int {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return ts.tv_sec
+    }
+}

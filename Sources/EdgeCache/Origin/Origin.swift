@@ -1,0 +1,54 @@
+import NIOCore
+
+/// What an origin says about an object before its bytes.
+package struct OriginHead: Sendable {
+    /// Offset of the first body byte that follows (0 unless a resumed range was honoured).
+    package var offset: Int
+    /// The whole object's length, if the origin said.
+    package var totalLength: Int?
+    /// When the object last changed, seconds since 1970, if the origin said.
+    package var lastModified: Int64?
+    /// SHA-256 of the whole object, if the origin vouched for one (`Repr-Digest`, a manifest).
+    package var sha256: [UInt8]?
+
+    package init(offset: Int = 0, totalLength: Int?, lastModified: Int64? = nil, sha256: [UInt8]? = nil) {
+        self.offset = offset
+        self.totalLength = totalLength
+        self.lastModified = lastModified
+        self.sha256 = sha256
+    }
+}
+
+/// A place the edge fills misses from: an origin server, a local folder, another edge.
+///
+/// An origin is a content root: `key` maps to `{root}/{content}/{path}`.
+package protocol Origin: Sendable, CustomStringConvertible {
+    /// Streams `key` from `offset` on (an origin may ignore the offset and start at 0; the head
+    /// says where it starts). Calls `onHead` once, then `onChunk` for each piece in order.
+    /// - Throws: ``OriginError``, or whatever the callbacks throw.
+    func fetch(
+        _ key: CacheKey,
+        from offset: Int,
+        onHead: (OriginHead) async throws -> Void,
+        onChunk: (ByteBuffer) async throws -> Void
+    ) async throws
+}
+
+/// Why an origin could not deliver an object.
+package struct OriginError: Error, CustomStringConvertible {
+    package enum Code: Sendable {
+        case notFound
+        case unavailable
+        case timedOut
+        case invalid
+    }
+    package let code: Code
+    package let message: String
+
+    package static func notFound(_ what: String) -> Self { .init(code: .notFound, message: "\(what): not found") }
+    package static func unavailable(_ what: String) -> Self { .init(code: .unavailable, message: what) }
+    package static func timedOut(_ what: String) -> Self { .init(code: .timedOut, message: what) }
+    package static func invalid(_ what: String) -> Self { .init(code: .invalid, message: what) }
+
+    package var description: String { message }
+}

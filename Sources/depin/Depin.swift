@@ -1,0 +1,10 @@
+import ArgumentParser
+
+@main
+struct Depin: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "depin",
+        abstract: "DeHub DePIN: the edge node miners run, and the tools around it.",
+        subcommands: [EdgeCommand.self, SimulateCacheCommand.self]
+    )
+}
