@@ -83,7 +83,12 @@ let package = Package(
         ),
         .testTarget(
             name: "EdgeCacheTests",
-            dependencies: ["EdgeCache"],
+            dependencies: [
+                "EdgeCache",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
