@@ -37,6 +37,7 @@ struct EdgeCommand: AsyncParsableCommand {
     @Option(name: .customLong("idle-timeout"), help: "Seconds an idle connection is kept.") var idleTimeout: String?
     @Option(name: .customLong("max-header-bytes"), help: "Largest request head accepted.") var maxHeaderBytes: String?
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error, critical.") var logLevel: String?
+    @Flag(name: .long, help: "Check the configuration, print it, and exit.") var check = false
 
     func run() async throws {
         var flags: [String: [String]] = [:]
@@ -57,6 +58,10 @@ struct EdgeCommand: AsyncParsableCommand {
         } catch let error as ConfigurationError {
             throw ValidationError(error.description)
         }
+        if check {
+            print("configuration ok: \(settings.summary)")
+            return
+        }
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = Logger.Level(rawValue: settings.logLevel) ?? .info
@@ -65,7 +70,7 @@ struct EdgeCommand: AsyncParsableCommand {
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         let logger = Logger(label: "depin.edge")
-        logger.info("edge starting: cache \(settings.cacheDirectory) (\(settings.cacheSize) bytes), upstreams \(settings.upstreams)")
+        logger.info("edge starting: \(settings.summary)")
         let server = EdgeServer(configuration: settings, logger: logger, registry: registry)
         try await server.run { scheme, host, port in
             print("listening on \(scheme)://\(host.contains(":") ? "[\(host)]" : host):\(port)")

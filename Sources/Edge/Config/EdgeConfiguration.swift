@@ -44,6 +44,13 @@ package struct EdgeConfiguration: Sendable, Equatable {
 
     package init() {}
 
+    /// One line for logs and `depin edge --check`.
+    package var summary: String {
+        let listeners = [listen.map { "https://\($0)" }, httpListen.map { "http://\($0)" }].compactMap { $0 }.joined(separator: " ")
+        return "listen \(listeners), cache \(cacheDirectory) (\(cacheSize) bytes disk, \(cacheMemory) memory), "
+            + "upstreams [\(upstreams.joined(separator: ", "))], class \(deviceClass)"
+    }
+
     /// The settings: TOML key (`section.name`), flag, and what the value must look like.
     package static let keys: [(key: String, flag: String, expects: String)] = [
         ("listen", "--listen", "HOST:PORT, or \"off\""),

@@ -1,0 +1,75 @@
+import Foundation
+import Testing
+
+@Suite("scripts/deploy-edge", .serialized)
+struct DeployEdgeTests {
+    static let script = repositoryRoot.appendingPathComponent("scripts/deploy-edge").path
+
+    @Test("--dry-run prints the unit, the config and every step, and writes nothing")
+    func dryRun() throws {
+        let root = TemporaryDirectory("deploy-dry")
+        defer { root.remove() }
+        let result = try run("/bin/bash", [Self.script, "--dry-run", "--binary", depinBinary, "--root", root.path, "--upstream", "https://origin.example/hls"])
+        #expect(result.status == 0, "\(result.output)")
+        #expect(result.output.contains("ExecStart=/usr/local/bin/depin edge --config /etc/depin/edge.conf"))
+        #expect(result.output.contains("KillSignal=SIGTERM"))
+        #expect(result.output.contains("urls = [\"https://origin.example/hls\"]"))
+        #expect(result.output.contains("would install"))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: root.path).isEmpty)
+    }
+
+    @Test("installs under a root, renders a config the edge accepts, and starts it where systemd is absent")
+    func installAndStart() async throws {
+        let root = TemporaryDirectory("deploy-root")
+        let origin = TemporaryDirectory("deploy-origin")
+        defer {
+            if let pid = try? String(contentsOfFile: root.path + "/run/depin-edge.pid", encoding: .utf8), let n = Int32(pid.trimmingCharacters(in: .whitespacesAndNewlines)) {
+                kill(n, SIGTERM)
+            }
+            root.remove()
+            origin.remove()
+        }
+        origin.write("show/hd/0.ts", patternBytes(5000))
+        let port = freePort()
+        let result = try run(
+            "/bin/bash",
+            [Self.script, "--binary", depinBinary, "--root", root.path, "--upstream", "file://\(origin.path)", "--listen", "off",
+             "--http-listen", "127.0.0.1:\(port)", "--cache-size", "100MiB"])
+        #expect(result.status == 0, "\(result.output)")
+        let unit = try String(contentsOfFile: root.path + "/etc/systemd/system/depin-edge.service", encoding: .utf8)
+        #expect(unit.contains("[Install]") && unit.contains("Restart=on-failure"))
+        #expect(FileManager.default.isExecutableFile(atPath: root.path + "/usr/local/bin/depin"))
+        let check = try run(root.path + "/usr/local/bin/depin", ["edge", "--config", root.path + "/etc/depin/edge.conf", "--check"])
+        #expect(check.status == 0 && check.output.contains("100MiB") == false && check.output.contains("104857600"), "\(check.output)")
+        var served = ""
+        for _ in 0..<100 where served != "200" {
+            try await Task.sleep(for: .milliseconds(100))
+            served = try run("/usr/bin/curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(port)/v/show/hd/0.ts"]).output
+        }
+        #expect(served == "200", "log: \((try? String(contentsOfFile: root.path + "/var/log/depin-edge.log", encoding: .utf8)) ?? "")")
+    }
+
+    @Test("a configuration the edge would refuse stops the install before anything is written")
+    func refusesBadConfig() throws {
+        let root = TemporaryDirectory("deploy-bad")
+        defer { root.remove() }
+        let result = try run("/bin/bash", [Self.script, "--binary", depinBinary, "--root", root.path, "--cache-size", "plenty", "--no-start"])
+        #expect(result.status != 0)
+        #expect(result.output.contains("cache.size"))
+        #expect(!FileManager.default.fileExists(atPath: root.path + "/usr/local/bin/depin"))
+    }
+}
+
+/// A loopback port that was free a moment ago.
+func freePort() -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = 0
+    _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+    return Int(UInt16(bigEndian: address.sin_port))
+}
