@@ -38,7 +38,7 @@ struct SimulateCacheCommand: ParsableCommand {
             for result in [lru, s3] {
                 let fewer = 100 * (1 - result.missRatio / lru.missRatio)
                 let bytes = Double(result.upstreamBytes) / Double(lru.upstreamBytes)
-                print(String(format: "%5.1f%%  %-7@  %10.4f  %11.1f  %12.1f%%  %15.3f", percent, result.policy as NSString, result.missRatio, Double(result.upstreamBytes) / 1e9, -fewer, bytes))
+                print(String(format: "%5.1f%%  %@  %10.4f  %11.1f  %12.1f%%  %15.3f", percent, result.policy.padding(toLength: 7, withPad: " ", startingAt: 0), result.missRatio, Double(result.upstreamBytes) / 1e9, -fewer, bytes))
             }
         }
     }
