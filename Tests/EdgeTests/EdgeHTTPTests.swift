@@ -161,10 +161,10 @@ struct EdgeHTTPTests {
             let withBody = try await client.execute(request, timeout: .seconds(10))
             #expect(withBody.status == .badRequest)
             // The raw `..` a client library would normalise, sent as is by curl.
-            let raw = try run("/usr/bin/curl", ["-s", "--path-as-is", "-o", "/dev/null", "-w", "%{http_code}", "\(edge.httpBase)/v/movie/../../etc/passwd"])
+            let raw = try await run("/usr/bin/curl", ["-s", "--path-as-is", "-o", "/dev/null", "-w", "%{http_code}", "\(edge.httpBase)/v/movie/../../etc/passwd"])
             #expect(String(decoding: raw.output, as: UTF8.self) == "400")
             // Oversized headers: refused without a 500, and the edge still answers.
-            let big = try run(
+            let big = try await run(
                 "/usr/bin/curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "-H", "X-Big: " + String(repeating: "a", count: 40_000), "\(edge.httpBase)/v/movie/720p/0.ts"])
             let code = String(decoding: big.output, as: UTF8.self)
             #expect(code.hasPrefix("4") || code == "000", "oversized headers got \(code)")
@@ -180,10 +180,10 @@ struct EdgeHTTPTests {
         try await LiveEdge.with(prepare: Self.prepare) { edge in
             let out = NSTemporaryDirectory() + "curl-\(UUID())"
             defer { try? FileManager.default.removeItem(atPath: out) }
-            let h2 = try run("/usr/bin/curl", ["-sk", "--http2", "-o", out, "-w", "%{http_version} %{http_code}", "\(edge.httpsBase)/v/movie/720p/0.ts"])
+            let h2 = try await run("/usr/bin/curl", ["-sk", "--http2", "-o", out, "-w", "%{http_version} %{http_code}", "\(edge.httpsBase)/v/movie/720p/0.ts"])
             #expect(String(decoding: h2.output, as: UTF8.self) == "2 200")
             #expect(Array(try Data(contentsOf: URL(fileURLWithPath: out))) == Self.segment)
-            let h1 = try run("/usr/bin/curl", ["-sk", "--http1.1", "-r", "10-19", "-o", out, "-w", "%{http_version} %{http_code}", "\(edge.httpsBase)/v/movie/720p/0.ts"])
+            let h1 = try await run("/usr/bin/curl", ["-sk", "--http1.1", "-r", "10-19", "-o", out, "-w", "%{http_version} %{http_code}", "\(edge.httpsBase)/v/movie/720p/0.ts"])
             #expect(String(decoding: h1.output, as: UTF8.self) == "1.1 206")
             #expect(Array(try Data(contentsOf: URL(fileURLWithPath: out))) == Array(Self.segment[10..<20]))
         }
@@ -193,7 +193,9 @@ struct EdgeHTTPTests {
     func idleTimeout() async throws {
         try await LiveEdge.with(configure: { $0.idleTimeout = 1 }, prepare: Self.prepare) { edge in
             let started = ContinuousClock.now
-            let closed = try await Task.detached { try waitForServerClose(port: edge.http, limit: 10) }.value
+            let closed = try await withCheckedThrowingContinuation { continuation in
+                DispatchQueue.global().async { continuation.resume(with: Result { try waitForServerClose(port: edge.http, limit: 10) }) }
+            }
             #expect(closed, "the edge kept an idle connection open past 10 s")
             #expect(ContinuousClock.now - started < .seconds(10))
         }

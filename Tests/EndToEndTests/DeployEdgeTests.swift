@@ -6,10 +6,10 @@ struct DeployEdgeTests {
     static let script = repositoryRoot.appendingPathComponent("scripts/deploy-edge").path
 
     @Test("--dry-run prints the unit, the config and every step, and writes nothing")
-    func dryRun() throws {
+    func dryRun() async throws {
         let root = TemporaryDirectory("deploy-dry")
         defer { root.remove() }
-        let result = try run("/bin/bash", [Self.script, "--dry-run", "--binary", depinBinary, "--root", root.path, "--upstream", "https://origin.example/hls"])
+        let result = try await run("/bin/bash", [Self.script, "--dry-run", "--binary", depinBinary, "--root", root.path, "--upstream", "https://origin.example/hls"])
         #expect(result.status == 0, "\(result.output)")
         #expect(result.output.contains("ExecStart=/usr/local/bin/depin edge --config /etc/depin/edge.conf"))
         #expect(result.output.contains("KillSignal=SIGTERM"))
@@ -31,7 +31,7 @@ struct DeployEdgeTests {
         }
         origin.write("show/hd/0.ts", patternBytes(5000))
         let port = freePort()
-        let result = try run(
+        let result = try await run(
             "/bin/bash",
             [Self.script, "--binary", depinBinary, "--root", root.path, "--upstream", "file://\(origin.path)", "--listen", "off",
              "--http-listen", "127.0.0.1:\(port)", "--cache-size", "100MiB"])
@@ -39,21 +39,21 @@ struct DeployEdgeTests {
         let unit = try String(contentsOfFile: root.path + "/etc/systemd/system/depin-edge.service", encoding: .utf8)
         #expect(unit.contains("[Install]") && unit.contains("Restart=on-failure"))
         #expect(FileManager.default.isExecutableFile(atPath: root.path + "/usr/local/bin/depin"))
-        let check = try run(root.path + "/usr/local/bin/depin", ["edge", "--config", root.path + "/etc/depin/edge.conf", "--check"])
+        let check = try await run(root.path + "/usr/local/bin/depin", ["edge", "--config", root.path + "/etc/depin/edge.conf", "--check"])
         #expect(check.status == 0 && check.output.contains("100MiB") == false && check.output.contains("104857600"), "\(check.output)")
         var served = ""
         for _ in 0..<100 where served != "200" {
             try await Task.sleep(for: .milliseconds(100))
-            served = try run("/usr/bin/curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(port)/v/show/hd/0.ts"]).output
+            served = try await run("/usr/bin/curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(port)/v/show/hd/0.ts"]).output
         }
         #expect(served == "200", "log: \((try? String(contentsOfFile: root.path + "/var/log/depin-edge.log", encoding: .utf8)) ?? "")")
     }
 
     @Test("a configuration the edge would refuse stops the install before anything is written")
-    func refusesBadConfig() throws {
+    func refusesBadConfig() async throws {
         let root = TemporaryDirectory("deploy-bad")
         defer { root.remove() }
-        let result = try run("/bin/bash", [Self.script, "--binary", depinBinary, "--root", root.path, "--cache-size", "plenty", "--no-start"])
+        let result = try await run("/bin/bash", [Self.script, "--binary", depinBinary, "--root", root.path, "--cache-size", "plenty", "--no-start"])
         #expect(result.status != 0)
         #expect(result.output.contains("cache.size"))
         #expect(!FileManager.default.fileExists(atPath: root.path + "/usr/local/bin/depin"))

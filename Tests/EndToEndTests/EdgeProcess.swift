@@ -49,6 +49,15 @@ final class EdgeProcess: @unchecked Sendable {
         self.http = http
     }
 
+    /// Starts the edge from a Dispatch thread, so waiting for it never blocks the cooperative pool.
+    static func start(arguments: [String], environment: [String: String] = [:]) async throws -> EdgeProcess {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async {
+                continuation.resume(with: Result { try EdgeProcess(arguments: arguments, environment: environment) })
+            }
+        }
+    }
+
     var httpBase: String { "http://127.0.0.1:\(http)" }
     var httpsBase: String { "https://127.0.0.1:\(https)" }
     var log: String { (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? "" }
@@ -78,9 +87,18 @@ struct EdgeProcessError: Error, CustomStringConvertible {
     var description: String { message }
 }
 
-/// Runs a command, returning its exit status and standard output.
+/// Runs a command on a Dispatch thread (never blocking Swift's cooperative pool, which the
+/// servers under test share), returning its exit status and combined output.
 @discardableResult
-func run(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws -> (status: Int32, output: String) {
+func run(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) async throws -> (status: Int32, output: String) {
+    try await withCheckedThrowingContinuation { continuation in
+        DispatchQueue.global().async {
+            do { continuation.resume(returning: try runBlocking(executable, arguments, environment: environment)) } catch { continuation.resume(throwing: error) }
+        }
+    }
+}
+
+func runBlocking(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws -> (status: Int32, output: String) {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments

@@ -15,10 +15,10 @@ struct EdgeProcessTests {
         defer { cache.remove() }
         try await SlowOrigin.with(files: ["movie/720p/7.ts": Self.bytes], pause: .milliseconds(40)) { origin in
             let upstream = "http://127.0.0.1:\(origin.port)"
-            let edge = try EdgeProcess(arguments: ["--cache-dir", cache.path, "--upstream", upstream])
+            let edge = try await EdgeProcess.start(arguments: ["--cache-dir", cache.path, "--upstream", upstream])
             defer { edge.stop() }
             // Start a viewer and wait until part of the object is on disk.
-            let viewer = Task { try? run("/usr/bin/curl", ["-s", "-o", "/dev/null", "\(edge.httpBase)/v/movie/720p/7.ts"]) }
+            let viewer = Task { try? await run("/usr/bin/curl", ["-s", "-o", "/dev/null", "\(edge.httpBase)/v/movie/720p/7.ts"]) }
             var partial = 0
             for _ in 0..<100 where partial < 256 * 1024 {
                 try await Task.sleep(for: .milliseconds(20))
@@ -35,15 +35,15 @@ struct EdgeProcessTests {
             #expect(stored.isEmpty, "a torn object was published: \(stored)")
 
             // Restart on the same cache: the orphan goes, and the object is served whole.
-            let restarted = try EdgeProcess(arguments: ["--cache-dir", cache.path, "--upstream", upstream])
+            let restarted = try await EdgeProcess.start(arguments: ["--cache-dir", cache.path, "--upstream", upstream])
             defer { restarted.stop() }
             #expect(try FileManager.default.contentsOfDirectory(atPath: cache.path + "/tmp").isEmpty)
             let out = NSTemporaryDirectory() + "crash-\(UUID()).ts"
             defer { try? FileManager.default.removeItem(atPath: out) }
-            let fetched = try run("/usr/bin/curl", ["-s", "-o", out, "-w", "%{http_code}", "\(restarted.httpBase)/v/movie/720p/7.ts"])
+            let fetched = try await run("/usr/bin/curl", ["-s", "-o", out, "-w", "%{http_code}", "\(restarted.httpBase)/v/movie/720p/7.ts"])
             #expect(fetched.output == "200")
             #expect(Array(try Data(contentsOf: URL(fileURLWithPath: out))) == Self.bytes)
-            let again = try run("/usr/bin/curl", ["-s", "-o", out, "-w", "%{http_code}", "\(restarted.httpBase)/v/movie/720p/7.ts"])
+            let again = try await run("/usr/bin/curl", ["-s", "-o", out, "-w", "%{http_code}", "\(restarted.httpBase)/v/movie/720p/7.ts"])
             #expect(again.output == "200")
             #expect(Array(try Data(contentsOf: URL(fileURLWithPath: out))) == Self.bytes)
         }
@@ -54,11 +54,11 @@ struct EdgeProcessTests {
         let cache = TemporaryDirectory("term-cache")
         defer { cache.remove() }
         try await SlowOrigin.with(files: ["movie/720p/1.ts": Self.bytes], pause: .milliseconds(30)) { origin in
-            let edge = try EdgeProcess(arguments: ["--cache-dir", cache.path, "--upstream", "http://127.0.0.1:\(origin.port)"])
+            let edge = try await EdgeProcess.start(arguments: ["--cache-dir", cache.path, "--upstream", "http://127.0.0.1:\(origin.port)"])
             defer { edge.stop() }
             let out = NSTemporaryDirectory() + "term-\(UUID()).ts"
             defer { try? FileManager.default.removeItem(atPath: out) }
-            let viewer = Task { try run("/usr/bin/curl", ["-s", "-o", out, "-w", "%{http_code}", "\(edge.httpBase)/v/movie/720p/1.ts"]) }
+            let viewer = Task { try await run("/usr/bin/curl", ["-s", "-o", out, "-w", "%{http_code}", "\(edge.httpBase)/v/movie/720p/1.ts"]) }
             try await Task.sleep(for: .milliseconds(300))
             edge.kill(SIGTERM)
             let result = try await viewer.value
@@ -74,26 +74,26 @@ struct EdgeProcessTests {
         let origin = TemporaryDirectory("metrics-origin")
         defer { cache.remove(); origin.remove() }
         origin.write("movie/a/0.ts", patternBytes(10_000))
-        let edge = try EdgeProcess(arguments: ["--cache-dir", cache.path, "--upstream", "file://\(origin.path)"])
+        let edge = try await EdgeProcess.start(arguments: ["--cache-dir", cache.path, "--upstream", "file://\(origin.path)"])
         defer { edge.stop() }
-        _ = try run("/usr/bin/curl", ["-sk", "--http2", "-o", "/dev/null", "\(edge.httpsBase)/v/movie/a/0.ts"])
-        _ = try run("/usr/bin/curl", ["-s", "-o", "/dev/null", "\(edge.httpBase)/v/movie/a/404.ts"])
-        let metrics = try run("/usr/bin/curl", ["-s", "\(edge.httpBase)/metrics"]).output
+        _ = try await run("/usr/bin/curl", ["-sk", "--http2", "-o", "/dev/null", "\(edge.httpsBase)/v/movie/a/0.ts"])
+        _ = try await run("/usr/bin/curl", ["-s", "-o", "/dev/null", "\(edge.httpBase)/v/movie/a/404.ts"])
+        let metrics = try await run("/usr/bin/curl", ["-s", "\(edge.httpBase)/metrics"]).output
         #expect(metrics.contains("depin_http_requests_total{status=\"200\"} 1"))
         #expect(metrics.contains("depin_http_requests_total{status=\"404\"} 1"))
         #expect(metrics.contains("depin_http_request_duration_seconds_bucket"))
         #expect(metrics.contains("depin_cache_fills_total{result=\"stored\"} 1"))
-        let health = try run("/usr/bin/curl", ["-s", "\(edge.httpBase)/healthz"]).output
+        let health = try await run("/usr/bin/curl", ["-s", "\(edge.httpBase)/healthz"]).output
         #expect(health.contains("\"status\":\"ok\"") && health.contains("\"objects\":1"))
     }
 
     @Test("a bad configuration is refused at start with the setting's name")
-    func badConfiguration() throws {
-        let result = try run(depinBinary, ["edge", "--cache-size", "huge", "--http-listen", "127.0.0.1:0"])
+    func badConfiguration() async throws {
+        let result = try await run(depinBinary, ["edge", "--cache-size", "huge", "--http-listen", "127.0.0.1:0"])
         #expect(result.status != 0)
         #expect(result.output.contains("cache.size"))
         let environment = ProcessInfo.processInfo.environment.merging(["DEPIN_EDGE_NODE_CLASS": "toaster"]) { $1 }
-        let fromEnvironment = try run(depinBinary, ["edge", "--http-listen", "127.0.0.1:0"], environment: environment)
+        let fromEnvironment = try await run(depinBinary, ["edge", "--http-listen", "127.0.0.1:0"], environment: environment)
         #expect(fromEnvironment.status != 0)
         #expect(fromEnvironment.output.contains("node.class"))
     }

@@ -26,7 +26,7 @@ struct SlowOrigin {
                 })
         }
         var logger = Logger(label: "slow-origin")
-        logger.logLevel = .error
+        logger.logLevel = .critical
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
         let app = Application(
             router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
