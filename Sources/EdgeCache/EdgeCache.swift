@@ -229,7 +229,8 @@ package final class EdgeCache: Service, Sendable {
 
     // MARK: - Memory hot set
 
-    func memoryCopy(of key: CacheKey) -> ByteBuffer? {
+    /// The object's bytes if it is in the memory hot set (counts as a use there).
+    package func memoryCopy(of key: CacheKey) -> ByteBuffer? {
         state.withLock { state in
             guard let bytes = state.memory[key] else { return nil }
             state.memoryPolicy.recordHit(key)

@@ -5,31 +5,50 @@ import NIOCore
 
 /// One object as the edge presents it, and how it answers a GET or HEAD for it: conditional
 /// requests, ranges (one part or `multipart/byteranges`), and the headers both share.
+///
+/// ## Performance characteristics
+/// Build one per object version and reuse it: the validator headers are formatted once, in
+/// `init`. With ``memory`` set, bodies are slices of that buffer and nothing is read per request.
 struct Representation: Sendable {
-    var length: Int
+    let length: Int
     /// Strong, quoted; nil while unknown.
-    var etag: String?
-    var lastModified: Int64
-    var sha256Hex: String?
-    var contentType: String
-    var cacheControl: String
+    let etag: String?
+    let lastModified: Int64
+    let contentType: String
+    /// The whole object, when it is in the cache's memory hot set.
+    var memory: ByteBuffer?
+    /// Cache-Control, ETag, Last-Modified, Accept-Ranges: on every answer.
+    private let validatorHeaders: HTTPFields
+    /// `Repr-Digest` value, for full responses.
+    private let digest: String?
+
+    init(length: Int, etag: String?, lastModified: Int64, sha256Hex: String?, contentType: String, cacheControl: String) {
+        self.length = length
+        self.etag = etag
+        self.lastModified = lastModified
+        self.contentType = contentType
+        var headers = HTTPFields()
+        headers[.cacheControl] = cacheControl
+        if let etag { headers[.eTag] = etag }
+        headers[.lastModified] = HTTPDate.format(lastModified)
+        headers[.acceptRanges] = "bytes"
+        validatorHeaders = headers
+        digest = sha256Hex.flatMap(Self.base64(hex:)).map { "sha-256=:\($0):" }
+    }
 
     typealias Reader = @Sendable (Range<Int>, (ByteBuffer) async throws -> Void) async throws -> Void
 
-    /// Builds the response; the body, if any, streams from `read` when Hummingbird writes it.
+    /// Builds the response. The body is a slice of ``memory`` when set; otherwise it streams from
+    /// `read` when Hummingbird writes it.
     func response(to request: Request, read: @escaping Reader) throws(HTTPFailure) -> Response {
-        let now = Int64(Date().timeIntervalSince1970)
+        let now = Int64(time(nil))
         let rangeHeader = request.headers[.range]
         let verdict = Preconditions.evaluate(
             ifMatch: request.headers[.ifMatch], ifUnmodifiedSince: request.headers[.ifUnmodifiedSince],
             ifNoneMatch: request.headers[.ifNoneMatch], ifModifiedSince: request.headers[.ifModifiedSince],
             ifRange: request.headers[.ifRange], hasRange: rangeHeader != nil,
             validators: .init(etag: etag, lastModified: lastModified, now: now))
-        var headers = HTTPFields()
-        headers[.cacheControl] = cacheControl
-        if let etag { headers[.eTag] = etag }
-        headers[.lastModified] = HTTPDate.format(lastModified)
-        headers[.acceptRanges] = "bytes"
+        var headers = validatorHeaders
 
         let honourRange: Bool
         switch verdict {
@@ -50,9 +69,10 @@ struct Representation: Sendable {
             throw HTTPFailure.rangeNotSatisfiable(reason, length: length)
         case .whole:
             headers[.contentType] = contentType
-            if let sha256Hex, let digest = Self.base64(hex: sha256Hex) { headers[HTTPField.Name("Repr-Digest")!] = "sha-256=:\(digest):" }
+            if let digest { headers[Self.reprDigest] = digest }
             headers[.contentLength] = String(length)
             let total = length
+            if let memory, !isHead { return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: memory)) }
             return Response(status: .ok, headers: headers, body: isHead ? ResponseBody() : ResponseBody(contentLength: total) { writer in
                 try await read(0..<total) { try await writer.write($0) }
                 try await writer.finish(nil)
@@ -62,6 +82,9 @@ struct Representation: Sendable {
             headers[.contentType] = contentType
             headers[.contentRange] = "bytes \(part.lowerBound)-\(part.upperBound - 1)/\(length)"
             headers[.contentLength] = String(part.count)
+            if let memory, !isHead {
+                return Response(status: .partialContent, headers: headers, body: ResponseBody(byteBuffer: memory.getSlice(at: memory.readerIndex + part.lowerBound, length: part.count)!))
+            }
             return Response(status: .partialContent, headers: headers, body: isHead ? ResponseBody() : ResponseBody(contentLength: part.count) { writer in
                 try await read(part) { try await writer.write($0) }
                 try await writer.finish(nil)
@@ -85,6 +108,8 @@ struct Representation: Sendable {
             })
         }
     }
+
+    static let reprDigest = HTTPField.Name("Repr-Digest")!
 
     static func base64(hex: String) -> String? {
         var bytes: [UInt8] = []

@@ -18,7 +18,7 @@ struct EdgeResponder: HTTPResponder {
     let registry: PrometheusCollectorRegistry
     let logger: Logger
     let metrics = EdgeMetrics()
-    let playlistInfo = PlaylistInfoCache()
+    let representations = RepresentationCache()
 
     func respond(to request: Request, context: Context) async throws -> Response {
         let started = ContinuousClock.now
@@ -123,14 +123,19 @@ struct EdgeResponder: HTTPResponder {
     }
 
     private func respond(_ request: Request, key: CacheKey, kind: MediaKind, entry: EdgeCache.Entry) async throws(HTTPFailure) -> Response {
-        let metadata = entry.metadata
-        var info: PlaylistInfo?
-        if case .playlist = kind {
-            info = try await playlist(key: key, entry: entry)
+        var representation: Representation
+        if let known = representations.known.withLock({ $0[entry.metadata.sha256] }) {
+            representation = known
+        } else {
+            let metadata = entry.metadata
+            var info: PlaylistInfo?
+            if case .playlist = kind { info = try await playlist(key: key, entry: entry) }
+            representation = Representation(
+                length: metadata.length, etag: metadata.etag, lastModified: metadata.lastModified,
+                sha256Hex: metadata.sha256, contentType: kind.contentType, cacheControl: kind.cacheControl(playlistInfo: info))
+            representations.remember(representation, for: metadata.sha256)
         }
-        let representation = Representation(
-            length: metadata.length, etag: metadata.etag, lastModified: metadata.lastModified,
-            sha256Hex: metadata.sha256, contentType: kind.contentType, cacheControl: kind.cacheControl(playlistInfo: info))
+        representation.memory = cache.memoryCopy(of: key)
         let cache = self.cache
         return try representation.response(to: request) { range, sink in
             try await cache.read(entry, key: key, range: range, into: sink)
@@ -177,25 +182,27 @@ struct EdgeResponder: HTTPResponder {
         return try representation.response(to: request) { range, sink in try await cache.read(fill, range: range, into: sink) }
     }
 
-    /// The playlist's kind (master/VOD/live), parsed once per version and remembered.
+    /// The playlist's kind (master/VOD/live).
     private func playlist(key: CacheKey, entry: EdgeCache.Entry) async throws(HTTPFailure) -> PlaylistInfo {
-        if let known = playlistInfo.known.withLock({ $0[entry.metadata.sha256] }) { return known }
         var whole = ByteBuffer()
         do {
             try await cache.read(entry, key: key, range: 0..<entry.metadata.length) { whole.writeImmutableBuffer($0) }
         } catch {
             throw .unavailable("reading \(key): \(error)")
         }
-        let info = PlaylistInfo(parsing: whole.readableBytesView)
-        playlistInfo.known.withLock { known in
-            if known.count > 10_000 { known.removeAll() }
-            known[entry.metadata.sha256] = info
-        }
-        return info
+        return PlaylistInfo(parsing: whole.readableBytesView)
     }
 }
 
-/// Parsed playlist facts by content hash, so a hot playlist is parsed once, not per request.
-final class PlaylistInfoCache: Sendable {
-    let known = Mutex<[String: PlaylistInfo]>([:])
+/// Representations of stored objects by content hash, so headers are formatted (and playlists
+/// parsed) once per object version, not per request. Bounded: cleared when it grows past 10,000.
+final class RepresentationCache: Sendable {
+    let known = Mutex<[String: Representation]>([:])
+
+    func remember(_ representation: Representation, for sha256: String) {
+        known.withLock { known in
+            if known.count >= 10_000 { known.removeAll(keepingCapacity: true) }
+            known[sha256] = representation
+        }
+    }
 }
