@@ -97,6 +97,29 @@ struct EdgeCacheTests {
         }
     }
 
+    @Test("a range of an object still filling is served as soon as its bytes arrive")
+    func rangeWhileFilling() async throws {
+        let origin = TemporaryDirectory("origin")
+        let store = TemporaryDirectory("store")
+        defer { origin.remove(); store.remove() }
+        let bytes = patternBytes(30 * 16 * 1024)
+        origin.write("movie/720p/1.ts", bytes)
+        let slow = InstrumentedOrigin(root: origin.path, chunkSize: 16 * 1024, delay: .milliseconds(20))
+        try await withCache(directory: store.path, origins: [slow]) { cache in
+            guard case .filling(let fill) = try cache.lookup(key) else {
+                Issue.record("expected a fill")
+                return
+            }
+            var early: [UInt8] = []
+            try await cache.read(fill, range: 1000..<40_000) { early += Array($0.readableBytesView) }
+            #expect(early == Array(bytes[1000..<40_000]))
+            #expect(try await fill.available(atLeast: 0).outcome == nil, "the range was served before the fill ended")
+            var tail: [UInt8] = []
+            try await cache.read(fill, range: (bytes.count - 100)..<bytes.count) { tail += Array($0.readableBytesView) }
+            #expect(tail == Array(bytes[(bytes.count - 100)...]))
+        }
+    }
+
     @Test("an origin that fails mid-object is followed by the next from the same byte")
     func failoverResumes() async throws {
         let origin = TemporaryDirectory("origin")
