@@ -6,6 +6,7 @@ import NIOCore
 import NIOHTTP1
 import NIOSSL
 import Prometheus
+import TestSupport
 
 /// A real edge server on loopback, random ports, over a temporary origin folder and cache.
 struct LiveEdge {
@@ -82,28 +83,4 @@ func fetch(_ client: HTTPClient, _ url: String, method: HTTPMethod = .GET, heade
     var body: [UInt8] = []
     for try await chunk in response.body { body += Array(chunk.readableBytesView) }
     return Fetched(status: Int(response.status.code), headers: response.headers, body: body, version: response.version)
-}
-
-/// Runs a command on a Dispatch thread (never blocking Swift's cooperative pool, which the
-/// server under test shares) and returns its standard output (and exit status).
-@discardableResult
-func run(_ executable: String, _ arguments: [String]) async throws -> (status: Int32, output: Data) {
-    try await withCheckedThrowingContinuation { continuation in
-        DispatchQueue.global().async {
-            do { continuation.resume(returning: try runBlocking(executable, arguments)) } catch { continuation.resume(throwing: error) }
-        }
-    }
-}
-
-func runBlocking(_ executable: String, _ arguments: [String]) throws -> (status: Int32, output: Data) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = FileHandle.nullDevice
-    try process.run()
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, data)
 }

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 
 /// The repository's root, found from this file's path.
 let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
@@ -85,29 +86,4 @@ final class EdgeProcess: @unchecked Sendable {
 struct EdgeProcessError: Error, CustomStringConvertible {
     let message: String
     var description: String { message }
-}
-
-/// Runs a command on a Dispatch thread (never blocking Swift's cooperative pool, which the
-/// servers under test share), returning its exit status and combined output.
-@discardableResult
-func run(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) async throws -> (status: Int32, output: String) {
-    try await withCheckedThrowingContinuation { continuation in
-        DispatchQueue.global().async {
-            do { continuation.resume(returning: try runBlocking(executable, arguments, environment: environment)) } catch { continuation.resume(throwing: error) }
-        }
-    }
-}
-
-func runBlocking(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws -> (status: Int32, output: String) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    if let environment { process.environment = environment }
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = pipe
-    try process.run()
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
 }
