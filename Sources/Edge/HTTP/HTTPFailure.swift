@@ -38,10 +38,14 @@ struct HTTPFailure: Error {
         return .init(status: .badGateway, message: "fill failed: \(error)")
     }
 
-    var response: Response {
+    var answer: Answer {
         var headers = extraHeaders
         headers[.contentType] = "text/plain; charset=utf-8"
         headers[.cacheControl] = "no-store"
-        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: message + "\n")))
+        let body = ByteBuffer(string: message + "\n")
+        headers[.contentLength] = String(body.readableBytes)
+        return Answer(status: status, headers: headers, body: .buffers([body]))
     }
+
+    var response: Response { answer.response }
 }

@@ -41,6 +41,11 @@ struct Representation: Sendable {
     /// Builds the response. The body is a slice of ``memory`` when set; otherwise it streams from
     /// `read` when Hummingbird writes it.
     func response(to request: Request, read: @escaping Reader) throws(HTTPFailure) -> Response {
+        try answer(to: request, read: read).response
+    }
+
+    /// What to answer, with the body as buffers when it is all in memory.
+    func answer(to request: Request, read: @escaping Reader) throws(HTTPFailure) -> Answer {
         let now = Int64(time(nil))
         let rangeHeader = request.headers[.range]
         let verdict = Preconditions.evaluate(
@@ -53,7 +58,7 @@ struct Representation: Sendable {
         let honourRange: Bool
         switch verdict {
         case .notModified:
-            return Response(status: .notModified, headers: headers)
+            return Answer(status: .notModified, headers: headers, body: .none)
         case .failed:
             var failure = HTTPFailure(status: .preconditionFailed, message: "precondition failed: the object's validators do not match")
             failure.extraHeaders = headers
@@ -64,6 +69,27 @@ struct Representation: Sendable {
 
         let ranges: ByteRanges = (honourRange ? rangeHeader : nil).map { ByteRanges.resolve($0, length: length) } ?? .whole
         let isHead = request.method == .head
+        /// A body of these pieces: buffers, and ranges of the object.
+        func body(_ pieces: [Piece], length total: Int) -> Answer.Body {
+            if isHead { return .none }
+            if let memory {
+                return .buffers(pieces.map {
+                    switch $0 {
+                    case .bytes(let buffer): buffer
+                    case .range(let range): memory.getSlice(at: memory.readerIndex + range.lowerBound, length: range.count)!
+                    }
+                })
+            }
+            return .stream(ResponseBody(contentLength: total) { writer in
+                for piece in pieces {
+                    switch piece {
+                    case .bytes(let buffer): try await writer.write(buffer)
+                    case .range(let range): try await read(range) { try await writer.write($0) }
+                    }
+                }
+                try await writer.finish(nil)
+            })
+        }
         switch ranges {
         case .unsatisfiable(let reason):
             throw HTTPFailure.rangeNotSatisfiable(reason, length: length)
@@ -71,42 +97,36 @@ struct Representation: Sendable {
             headers[.contentType] = contentType
             if let digest { headers[Self.reprDigest] = digest }
             headers[.contentLength] = String(length)
-            let total = length
-            if let memory, !isHead { return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: memory)) }
-            return Response(status: .ok, headers: headers, body: isHead ? ResponseBody() : ResponseBody(contentLength: total) { writer in
-                try await read(0..<total) { try await writer.write($0) }
-                try await writer.finish(nil)
-            })
+            return Answer(status: .ok, headers: headers, body: body([.range(0..<length)], length: length))
         case .partial(let parts) where parts.count == 1:
             let part = parts[0]
             headers[.contentType] = contentType
             headers[.contentRange] = "bytes \(part.lowerBound)-\(part.upperBound - 1)/\(length)"
             headers[.contentLength] = String(part.count)
-            if let memory, !isHead {
-                return Response(status: .partialContent, headers: headers, body: ResponseBody(byteBuffer: memory.getSlice(at: memory.readerIndex + part.lowerBound, length: part.count)!))
-            }
-            return Response(status: .partialContent, headers: headers, body: isHead ? ResponseBody() : ResponseBody(contentLength: part.count) { writer in
-                try await read(part) { try await writer.write($0) }
-                try await writer.finish(nil)
-            })
+            return Answer(status: .partialContent, headers: headers, body: body([.range(part)], length: part.count))
         case .partial(let parts):
             let boundary = "depin-" + String(UInt64.random(in: 0...UInt64.max), radix: 36)
-            let heads = parts.map {
-                ByteBuffer(string: "\r\n--\(boundary)\r\nContent-Type: \(contentType)\r\nContent-Range: bytes \($0.lowerBound)-\($0.upperBound - 1)/\(length)\r\n\r\n")
+            var pieces: [Piece] = []
+            for part in parts {
+                pieces.append(.bytes(ByteBuffer(string: "\r\n--\(boundary)\r\nContent-Type: \(contentType)\r\nContent-Range: bytes \(part.lowerBound)-\(part.upperBound - 1)/\(length)\r\n\r\n")))
+                pieces.append(.range(part))
             }
-            let tail = ByteBuffer(string: "\r\n--\(boundary)--\r\n")
-            let total = zip(heads, parts).reduce(tail.readableBytes) { $0 + $1.0.readableBytes + $1.1.count }
+            pieces.append(.bytes(ByteBuffer(string: "\r\n--\(boundary)--\r\n")))
+            let total = pieces.reduce(0) {
+                switch $1 {
+                case .bytes(let buffer): $0 + buffer.readableBytes
+                case .range(let range): $0 + range.count
+                }
+            }
             headers[.contentType] = "multipart/byteranges; boundary=\(boundary)"
             headers[.contentLength] = String(total)
-            return Response(status: .partialContent, headers: headers, body: isHead ? ResponseBody() : ResponseBody(contentLength: total) { writer in
-                for (head, part) in zip(heads, parts) {
-                    try await writer.write(head)
-                    try await read(part) { try await writer.write($0) }
-                }
-                try await writer.write(tail)
-                try await writer.finish(nil)
-            })
+            return Answer(status: .partialContent, headers: headers, body: body(pieces, length: total))
         }
+    }
+
+    private enum Piece {
+        case bytes(ByteBuffer)
+        case range(Range<Int>)
     }
 
     static let reprDigest = HTTPField.Name("Repr-Digest")!
@@ -119,5 +139,29 @@ struct Representation: Sendable {
             bytes.append(UInt8(h << 4 | l))
         }
         return Data(bytes).base64EncodedString()
+    }
+}
+
+/// A response before it is handed to a server: status, headers and how the body is made.
+struct Answer: Sendable {
+    enum Body: Sendable {
+        /// No body (HEAD, 304).
+        case none
+        /// The whole body, already in memory.
+        case buffers([ByteBuffer])
+        /// A body produced while it is written.
+        case stream(ResponseBody)
+    }
+    var status: HTTPResponse.Status
+    var headers: HTTPFields
+    var body: Body
+
+    /// As a Hummingbird response.
+    var response: Response {
+        switch body {
+        case .none: Response(status: status, headers: headers)
+        case .buffers(let buffers): Response(status: status, headers: headers, body: buffers.count == 1 ? ResponseBody(byteBuffer: buffers[0]) : ResponseBody(contentsOf: buffers))
+        case .stream(let body): Response(status: status, headers: headers, body: body)
+        }
     }
 }

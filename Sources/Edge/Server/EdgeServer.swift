@@ -3,7 +3,6 @@ import EdgeCache
 import Foundation
 import Hummingbird
 import HummingbirdCore
-import HummingbirdHTTP2
 import Logging
 import NIOCore
 import NIOSSL
@@ -79,13 +78,16 @@ package struct EdgeServer: Sendable {
         var services: [any Service] = [cache]
 
         if let listen = config.listen {
-            let tls = try tlsConfiguration()
+            let sslContext = try NIOSSLContext(configuration: try tlsConfiguration())
+            let idle = TimeAmount.milliseconds(Int64(config.idleTimeout * 1000))
+            let http1Configuration = http1
             let app = Application(
                 responder: responder,
-                server: try .http2Upgrade(
-                    tlsConfiguration: tls,
-                    configuration: .init(
-                        idleTimeout: .seconds(config.idleTimeout), gracefulCloseTimeout: .seconds(5), streamConfiguration: http1)),
+                server: HTTPServerBuilder { hummingbirdResponder in
+                    EdgeSecureChannel(
+                        sslContext: sslContext, http1: HTTP1Channel(responder: hummingbirdResponder, configuration: http1Configuration),
+                        responder: responder, idleTimeout: idle)
+                },
                 configuration: .init(address: .hostname(listen.host, port: listen.port), serverName: "depin-edge"),
                 onServerRunning: { channel in
                     await onListening("https", listen.host, channel.localAddress?.port ?? listen.port)
@@ -128,6 +130,7 @@ package struct EdgeServer: Sendable {
         }
         var tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: key)
         tls.minimumTLSVersion = .tlsv12
+        tls.applicationProtocols = ["h2", "http/1.1"]
         return tls
     }
 }

@@ -1,0 +1,267 @@
+import Foundation
+import Hummingbird
+import HTTPTypes
+import Logging
+import NIOCore
+import NIOHPACK
+import NIOHTTP2
+
+/// Serves HTTP/2 requests at the frame level, on the connection's event loop.
+///
+/// Hummingbird's HTTP/2 path gives every stream its own child channel, async bridge and task;
+/// for a 4 KiB playlist that bookkeeping costs more than the answer. This handler sits right
+/// after `NIOHTTP2Handler` (no stream multiplexer) and answers a request for an object in the
+/// memory hot set straight from `channelRead`, flushing once per read burst. Anything else
+/// (a miss, a disk read, `/healthz`) runs ``EdgeResponder/respond(to:context:)`` in a task whose
+/// body writes go back through the event loop, each awaited, so a slow reader holds back the
+/// producer (HTTP/2 flow control does the rest).
+///
+/// On graceful shutdown it sends GOAWAY and closes once the streams in progress are done; an idle
+/// connection (no streams, no traffic for the idle timeout) is closed.
+///
+/// Not thread-safe: every method runs on the channel's event loop; tasks reach it through
+/// `NIOLoopBound`.
+final class EdgeHTTP2Handler: ChannelInboundHandler {
+    typealias InboundIn = HTTP2Frame
+    typealias OutboundOut = HTTP2Frame
+
+    private let responder: EdgeResponder
+    private let logger: Logger
+    private var context: ChannelHandlerContext?
+    /// Streams whose answer is being produced by a task.
+    private var tasks: [HTTP2StreamID: Task<Void, Never>] = [:]
+    private var lastStreamID = HTTP2StreamID.rootStream
+    private var goingAway = false
+    private var needsFlush = false
+    private var dateSecond: Int = 0
+    private var dateValue = ""
+
+    init(responder: EdgeResponder, logger: Logger) {
+        self.responder = responder
+        self.logger = logger
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+        for task in tasks.values { task.cancel() }
+        tasks.removeAll()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let frame = unwrapInboundIn(data)
+        switch frame.payload {
+        case .headers(let headers):
+            guard !goingAway else {
+                write(HTTP2Frame(streamID: frame.streamID, payload: .rstStream(.refusedStream)), context: context)
+                return
+            }
+            lastStreamID = max(lastStreamID, frame.streamID)
+            receivedRequest(headers.headers, endStream: headers.endStream, streamID: frame.streamID, context: context)
+        case .rstStream:
+            tasks.removeValue(forKey: frame.streamID)?.cancel()
+        default:
+            break  // request bodies are refused with 400; settings, pings and windows are NIOHTTP2's
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        flushIfNeeded(context: context)
+        context.fireChannelReadComplete()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let closed = event as? StreamClosedEvent {
+            tasks.removeValue(forKey: closed.streamID)?.cancel()
+            if goingAway && tasks.isEmpty { context.close(promise: nil) }
+        } else if event is IdleStateHandler.IdleStateEvent {
+            if tasks.isEmpty { context.close(promise: nil) }
+        } else {
+            context.fireUserInboundEventTriggered(event)
+        }
+    }
+
+    /// Stops taking new streams (GOAWAY) and closes once the streams in progress are answered.
+    func shutDownGracefully() {
+        guard let context, !goingAway else { return }
+        goingAway = true
+        write(HTTP2Frame(streamID: .rootStream, payload: .goAway(lastStreamID: lastStreamID, errorCode: .noError, opaqueData: nil)), context: context)
+        flushIfNeeded(context: context)
+        if tasks.isEmpty { context.close(promise: nil) }
+    }
+
+    // MARK: - Requests
+
+    private func receivedRequest(_ hpack: HPACKHeaders, endStream: Bool, streamID: HTTP2StreamID, context: ChannelHandlerContext) {
+        let started = ContinuousClock.now
+        guard let head = Self.request(from: hpack) else {
+            let failure = HTTPFailure.badRequest("malformed HTTP/2 request head")
+            send(failure.answer, streamID: streamID, resetAfter: !endStream, context: context)
+            return
+        }
+        let request = Request(head: head, body: RequestBody(buffer: ByteBuffer()))
+        if let answer = responder.immediateAnswer(to: request, hasBody: !endStream) {
+            send(answer, streamID: streamID, resetAfter: !endStream, context: context)
+            responder.metrics.record(status: answer.status.code, bodyBytes: answer.bodyLength, started: started)
+            return
+        }
+        if !endStream {
+            send(HTTPFailure.badRequest("\(head.method) requests must not carry a body").answer, streamID: streamID, resetAfter: true, context: context)
+            return
+        }
+        let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        let eventLoop = context.eventLoop
+        let requestContext = BasicRequestContext(source: ApplicationRequestContextSource(channel: context.channel, logger: logger))
+        let responder = self.responder
+        tasks[streamID] = Task {
+            let response: Response
+            do {
+                response = try await responder.respond(to: request, context: requestContext)
+            } catch {
+                response = Response(status: .internalServerError)
+            }
+            let isHead = request.method == .head || response.status == .notModified
+            eventLoop.execute {
+                loopBound.value.sendHead(status: response.status, headers: response.headers, endStream: isHead, streamID: streamID)
+            }
+            guard !isHead else { return }
+            do {
+                try await response.body.write(StreamBodyWriter(handler: loopBound, eventLoop: eventLoop, streamID: streamID))
+            } catch {
+                eventLoop.execute { loopBound.value.resetStream(streamID) }
+            }
+        }
+    }
+
+    private func send(_ answer: Answer, streamID: HTTP2StreamID, resetAfter: Bool, context: ChannelHandlerContext) {
+        switch answer.body {
+        case .none:
+            writeHead(status: answer.status, headers: answer.headers, endStream: true, streamID: streamID, context: context)
+        case .buffers(let buffers):
+            writeHead(status: answer.status, headers: answer.headers, endStream: false, streamID: streamID, context: context)
+            for (i, buffer) in buffers.enumerated() {
+                write(HTTP2Frame(streamID: streamID, payload: .data(.init(data: .byteBuffer(buffer), endStream: i == buffers.count - 1))), context: context)
+            }
+            if buffers.isEmpty { write(HTTP2Frame(streamID: streamID, payload: .data(.init(data: .byteBuffer(ByteBuffer()), endStream: true))), context: context) }
+        case .stream:
+            preconditionFailure("EdgeHTTP2Handler: an immediate answer never streams")
+        }
+        if resetAfter { write(HTTP2Frame(streamID: streamID, payload: .rstStream(.noError)), context: context) }
+    }
+
+    // MARK: - Writing (event loop only)
+
+    fileprivate func sendHead(status: HTTPResponse.Status, headers: HTTPFields, endStream: Bool, streamID: HTTP2StreamID) {
+        guard let context else { return }
+        writeHead(status: status, headers: headers, endStream: endStream, streamID: streamID, context: context)
+        flushIfNeeded(context: context)
+    }
+
+    fileprivate func sendData(_ buffer: ByteBuffer, endStream: Bool, streamID: HTTP2StreamID, promise: EventLoopPromise<Void>) {
+        guard let context else {
+            promise.fail(ChannelError.ioOnClosedChannel)
+            return
+        }
+        context.writeAndFlush(wrapOutboundOut(HTTP2Frame(streamID: streamID, payload: .data(.init(data: .byteBuffer(buffer), endStream: endStream)))), promise: promise)
+        if endStream {
+            tasks.removeValue(forKey: streamID)
+            if goingAway && tasks.isEmpty { promise.futureResult.whenComplete { _ in context.close(promise: nil) } }
+        }
+    }
+
+    fileprivate func resetStream(_ streamID: HTTP2StreamID) {
+        guard let context, tasks.removeValue(forKey: streamID) != nil else { return }
+        context.writeAndFlush(wrapOutboundOut(HTTP2Frame(streamID: streamID, payload: .rstStream(.internalError))), promise: nil)
+    }
+
+    private func writeHead(status: HTTPResponse.Status, headers: HTTPFields, endStream: Bool, streamID: HTTP2StreamID, context: ChannelHandlerContext) {
+        var hpack = HPACKHeaders()
+        hpack.reserveCapacity(headers.count + 3)
+        hpack.add(name: ":status", value: String(status.code))
+        for field in headers where field.name != .connection && field.name != .transferEncoding {
+            hpack.add(name: field.name.canonicalName, value: field.value)
+        }
+        hpack.add(name: "date", value: currentDate())
+        hpack.add(name: "server", value: "depin-edge")
+        write(HTTP2Frame(streamID: streamID, payload: .headers(.init(headers: hpack, endStream: endStream))), context: context)
+    }
+
+    private func write(_ frame: HTTP2Frame, context: ChannelHandlerContext) {
+        context.write(wrapOutboundOut(frame), promise: nil)
+        needsFlush = true
+    }
+
+    private func flushIfNeeded(context: ChannelHandlerContext) {
+        if needsFlush {
+            needsFlush = false
+            context.flush()
+        }
+    }
+
+    private func currentDate() -> String {
+        let now = Int(time(nil))
+        if now != dateSecond {
+            dateSecond = now
+            dateValue = HTTPDate.format(Int64(now))
+        }
+        return dateValue
+    }
+
+    /// The request head, or nil if a pseudo-header is missing or a field is invalid.
+    static func request(from hpack: HPACKHeaders) -> HTTPRequest? {
+        var method: HTTPRequest.Method?
+        var scheme: String?
+        var authority: String?
+        var path: String?
+        var fields = HTTPFields()
+        for (name, value, _) in hpack {
+            switch name {
+            case ":method": method = HTTPRequest.Method(value)
+            case ":scheme": scheme = value
+            case ":authority": authority = value
+            case ":path": path = value
+            default:
+                guard !name.hasPrefix(":"), let fieldName = HTTPField.Name(name) else { return nil }
+                fields.append(HTTPField(name: fieldName, value: value))
+            }
+        }
+        guard let method, let path, !path.isEmpty else { return nil }
+        return HTTPRequest(method: method, scheme: scheme, authority: authority, path: path, headerFields: fields)
+    }
+}
+
+/// Writes a streamed response body as DATA frames through the connection's event loop, waiting
+/// for each write, so the producer runs no further ahead than the client reads.
+private struct StreamBodyWriter: ResponseBodyWriter {
+    let handler: NIOLoopBound<EdgeHTTP2Handler>
+    let eventLoop: any EventLoop
+    let streamID: HTTP2StreamID
+
+    mutating func write(_ buffer: ByteBuffer) async throws {
+        let promise = eventLoop.makePromise(of: Void.self)
+        let handler = self.handler
+        let streamID = self.streamID
+        eventLoop.execute { handler.value.sendData(buffer, endStream: false, streamID: streamID, promise: promise) }
+        try await promise.futureResult.get()
+    }
+
+    consuming func finish(_ trailingHeaders: HTTPFields?) async throws {
+        let promise = eventLoop.makePromise(of: Void.self)
+        let handler = self.handler
+        let streamID = self.streamID
+        eventLoop.execute { handler.value.sendData(ByteBuffer(), endStream: true, streamID: streamID, promise: promise) }
+        try await promise.futureResult.get()
+    }
+}
+
+extension Answer {
+    /// Bytes in the body, when known without producing it.
+    var bodyLength: Int {
+        switch body {
+        case .none: 0
+        case .buffers(let buffers): buffers.reduce(0) { $0 + $1.readableBytes }
+        case .stream(let body): body.contentLength ?? 0
+        }
+    }
+}
