@@ -156,11 +156,15 @@ struct EdgeHTTPTests {
                 #expect(!r.body.isEmpty, "\(method) \(path) explains itself")
                 #expect(r.headers["content-type"].first?.hasPrefix("text/plain") == true)
             }
-            // A body on GET, sent by a real client.
-            var request = HTTPClientRequest(url: "\(edge.httpBase)/v/movie/720p/0.ts")
-            request.body = .bytes(ByteBuffer(string: "unexpected"))
-            let withBody = try await client.execute(request, timeout: .seconds(10))
-            #expect(withBody.status == .badRequest)
+            // A body on GET, sent by a real client over HTTP/1.1 and HTTP/2, on a miss and on a hit.
+            for base in [edge.httpBase, edge.httpsBase] {
+                for path in ["/v/movie/720p/0.ts", "/v/movie/720p/never.ts"] {
+                    var request = HTTPClientRequest(url: base + path)
+                    request.body = .bytes(ByteBuffer(string: "unexpected"))
+                    let withBody = try await client.execute(request, timeout: .seconds(10))
+                    #expect(withBody.status == .badRequest, "\(base)\(path)")
+                }
+            }
             // The raw `..` a client library would normalise, sent as is by curl.
             let raw = try await run("/usr/bin/curl", ["-s", "--path-as-is", "-o", "/dev/null", "-w", "%{http_code}", "\(edge.httpBase)/v/movie/../../etc/passwd"])
             #expect(raw.output == "400")

@@ -50,7 +50,7 @@ struct EdgeProcessTests {
         }
     }
 
-    @Test("SIGTERM lets an in-flight response finish, then the edge exits 0")
+    @Test("SIGTERM lets in-flight responses finish over HTTP/1.1 and HTTP/2, then the edge exits 0")
     func gracefulShutdown() async throws {
         let cache = TemporaryDirectory("term-cache")
         defer { cache.remove() }
@@ -59,12 +59,20 @@ struct EdgeProcessTests {
             defer { edge.stop() }
             let out = NSTemporaryDirectory() + "term-\(UUID()).ts"
             defer { try? FileManager.default.removeItem(atPath: out) }
+            let out2 = out + ".h2"
+            defer { try? FileManager.default.removeItem(atPath: out2) }
             let viewer = Task { try await run("/usr/bin/curl", ["-s", "-o", out, "-w", "%{http_code}", "\(edge.httpBase)/v/movie/720p/1.ts"]) }
+            let h2Viewer = Task {
+                try await run("/usr/bin/curl", ["-sk", "--http2", "-o", out2, "-w", "%{http_version} %{http_code}", "\(edge.httpsBase)/v/movie/720p/1.ts"])
+            }
             try await Task.sleep(for: .milliseconds(300))
             edge.kill(SIGTERM)
             let result = try await viewer.value
             #expect(result.output == "200")
             #expect(Array(try Data(contentsOf: URL(fileURLWithPath: out))) == Self.bytes)
+            let h2Result = try await h2Viewer.value
+            #expect(h2Result.output == "2 200")
+            #expect(Array(try Data(contentsOf: URL(fileURLWithPath: out2))) == Self.bytes)
             #expect(await edge.waitForExit(seconds: 20) == 0, "edge log: \(edge.log)")
         }
     }
