@@ -28,15 +28,26 @@ package struct CacheKey: Hashable, Sendable, CustomStringConvertible {
         guard !path.isEmpty, path.utf8.count <= Self.maxPathLength else {
             throw .invalidPath(path, reason: "must be 1 to \(Self.maxPathLength) characters")
         }
-        let segments = path.split(separator: "/", omittingEmptySubsequences: false)
-        guard segments.count <= Self.maxDepth else {
-            throw .invalidPath(path, reason: "has more than \(Self.maxDepth) segments")
-        }
-        for segment in segments {
-            guard !segment.isEmpty else { throw .invalidPath(path, reason: "has an empty segment ('//', or a leading or trailing '/')") }
-            guard Self.isSafeSegment(segment) else {
-                throw .invalidPath(path, reason: "segment '\(segment)' may contain only letters, digits, '.', '_', '~' and '-', and must not be '.' or '..'")
+        // One pass over the bytes (this runs for every request): segments between slashes must
+        // be non-empty, safe, and not `.` or `..`.
+        var segments = 1
+        var segmentLength = 0
+        var dotsOnly = true
+        for byte in path.utf8 {
+            if byte == UInt8(ascii: "/") {
+                guard segmentLength > 0, !(dotsOnly && segmentLength <= 2) else { throw Self.badSegments(path) }
+                segments += 1
+                segmentLength = 0
+                dotsOnly = true
+                continue
             }
+            guard Self.isSafe(byte) else { throw Self.badSegments(path) }
+            segmentLength += 1
+            if byte != UInt8(ascii: ".") { dotsOnly = false }
+        }
+        guard segmentLength > 0, !(dotsOnly && segmentLength <= 2) else { throw Self.badSegments(path) }
+        guard segments <= Self.maxDepth else {
+            throw .invalidPath(path, reason: "has more than \(Self.maxDepth) segments")
         }
         self.content = content
         self.path = path
@@ -53,17 +64,29 @@ package struct CacheKey: Hashable, Sendable, CustomStringConvertible {
 
     static func isSafeSegment(_ segment: some StringProtocol) -> Bool {
         if segment == "." || segment == ".." { return false }
-        for byte in segment.utf8 {
-            switch byte {
-            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
-                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "."), UInt8(ascii: "_"),
-                UInt8(ascii: "-"), UInt8(ascii: "~"):
-                continue
-            default:
-                return false
+        return segment.utf8.allSatisfy(isSafe)
+    }
+
+    static func isSafe(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+            UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "."), UInt8(ascii: "_"),
+            UInt8(ascii: "-"), UInt8(ascii: "~"):
+            true
+        default:
+            false
+        }
+    }
+
+    /// Names the first offending segment (the slow path, only for refused keys).
+    private static func badSegments(_ path: String) -> CacheKeyError {
+        for segment in path.split(separator: "/", omittingEmptySubsequences: false) {
+            if segment.isEmpty { return .invalidPath(path, reason: "has an empty segment ('//', or a leading or trailing '/')") }
+            if !isSafeSegment(segment) {
+                return .invalidPath(path, reason: "segment '\(segment)' may contain only letters, digits, '.', '_', '~' and '-', and must not be '.' or '..'")
             }
         }
-        return true
+        return .invalidPath(path, reason: "is not a valid path")
     }
 }
 

@@ -33,7 +33,7 @@ extension EdgeCache {
     package func read(_ entry: Entry, key: CacheKey, range: Range<Int>, into sink: (ByteBuffer) async throws -> Void) async throws {
         precondition(range.upperBound <= entry.metadata.length, "EdgeCache.read: range past the end")
         if range.isEmpty { return }
-        if let bytes = memoryCopy(of: key) {
+        if let bytes = entry.memory ?? memoryCopy(of: key) {
             try await sink(bytes.getSlice(at: bytes.readerIndex + range.lowerBound, length: range.count)!)
             return
         }

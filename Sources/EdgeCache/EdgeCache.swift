@@ -52,6 +52,11 @@ package final class EdgeCache: Service, Sendable {
     package struct Entry: Sendable {
         package var metadata: ObjectMetadata
         package var path: String
+        /// The whole body, while the object is in the memory hot set.
+        package var memory: ByteBuffer?
+        /// What the server derived from this object version (its headers), kept with it so a hit
+        /// costs one lookup; see ``annotate(_:sha256:with:)``.
+        package var annotation: (any Sendable)?
     }
 
     /// What a lookup found: a stored object, or a fill to follow.
@@ -74,7 +79,6 @@ package final class EdgeCache: Service, Sendable {
         var policy: S3FIFOPolicy<CacheKey>
         var used = 0
         var inflight: [CacheKey: Fill] = [:]
-        var memory: [CacheKey: ByteBuffer] = [:]
         var memoryPolicy: S3FIFOPolicy<CacheKey>
         var memoryUsed = 0
     }
@@ -86,6 +90,22 @@ package final class EdgeCache: Service, Sendable {
     private let state: Mutex<State>
     private let jobs: AsyncStream<Fill>
     private let jobSink: AsyncStream<Fill>.Continuation
+    private let counters = Counters()
+
+    /// Metrics made once: creating one looks it up in the registry under a lock.
+    private struct Counters: Sendable {
+        let hits = Counter(label: "depin_cache_lookups_total", dimensions: [("result", "hit")])
+        let joined = Counter(label: "depin_cache_lookups_total", dimensions: [("result", "joined")])
+        let misses = Counter(label: "depin_cache_lookups_total", dimensions: [("result", "miss")])
+        let stored = Counter(label: "depin_cache_fills_total", dimensions: [("result", "stored")])
+        let notFound = Counter(label: "depin_cache_fills_total", dimensions: [("result", "not_found")])
+        let failed = Counter(label: "depin_cache_fills_total", dimensions: [("result", "failed")])
+        let evictions = Counter(label: "depin_cache_evictions_total")
+        let fillSeconds = Timer(label: "depin_cache_fill_seconds")
+        let objects = Gauge(label: "depin_cache_objects")
+        let used = Gauge(label: "depin_cache_used_bytes")
+        let memory = Gauge(label: "depin_cache_memory_bytes")
+    }
 
     /// Opens the store: creates folders, deletes orphaned fills and unreadable objects, and
     /// rebuilds the index from what is on disk (oldest first into the eviction policy).
@@ -141,13 +161,14 @@ package final class EdgeCache: Service, Sendable {
         let found: Lookup? = state.withLock { state in
             if let entry = state.index[key] {
                 state.policy.recordHit(key)
+                if entry.memory != nil { state.memoryPolicy.recordHit(key) }
                 return .stored(entry)
             }
             if let fill = state.inflight[key] { return .filling(fill) }
             return nil
         }
         if let found {
-            Counter(label: "depin_cache_lookups_total", dimensions: [("result", Self.resultLabel(found))]).increment()
+            count(found)
             return found
         }
         let (path, file) = try store.makeTemporaryFile()
@@ -159,19 +180,27 @@ package final class EdgeCache: Service, Sendable {
             return .filling(candidate)
         }
         if case .filling(let fill) = result, fill === candidate {
-            Counter(label: "depin_cache_lookups_total", dimensions: [("result", "miss")]).increment()
+            counters.misses.increment()
             jobSink.yield(candidate)
         } else {
             store.remove(path: path)
-            Counter(label: "depin_cache_lookups_total", dimensions: [("result", Self.resultLabel(result))]).increment()
+            count(result)
         }
         return result
     }
 
-    private static func resultLabel(_ lookup: Lookup) -> String {
+    private func count(_ lookup: Lookup) {
         switch lookup {
-        case .stored: "hit"
-        case .filling: "joined"
+        case .stored: counters.hits.increment()
+        case .filling: counters.joined.increment()
+        }
+    }
+
+    /// Keeps `value` with the stored object `key` while it is this version (`sha256`).
+    package func annotate(_ key: CacheKey, sha256: String, with value: any Sendable) {
+        state.withLock { state in
+            guard state.index[key]?.metadata.sha256 == sha256 else { return }
+            state.index[key]?.annotation = value
         }
     }
 
@@ -186,8 +215,8 @@ package final class EdgeCache: Service, Sendable {
     }
 
     private func recordGauges(objects: Int, used: Int) {
-        Gauge(label: "depin_cache_objects").record(objects)
-        Gauge(label: "depin_cache_used_bytes").record(used)
+        counters.objects.record(objects)
+        counters.used.record(used)
     }
 
     // MARK: - Eviction
@@ -201,7 +230,7 @@ package final class EdgeCache: Service, Sendable {
                 continue
             }
             state.used -= diskSize(entry.metadata.length)
-            if let bytes = state.memory.removeValue(forKey: victim) {
+            if let bytes = entry.memory {
                 state.memoryPolicy.remove(victim)
                 state.memoryUsed -= bytes.readableBytes
             }
@@ -217,7 +246,7 @@ package final class EdgeCache: Service, Sendable {
             guard let entry = state.index.removeValue(forKey: key) else { return nil }
             state.policy.remove(key)
             state.used -= Self.diskSize(entry.metadata.length)
-            if let bytes = state.memory.removeValue(forKey: key) {
+            if let bytes = entry.memory {
                 state.memoryPolicy.remove(key)
                 state.memoryUsed -= bytes.readableBytes
             }
@@ -232,7 +261,7 @@ package final class EdgeCache: Service, Sendable {
     /// The object's bytes if it is in the memory hot set (counts as a use there).
     package func memoryCopy(of key: CacheKey) -> ByteBuffer? {
         state.withLock { state in
-            guard let bytes = state.memory[key] else { return nil }
+            guard let bytes = state.index[key]?.memory else { return nil }
             state.memoryPolicy.recordHit(key)
             return bytes
         }
@@ -240,16 +269,19 @@ package final class EdgeCache: Service, Sendable {
 
     func keepInMemory(_ key: CacheKey, _ bytes: ByteBuffer) {
         guard bytes.readableBytes <= configuration.memoryObjectLimit, bytes.readableBytes <= configuration.memoryCapacity else { return }
-        state.withLock { state in
-            guard state.index[key] != nil, state.memory[key] == nil else { return }
-            state.memory[key] = bytes
+        let used = state.withLock { state -> Int in
+            guard let entry = state.index[key], entry.memory == nil, entry.metadata.length == bytes.readableBytes else { return state.memoryUsed }
+            state.index[key]?.memory = bytes
             state.memoryPolicy.insert(key, size: bytes.readableBytes)
             state.memoryUsed += bytes.readableBytes
             while state.memoryUsed > configuration.memoryCapacity, let victim = state.memoryPolicy.evict() {
-                state.memoryUsed -= state.memory.removeValue(forKey: victim)?.readableBytes ?? 0
+                state.memoryUsed -= state.index[victim]?.memory?.readableBytes ?? 0
+                state.index[victim]?.memory = nil
             }
+            state.verifyInvariants()
+            return state.memoryUsed
         }
-        Gauge(label: "depin_cache_memory_bytes").record(state.withLock { $0.memoryUsed })
+        counters.memory.record(used)
     }
 }
 
@@ -350,8 +382,8 @@ extension EdgeCache {
                 do {
                     try publish(fill, metadata: metadata)
                     fill.finish(.complete(metadata))
-                    Counter(label: "depin_cache_fills_total", dimensions: [("result", "stored")]).increment()
-                    Timer(label: "depin_cache_fill_seconds").recordNanoseconds((ContinuousClock.now - started).nanoseconds)
+                    counters.stored.increment()
+                    counters.fillSeconds.recordNanoseconds((ContinuousClock.now - started).nanoseconds)
                     return
                 } catch {
                     failure = error
@@ -362,9 +394,12 @@ extension EdgeCache {
         store.remove(path: fill.temporaryPath)
         state.withLock { _ = $0.inflight.removeValue(forKey: key) }
         fill.finish(.failed(error))
-        let result = (error as? OriginError)?.code == .notFound ? "not_found" : "failed"
-        Counter(label: "depin_cache_fills_total", dimensions: [("result", result)]).increment()
-        if result == "failed" { logger.error("fill \(key) failed: \(error)") }
+        if (error as? OriginError)?.code == .notFound {
+            counters.notFound.increment()
+        } else {
+            counters.failed.increment()
+            logger.error("fill \(key) failed: \(error)")
+        }
     }
 
     /// Renames a checked fill into place and indexes it, evicting what no longer fits. An object
@@ -391,7 +426,7 @@ extension EdgeCache {
             return (Self.evictOverBudget(&state, capacity: configuration.capacity), state.index.count, state.used)
         }
         victims.forEach(store.remove(path:))
-        if !victims.isEmpty { Counter(label: "depin_cache_evictions_total").increment(by: victims.count) }
+        if !victims.isEmpty { counters.evictions.increment(by: victims.count) }
         recordGauges(objects: objects, used: used)
     }
 }
@@ -401,7 +436,8 @@ extension EdgeCache.State {
     fileprivate func verifyInvariants() {
         assert(used == index.values.reduce(0) { $0 + EdgeCache.diskSize($1.metadata.length) }, "EdgeCache: byte accounting drifted")
         assert(policy.count == index.count, "EdgeCache: policy holds \(policy.count) objects, index \(index.count)")
-        assert(memoryUsed == memory.values.reduce(0) { $0 + $1.readableBytes }, "EdgeCache: memory accounting drifted")
+        assert(memoryUsed == index.values.reduce(0) { $0 + ($1.memory?.readableBytes ?? 0) }, "EdgeCache: memory accounting drifted")
+        assert(memoryPolicy.count == index.values.filter { $0.memory != nil }.count, "EdgeCache: memory policy and index disagree")
     }
 }
 

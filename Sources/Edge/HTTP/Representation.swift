@@ -41,17 +41,18 @@ struct Representation: Sendable {
     /// Builds the response. The body is a slice of ``memory`` when set; otherwise it streams from
     /// `read` when Hummingbird writes it.
     func response(to request: Request, read: @escaping Reader) throws(HTTPFailure) -> Response {
-        try answer(to: request, read: read).response
+        try answer(to: request.head, read: read).response
     }
 
     /// What to answer, with the body as buffers when it is all in memory.
-    func answer(to request: Request, read: @escaping Reader) throws(HTTPFailure) -> Answer {
+    func answer(to request: HTTPRequest, read: @escaping Reader) throws(HTTPFailure) -> Answer {
         let now = Int64(time(nil))
-        let rangeHeader = request.headers[.range]
+        let headerFields = request.headerFields
+        let rangeHeader = headerFields[.range]
         let verdict = Preconditions.evaluate(
-            ifMatch: request.headers[.ifMatch], ifUnmodifiedSince: request.headers[.ifUnmodifiedSince],
-            ifNoneMatch: request.headers[.ifNoneMatch], ifModifiedSince: request.headers[.ifModifiedSince],
-            ifRange: request.headers[.ifRange], hasRange: rangeHeader != nil,
+            ifMatch: headerFields[.ifMatch], ifUnmodifiedSince: headerFields[.ifUnmodifiedSince],
+            ifNoneMatch: headerFields[.ifNoneMatch], ifModifiedSince: headerFields[.ifModifiedSince],
+            ifRange: headerFields[.ifRange], hasRange: rangeHeader != nil,
             validators: .init(etag: etag, lastModified: lastModified, now: now))
         var headers = validatorHeaders
 

@@ -100,8 +100,7 @@ final class EdgeHTTP2Handler: ChannelInboundHandler {
             send(failure.answer, streamID: streamID, resetAfter: !endStream, context: context)
             return
         }
-        let request = Request(head: head, body: RequestBody(buffer: ByteBuffer()))
-        if let answer = responder.immediateAnswer(to: request, hasBody: !endStream) {
+        if let answer = responder.immediateAnswer(to: head, hasBody: !endStream) {
             send(answer, streamID: streamID, resetAfter: !endStream, context: context)
             responder.metrics.record(status: answer.status.code, bodyBytes: answer.bodyLength, started: started)
             return
@@ -110,6 +109,7 @@ final class EdgeHTTP2Handler: ChannelInboundHandler {
             send(HTTPFailure.badRequest("\(head.method) requests must not carry a body").answer, streamID: streamID, resetAfter: true, context: context)
             return
         }
+        let request = Request(head: head, body: RequestBody(buffer: ByteBuffer()))
         let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
         let eventLoop = context.eventLoop
         let requestContext = BasicRequestContext(source: ApplicationRequestContextSource(channel: context.channel, logger: logger))

@@ -2,13 +2,14 @@ import Metrics
 
 /// The edge's request metrics, made once so the hot path only increments.
 struct EdgeMetrics: Sendable {
-    let requests: [Int: Counter]
+    /// By status code, 100...599 (an array: this runs for every request).
+    let requests: [Counter?]
     let otherRequests: Counter
     let bytes: Counter
     let duration: Timer
 
     init() {
-        var requests: [Int: Counter] = [:]
+        var requests = [Counter?](repeating: nil, count: 600)
         for status in [200, 206, 304, 400, 404, 405, 412, 413, 416, 431, 500, 502, 503, 504] {
             requests[status] = Counter(label: "depin_http_requests_total", dimensions: [("status", String(status))])
         }
@@ -19,7 +20,8 @@ struct EdgeMetrics: Sendable {
     }
 
     func record(status: Int, bodyBytes: Int, started: ContinuousClock.Instant) {
-        (requests[status] ?? otherRequests).increment()
+        let counter = (100..<600).contains(status) ? requests[status] : nil
+        (counter ?? otherRequests).increment()
         if bodyBytes > 0 { bytes.increment(by: bodyBytes) }
         let elapsed = ContinuousClock.now - started
         duration.recordNanoseconds(elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)

@@ -18,7 +18,6 @@ struct EdgeResponder: HTTPResponder {
     let registry: PrometheusCollectorRegistry
     let logger: Logger
     let metrics = EdgeMetrics()
-    let representations = RepresentationCache()
 
     func respond(to request: Request, context: Context) async throws -> Response {
         let started = ContinuousClock.now
@@ -38,8 +37,8 @@ struct EdgeResponder: HTTPResponder {
     /// ## Performance characteristics
     /// Three short lock-protected lookups; no allocation beyond the response headers. This is the
     /// HTTP/2 fast path (``EdgeHTTP2Handler``), so a hot segment or playlist costs no task.
-    func immediateAnswer(to request: Request, hasBody: Bool) -> Answer? {
-        let target = request.head.path ?? "/"
+    func immediateAnswer(to request: HTTPRequest, hasBody: Bool) -> Answer? {
+        let target = request.path ?? "/"
         let path = target.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)[0]
         guard path.hasPrefix("/v/") else { return nil }
         do {
@@ -47,9 +46,8 @@ struct EdgeResponder: HTTPResponder {
             if hasBody { throw HTTPFailure.badRequest("\(request.method) requests must not carry a body") }
             let key = try Self.key(fromRawPath: path.dropFirst(3))
             guard MediaKind(fileExtension: key.fileExtension) != nil else { return nil }
-            guard case .stored(let entry) = try? cache.lookup(key),
-                var representation = representations.known.withLock({ $0[entry.metadata.sha256] }),
-                let memory = cache.memoryCopy(of: key)
+            guard case .stored(let entry) = try? cache.lookup(key), var representation = entry.annotation as? Representation,
+                let memory = entry.memory
             else { return nil }
             representation.memory = memory
             return try representation.answer(to: request) { _, _ in }
@@ -134,10 +132,22 @@ struct EdgeResponder: HTTPResponder {
     /// `content/a/b.ts` with each segment percent-decoded on its own, so an encoded slash stays
     /// inside its segment and is refused there.
     static func key(fromRawPath raw: Substring) throws(HTTPFailure) -> CacheKey {
+        // Nothing encoded (the usual case): split once, no decoding.
+        if !raw.utf8.contains(UInt8(ascii: "%")), let slash = raw.firstIndex(of: "/") {
+            do {
+                return try CacheKey(content: String(raw[..<slash]), path: String(raw[raw.index(after: slash)...]))
+            } catch {
+                throw .badRequest(error.description)
+            }
+        }
         let segments = raw.split(separator: "/", omittingEmptySubsequences: false)
         guard segments.count >= 2 else { throw .notFound("media paths are /v/{content}/{path}") }
         var decoded: [String] = []
         for segment in segments {
+            if !segment.contains("%") {
+                decoded.append(String(segment))
+                continue
+            }
             guard let text = String(segment).removingPercentEncoding else {
                 throw .badRequest("path segment '\(segment.prefix(60))' has invalid percent-encoding")
             }
@@ -152,7 +162,7 @@ struct EdgeResponder: HTTPResponder {
 
     private func respond(_ request: Request, key: CacheKey, kind: MediaKind, entry: EdgeCache.Entry) async throws(HTTPFailure) -> Response {
         var representation: Representation
-        if let known = representations.known.withLock({ $0[entry.metadata.sha256] }) {
+        if let known = entry.annotation as? Representation {
             representation = known
         } else {
             let metadata = entry.metadata
@@ -161,9 +171,9 @@ struct EdgeResponder: HTTPResponder {
             representation = Representation(
                 length: metadata.length, etag: metadata.etag, lastModified: metadata.lastModified,
                 sha256Hex: metadata.sha256, contentType: kind.contentType, cacheControl: kind.cacheControl(playlistInfo: info))
-            representations.remember(representation, for: metadata.sha256)
+            cache.annotate(key, sha256: metadata.sha256, with: representation)
         }
-        representation.memory = cache.memoryCopy(of: key)
+        representation.memory = entry.memory ?? cache.memoryCopy(of: key)
         let cache = self.cache
         return try representation.response(to: request) { range, sink in
             try await cache.read(entry, key: key, range: range, into: sink)
@@ -219,18 +229,5 @@ struct EdgeResponder: HTTPResponder {
             throw .unavailable("reading \(key): \(error)")
         }
         return PlaylistInfo(parsing: whole.readableBytesView)
-    }
-}
-
-/// Representations of stored objects by content hash, so headers are formatted (and playlists
-/// parsed) once per object version, not per request. Bounded: cleared when it grows past 10,000.
-final class RepresentationCache: Sendable {
-    let known = Mutex<[String: Representation]>([:])
-
-    func remember(_ representation: Representation, for sha256: String) {
-        known.withLock { known in
-            if known.count >= 10_000 { known.removeAll(keepingCapacity: true) }
-            known[sha256] = representation
-        }
     }
 }

@@ -40,7 +40,10 @@ struct EdgeSecureChannel: ServerChildChannel {
                 case .negotiated("h2"):
                     return channel.eventLoop.makeCompletedFuture {
                         let sync = channel.pipeline.syncOperations
-                        try sync.addHandler(NIOHTTP2Handler(mode: .server, initialSettings: Self.settings, contentLengthValidation: .disabled))
+                        // Our own code writes every response head; request heads are checked field
+                        // by field in EdgeHTTP2Handler (HTTPField.Name refuses invalid names).
+                        try sync.addHandler(
+                            NIOHTTP2Handler(mode: .server, initialSettings: Self.settings, headerBlockValidation: .disabled, contentLengthValidation: .disabled))
                         try sync.addHandler(IdleStateHandler(allTimeout: idleTimeout))
                         try sync.addHandler(EdgeHTTP2Handler(responder: responder, logger: logger))
                         return .http2(channel)
