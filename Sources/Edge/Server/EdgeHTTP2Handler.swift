@@ -17,7 +17,8 @@ import NIOHTTP2
 /// producer (HTTP/2 flow control does the rest).
 ///
 /// On graceful shutdown it sends GOAWAY and closes once the streams in progress are done; an idle
-/// connection (no streams, no traffic for the idle timeout) is closed.
+/// connection (no streams, no traffic for the idle timeout) is closed, and a streamed response
+/// whose client reads nothing for the idle timeout (its flow-control window stays shut) is reset.
 ///
 /// Not thread-safe: every method runs on the channel's event loop; tasks reach it through
 /// `NIOLoopBound`.
@@ -27,6 +28,8 @@ final class EdgeHTTP2Handler: ChannelInboundHandler {
 
     private let responder: EdgeResponder
     private let logger: Logger
+    /// How long a streamed body write may wait for the client before the stream is reset.
+    private let stallTimeout: TimeAmount
     private var context: ChannelHandlerContext?
     /// Streams whose answer is being produced by a task.
     private var tasks: [HTTP2StreamID: Task<Void, Never>] = [:]
@@ -36,9 +39,10 @@ final class EdgeHTTP2Handler: ChannelInboundHandler {
     private var dateSecond: Int = 0
     private var dateValue = ""
 
-    init(responder: EdgeResponder, logger: Logger) {
+    init(responder: EdgeResponder, logger: Logger, stallTimeout: TimeAmount) {
         self.responder = responder
         self.logger = logger
+        self.stallTimeout = stallTimeout
     }
 
     func handlerAdded(context: ChannelHandlerContext) { self.context = context }
@@ -164,10 +168,21 @@ final class EdgeHTTP2Handler: ChannelInboundHandler {
             return
         }
         context.writeAndFlush(wrapOutboundOut(HTTP2Frame(streamID: streamID, payload: .data(.init(data: .byteBuffer(buffer), endStream: endStream)))), promise: promise)
+        let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        let timer = context.eventLoop.scheduleTask(in: stallTimeout) { loopBound.value.resetStalled(streamID) }
+        promise.futureResult.whenComplete { _ in timer.cancel() }
         if endStream {
             tasks.removeValue(forKey: streamID)
             if goingAway && tasks.isEmpty { promise.futureResult.whenComplete { _ in context.close(promise: nil) } }
         }
+    }
+
+    /// The client has read nothing of `streamID` for the stall timeout: reset it, which fails the
+    /// pending write and ends the task producing the body.
+    private func resetStalled(_ streamID: HTTP2StreamID) {
+        guard let context, tasks[streamID] != nil else { return }
+        logger.notice("resetting HTTP/2 stream \(streamID): the client read nothing for \(stallTimeout)")
+        context.writeAndFlush(wrapOutboundOut(HTTP2Frame(streamID: streamID, payload: .rstStream(.cancel))), promise: nil)
     }
 
     fileprivate func resetStream(_ streamID: HTTP2StreamID) {

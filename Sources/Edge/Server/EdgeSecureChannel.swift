@@ -45,7 +45,7 @@ struct EdgeSecureChannel: ServerChildChannel {
                         try sync.addHandler(
                             NIOHTTP2Handler(mode: .server, initialSettings: Self.settings, headerBlockValidation: .disabled, contentLengthValidation: .disabled))
                         try sync.addHandler(IdleStateHandler(allTimeout: idleTimeout))
-                        try sync.addHandler(EdgeHTTP2Handler(responder: responder, logger: logger))
+                        try sync.addHandler(EdgeHTTP2Handler(responder: responder, logger: logger, stallTimeout: idleTimeout))
                         return .http2(channel)
                     }
                 case .negotiated("http/1.1"), .fallback:
