@@ -33,6 +33,8 @@ final class EdgeHTTP2Handler: ChannelInboundHandler {
     private var context: ChannelHandlerContext?
     /// Streams whose answer is being produced by a task.
     private var tasks: [HTTP2StreamID: Task<Void, Never>] = [:]
+    /// Streams not yet closed (answered or not): a graceful shutdown waits for them.
+    private var openStreams: Set<HTTP2StreamID> = []
     private var lastStreamID = HTTP2StreamID.rootStream
     private var goingAway = false
     private var needsFlush = false
@@ -62,6 +64,7 @@ final class EdgeHTTP2Handler: ChannelInboundHandler {
                 return
             }
             lastStreamID = max(lastStreamID, frame.streamID)
+            openStreams.insert(frame.streamID)
             receivedRequest(headers.headers, endStream: headers.endStream, streamID: frame.streamID, context: context)
         case .rstStream:
             tasks.removeValue(forKey: frame.streamID)?.cancel()
@@ -78,8 +81,11 @@ final class EdgeHTTP2Handler: ChannelInboundHandler {
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if let closed = event as? StreamClosedEvent {
             tasks.removeValue(forKey: closed.streamID)?.cancel()
-            if goingAway && tasks.isEmpty { context.close(promise: nil) }
+            openStreams.remove(closed.streamID)
+            if goingAway && openStreams.isEmpty { context.close(promise: nil) }
         } else if event is IdleStateHandler.IdleStateEvent {
+            // No traffic either way for the idle timeout and no body being produced: the
+            // connection is idle, or its client has stopped reading hot-set answers.
             if tasks.isEmpty { context.close(promise: nil) }
         } else {
             context.fireUserInboundEventTriggered(event)
@@ -92,7 +98,7 @@ final class EdgeHTTP2Handler: ChannelInboundHandler {
         goingAway = true
         write(HTTP2Frame(streamID: .rootStream, payload: .goAway(lastStreamID: lastStreamID, errorCode: .noError, opaqueData: nil)), context: context)
         flushIfNeeded(context: context)
-        if tasks.isEmpty { context.close(promise: nil) }
+        if openStreams.isEmpty { context.close(promise: nil) }
     }
 
     // MARK: - Requests
@@ -171,10 +177,7 @@ final class EdgeHTTP2Handler: ChannelInboundHandler {
         let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
         let timer = context.eventLoop.scheduleTask(in: stallTimeout) { loopBound.value.resetStalled(streamID) }
         promise.futureResult.whenComplete { _ in timer.cancel() }
-        if endStream {
-            tasks.removeValue(forKey: streamID)
-            if goingAway && tasks.isEmpty { promise.futureResult.whenComplete { _ in context.close(promise: nil) } }
-        }
+        if endStream { tasks.removeValue(forKey: streamID) }
     }
 
     /// The client has read nothing of `streamID` for the stall timeout: reset it, which fails the
