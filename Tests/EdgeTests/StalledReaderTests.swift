@@ -66,3 +66,52 @@ struct StalledReaderTests {
         }
     }
 }
+
+@Suite("Slow HTTP/1.1 readers")
+struct StalledHTTP1ReaderTests {
+    @Test("a client that stops reading a response is disconnected after the idle timeout")
+    func stalledConnectionIsClosed() async throws {
+        try await LiveEdge.with(configure: { $0.idleTimeout = 1 }, prepare: { $0.write("movie/720p/huge.ts", patternBytes(24_000_000)) }) { edge in
+            let closed = try await withCheckedThrowingContinuation { continuation in
+                DispatchQueue.global().async {
+                    continuation.resume(with: Result { try stallThenDrain(port: edge.http, path: "/v/movie/720p/huge.ts") })
+                }
+            }
+            #expect(closed.closed, "the edge kept a stalled connection open")
+            #expect(closed.received < 24_000_000, "the whole body got through; the stall was never reached")
+        }
+    }
+}
+
+/// Sends a GET with a tiny receive buffer, reads nothing for 4 s, then drains: reports whether the
+/// server had closed the connection (EOF or reset within 10 s of draining) and how much arrived.
+func stallThenDrain(port: Int, path: String) throws -> (closed: Bool, received: Int) {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var small: Int32 = 4096
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, socklen_t(MemoryLayout<Int32>.size))
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = in_port_t(UInt16(port).bigEndian)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    let connected = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
+    guard connected == 0 else { return (false, 0) }
+    let request = Array("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".utf8)
+    _ = request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
+    sleep(4)
+    var timeout = timeval(tv_sec: 10, tv_usec: 0)
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    var buffer = [UInt8](repeating: 0, count: 65536)
+    var received = 0
+    while true {
+        let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+        if n > 0 {
+            received += n
+            continue
+        }
+        if n == 0 || errno == ECONNRESET { return (true, received) }
+        return (false, received)  // timed out: still open
+    }
+}

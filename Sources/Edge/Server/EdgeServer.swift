@@ -73,7 +73,9 @@ package struct EdgeServer: Sendable {
         let cache = try EdgeCache(configuration: cacheConfiguration, origins: origins, logger: logger)
         let responder = EdgeResponder(cache: cache, registry: registry, logger: logger)
 
-        var http1 = HTTP1Channel.Configuration(idleTimeout: .milliseconds(Int64(config.idleTimeout * 1000)))
+        let idleTimeout = TimeAmount.milliseconds(Int64(config.idleTimeout * 1000))
+        var http1 = HTTP1Channel.Configuration(
+            additionalChannelHandlers: [WriteStallHandler(timeout: idleTimeout)], idleTimeout: idleTimeout)
         http1.httpDecoder = .init(maxHeaderFieldSize: config.maxHeaderBytes, maxHeaderListSize: config.maxHeaderBytes, maxHeaderFieldCount: 100)
         var services: [any Service] = [cache]
 
