@@ -45,6 +45,17 @@ struct EdgeHTTPTests {
             let live = try await fetch(client, "\(edge.httpsBase)/v/live/720p/index.m3u8")
             #expect(live.headers["cache-control"] == ["public, max-age=3"])
 
+            // Web players on other origins may read media and its headers, and preflight.
+            #expect(second.headers["access-control-allow-origin"] == ["*"])
+            #expect(second.headers["access-control-expose-headers"].first?.contains("Content-Range") == true)
+            for base in [edge.httpsBase, edge.httpBase] {
+                let preflight = try await fetch(
+                    client, "\(base)/v/movie/720p/0.ts", method: .OPTIONS,
+                    headers: [("Origin", "https://app.example"), ("Access-Control-Request-Method", "GET"), ("Access-Control-Request-Headers", "range")])
+                #expect(preflight.status == 204)
+                #expect(preflight.headers["access-control-allow-headers"].first?.contains("Range") == true)
+            }
+
             let head = try await fetch(client, "\(edge.httpsBase)/v/movie/720p/0.ts", method: .HEAD)
             #expect(head.status == 200)
             #expect(head.body.isEmpty)

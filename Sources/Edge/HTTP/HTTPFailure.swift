@@ -14,7 +14,7 @@ struct HTTPFailure: Error {
     static func unavailable(_ message: String) -> Self { .init(status: .serviceUnavailable, message: message) }
     static func methodNotAllowed(_ method: HTTPRequest.Method) -> Self {
         var failure = Self(status: .methodNotAllowed, message: "method \(method) is not allowed here; use GET or HEAD")
-        failure.extraHeaders[.allow] = "GET, HEAD"
+        failure.extraHeaders[.allow] = "GET, HEAD, OPTIONS"
         return failure
     }
     static func rangeNotSatisfiable(_ reason: String, length: Int) -> Self {
@@ -42,6 +42,7 @@ struct HTTPFailure: Error {
         var headers = extraHeaders
         headers[.contentType] = "text/plain; charset=utf-8"
         headers[.cacheControl] = "no-store"
+        CORS.add(to: &headers)
         let body = ByteBuffer(string: message + "\n")
         headers[.contentLength] = String(body.readableBytes)
         return Answer(status: status, headers: headers, body: .buffers([body]))

@@ -32,6 +32,7 @@ struct Representation: Sendable {
         if let etag { headers[.eTag] = etag }
         headers[.lastModified] = HTTPDate.format(lastModified)
         headers[.acceptRanges] = "bytes"
+        CORS.add(to: &headers)
         validatorHeaders = headers
         digest = sha256Hex.flatMap(Self.base64(hex:)).map { "sha-256=:\($0):" }
     }

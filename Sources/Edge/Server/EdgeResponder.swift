@@ -41,6 +41,7 @@ struct EdgeResponder: HTTPResponder {
         let target = request.path ?? "/"
         let path = target.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)[0]
         guard path.hasPrefix("/v/") else { return nil }
+        if request.method == .options { return CORS.preflight }
         do {
             guard request.method == .get || request.method == .head else { throw HTTPFailure.methodNotAllowed(request.method) }
             if hasBody { throw HTTPFailure.badRequest("\(request.method) requests must not carry a body") }
@@ -110,6 +111,7 @@ struct EdgeResponder: HTTPResponder {
     // MARK: - Media
 
     private func serveMedia(_ request: Request, path: Substring) async throws(HTTPFailure) -> Response {
+        if request.method == .options { return CORS.preflight.response }
         guard request.method == .get || request.method == .head else { throw .methodNotAllowed(request.method) }
         try rejectBody(request)
         let key = try Self.key(fromRawPath: path)
