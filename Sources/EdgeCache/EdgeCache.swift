@@ -196,6 +196,11 @@ package final class EdgeCache: Service, Sendable {
         }
     }
 
+    /// Whether `key` is stored now (never starts a fill, unlike ``lookup(_:)``).
+    package func isStored(_ key: CacheKey) -> Bool {
+        state.withLock { $0.index[key] != nil }
+    }
+
     /// Keeps `value` with the stored object `key` while it is this version (`sha256`).
     package func annotate(_ key: CacheKey, sha256: String, with value: any Sendable) {
         state.withLock { state in

@@ -264,3 +264,23 @@ func waitForServerClose(port: Int, limit: Int) throws -> Bool {
     var byte: UInt8 = 0
     return recv(fd, &byte, 1, 0) == 0
 }
+
+@Suite("Live playlists")
+struct LivePlaylistTests {
+    @Test("a live playlist is fetched from upstream on every request and never kept")
+    func liveIsNotKept() async throws {
+        try await LiveEdge.with(prepare: { $0.write("live/720p/index.m3u8", Array("#EXTM3U\n#EXT-X-TARGETDURATION:4\n#EXTINF:4.0,\n7.ts\n".utf8)) }) { edge in
+            let url = "\(edge.httpBase)/v/live/720p/index.m3u8"
+            let first = try await fetch(sharedClient, url)
+            #expect(first.status == 200)
+            #expect(first.headers["cache-control"] == ["public, max-age=2"])
+            // The origin publishes the next segment; the edge must show it at once.
+            edge.origin.write("live/720p/index.m3u8", Array("#EXTM3U\n#EXT-X-TARGETDURATION:4\n#EXTINF:4.0,\n7.ts\n#EXTINF:4.0,\n8.ts\n".utf8))
+            let second = try await fetch(sharedClient, url)
+            #expect(String(decoding: second.body, as: UTF8.self).contains("8.ts"))
+            let health = String(decoding: try await fetch(sharedClient, "\(edge.httpBase)/healthz").body, as: UTF8.self)
+            #expect(health.contains("\"objects\":0"), "\(health)")
+            #expect(health.contains("\"fills_in_flight\":0"), "no stray fill was started: \(health)")
+        }
+    }
+}

@@ -198,7 +198,7 @@ struct EdgeResponder: HTTPResponder {
                 if case .failed(let error) = outcome { throw HTTPFailure.fromFill(error) }
                 return nil
             }
-            if case .stored = (try? cache.lookup(key)) ?? .filling(fill) { return nil }
+            if cache.isStored(key) { return nil }
             // Not kept (a live playlist, or larger than the budget): serve the finished fill.
             var info: PlaylistInfo?
             if isPlaylist {
