@@ -58,8 +58,22 @@ package struct CacheKey: Hashable, Sendable, CustomStringConvertible {
 
     /// The file extension of the path, lowercased, without the dot (`ts`, `m3u8`), or "" if none.
     package var fileExtension: String {
-        guard let name = path.split(separator: "/").last, let dot = name.lastIndex(of: ".") else { return "" }
-        return name[name.index(after: dot)...].lowercased()
+        // Runs for every request: scan back from the end for the dot, stopping at a slash.
+        let utf8 = path.utf8
+        var index = utf8.endIndex
+        while index > utf8.startIndex {
+            let previous = utf8.index(before: index)
+            switch utf8[previous] {
+            case UInt8(ascii: "."):
+                let ext = Substring(path.utf8[index...])
+                return ext.utf8.contains(where: { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") }) ? ext.lowercased() : String(ext)
+            case UInt8(ascii: "/"):
+                return ""
+            default:
+                index = previous
+            }
+        }
+        return ""
     }
 
     static func isSafeSegment(_ segment: some StringProtocol) -> Bool {
