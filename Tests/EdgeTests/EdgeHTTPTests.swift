@@ -208,12 +208,10 @@ struct EdgeHTTPTests {
     @Test("idle connections are closed after the idle timeout")
     func idleTimeout() async throws {
         try await LiveEdge.with(configure: { $0.idleTimeout = 1 }, prepare: Self.prepare) { edge in
-            let started = ContinuousClock.now
             let closed = try await withCheckedThrowingContinuation { continuation in
                 DispatchQueue.global().async { continuation.resume(with: Result { try waitForServerClose(port: edge.http, limit: 10) }) }
             }
             #expect(closed, "the edge kept an idle connection open past 10 s")
-            #expect(ContinuousClock.now - started < .seconds(10))
         }
     }
 }
@@ -249,18 +247,9 @@ func parseMultipart(_ body: [UInt8], boundary: String) -> [(range: String, body:
 
 /// Connects, sends nothing, and reports whether the server closed the connection within `limit` seconds.
 func waitForServerClose(port: Int, limit: Int) throws -> Bool {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard let fd = connectLoopback(port: port) else { return false }
     defer { close(fd) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_port = in_port_t(UInt16(port).bigEndian)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    let connected = withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-    }
-    guard connected == 0 else { return false }
-    var timeout = timeval(tv_sec: limit, tv_usec: 0)
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    setReceiveTimeout(fd, seconds: limit)
     var byte: UInt8 = 0
     return recv(fd, &byte, 1, 0) == 0
 }

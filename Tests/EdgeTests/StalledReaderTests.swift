@@ -86,23 +86,12 @@ struct StalledHTTP1ReaderTests {
 /// Sends a GET with a tiny receive buffer, reads nothing for 4 s, then drains: reports whether the
 /// server had closed the connection (EOF or reset within 10 s of draining) and how much arrived.
 func stallThenDrain(port: Int, path: String) throws -> (closed: Bool, received: Int) {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard let fd = connectLoopback(port: port, receiveBuffer: 4096) else { return (false, 0) }
     defer { close(fd) }
-    var small: Int32 = 4096
-    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, socklen_t(MemoryLayout<Int32>.size))
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_port = in_port_t(UInt16(port).bigEndian)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    let connected = withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-    }
-    guard connected == 0 else { return (false, 0) }
     let request = Array("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".utf8)
     _ = request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
     sleep(4)
-    var timeout = timeval(tv_sec: 10, tv_usec: 0)
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    setReceiveTimeout(fd, seconds: 10)
     var buffer = [UInt8](repeating: 0, count: 65536)
     var received = 0
     while true {
