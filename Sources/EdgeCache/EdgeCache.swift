@@ -196,6 +196,20 @@ package final class EdgeCache: Service, Sendable {
         }
     }
 
+    /// The stored entry for `key` if it can be answered from memory at once (its body is in the
+    /// hot set and it carries an annotation); counts as a hit then. Otherwise nil, with no side
+    /// effect: never starts a fill, unlike ``lookup(_:)``.
+    package func hotEntry(_ key: CacheKey) -> Entry? {
+        let entry: Entry? = state.withLock { state in
+            guard let entry = state.index[key], entry.memory != nil, entry.annotation != nil else { return nil }
+            state.policy.recordHit(key)
+            state.memoryPolicy.recordHit(key)
+            return entry
+        }
+        if entry != nil { counters.hits.increment() }
+        return entry
+    }
+
     /// Whether `key` is stored now (never starts a fill, unlike ``lookup(_:)``).
     package func isStored(_ key: CacheKey) -> Bool {
         state.withLock { $0.index[key] != nil }

@@ -35,7 +35,7 @@ struct EdgeResponder: HTTPResponder {
     /// is stored and in the memory hot set, or one refused for its form. Nil: use ``respond``.
     ///
     /// ## Performance characteristics
-    /// Three short lock-protected lookups; no allocation beyond the response headers. This is the
+    /// One lock-protected lookup; no allocation beyond the response headers. This is the
     /// HTTP/2 fast path (``EdgeHTTP2Handler``), so a hot segment or playlist costs no task.
     func immediateAnswer(to request: HTTPRequest, hasBody: Bool) -> Answer? {
         let target = request.path ?? "/"
@@ -47,8 +47,7 @@ struct EdgeResponder: HTTPResponder {
             if hasBody { throw HTTPFailure.badRequest("\(request.method) requests must not carry a body") }
             let key = try Self.key(fromRawPath: path.dropFirst(3))
             guard MediaKind(fileExtension: key.fileExtension) != nil else { return nil }
-            guard case .stored(let entry) = try? cache.lookup(key), var representation = entry.annotation as? Representation,
-                let memory = entry.memory
+            guard let entry = cache.hotEntry(key), var representation = entry.annotation as? Representation, let memory = entry.memory
             else { return nil }
             representation.memory = memory
             return try representation.answer(to: request) { _, _ in }
