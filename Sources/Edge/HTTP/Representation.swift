@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import NIOCore
+import NIOHPACK
 
 /// One object as the edge presents it, and how it answers a GET or HEAD for it: conditional
 /// requests, ranges (one part or `multipart/byteranges`), and the headers both share.
@@ -19,8 +20,10 @@ struct Representation: Sendable {
     var memory: ByteBuffer?
     /// Cache-Control, ETag, Last-Modified, Accept-Ranges: on every answer.
     private let validatorHeaders: HTTPFields
-    /// `Repr-Digest` value, for full responses.
-    private let digest: String?
+    /// Every header of a whole-object 200, made once.
+    private let wholeHeaders: HTTPFields
+    /// The same as an HTTP/2 header block with `:status`, made once.
+    private let wholeHPACK: HPACKHeaders
 
     init(length: Int, etag: String?, lastModified: Int64, sha256Hex: String?, contentType: String, cacheControl: String) {
         self.length = length
@@ -34,7 +37,11 @@ struct Representation: Sendable {
         headers[.acceptRanges] = "bytes"
         CORS.add(to: &headers)
         validatorHeaders = headers
-        digest = sha256Hex.flatMap(Self.base64(hex:)).map { "sha-256=:\($0):" }
+        headers[.contentType] = contentType
+        if let digest = sha256Hex.flatMap(Self.base64(hex:)) { headers[Self.reprDigest] = "sha-256=:\(digest):" }
+        headers[.contentLength] = String(length)
+        wholeHeaders = headers
+        wholeHPACK = HPACKHeaders(status: .ok, headers)
     }
 
     typealias Reader = @Sendable (Range<Int>, (ByteBuffer) async throws -> Void) async throws -> Void
@@ -96,10 +103,7 @@ struct Representation: Sendable {
         case .unsatisfiable(let reason):
             throw HTTPFailure.rangeNotSatisfiable(reason, length: length)
         case .whole:
-            headers[.contentType] = contentType
-            if let digest { headers[Self.reprDigest] = digest }
-            headers[.contentLength] = String(length)
-            return Answer(status: .ok, headers: headers, body: body([.range(0..<length)], length: length))
+            return Answer(status: .ok, headers: wholeHeaders, body: body([.range(0..<length)], length: length), encodedHead: wholeHPACK)
         case .partial(let parts) where parts.count == 1:
             let part = parts[0]
             headers[.contentType] = contentType
@@ -157,6 +161,8 @@ struct Answer: Sendable {
     var status: HTTPResponse.Status
     var headers: HTTPFields
     var body: Body
+    /// `status` and `headers` already as an HTTP/2 header block, when the representation keeps one.
+    var encodedHead: HPACKHeaders? = nil
 
     /// As a Hummingbird response.
     var response: Response {
@@ -164,6 +170,19 @@ struct Answer: Sendable {
         case .none: Response(status: status, headers: headers)
         case .buffers(let buffers): Response(status: status, headers: headers, body: buffers.count == 1 ? ResponseBody(byteBuffer: buffers[0]) : ResponseBody(contentsOf: buffers))
         case .stream(let body): Response(status: status, headers: headers, body: body)
+        }
+    }
+}
+
+extension HPACKHeaders {
+    /// An HTTP/2 response header block: `:status`, then the fields (lower-case names, as HTTP/2
+    /// requires; hop-by-hop fields dropped).
+    init(status: HTTPResponse.Status, _ fields: HTTPFields) {
+        self.init()
+        reserveCapacity(fields.count + 3)
+        add(name: ":status", value: String(status.code))
+        for field in fields where field.name != .connection && field.name != .transferEncoding {
+            add(name: field.name.canonicalName, value: field.value)
         }
     }
 }

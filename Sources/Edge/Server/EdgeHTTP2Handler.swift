@@ -147,9 +147,9 @@ final class EdgeHTTP2Handler: ChannelInboundHandler {
     private func send(_ answer: Answer, streamID: HTTP2StreamID, resetAfter: Bool, context: ChannelHandlerContext) {
         switch answer.body {
         case .none:
-            writeHead(status: answer.status, headers: answer.headers, endStream: true, streamID: streamID, context: context)
+            writeHead(answer.encodedHead ?? HPACKHeaders(status: answer.status, answer.headers), endStream: true, streamID: streamID, context: context)
         case .buffers(let buffers):
-            writeHead(status: answer.status, headers: answer.headers, endStream: false, streamID: streamID, context: context)
+            writeHead(answer.encodedHead ?? HPACKHeaders(status: answer.status, answer.headers), endStream: false, streamID: streamID, context: context)
             for (i, buffer) in buffers.enumerated() {
                 write(HTTP2Frame(streamID: streamID, payload: .data(.init(data: .byteBuffer(buffer), endStream: i == buffers.count - 1))), context: context)
             }
@@ -164,7 +164,7 @@ final class EdgeHTTP2Handler: ChannelInboundHandler {
 
     fileprivate func sendHead(status: HTTPResponse.Status, headers: HTTPFields, endStream: Bool, streamID: HTTP2StreamID) {
         guard let context else { return }
-        writeHead(status: status, headers: headers, endStream: endStream, streamID: streamID, context: context)
+        writeHead(HPACKHeaders(status: status, headers), endStream: endStream, streamID: streamID, context: context)
         flushIfNeeded(context: context)
     }
 
@@ -193,13 +193,8 @@ final class EdgeHTTP2Handler: ChannelInboundHandler {
         context.writeAndFlush(wrapOutboundOut(HTTP2Frame(streamID: streamID, payload: .rstStream(.internalError))), promise: nil)
     }
 
-    private func writeHead(status: HTTPResponse.Status, headers: HTTPFields, endStream: Bool, streamID: HTTP2StreamID, context: ChannelHandlerContext) {
-        var hpack = HPACKHeaders()
-        hpack.reserveCapacity(headers.count + 3)
-        hpack.add(name: ":status", value: String(status.code))
-        for field in headers where field.name != .connection && field.name != .transferEncoding {
-            hpack.add(name: field.name.canonicalName, value: field.value)
-        }
+    private func writeHead(_ head: HPACKHeaders, endStream: Bool, streamID: HTTP2StreamID, context: ChannelHandlerContext) {
+        var hpack = head
         hpack.add(name: "date", value: currentDate())
         hpack.add(name: "server", value: "depin-edge")
         write(HTTP2Frame(streamID: streamID, payload: .headers(.init(headers: hpack, endStream: endStream))), context: context)
