@@ -26,8 +26,9 @@ package struct CacheReadError: Error, CustomStringConvertible {
 
 extension EdgeCache {
     /// Streams `range` of a stored object to `sink`: from the memory hot set when it is there,
-    /// otherwise from disk in ``Configuration/readChunkSize`` pieces (small objects are then kept
-    /// in memory for the next request).
+    /// otherwise from disk in ``Configuration/readChunkSize`` pieces. A small object read from
+    /// disk a second time is read whole once and kept in memory for the requests after it, so a
+    /// one-off request never costs more than a chunk of memory.
     /// - Throws: ``CacheReadError/isVanished`` if the object was evicted before it was opened,
     ///   or what `sink` throws.
     package func read(_ entry: Entry, key: CacheKey, range: Range<Int>, into sink: (ByteBuffer) async throws -> Void) async throws {
@@ -49,7 +50,7 @@ extension EdgeCache {
         }
         let header = ObjectFileFormat.headerSize
         let length = entry.metadata.length
-        if length <= configuration.memoryObjectLimit && configuration.memoryCapacity > 0 {
+        if length <= configuration.memoryObjectLimit && configuration.memoryCapacity > 0 && isReadAgain(key) {
             let whole = try await file.readAsync(at: header, length: length)
             guard whole.readableBytes == length else {
                 forget(key)

@@ -57,6 +57,8 @@ package final class EdgeCache: Service, Sendable {
         /// What the server derived from this object version (its headers), kept with it so a hit
         /// costs one lookup; see ``annotate(_:sha256:with:)``.
         package var annotation: (any Sendable)?
+        /// Reads served from disk since it was stored (saturating).
+        var diskReads: UInt8 = 0
     }
 
     /// What a lookup found: a stored object, or a fill to follow.
@@ -283,6 +285,15 @@ package final class EdgeCache: Service, Sendable {
             guard let bytes = state.index[key]?.memory else { return nil }
             state.memoryPolicy.recordHit(key)
             return bytes
+        }
+    }
+
+    /// Counts a disk read of `key`; true from the second on (the object has earned memory).
+    func isReadAgain(_ key: CacheKey) -> Bool {
+        state.withLock { state in
+            guard let reads = state.index[key]?.diskReads else { return false }
+            state.index[key]?.diskReads = reads == .max ? reads : reads + 1
+            return reads >= 1
         }
     }
 

@@ -212,21 +212,26 @@ struct EdgeCacheTests {
         #expect(!FileManager.default.fileExists(atPath: truncated))
     }
 
-    @Test("small objects are served from memory within the memory budget")
+    @Test("small objects read from disk a second time are kept in memory, within the memory budget")
     func memoryHotSet() async throws {
         let origin = TemporaryDirectory("origin")
         let store = TemporaryDirectory("store")
         defer { origin.remove(); store.remove() }
         for i in 0..<10 { origin.write("movie/p/\(i).ts", patternBytes(10_000, seed: UInt8(i))) }
         try await withCache(directory: store.path, origins: [FileOrigin(root: origin.path)], memory: 35_000) { cache in
-            for _ in 0..<2 {
+            func readAll() async throws {
                 for i in 0..<10 {
                     let key = try CacheKey(content: "movie", path: "p/\(i).ts")
                     #expect(try await fetchAll(cache, key) == patternBytes(10_000, seed: UInt8(i)))
                 }
             }
+            try await readAll()  // fills
+            try await readAll()  // first reads from disk: streamed, not kept
+            #expect(cache.statistics.memoryBytes == 0)
+            try await readAll()  // second reads: kept, within the budget
             #expect(cache.statistics.memoryBytes <= 35_000)
             #expect(cache.statistics.memoryBytes >= 10_000)
+            try await readAll()  // served from memory or disk alike
         }
     }
 }
