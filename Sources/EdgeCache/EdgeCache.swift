@@ -93,6 +93,7 @@ package final class EdgeCache: Service, Sendable {
     private let jobs: AsyncStream<Fill>
     private let jobSink: AsyncStream<Fill>.Continuation
     private let counters = Counters()
+    private let originHealth = OriginHealth()
 
     /// Metrics made once: creating one looks it up in the registry under a lock.
     private struct Counters: Sendable {
@@ -333,7 +334,11 @@ extension EdgeCache {
         let limit = configuration.maxObjectSize
         let headerSize = ObjectFileFormat.headerSize
 
-        for origin in origins where !complete {
+        let (up, down) = originHealth.partition(count: origins.count)
+        // Origins marked down are tried only when no healthy origin answered at all.
+        for index in up + down where !complete {
+            if notFound > 0 && down.contains(index) { break }
+            let origin = origins[index]
             do {
                 var skip = 0
                 try await origin.fetch(key, from: written) { answer in
@@ -381,23 +386,28 @@ extension EdgeCache {
                     throw OriginError.unavailable("\(origin)/\(key) ended after \(written) of \(total) bytes")
                 }
                 complete = true
+                originHealth.succeeded(index)
             } catch let error as OriginError where error.code == .notFound {
                 notFound += 1
                 problems.append(error.message)
+                originHealth.succeeded(index)
             } catch is CancellationError {
                 problems.append("cancelled (shutting down)")
                 break
             } catch {
                 problems.append("\(error)")
-                logger.warning("fill \(key) from \(origin) failed: \(error)")
+                if originHealth.failed(index) {
+                    logger.warning("upstream \(origin) failed (\(error)); trying it last for \(OriginHealth.downFor)")
+                }
             }
             if Task.isCancelled { break }
         }
 
         var failure: (any Error)?
         if !complete {
+            // An upstream that answered "not found" outranks ones that could not be reached.
             failure =
-                notFound == origins.count && !origins.isEmpty
+                notFound > 0
                 ? OriginError.notFound(key.description)
                 : OriginError.unavailable("no origin could deliver \(key): \(problems.joined(separator: "; "))")
         } else {

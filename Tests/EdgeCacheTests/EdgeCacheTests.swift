@@ -141,6 +141,26 @@ struct EdgeCacheTests {
         }
     }
 
+    @Test("an origin that failed is tried last for a while, and not at all once a healthy one answered")
+    func failedOriginsGoLast() async throws {
+        let origin = TemporaryDirectory("origin")
+        let store = TemporaryDirectory("store")
+        defer { origin.remove(); store.remove() }
+        for i in 0..<3 { origin.write("movie/720p/\(i).ts", patternBytes(50_000, seed: UInt8(i))) }
+        let broken = InstrumentedOrigin(root: origin.path, failAfter: 0)
+        let good = InstrumentedOrigin(root: origin.path)
+        try await withCache(directory: store.path, origins: [broken, good]) { cache in
+            for i in 0..<3 {
+                let key = try CacheKey(content: "movie", path: "720p/\(i).ts")
+                #expect(try await fetchAll(cache, key) == patternBytes(50_000, seed: UInt8(i)))
+            }
+            let missing = try CacheKey(content: "movie", path: "720p/none.ts")
+            await #expect { try await fetchAll(cache, missing) } throws: { ($0 as? OriginError)?.code == .notFound }
+            #expect(broken.fetches.load(ordering: .relaxed) == 1, "the failed origin was asked again while marked down")
+            #expect(good.fetches.load(ordering: .relaxed) == 4)
+        }
+    }
+
     @Test("missing everywhere is not-found; a wrong vouched digest is never stored")
     func failures() async throws {
         let origin = TemporaryDirectory("origin")

@@ -31,7 +31,7 @@ struct DeployEdgeTests {
             origin.remove()
         }
         origin.write("show/hd/0.ts", patternBytes(5000))
-        let port = freePort()
+        let port = freeLoopbackPort()
         let result = try await run(
             "/bin/bash",
             [Self.script, "--binary", depinBinary, "--root", root.path, "--upstream", "file://\(origin.path)", "--listen", "off",
@@ -59,18 +59,4 @@ struct DeployEdgeTests {
         #expect(result.output.contains("cache.size"))
         #expect(!FileManager.default.fileExists(atPath: root.path + "/usr/local/bin/depin"))
     }
-}
-
-/// A loopback port that was free a moment ago.
-func freePort() -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(fd) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    address.sin_port = 0
-    _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
-    return Int(UInt16(bigEndian: address.sin_port))
 }
