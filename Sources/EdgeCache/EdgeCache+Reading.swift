@@ -25,29 +25,26 @@ package struct CacheReadError: Error, CustomStringConvertible {
 }
 
 extension EdgeCache {
+    /// An opened stored object (the module and this class share a name, so clients use this).
+    package typealias OpenFile = FileDescriptor
+
     /// Streams `range` of a stored object to `sink`: from the memory hot set when it is there,
     /// otherwise from disk in ``Configuration/readChunkSize`` pieces. A small object read from
     /// disk a second time is read whole once and kept in memory for the requests after it, so a
     /// one-off request never costs more than a chunk of memory.
+    /// - Parameter file: the object opened with ``open(_:key:)``; nil opens it here.
     /// - Throws: ``CacheReadError/isVanished`` if the object was evicted before it was opened,
     ///   or what `sink` throws.
-    package func read(_ entry: Entry, key: CacheKey, range: Range<Int>, into sink: (ByteBuffer) async throws -> Void) async throws {
+    package func read(
+        _ entry: Entry, key: CacheKey, file opened: FileDescriptor? = nil, range: Range<Int>, into sink: (ByteBuffer) async throws -> Void
+    ) async throws {
         precondition(range.upperBound <= entry.metadata.length, "EdgeCache.read: range past the end")
         if range.isEmpty { return }
         if let bytes = entry.memory ?? memoryCopy(of: key) {
             try await sink(bytes.getSlice(at: bytes.readerIndex + range.lowerBound, length: range.count)!)
             return
         }
-        let file: FileDescriptor
-        do {
-            file = try FileDescriptor(opening: entry.path, flags: O_RDONLY)
-        } catch {
-            if error.systemError == ENOENT {
-                forget(key)
-                throw CacheReadError.vanished(key)
-            }
-            throw error
-        }
+        let file = try opened ?? open(entry, key: key)
         let header = ObjectFileFormat.headerSize
         let length = entry.metadata.length
         if length <= configuration.memoryObjectLimit && configuration.memoryCapacity > 0 && isReadAgain(key) {
@@ -69,6 +66,21 @@ extension EdgeCache {
             }
             position += chunk.readableBytes
             try await sink(chunk)
+        }
+    }
+
+    /// Opens a stored object's file. Once open it stays readable even if the object is evicted, so
+    /// a server opens it before it commits to a response.
+    /// - Throws: ``CacheReadError/isVanished`` (after forgetting the object) if it is gone already.
+    package func open(_ entry: Entry, key: CacheKey) throws -> FileDescriptor {
+        do {
+            return try FileDescriptor(opening: entry.path, flags: O_RDONLY)
+        } catch {
+            if error.systemError == ENOENT {
+                forget(key)
+                throw CacheReadError.vanished(key)
+            }
+            throw error
         }
     }
 

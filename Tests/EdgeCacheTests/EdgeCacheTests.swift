@@ -201,6 +201,37 @@ struct EdgeCacheTests {
         #expect(files.count == 5)
     }
 
+    @Test("an object opened before its eviction is still read whole; opening it after says it vanished")
+    func openedObjectsSurviveEviction() async throws {
+        let origin = TemporaryDirectory("origin")
+        let store = TemporaryDirectory("store")
+        defer { origin.remove(); store.remove() }
+        let first = patternBytes(100_000, seed: 1)
+        origin.write("movie/720p/a.ts", first)
+        for i in 0..<10 { origin.write("movie/720p/\(i).ts", patternBytes(100_000, seed: UInt8(i + 2))) }
+        let a = try CacheKey(content: "movie", path: "720p/a.ts")
+        try await withCache(directory: store.path, origins: [FileOrigin(root: origin.path)], capacity: 150_000) { cache in
+            _ = try await fetchAll(cache, a)
+            guard case .stored(let entry) = try cache.lookup(a) else {
+                Issue.record("a was not stored")
+                return
+            }
+            let opened = try cache.open(entry, key: a)
+            // Other objects, each requested twice (so S3-FIFO promotes them too), push the cache
+            // over budget until a is evicted and its file deleted.
+            for i in 0..<10 where cache.isStored(a) {
+                let other = try CacheKey(content: "movie", path: "720p/\(i).ts")
+                _ = try await fetchAll(cache, other)
+                _ = try await fetchAll(cache, other)
+            }
+            #expect(!cache.isStored(a))
+            var bytes: [UInt8] = []
+            try await cache.read(entry, key: a, file: opened, range: 0..<first.count) { bytes += Array($0.readableBytesView) }
+            #expect(bytes == first)
+            #expect { try cache.open(entry, key: a) } throws: { ($0 as? CacheReadError)?.isVanished == true }
+        }
+    }
+
     @Test("restart rebuilds the index from disk and deletes orphans and corrupt objects")
     func restart() async throws {
         let origin = TemporaryDirectory("origin")

@@ -122,7 +122,7 @@ struct EdgeResponder: HTTPResponder {
             do { lookup = try cache.lookup(key) } catch { throw .unavailable("cache: \(error)") }
             switch lookup {
             case .stored(let entry):
-                return try await respond(request, key: key, kind: kind, entry: entry)
+                if let response = try await respond(request, key: key, kind: kind, entry: entry) { return response }
             case .filling(let fill):
                 if let response = try await respond(request, key: key, kind: kind, fill: fill) { return response }
             }
@@ -161,23 +161,37 @@ struct EdgeResponder: HTTPResponder {
         }
     }
 
-    private func respond(_ request: Request, key: CacheKey, kind: MediaKind, entry: EdgeCache.Entry) async throws(HTTPFailure) -> Response {
+    /// Serves a stored object. Returns nil if it was evicted before its file could be opened
+    /// (look it up again): once a response is begun, its bytes are guaranteed.
+    private func respond(_ request: Request, key: CacheKey, kind: MediaKind, entry: EdgeCache.Entry) async throws(HTTPFailure) -> Response? {
+        let memory = entry.memory ?? cache.memoryCopy(of: key)
+        var file: EdgeCache.OpenFile?
+        if memory == nil {
+            do {
+                file = try cache.open(entry, key: key)
+            } catch let error as CacheReadError where error.isVanished {
+                return nil
+            } catch {
+                throw .unavailable("opening \(key): \(error)")
+            }
+        }
         var representation: Representation
         if let known = entry.annotation as? Representation {
             representation = known
         } else {
             let metadata = entry.metadata
             var info: PlaylistInfo?
-            if case .playlist = kind { info = try await playlist(key: key, entry: entry) }
+            if case .playlist = kind { info = try await playlist(key: key, entry: entry, file: file) }
             representation = Representation(
                 length: metadata.length, etag: metadata.etag, lastModified: metadata.lastModified,
                 sha256Hex: metadata.sha256, contentType: kind.contentType, cacheControl: kind.cacheControl(playlistInfo: info))
             cache.annotate(key, sha256: metadata.sha256, with: representation)
         }
-        representation.memory = entry.memory ?? cache.memoryCopy(of: key)
+        representation.memory = memory
         let cache = self.cache
+        let opened = file
         return try representation.response(to: request) { range, sink in
-            try await cache.read(entry, key: key, range: range, into: sink)
+            try await cache.read(entry, key: key, file: opened, range: range, into: sink)
         }
     }
 
@@ -222,10 +236,10 @@ struct EdgeResponder: HTTPResponder {
     }
 
     /// The playlist's kind (master/VOD/live).
-    private func playlist(key: CacheKey, entry: EdgeCache.Entry) async throws(HTTPFailure) -> PlaylistInfo {
+    private func playlist(key: CacheKey, entry: EdgeCache.Entry, file: EdgeCache.OpenFile?) async throws(HTTPFailure) -> PlaylistInfo {
         var whole = ByteBuffer()
         do {
-            try await cache.read(entry, key: key, range: 0..<entry.metadata.length) { whole.writeImmutableBuffer($0) }
+            try await cache.read(entry, key: key, file: file, range: 0..<entry.metadata.length) { whole.writeImmutableBuffer($0) }
         } catch {
             throw .unavailable("reading \(key): \(error)")
         }

@@ -92,7 +92,5 @@ package struct StoreError: Error, CustomStringConvertible {
     static func corrupt(_ what: String) -> Self { .init(code: .corrupt, message: "corrupt cache object: \(what)") }
     static func tooLarge(_ what: String) -> Self { .init(code: .tooLarge, message: what) }
 
-    /// True when the object on disk was unreadable or inconsistent (it is then dropped).
-    package var isCorruption: Bool { code == .corrupt }
     package var description: String { message }
 }

@@ -28,7 +28,6 @@ package struct ObjectStore: Sendable {
     package struct Found: Sendable {
         package var metadata: ObjectMetadata
         package var path: String
-        package var modified: Int64
     }
 
     /// Creates the folders, deletes orphaned fills and unreadable objects, and lists what is stored.
@@ -66,9 +65,7 @@ package struct ObjectStore: Sendable {
         guard size == ObjectFileFormat.headerSize + metadata.length else {
             throw .corrupt("\(path) holds \(size - ObjectFileFormat.headerSize) body bytes, header says \(metadata.length)")
         }
-        var st = stat()
-        fstat(file.fd, &st)
-        return Found(metadata: metadata, path: path, modified: Int64(st.st_mtim.tv_sec))
+        return Found(metadata: metadata, path: path)
     }
 
     /// Where the object for `key` (`content/path`) lives once stored.
