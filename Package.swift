@@ -32,6 +32,32 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-collections.git", exact: "1.6.0"),
     ],
     targets: [
+        .systemLibrary(
+            name: "CFFmpeg",
+            pkgConfig: "libavformat",
+            providers: [.apt(["libavformat-dev", "libavcodec-dev", "libavutil-dev", "libswscale-dev", "libswresample-dev"])]
+        ),
+        .target(
+            name: "Media",
+            dependencies: ["CFFmpeg"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "HLS",
+            dependencies: [
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CryptoExtras", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "DePINProtocol",
+            dependencies: [
+                "Media",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "EdgeCache",
             dependencies: [
@@ -77,6 +103,10 @@ let package = Package(
             dependencies: [
                 "Edge",
                 "EdgeCache",
+                "Media",
+                "HLS",
+                "DePINProtocol",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -86,6 +116,16 @@ let package = Package(
         .target(
             name: "TestSupport",
             path: "Tests/TestSupport",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "MediaTests",
+            dependencies: ["Media", "HLS", "TestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "HLSTests",
+            dependencies: ["HLS", "DePINProtocol", "TestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -1,0 +1,47 @@
+import CFFmpeg
+import Synchronization
+
+/// Keeps FFmpeg's log off stderr and remembers its last warning, so an error can say why
+/// ("Invalid NAL unit size") and not only "Invalid data found when processing input".
+///
+/// One process runs one media job (publish, or one transcode in a worker), so one remembered
+/// line per process is enough.
+enum FFmpegLog {
+    private static let last = Mutex("")
+    private static let installed = Mutex(false)
+
+    /// Installs the callback once per process.
+    static func capture() {
+        installed.withLock { done in
+            guard !done else { return }
+            done = true
+            shim_capture_log()
+        }
+    }
+
+    /// FFmpeg's text for `status`, with the last warning it logged when there is one.
+    static func explain(_ status: Int32) -> String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        shim_av_strerror(status, &buffer, buffer.count)
+        let reason = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        let detail = last.withLock { $0 }
+        return detail.isEmpty || detail == reason ? reason : "\(reason) (\(detail))"
+    }
+
+    /// Forgets the remembered warning (before a new job).
+    static func reset() { last.withLock { $0 = "" } }
+
+    /// Called by the C shim's log callback with one formatted line at warning level or worse.
+    static func remember(_ line: UnsafePointer<CChar>) {
+        var text = String(cString: line)
+        while text.last == "\n" || text.last == "\r" { text.removeLast() }
+        guard !text.isEmpty else { return }
+        last.withLock { $0 = text }
+    }
+}
+
+/// The one symbol the C shim's log callback calls (`depin_ffmpeg_log_line` in shim.h).
+@_cdecl("depin_ffmpeg_log_line")
+func ffmpegLogLine(_ level: Int32, _ line: UnsafePointer<CChar>?) {
+    if let line { FFmpegLog.remember(line) }
+}

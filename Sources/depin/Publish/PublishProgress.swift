@@ -1,0 +1,88 @@
+import DePINProtocol
+import Foundation
+import Media
+
+/// Shows publishing progress: a redrawn bar on a terminal, plain lines otherwise (logs, CI).
+final class PublishProgress {
+    enum Event {
+        case started(MediaInfo)
+        case advanced(seconds: Double, total: Double)
+        case segment(ContentManifest.Segment)
+    }
+
+    private let terminal: Bool
+    private var lastDraw = ContinuousClock.now - .seconds(1)
+    private var total = 0.0
+
+    init(terminal: Bool = isatty(STDERR_FILENO) == 1) { self.terminal = terminal }
+
+    func handle(_ event: Event) {
+        switch event {
+        case .started(let info):
+            total = info.duration
+            let video = info.video.map { "\($0.codec) \($0.width)x\($0.height) \(String(format: "%.2f", $0.frameRate)) fps" } ?? "no video"
+            let audio = info.audio.map { "\($0.codec) \($0.sampleRate) Hz \($0.channels) ch" } ?? "no audio"
+            say("input: \(info.container), \(String(format: "%.2f", info.duration)) s, \(video), \(audio)")
+        case .advanced(let seconds, _):
+            guard terminal, ContinuousClock.now - lastDraw > .milliseconds(100) else { return }
+            lastDraw = .now
+            draw(seconds)
+        case .segment(let segment):
+            if terminal {
+                draw(nil)
+            } else {
+                say("segment \(segment.index): \(String(format: "%.3f", segment.duration)) s, \(segment.length) bytes, sha256 \(segment.sha256.prefix(16))…")
+            }
+        }
+    }
+
+    /// Ends the bar's line.
+    func finish() {
+        if terminal { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+    }
+
+    private var lastSeconds = 0.0
+
+    private func draw(_ seconds: Double?) {
+        if let seconds { lastSeconds = seconds }
+        let fraction = total > 0 ? min(lastSeconds / total, 1) : 0
+        let width = 30
+        let filled = Int(fraction * Double(width))
+        let bar = String(repeating: "#", count: filled) + String(repeating: " ", count: width - filled)
+        let line = String(format: "\r[%@] %3d%% %.1f/%.1f s", bar, Int(fraction * 100), lastSeconds, total)
+        FileHandle.standardError.write(Data(line.utf8))
+    }
+
+    private func say(_ line: String) {
+        if terminal { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+        FileHandle.standardError.write(Data((line + "\n").utf8))
+    }
+}
+
+/// Removes a publish's staging files when the process is interrupted (SIGINT, SIGTERM), so an
+/// interrupted publish leaves nothing behind.
+final class PublishCleanup: @unchecked Sendable {
+    // @unchecked: `paths` is only touched under `lock`.
+    static let shared = PublishCleanup()
+    private let lock = NSLock()
+    private var paths: [String] = []
+    private var sources: [any DispatchSourceSignal] = []
+
+    func register(_ paths: [String]) {
+        lock.withLock { self.paths = paths }
+        guard sources.isEmpty else { return }
+        for signalNumber in [SIGINT, SIGTERM] {
+            signal(signalNumber, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
+            source.setEventHandler { [self] in
+                for path in lock.withLock({ self.paths }) { try? FileManager.default.removeItem(atPath: path) }
+                FileHandle.standardError.write(Data("\npublish interrupted; nothing was written\n".utf8))
+                exit(130)
+            }
+            source.resume()
+            sources.append(source)
+        }
+    }
+
+    func unregister() { lock.withLock { paths = [] } }
+}
