@@ -109,3 +109,33 @@ extension EdgeCache {
         }
     }
 }
+
+extension EdgeCache {
+    /// The whole of `key`: from the cache, or filled from upstream (joining a fill in progress).
+    /// For the edge's own use (manifests, source segments to transcode).
+    /// - Throws: the fill's error (``OriginError``), or ``StoreError``.
+    package func object(_ key: CacheKey) async throws -> ByteBuffer {
+        for _ in 0..<3 {
+            var whole = ByteBuffer()
+            switch try lookup(key) {
+            case .stored(let entry):
+                do {
+                    whole.reserveCapacity(entry.metadata.length)
+                    try await read(entry, key: key, range: 0..<entry.metadata.length) { whole.writeImmutableBuffer($0) }
+                    return whole
+                } catch let error as CacheReadError where error.isVanished {
+                    continue
+                }
+            case .filling(let fill):
+                switch try await fill.outcome() {
+                case .failed(let error): throw error
+                case .complete(let metadata):
+                    whole.reserveCapacity(metadata.length)
+                    try await read(fill, range: 0..<metadata.length) { whole.writeImmutableBuffer($0) }
+                    return whole
+                }
+            }
+        }
+        throw StoreError.corrupt("\(key) kept being evicted while it was read")
+    }
+}

@@ -88,6 +88,7 @@ package final class EdgeCache: Service, Sendable {
     package let configuration: Configuration
     let store: ObjectStore
     let origins: [any Origin]
+    let producer: (any Producer)?
     let logger: Logger
     private let state: Mutex<State>
     private let jobs: AsyncStream<Fill>
@@ -113,10 +114,11 @@ package final class EdgeCache: Service, Sendable {
     /// Opens the store: creates folders, deletes orphaned fills and unreadable objects, and
     /// rebuilds the index from what is on disk (oldest first into the eviction policy).
     /// - Throws: ``StoreError`` when the folder cannot be used.
-    package init(configuration: Configuration, origins: [any Origin], logger: Logger) throws(StoreError) {
+    package init(configuration: Configuration, origins: [any Origin], producer: (any Producer)? = nil, logger: Logger) throws(StoreError) {
         self.configuration = configuration
         self.store = ObjectStore(root: configuration.directory)
         self.origins = origins
+        self.producer = producer
         self.logger = logger
         var state = State(
             policy: S3FIFOPolicy(capacity: configuration.capacity),
@@ -335,10 +337,15 @@ extension EdgeCache {
         let headerSize = ObjectFileFormat.headerSize
 
         let (up, down) = originHealth.partition(count: origins.count)
-        // Origins marked down are tried only when no healthy origin answered at all.
-        for index in up + down where !complete {
-            if notFound > 0 && down.contains(index) { break }
-            let origin = origins[index]
+        // A key the producer makes is made, never fetched; otherwise origins marked down are
+        // tried only when no healthy origin answered at all.
+        var route: [(origin: any Origin, index: Int?)] = (up + down).map { (origins[$0], $0) }
+        // A producer that does not know the key after all (not its kind of title) says "not
+        // found" and the upstreams are asked; any other failure of it is the answer.
+        if let producer, producer.produces(key) { route.insert((producer, nil), at: 0) }
+        var produced: (any Error)?
+        for (origin, index) in route where !complete {
+            if notFound > 0, let index, down.contains(index) { break }
             do {
                 var skip = 0
                 try await origin.fetch(key, from: written) { answer in
@@ -386,16 +393,21 @@ extension EdgeCache {
                     throw OriginError.unavailable("\(origin)/\(key) ended after \(written) of \(total) bytes")
                 }
                 complete = true
-                originHealth.succeeded(index)
+                if let index { originHealth.succeeded(index) }
             } catch let error as OriginError where error.code == .notFound {
+                if index == nil { continue }
                 notFound += 1
                 problems.append(error.message)
-                originHealth.succeeded(index)
+                if let index { originHealth.succeeded(index) }
             } catch is CancellationError {
                 problems.append("cancelled (shutting down)")
                 break
             } catch {
                 problems.append("\(error)")
+                guard let index else {
+                    produced = error
+                    break
+                }
                 if originHealth.failed(index) {
                     logger.warning("upstream \(origin) failed (\(error)); trying it last for \(OriginHealth.downFor)")
                 }
@@ -409,7 +421,7 @@ extension EdgeCache {
             failure =
                 notFound > 0
                 ? OriginError.notFound(key.description)
-                : OriginError.unavailable("no origin could deliver \(key): \(problems.joined(separator: "; "))")
+                : produced ?? OriginError.unavailable("no origin could deliver \(key): \(problems.joined(separator: "; "))")
         } else {
             let digest = Array(hasher.finalize())
             if let expected, expected != digest {
@@ -482,7 +494,8 @@ extension EdgeCache.State {
 }
 
 extension Duration {
-    var nanoseconds: Int64 {
+    /// The whole duration in nanoseconds (for swift-metrics timers).
+    package var nanoseconds: Int64 {
         let (seconds, attoseconds) = components
         return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
     }

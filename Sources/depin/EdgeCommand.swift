@@ -37,6 +37,12 @@ struct EdgeCommand: AsyncParsableCommand {
     @Option(name: .customLong("idle-timeout"), help: "Seconds an idle connection is kept.") var idleTimeout: String?
     @Option(name: .customLong("max-header-bytes"), help: "Largest request head accepted.") var maxHeaderBytes: String?
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error, critical.") var logLevel: String?
+    @Option(name: .long, help: "Make ladder renditions on demand: true or false (pc class only).") var transcode: String?
+    @Option(name: .customLong("transcode-keys"), help: "Folder of CONTENT.key files for transcoding.") var transcodeKeys: String?
+    @Option(name: .customLong("transcode-worker"), help: "The depin executable run as the transcode worker.") var transcodeWorker: String?
+    @Option(name: .customLong("transcode-timeout"), help: "Seconds a transcode may take.") var transcodeTimeout: String?
+    @Option(name: .customLong("transcode-memory"), help: "Memory limit of a transcode worker, such as 2GiB.") var transcodeMemory: String?
+    @Option(name: .customLong("transcode-jobs"), help: "Transcode workers at once.") var transcodeJobs: String?
     @Flag(name: .long, help: "Check the configuration, print it, and exit.") var check = false
 
     func run() async throws {
@@ -48,6 +54,8 @@ struct EdgeCommand: AsyncParsableCommand {
             ("upstream.read_timeout", upstreamReadTimeout), ("coordinator.url", coordinator),
             ("coordinator.identity", identity), ("node.class", deviceClass), ("node.lat", lat), ("node.lon", lon),
             ("server.idle_timeout", idleTimeout), ("server.max_header_bytes", maxHeaderBytes), ("log.level", logLevel),
+            ("transcode.enabled", transcode), ("transcode.keys", transcodeKeys), ("transcode.worker", transcodeWorker),
+            ("transcode.timeout", transcodeTimeout), ("transcode.memory_limit", transcodeMemory), ("transcode.jobs", transcodeJobs),
         ]
         for (key, value) in single { if let value { flags[key] = [value] } }
         if !upstream.isEmpty { flags["upstream.urls"] = upstream }

@@ -41,6 +41,8 @@ package struct EdgeConfiguration: Sendable, Equatable {
     package var maxHeaderBytes = 16 * 1024
     /// `trace`, `debug`, `info`, `notice`, `warning`, `error`, `critical`.
     package var logLevel = "info"
+    /// On-demand renditions (only the `pc` class transcodes).
+    package var transcode = TranscodeConfiguration()
 
     package init() {}
 
@@ -72,6 +74,12 @@ package struct EdgeConfiguration: Sendable, Equatable {
         ("server.idle_timeout", "--idle-timeout", "seconds"),
         ("server.max_header_bytes", "--max-header-bytes", "bytes, 1024 to 1048576"),
         ("log.level", "--log-level", "trace, debug, info, notice, warning, error or critical"),
+        ("transcode.enabled", "--transcode", "true or false"),
+        ("transcode.keys", "--transcode-keys", "a folder of CONTENT.key files"),
+        ("transcode.worker", "--transcode-worker", "the depin executable"),
+        ("transcode.timeout", "--transcode-timeout", "seconds"),
+        ("transcode.memory_limit", "--transcode-memory", "bytes, or a size such as 2GiB (at least 256MiB)"),
+        ("transcode.jobs", "--transcode-jobs", "1 to 64 workers at once"),
     ]
 
     /// The environment variable for a key: `cache.dir` → `DEPIN_EDGE_CACHE_DIR`.
@@ -244,7 +252,51 @@ package struct EdgeConfiguration: Sendable, Equatable {
         if listen == nil && httpListen == nil {
             throw ConfigurationError.invalid("listen", "off", expected: "at least one of listen and http_listen")
         }
+        if let raw = text("transcode.enabled") {
+            guard let value = Bool(raw.lowercased()) else { throw ConfigurationError.invalid("transcode.enabled", raw, expected: "true or false") }
+            transcode.enabled = value
+        }
+        transcode.keyDirectory = nonEmpty("transcode.keys")
+        transcode.worker = nonEmpty("transcode.worker")
+        transcode.timeout = try seconds("transcode.timeout", transcode.timeout)
+        if let raw = text("transcode.memory_limit") {
+            guard let size = ByteSize.parse(raw), size >= 256 << 20 else {
+                throw ConfigurationError.invalid("transcode.memory_limit", raw, expected: "a size of at least 256MiB, such as 2GiB")
+            }
+            transcode.memoryLimit = size
+        }
+        if let raw = text("transcode.jobs") {
+            guard let value = Int(raw), (1...64).contains(value) else { throw ConfigurationError.invalid("transcode.jobs", raw, expected: "1 to 64") }
+            transcode.jobs = value
+        }
+        if transcode.enabled {
+            guard deviceClass == "pc" else {
+                throw ConfigurationError.invalid(
+                    "transcode.enabled", "true", expected: "false for class \(deviceClass): only the pc class transcodes")
+            }
+            guard transcode.keyDirectory != nil else {
+                throw ConfigurationError.invalid("transcode.keys", "", expected: "a folder of CONTENT.key files when transcode.enabled is true")
+            }
+        }
     }
+}
+
+/// How an edge makes renditions on demand.
+package struct TranscodeConfiguration: Sendable, Equatable {
+    /// Make missing ladder renditions locally instead of asking upstream.
+    package var enabled = false
+    /// Content keys, one `CONTENT.key` (16 bytes) per title; the coordinator leases them later.
+    package var keyDirectory: String?
+    /// The `depin` executable run as `depin transcode-worker`; nil: this process's executable.
+    package var worker: String?
+    /// Seconds a worker may run before it is killed.
+    package var timeout = 60.0
+    /// Address-space limit of a worker, bytes.
+    package var memoryLimit = 2 << 30
+    /// Workers running at once (each uses the task's thread count).
+    package var jobs = 1
+
+    package init() {}
 }
 
 /// `host:port`, `[v6]:port`.

@@ -32,6 +32,7 @@ struct HTTPFailure: Error {
             case .notFound: return .init(status: .notFound, message: "not found at any upstream: \(origin.message)")
             case .timedOut: return .init(status: .gatewayTimeout, message: "upstream timed out: \(origin.message)")
             case .invalid, .unavailable: return .init(status: .badGateway, message: "upstream failed: \(origin.message)")
+            case .production: return .init(status: .badGateway, message: origin.message)
             }
         }
         if error is CancellationError { return .unavailable("the edge is shutting down") }

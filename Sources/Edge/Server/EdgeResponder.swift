@@ -203,7 +203,11 @@ struct EdgeResponder: HTTPResponder {
         let conditional = [HTTPField.Name.ifMatch, .ifNoneMatch, .ifModifiedSince, .ifUnmodifiedSince, .ifRange].contains { request.headers[$0] != nil }
         var isPlaylist = false
         if case .playlist = kind { isPlaylist = true }
-        // Anything that needs the whole object's validators or content waits for the fill.
+        // A whole segment of unknown length (one being transcoded) streams as it is made.
+        if !isPlaylist && head.totalLength == nil && !conditional && request.headers[.range] == nil {
+            return Self.streaming(request, kind: kind, fill: fill, cache: cache, lastModified: head.lastModified).response
+        }
+        // Anything else that needs the whole object's validators or content waits for the fill.
         if isPlaylist || head.totalLength == nil || (conditional && head.sha256Hex == nil) {
             let outcome: Fill.Outcome
             do { outcome = try await fill.outcome() } catch { throw HTTPFailure.fromFill(error) }
@@ -233,6 +237,21 @@ struct EdgeResponder: HTTPResponder {
             sha256Hex: head.sha256Hex, contentType: kind.contentType, cacheControl: kind.cacheControl(playlistInfo: nil))
         let cache = self.cache
         return try representation.response(to: request) { range, sink in try await cache.read(fill, range: range, into: sink) }
+    }
+
+    /// A 200 whose length is not known yet: bytes leave as the fill writes them (chunked on
+    /// HTTP/1.1, DATA frames on HTTP/2); a fill that fails midway resets the response.
+    static func streaming(_ request: Request, kind: MediaKind, fill: Fill, cache: EdgeCache, lastModified: Int64?) -> Answer {
+        var headers = HTTPFields()
+        headers[.contentType] = kind.contentType
+        headers[.cacheControl] = kind.cacheControl(playlistInfo: nil)
+        headers[.lastModified] = HTTPDate.format(lastModified ?? Int64(Date().timeIntervalSince1970))
+        CORS.add(to: &headers)
+        if request.method == .head { return Answer(status: .ok, headers: headers, body: .none) }
+        return Answer(status: .ok, headers: headers, body: .stream(ResponseBody { writer in
+            try await cache.read(fill, range: nil) { try await writer.write($0) }
+            try await writer.finish(nil)
+        }))
     }
 
     /// The playlist's kind (master/VOD/live).

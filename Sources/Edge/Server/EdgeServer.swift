@@ -53,6 +53,14 @@ package struct EdgeServer: Sendable {
         try await client.shutdown()
     }
 
+    /// This process's executable, the default transcode worker.
+    static func ownExecutable() -> String {
+        var buffer = [CChar](repeating: 0, count: 4096)
+        let count = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+        if count > 0 { return String(decoding: buffer[..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self) }
+        return CommandLine.arguments[0]
+    }
+
     private func runServices(client: HTTPClient, signals: [UnixSignal], onListening: @escaping OnListening) async throws {
         let config = configuration
         var origins: [any Origin] = []
@@ -70,7 +78,18 @@ package struct EdgeServer: Sendable {
         cacheConfiguration.isKept = { key, body in
             key.fileExtension != "m3u8" || !PlaylistInfo(parsing: body.readableBytesView).isLive
         }
-        let cache = try EdgeCache(configuration: cacheConfiguration, origins: origins, logger: logger)
+        var transcoder: TranscodeOrigin?
+        if config.transcode.enabled, let keys = config.transcode.keyDirectory {
+            let executable = config.transcode.worker ?? Self.ownExecutable()
+            transcoder = TranscodeOrigin(
+                worker: TranscodeWorker(
+                    executable: executable, timeout: .milliseconds(Int64(config.transcode.timeout * 1000)),
+                    memoryLimit: config.transcode.memoryLimit),
+                keys: KeyDirectory(path: keys), jobs: config.transcode.jobs, logger: logger)
+            logger.info("transcoding on demand with \(executable) transcode-worker, keys in \(keys)")
+        }
+        let cache = try EdgeCache(configuration: cacheConfiguration, origins: origins, producer: transcoder, logger: logger)
+        transcoder?.attach { [cache] key in try await cache.object(key) }
         let responder = EdgeResponder(cache: cache, registry: registry, logger: logger)
 
         let idleTimeout = TimeAmount.milliseconds(Int64(config.idleTimeout * 1000))

@@ -34,6 +34,13 @@ package protocol Origin: Sendable, CustomStringConvertible {
     ) async throws
 }
 
+/// An origin that makes some objects itself (a transcoder making renditions) instead of
+/// fetching them. The cache asks it first; for a key it produces, no upstream is tried.
+package protocol Producer: Origin {
+    /// True when this producer makes `key` (cheap: called on every miss).
+    func produces(_ key: CacheKey) -> Bool
+}
+
 /// Why an origin could not deliver an object.
 package struct OriginError: Error, CustomStringConvertible {
     package enum Code: Sendable {
@@ -41,6 +48,8 @@ package struct OriginError: Error, CustomStringConvertible {
         case unavailable
         case timedOut
         case invalid
+        /// A producer failed to make the object (its message says why).
+        case production
     }
     package let code: Code
     package let message: String
@@ -49,6 +58,7 @@ package struct OriginError: Error, CustomStringConvertible {
     package static func unavailable(_ what: String) -> Self { .init(code: .unavailable, message: what) }
     package static func timedOut(_ what: String) -> Self { .init(code: .timedOut, message: what) }
     package static func invalid(_ what: String) -> Self { .init(code: .invalid, message: what) }
+    package static func production(_ what: String) -> Self { .init(code: .production, message: what) }
 
     package var description: String { message }
 }
