@@ -133,7 +133,7 @@ let package = Package(
         ),
         .testTarget(
             name: "HLSTests",
-            dependencies: ["HLS", "DePINProtocol", "TestSupport"],
+            dependencies: ["HLS", "DePINProtocol", "Media", "TestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -21,6 +21,10 @@ struct SegmentWriter: ~Copyable {
     private var segmentStart: Int64?
     private var videoEnd: Int64 = 0
     private var index = 0
+    private let videoDelay: Int
+    private var videoPackets = 0
+    private var firstVideoPts: Int64?
+    private var lastVideoDts: Int64?
     /// Audio packets (already on the output clock) that arrived before the first segment opened.
     private var pendingAudio: [UnsafeMutablePointer<AVPacket>] = []
     private static let maxPendingAudio = 2000
@@ -45,6 +49,7 @@ struct SegmentWriter: ~Copyable {
         }
         self.zero = zero
         self.frameTicks = max(frameTicks, 1)
+        self.videoDelay = Int(max(video.pointee.video_delay, 0))
         self.emit = emit
         box = ByteBox()
     }
@@ -67,11 +72,13 @@ struct SegmentWriter: ~Copyable {
             av_packet_unref(packet)
             return
         }
+        let missingDts = packet.pointee.dts == shim_AV_NOPTS_VALUE()
         if packet.pointee.pts == shim_AV_NOPTS_VALUE() { packet.pointee.pts = packet.pointee.dts }
-        if packet.pointee.dts == shim_AV_NOPTS_VALUE() { packet.pointee.dts = packet.pointee.pts }
+        if missingDts { packet.pointee.dts = packet.pointee.pts }
         av_packet_rescale_ts(packet, timeBase, Self.clock)
         packet.pointee.pts += Self.startOffset - zero
         packet.pointee.dts += Self.startOffset - zero
+        if video { repairDecodeTime(packet, missing: missingDts) }
         guard packet.pointee.dts >= 0 else {
             // Before the start (an edit list's pre-roll): nothing a player would show.
             av_packet_unref(packet)
@@ -105,6 +112,25 @@ struct SegmentWriter: ~Copyable {
             }
             try output!.write(packet, stream: 1, timeBase: Self.clock)
         }
+    }
+
+    /// Gives video packets the increasing decode times MPEG-TS needs. Matroska leaves the first
+    /// packets of a B-frame stream without one: they decode before the first presented frame,
+    /// one frame apart per frame of reorder delay. Any decode time that does not increase is
+    /// moved just past the previous one.
+    private mutating func repairDecodeTime(_ packet: UnsafeMutablePointer<AVPacket>, missing: Bool) {
+        if firstVideoPts == nil { firstVideoPts = packet.pointee.pts }
+        if missing {
+            if videoPackets < videoDelay {
+                packet.pointee.dts = firstVideoPts! - Int64(videoDelay - videoPackets) * frameTicks
+            } else if let last = lastVideoDts {
+                packet.pointee.dts = last + 1
+            }
+        }
+        if let last = lastVideoDts, packet.pointee.dts <= last { packet.pointee.dts = last + 1 }
+        if packet.pointee.pts < packet.pointee.dts { packet.pointee.pts = packet.pointee.dts }
+        lastVideoDts = packet.pointee.dts
+        videoPackets += 1
     }
 
     /// Closes the last segment.

@@ -70,6 +70,10 @@ struct CodecContext: ~Copyable {
             try check(av_opt_set_double(options, "crf", settings.sourceQuality, 0), "libx264 crf")
         }
         try check(av_opt_set_int(options, "forced-idr", 1, 0), "libx264 forced-idr")
+        // Sliced threads: frame threads with VBV give different bytes from run to run (measured:
+        // three runs, three files), which would make two honest edges disagree. Slices are
+        // repeatable, bound the peak rate, and add no frame-thread delay before the first packet.
+        try check(av_opt_set(options, "x264-params", "sliced-threads=1", 0), "libx264 sliced threads")
         try check(avcodec_open2(c, codec, nil), "opening libx264 at \(width)x\(height)")
         return context
     }
