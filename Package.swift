@@ -171,6 +171,9 @@ let package = Package(
             name: "EndToEndTests",
             dependencies: [
                 "TestSupport",
+                "DePINProtocol",
+                "HLS",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
