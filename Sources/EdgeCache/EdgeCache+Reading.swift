@@ -93,10 +93,10 @@ extension EdgeCache {
         while true {
             if let range, position >= range.upperBound { return }
             let want = range.map { min(position + configuration.readChunkSize, $0.upperBound) } ?? position + 1
-            let (written, outcome) = try await fill.available(atLeast: want)
+            let (written, complete) = try await fill.available(atLeast: want)
             let end = range.map { min(written, $0.upperBound) } ?? written
             if end <= position {
-                if outcome != nil {
+                if complete {
                     if range == nil { return }
                     throw CacheReadError.truncated(fill.key, at: written)
                 }
@@ -127,13 +127,11 @@ extension EdgeCache {
                     continue
                 }
             case .filling(let fill):
-                switch try await fill.outcome() {
-                case .failed(let error): throw error
-                case .complete(let metadata):
-                    whole.reserveCapacity(metadata.length)
-                    try await read(fill, range: 0..<metadata.length) { whole.writeImmutableBuffer($0) }
-                    return whole
-                }
+                // Every byte written and checked is enough; making it durable can go on meanwhile.
+                let (written, _) = try await fill.available(atLeast: Int.max - 1)
+                whole.reserveCapacity(written)
+                try await read(fill, range: 0..<written) { whole.writeImmutableBuffer($0) }
+                return whole
             }
         }
         throw StoreError.corrupt("\(key) kept being evicted while it was read")

@@ -427,6 +427,7 @@ extension EdgeCache {
             if let expected, expected != digest {
                 failure = OriginError.invalid("\(key): SHA-256 of the received bytes does not match what the origin vouched for")
             } else {
+                fill.endWriting()
                 let now = Int64(Date.nowSeconds)
                 let metadata = ObjectMetadata(
                     key: key.description, length: written, sha256: digest.hexString,

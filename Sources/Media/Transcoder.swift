@@ -1,11 +1,14 @@
 import CFFmpeg
+import Foundation
 
 /// Makes renditions of one source segment in one pass: decode once, scale once per distinct
-/// size, encode each rendition with libx264, copy the AAC audio, mux each to MPEG-TS.
+/// size, encode each rendition with libx264, copy the AAC audio, mux each to MPEG-TS. Each size
+/// is scaled and encoded on a thread of its own while the next pictures are decoded.
 ///
 /// Every output keeps the source segment's timestamps (same 90 kHz clock, same first frame, a
 /// keyframe first), so a player can switch renditions at any segment boundary. Output bytes are
-/// handed to `sink` as they are muxed (after every video packet), so a viewer can be served
+/// handed to `sink` as they are muxed (the first pictures at once, then in buffer-sized pieces),
+/// so a viewer can be served
 /// while the rest of the segment is still being encoded.
 public enum Transcoder {
     /// The largest source segment accepted (a 4 s segment at 100 Mbit/s is 50 MB).
@@ -15,7 +18,8 @@ public enum Transcoder {
     ///   - source: one MPEG-TS (or any container FFmpeg reads) segment holding H.264 and
     ///     optionally AAC.
     ///   - renditions: what to make; none may be taller than the source.
-    ///   - sink: called on this thread with (index into `renditions`, bytes) as output is muxed.
+    ///   - sink: called with (index into `renditions`, bytes) as output is muxed, from the
+    ///     encoding threads, one call at a time; each rendition's bytes arrive in order.
     /// - Throws: ``MediaError``; ``MediaError/isInputProblem`` says whether the source was at fault.
     public static func transcode(
         source: [UInt8], renditions: [Rendition], settings: EncoderSettings,
@@ -95,89 +99,245 @@ public enum Transcoder {
     }
 }
 
-/// The encoders and muxers of one ladder pass, and the scalers they share.
-private struct LadderPass: ~Copyable {
-    private let encoders: [Owned<CodecContext>]
-    private let outputs: [Owned<OutputContainer>]
-    private let scalers: [Owned<Scaler>]
-    /// For each rendition, the scaler that makes its size.
-    private let scalerFor: [Int]
-    private let timeBase: AVRational
-    private let hasAudio: Bool
-    private let packet: Packet
+/// The encoders and muxers of one ladder pass: one thread per picture size, which scales each
+/// decoded picture once and encodes it into every rendition of that size, so decoding, scaling
+/// and encoding run side by side. Each rendition's bytes depend only on the pictures, never on
+/// the threads' timing.
+private final class LadderPass {
+    private let groups: [SizeGroup]
+    private var stopped = false
 
     init(
         renditions: [Rendition], settings: EncoderSettings, timeBase: AVRational, frameRate: AVRational,
         audio: UnsafeMutablePointer<AVCodecParameters>?, sink: @escaping (Int, UnsafeRawBufferPointer) -> Void
     ) throws {
-        let packet = try Packet()
-        var encoders: [Owned<CodecContext>] = []
-        var outputs: [Owned<OutputContainer>] = []
-        var scalers: [Owned<Scaler>] = []
-        var sizes: [[Int]] = []
-        var scalerFor: [Int] = []
+        // Renditions of different sizes write from different threads: one at a time.
+        let sinkLock = NSLock()
+        var groups: [SizeGroup] = []
         for (index, rendition) in renditions.enumerated() {
             let encoder = try CodecContext.h264Encoder(
                 width: rendition.width, height: rendition.height, timeBase: timeBase, frameRate: frameRate,
                 bitrate: rendition.videoBitrate, maxBitrate: rendition.maxBitrate, gopFrames: 250, settings: settings)
-            var output = try OutputContainer { sink(index, $0) }
+            var output = try OutputContainer { bytes in sinkLock.withLock { sink(index, bytes) } }
             try output.addStream(encoder: encoder.pointer)
             if let audio { try output.addStream(parameters: audio) }
             try output.writeHeader()
-            encoders.append(Owned(encoder))
-            outputs.append(Owned(output))
-            let size = [rendition.width, rendition.height]
-            if let existing = sizes.firstIndex(of: size) {
-                scalerFor.append(existing)
+            let target = SizeGroup.Target(encoder: Owned(encoder), output: Owned(output))
+            if let group = groups.first(where: { $0.width == rendition.width && $0.height == rendition.height }) {
+                group.targets.append(target)
             } else {
-                sizes.append(size)
-                scalers.append(Owned(try Scaler(width: rendition.width, height: rendition.height)))
-                scalerFor.append(scalers.count - 1)
+                let scaler = try Scaler(width: rendition.width, height: rendition.height, threads: settings.threads)
+                groups.append(try SizeGroup(scaler: Owned(scaler), first: target, timeBase: timeBase))
             }
         }
-        self.encoders = encoders
-        self.outputs = outputs
-        self.scalers = scalers
-        self.scalerFor = scalerFor
-        self.timeBase = timeBase
-        self.hasAudio = audio != nil
-        self.packet = packet
+        self.groups = groups
+        groups.forEach { $0.start() }
     }
 
-    /// Scales `picture` once per size and encodes it into every rendition.
+    deinit { stop() }
+
+    /// Hands `picture` (a reference to it) to every size's thread.
     func encode(_ picture: UnsafeMutablePointer<AVFrame>) throws {
-        var scaled: [UnsafeMutablePointer<AVFrame>] = []
-        for scaler in scalers { scaled.append(try scaler.value.scale(picture)) }
-        for index in encoders.indices {
-            try encoders[index].value.send(frame: scaled[scalerFor[index]])
-            try drain(index)
+        for group in groups {
+            guard let copy = av_frame_clone(picture) else { throw MediaError.outOfMemory("a picture reference") }
+            try group.push(.picture(copy))
         }
     }
 
     /// Copies one AAC packet into every output.
     func copyAudio(_ source: UnsafeMutablePointer<AVPacket>, timeBase: AVRational) throws {
-        guard hasAudio else { return }
-        for index in outputs.indices {
-            try check(av_packet_ref(packet.pointer, source), "copying an audio packet")
-            try outputs[index].value.write(packet.pointer, stream: 1, timeBase: timeBase)
+        for group in groups {
+            guard let copy = av_packet_clone(source) else { throw MediaError.outOfMemory("a packet reference") }
+            try group.push(.audio(copy, timeBase))
         }
     }
 
-    /// Flushes every encoder and finishes every output.
+    /// Flushes every encoder, finishes every output, and waits for the threads.
+    /// - Throws: the first error any thread met.
     func finish() throws {
-        for index in encoders.indices {
-            try encoders[index].value.send(frame: nil)
+        stop()
+        for group in groups { if let failure = group.failure { throw failure } }
+    }
+
+    private func stop() {
+        guard !stopped else { return }
+        stopped = true
+        groups.forEach { $0.end() }
+        groups.forEach { $0.waitUntilFinished() }
+    }
+}
+
+/// One picture size of a ladder pass and the thread that scales to it and encodes every
+/// rendition of it.
+///
+/// `@unchecked Sendable`: the queue, `failure` and `finished` are only touched under
+/// `condition`; the FFmpeg objects are used by the group's own thread alone once it started.
+private final class SizeGroup: @unchecked Sendable {
+    struct Target {
+        let encoder: Owned<CodecContext>
+        let output: Owned<OutputContainer>
+        var flushes = 0
+    }
+
+    enum Item {
+        case picture(UnsafeMutablePointer<AVFrame>)
+        case audio(UnsafeMutablePointer<AVPacket>, AVRational)
+        case end
+    }
+
+    /// Pictures queued per thread: enough to ride out an encoder's uneven pace, few enough
+    /// that memory stays small (a 1080p picture is 3 MB).
+    private static let capacity = 4
+    /// The first pictures leave at once (a viewer is waiting for them); after that the muxer's
+    /// buffer fills before it is handed on, so the edge handles a few dozen pieces, not one per picture.
+    private static let earlyFlushCount = 3
+
+    let width: Int
+    let height: Int
+    var targets: [Target]
+    private let scaler: Owned<Scaler>
+    private let timeBase: AVRational
+    private let packet: Packet
+    private let condition = NSCondition()
+    private var queue: [Item] = []
+    private var started = false
+    private var ended = false
+    private var finished = false
+    private(set) var failure: (any Error)?
+
+    init(scaler: Owned<Scaler>, first: Target, timeBase: AVRational) throws {
+        self.scaler = scaler
+        width = scaler.value.width
+        height = scaler.value.height
+        targets = [first]
+        self.timeBase = timeBase
+        packet = try Packet()
+    }
+
+    func start() {
+        condition.withLock { started = true }
+        let thread = Thread { [self] in run() }
+        thread.stackSize = 8 << 20
+        thread.name = "depin-encode-\(height)p"
+        thread.start()
+    }
+
+    /// Queues an item, waiting while the queue is full.
+    /// - Throws: the thread's error once it failed (the item is freed).
+    func push(_ item: Item) throws {
+        condition.lock()
+        while queue.count >= Self.capacity && failure == nil { condition.wait() }
+        if let failure {
+            condition.unlock()
+            Self.free(item)
+            throw failure
+        }
+        queue.append(item)
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// Asks the thread to flush and finish (or, after a failure, just to stop).
+    func end() {
+        condition.withLock {
+            guard !ended else { return }
+            ended = true
+            queue.append(.end)
+            condition.broadcast()
+        }
+    }
+
+    func waitUntilFinished() {
+        condition.lock()
+        while started && !finished { condition.wait() }
+        condition.unlock()
+    }
+
+    private func run() {
+        while true {
+            condition.lock()
+            while queue.isEmpty { condition.wait() }
+            let item = queue.removeFirst()
+            let failed = failure != nil
+            condition.broadcast()
+            condition.unlock()
+            if case .end = item {
+                if !failed { perform { try self.finishOutputs() } }
+                condition.withLock {
+                    finished = true
+                    condition.broadcast()
+                }
+                return
+            }
+            if failed {
+                Self.free(item)
+            } else {
+                perform { try self.handle(item) }
+            }
+        }
+    }
+
+    private func perform(_ work: () throws -> Void) {
+        do {
+            try work()
+        } catch {
+            condition.withLock {
+                if failure == nil { failure = error }
+                condition.broadcast()
+            }
+        }
+    }
+
+    private func handle(_ item: Item) throws {
+        switch item {
+        case .picture(let picture):
+            defer { Self.free(item) }
+            let scaled = try scaler.value.scale(picture)
+            for index in targets.indices {
+                try targets[index].encoder.value.send(frame: scaled)
+                try drain(index)
+            }
+        case .audio(let source, let base):
+            defer { Self.free(item) }
+            for target in targets {
+                try check(av_packet_ref(packet.pointer, source), "copying an audio packet")
+                try target.output.value.write(packet.pointer, stream: 1, timeBase: base)
+            }
+        case .end:
+            break
+        }
+    }
+
+    private func finishOutputs() throws {
+        for index in targets.indices {
+            try targets[index].encoder.value.send(frame: nil)
             try drain(index)
-            try outputs[index].value.finish()
+            try targets[index].output.value.finish()
         }
     }
 
     private func drain(_ index: Int) throws {
         var wrote = false
-        while try encoders[index].value.receive(packet: packet.pointer) == .ready {
-            try outputs[index].value.write(packet.pointer, stream: 0, timeBase: timeBase)
+        while try targets[index].encoder.value.receive(packet: packet.pointer) == .ready {
+            try targets[index].output.value.write(packet.pointer, stream: 0, timeBase: timeBase)
             wrote = true
         }
-        if wrote { outputs[index].value.flush() }
+        if wrote && targets[index].flushes < Self.earlyFlushCount {
+            targets[index].output.value.flush()
+            targets[index].flushes += 1
+        }
+    }
+
+    private static func free(_ item: Item) {
+        switch item {
+        case .picture(let picture):
+            var owned: UnsafeMutablePointer<AVFrame>? = picture
+            av_frame_free(&owned)
+        case .audio(let packet, _):
+            var owned: UnsafeMutablePointer<AVPacket>? = packet
+            av_packet_free(&owned)
+        case .end:
+            break
+        }
     }
 }

@@ -78,9 +78,11 @@ struct TranscodeWorkerCommand: ParsableCommand {
     private static func writeFrame(tag: UInt8, _ payload: UnsafeRawBufferPointer) {
         var offset = 0
         while offset < payload.count {
+            // Header and payload in one write: one wake-up of the edge per piece.
             let piece = min(payload.count - offset, WorkerFrame.maxPayload)
-            writeAll(WorkerFrame.header(tag: tag, length: piece))
-            writeAll(UnsafeRawBufferPointer(rebasing: payload[offset..<(offset + piece)]))
+            var frame = WorkerFrame.header(tag: tag, length: piece)
+            frame.append(contentsOf: UnsafeRawBufferPointer(rebasing: payload[offset..<(offset + piece)]))
+            writeAll(frame)
             offset += piece
         }
     }

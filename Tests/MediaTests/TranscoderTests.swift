@@ -39,6 +39,8 @@ struct TranscoderTests {
             let path = dir.path + "/\(rendition.name).ts"
             dir.write("\(rendition.name).ts", bytes)
             let video = try await Probe.video(path)
+            let streams = try await Probe.json(path)["streams"] as? [[String: Any]] ?? []
+            #expect(streams.compactMap { $0["codec_name"] as? String }.sorted() == ["aac", "h264"], "\(rendition.name) carries the source's audio")
             #expect(video["width"] as? Int == rendition.width && video["height"] as? Int == rendition.height)
             let frames = try await Probe.frames(path)
             #expect(frames.count == sourceFrames.count)

@@ -90,6 +90,7 @@ package struct EdgeServer: Sendable {
         }
         let cache = try EdgeCache(configuration: cacheConfiguration, origins: origins, producer: transcoder, logger: logger)
         transcoder?.attach { [cache] key in try await cache.object(key) }
+        defer { transcoder?.shutdown() }
         let responder = EdgeResponder(cache: cache, registry: registry, logger: logger)
 
         let idleTimeout = TimeAmount.milliseconds(Int64(config.idleTimeout * 1000))

@@ -52,6 +52,9 @@ package final class TranscodeOrigin: Producer {
 
     package var description: String { "transcoder" }
 
+    /// Stops the warm spare worker (when the edge stops).
+    package func shutdown() { worker.shutdown() }
+
     package func produces(_ key: CacheKey) -> Bool { Self.parse(key) != nil }
 
     /// `{rendition}/{n}.ts` with a rendition other than the source.

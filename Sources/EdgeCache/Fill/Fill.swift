@@ -35,6 +35,8 @@ package final class Fill: Sendable {
     private struct State {
         var head: Head?
         var written = 0
+        /// Every byte is written and checked; publishing (fsync, rename) may still be under way.
+        var ended = false
         var outcome: Outcome?
         var waiters: [Waiter] = []
         var nextWaiter = 0
@@ -64,6 +66,17 @@ package final class Fill: Sendable {
             return Self.takeReady(&state)
         }
         ready.forEach { $0.continuation.resume() }
+    }
+
+    /// Says every byte is written and checked, before the object is made durable, so readers
+    /// streaming an object of unknown length can end their responses without waiting for fsync.
+    func endWriting() {
+        let all = state.withLock { state -> [Waiter] in
+            state.ended = true
+            defer { state.waiters.removeAll { $0.bytes != Int.max } }
+            return state.waiters.filter { $0.bytes != Int.max }
+        }
+        all.forEach { $0.continuation.resume() }
     }
 
     func finish(_ outcome: Outcome) {
@@ -100,13 +113,15 @@ package final class Fill: Sendable {
         }
     }
 
-    /// Waits until at least `count` bytes are written (or the fill ended) and says how many are.
+    /// Waits until at least `count` bytes are written (or all are) and says how many are, and
+    /// whether that is all of them.
     /// - Throws: the fill's error if it failed.
-    package func available(atLeast count: Int) async throws -> (written: Int, outcome: Outcome?) {
+    package func available(atLeast count: Int) async throws -> (written: Int, complete: Bool) {
         while true {
-            let snapshot = state.withLock { ($0.written, $0.outcome, $0.head != nil) }
+            let snapshot = state.withLock { ($0.written, $0.outcome, $0.head != nil, $0.ended) }
             if case .failed(let error) = snapshot.1 { throw error }
-            if snapshot.1 != nil || (snapshot.2 && snapshot.0 >= count) { return (snapshot.0, snapshot.1) }
+            let complete = snapshot.1 != nil || snapshot.3
+            if complete || (snapshot.2 && snapshot.0 >= count) { return (snapshot.0, complete) }
             try await wait(forBytes: count)
         }
     }
@@ -128,6 +143,7 @@ package final class Fill: Sendable {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
                 let resumeNow = state.withLock { state -> Bool in
                     let ready = state.outcome != nil || (state.head != nil && bytes <= state.written && bytes != Int.max)
+                        || (state.ended && bytes != Int.max)
                     if ready || Task.isCancelled { return true }
                     state.waiters.append(Waiter(id: id, bytes: bytes, continuation: continuation))
                     return false
