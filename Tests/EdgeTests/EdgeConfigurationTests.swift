@@ -52,12 +52,34 @@ struct EdgeConfigurationTests {
             ("cache.size", "lots"), ("cache.size", "10"), ("listen", "nowhere"), ("upstream.urls", "ftp://x/y"),
             ("node.class", "fridge"), ("node.lat", "91"), ("server.idle_timeout", "-1"), ("log.level", "loud"),
             ("server.max_header_bytes", "12"), ("coordinator.url", "not a url"),
+            ("transcode.enabled", "maybe"), ("transcode.timeout", "0"), ("transcode.memory_limit", "1MiB"), ("transcode.jobs", "0"),
         ])
     func refused(key: String, value: String) {
         #expect {
             try EdgeConfiguration.load(file: nil, environment: [:], flags: [key: [value]])
         } throws: { error in
             (error as? ConfigurationError)?.description.contains(key) == true
+        }
+    }
+
+    @Test("only the pc class transcodes, and only with a key folder")
+    func transcodeClass() throws {
+        let pc = try EdgeConfiguration.load(
+            file: nil, environment: [:],
+            flags: ["node.class": ["pc"], "transcode.enabled": ["true"], "transcode.keys": ["/srv/keys"], "transcode.jobs": ["2"]])
+        #expect(pc.transcode.enabled && pc.transcode.keyDirectory == "/srv/keys" && pc.transcode.jobs == 2)
+        for deviceClass in ["server", "mobile"] {
+            #expect {
+                try EdgeConfiguration.load(
+                    file: nil, environment: [:], flags: ["node.class": [deviceClass], "transcode.enabled": ["true"], "transcode.keys": ["/k"]])
+            } throws: { error in
+                (error as? ConfigurationError)?.description.contains("only the pc class transcodes") == true
+            }
+        }
+        #expect {
+            try EdgeConfiguration.load(file: nil, environment: [:], flags: ["node.class": ["pc"], "transcode.enabled": ["true"]])
+        } throws: { error in
+            (error as? ConfigurationError)?.description.contains("transcode.keys") == true
         }
     }
 
