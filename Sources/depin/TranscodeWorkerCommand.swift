@@ -35,7 +35,12 @@ struct TranscodeWorkerCommand: ParsableCommand {
             }
             Self.finish(TranscodeOutcome(error: nil, inputProblem: false, bytes: bytes))
         } catch let error as MediaError {
-            Self.finish(TranscodeOutcome(error: error.message, inputProblem: error.isInputProblem, bytes: bytes))
+            // FFmpeg reports an allocation refused by the address-space limit as a generic
+            // error; say what the limit was so the operator can tell.
+            let message = error.isInputProblem
+                ? error.message
+                : "\(error.message) (if memory ran out: this worker's limit is \(memoryLimit >> 20) MiB, transcode.memory_limit)"
+            Self.finish(TranscodeOutcome(error: message, inputProblem: error.isInputProblem, bytes: bytes))
             throw ExitCode(2)
         } catch {
             Self.finish(TranscodeOutcome(error: "\(error)", inputProblem: false, bytes: bytes))

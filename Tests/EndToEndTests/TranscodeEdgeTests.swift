@@ -155,7 +155,7 @@ struct TranscodeEdgeTests {
         #expect(edge.process.isRunning)
     }
 
-    @Test("a source that does not match the manifest is refused, and a worker past its time limit is stopped")
+    @Test("a source that does not match the manifest is refused; a worker past its time or memory limit is stopped")
     func refusals() async throws {
         let dir = TemporaryDirectory("transcode-refuse")
         defer { dir.remove() }
@@ -176,5 +176,14 @@ struct TranscodeEdgeTests {
         let taller = try await Self.get("\(edge.httpBase)/v/movie/1080p/0.ts", into: dir.path + "/1080.txt")
         #expect(taller.status == 404)
         #expect(edge.process.isRunning)
+
+        // A worker whose memory limit is too small for the job fails alone, with the limit named.
+        let small = try await Self.edge(dir, upstream: "file://\(dir.path)/out", extra: ["--transcode-memory", "256MiB"])
+        defer { small.stop() }
+        let starved = try await Self.get("\(small.httpBase)/v/movie/480p/0.ts", into: dir.path + "/starved.txt")
+        #expect(starved.status == 502)
+        #expect(try String(contentsOfFile: dir.path + "/starved.txt", encoding: .utf8).contains("limit is 256 MiB"))
+        let still = try await Self.get("\(small.httpBase)/v/movie/source/0.ts", into: dir.path + "/s0.ts")
+        #expect(still.status == 200 && small.process.isRunning)
     }
 }
