@@ -106,10 +106,16 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .target(
+            name: "Coordinator",
+            dependencies: ["DePINProtocol"],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "depin",
             dependencies: [
                 "Edge",
+                "Coordinator",
                 "EdgeCache",
                 "Media",
                 "HLS",
@@ -134,6 +140,11 @@ let package = Package(
         .testTarget(
             name: "HLSTests",
             dependencies: ["HLS", "DePINProtocol", "Media", "TestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "CoordinatorTests",
+            dependencies: ["Coordinator", "TestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
