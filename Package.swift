@@ -139,7 +139,12 @@ let package = Package(
         ),
         .testTarget(
             name: "HLSTests",
-            dependencies: ["HLS", "DePINProtocol", "Media", "TestSupport"],
+            dependencies: ["HLS", "TestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "DePINProtocolTests",
+            dependencies: ["DePINProtocol", "Media", "TestSupport", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings
         ),
         .testTarget(
