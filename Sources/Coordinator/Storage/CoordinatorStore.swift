@@ -1,0 +1,166 @@
+/// Where the coordinator keeps what must survive a restart: nodes, the staking ledger, used
+/// nonces, published content. One protocol, two backends: ``SQLiteStore`` (a file, the
+/// default) and ``PostgresStore`` (for several coordinators on one database). Both pass the
+/// same conformance suite.
+///
+/// Every method is one transaction: it happens whole or not at all.
+package protocol CoordinatorStore: Sendable {
+    /// Creates or upgrades the schema (safe to run from several coordinators at once).
+    func migrate() async throws
+    /// The schema version now in place.
+    func schemaVersion() async throws -> Int
+
+    /// Inserts the node, or replaces the one with its id.
+    func saveNode(_ node: NodeRecord) async throws
+    func node(id: String) async throws -> NodeRecord?
+    func nodes() async throws -> [NodeRecord]
+    /// Records a heartbeat; false if the node is not registered.
+    func recordHeartbeat(_ beat: Heartbeat) async throws -> Bool
+
+    /// Marks `nonce` used by `node`; false if it was used before (a replay).
+    func useNonce(node: String, nonce: String, at: Int64) async throws -> Bool
+    /// Forgets nonces used before `time` (older requests fail the timestamp check anyway).
+    func pruneNonces(before time: Int64) async throws
+
+    /// Appends an event and returns it with its sequence number (increasing, never reused).
+    func append(_ event: LedgerEvent) async throws -> LedgerEvent
+    /// Every event, or one node's, in order.
+    func ledger(node: String?) async throws -> [LedgerEvent]
+
+    /// Stores a published title; refuses an id that exists (titles are immutable).
+    func saveContent(_ content: ContentRecord) async throws
+    func content(id: String) async throws -> ContentRecord?
+
+    /// Releases connections (PostgreSQL) or the file (SQLite).
+    func close() async throws
+}
+
+/// A registered edge node.
+package struct NodeRecord: Sendable, Equatable, Codable {
+    package var id: String
+    /// Raw Ed25519 public key, base64.
+    package var publicKey: String
+    package var deviceClass: String
+    package var cores: Int
+    package var ramGB: Double
+    package var mbps: Double
+    package var gpu: Bool
+    package var diskGB: Double
+    package var ssd: Bool
+    package var latitude: Double
+    package var longitude: Double
+    package var url: String
+    package var registeredAt: Int64
+    package var lastHeartbeat: Int64
+    /// 0 (idle) to 1 (at its limit).
+    package var load: Double
+    package var freeCache: Int64
+    package var healthy: Bool
+
+    package init(
+        id: String, publicKey: String, deviceClass: String, cores: Int, ramGB: Double, mbps: Double, gpu: Bool, diskGB: Double,
+        ssd: Bool, latitude: Double, longitude: Double, url: String, registeredAt: Int64, lastHeartbeat: Int64, load: Double = 0,
+        freeCache: Int64 = 0, healthy: Bool = true
+    ) {
+        self.id = id
+        self.publicKey = publicKey
+        self.deviceClass = deviceClass
+        self.cores = cores
+        self.ramGB = ramGB
+        self.mbps = mbps
+        self.gpu = gpu
+        self.diskGB = diskGB
+        self.ssd = ssd
+        self.latitude = latitude
+        self.longitude = longitude
+        self.url = url
+        self.registeredAt = registeredAt
+        self.lastHeartbeat = lastHeartbeat
+        self.load = load
+        self.freeCache = freeCache
+        self.healthy = healthy
+    }
+}
+
+/// What a node reports between registrations.
+package struct Heartbeat: Sendable, Equatable {
+    package var node: String
+    package var at: Int64
+    package var load: Double
+    package var freeCache: Int64
+    package var healthy: Bool
+
+    package init(node: String, at: Int64, load: Double, freeCache: Int64, healthy: Bool) {
+        self.node = node
+        self.at = at
+        self.load = load
+        self.freeCache = freeCache
+        self.healthy = healthy
+    }
+}
+
+/// One entry of the append-only staking ledger. Balances are derived from these, never stored.
+package struct LedgerEvent: Sendable, Equatable, Codable {
+    package enum Kind: String, Sendable, Codable, CaseIterable {
+        /// Tokens arrive (recorded by an admin until the chain bridge exists).
+        case deposit
+        /// Available tokens become stake.
+        case bond
+        /// Stake starts its unbonding delay.
+        case unbond
+        /// Unbonded stake whose delay has passed becomes available again.
+        case release
+        /// Stake taken for a proven fault (the evidence says which).
+        case slash
+    }
+    /// Assigned by the store.
+    package var sequence: Int64?
+    package var node: String
+    package var kind: Kind
+    /// Base units (1 DHB = 10^8), > 0.
+    package var amount: Int64
+    package var reason: String
+    package var evidence: String?
+    package var at: Int64
+
+    package init(sequence: Int64? = nil, node: String, kind: Kind, amount: Int64, reason: String, evidence: String? = nil, at: Int64) {
+        self.sequence = sequence
+        self.node = node
+        self.kind = kind
+        self.amount = amount
+        self.reason = reason
+        self.evidence = evidence
+        self.at = at
+    }
+}
+
+/// A published title: its manifest (JSON) and its content key sealed under the coordinator's key.
+package struct ContentRecord: Sendable, Equatable {
+    package var id: String
+    package var manifest: String
+    package var sealedKey: String
+    package var createdAt: Int64
+
+    package init(id: String, manifest: String, sealedKey: String, createdAt: Int64) {
+        self.id = id
+        self.manifest = manifest
+        self.sealedKey = sealedKey
+        self.createdAt = createdAt
+    }
+}
+
+/// Why the store refused or failed.
+package struct StoreFailure: Error, CustomStringConvertible {
+    package enum Code: Sendable {
+        case duplicate
+        case unavailable
+        case corrupt
+    }
+    package let code: Code
+    package let message: String
+    package var description: String { message }
+
+    package static func duplicate(_ what: String) -> Self { .init(code: .duplicate, message: what) }
+    package static func unavailable(_ what: String) -> Self { .init(code: .unavailable, message: what) }
+    package static func corrupt(_ what: String) -> Self { .init(code: .corrupt, message: what) }
+}

@@ -1,0 +1,46 @@
+import Foundation
+
+/// The schema, as numbered migrations written once for both databases. `{ID}` is the
+/// auto-numbered key column of each dialect; the rest is SQL both accept.
+enum Schema {
+    enum Dialect {
+        case sqlite
+        case postgres
+
+        var autoIncrementKey: String {
+            switch self {
+            case .sqlite: "INTEGER PRIMARY KEY AUTOINCREMENT"
+            case .postgres: "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"
+            }
+        }
+    }
+
+    static let migrations: [(version: Int, statements: [String])] = [
+        (1, [
+            """
+            CREATE TABLE nodes (
+                id TEXT PRIMARY KEY, public_key TEXT NOT NULL, class TEXT NOT NULL, cores INTEGER NOT NULL,
+                ram_gb DOUBLE PRECISION NOT NULL, mbps DOUBLE PRECISION NOT NULL, gpu BOOLEAN NOT NULL,
+                disk_gb DOUBLE PRECISION NOT NULL, ssd BOOLEAN NOT NULL, latitude DOUBLE PRECISION NOT NULL,
+                longitude DOUBLE PRECISION NOT NULL, url TEXT NOT NULL, registered_at BIGINT NOT NULL,
+                last_heartbeat BIGINT NOT NULL, load DOUBLE PRECISION NOT NULL, free_cache BIGINT NOT NULL,
+                healthy BOOLEAN NOT NULL)
+            """,
+            "CREATE TABLE nonces (node_id TEXT NOT NULL, nonce TEXT NOT NULL, used_at BIGINT NOT NULL, PRIMARY KEY (node_id, nonce))",
+            "CREATE INDEX nonces_used_at ON nonces (used_at)",
+            """
+            CREATE TABLE ledger (
+                seq {ID}, node_id TEXT NOT NULL, kind TEXT NOT NULL, amount BIGINT NOT NULL CHECK (amount > 0),
+                reason TEXT NOT NULL, evidence TEXT, at BIGINT NOT NULL)
+            """,
+            "CREATE INDEX ledger_node ON ledger (node_id, seq)",
+            "CREATE TABLE contents (id TEXT PRIMARY KEY, manifest TEXT NOT NULL, sealed_key TEXT NOT NULL, created_at BIGINT NOT NULL)",
+        ]),
+    ]
+
+    static var latest: Int { migrations.last!.version }
+
+    static func statements(_ statements: [String], for dialect: Dialect) -> [String] {
+        statements.map { $0.replacingOccurrences(of: "{ID}", with: dialect.autoIncrementKey) }
+    }
+}

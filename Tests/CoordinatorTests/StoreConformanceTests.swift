@@ -1,0 +1,118 @@
+@testable import Coordinator
+import Foundation
+import TestSupport
+import Testing
+
+/// One suite, every backend: what the coordinator relies on from its store.
+enum StoreConformance {
+    static func node(_ id: String, lat: Double = 48.85, at: Int64 = 1_000) -> NodeRecord {
+        NodeRecord(
+            id: id, publicKey: "key-\(id)", deviceClass: "pc", cores: 8, ramGB: 16, mbps: 500, gpu: true, diskGB: 512, ssd: true,
+            latitude: lat, longitude: 2.35, url: "https://\(id).example:8443", registeredAt: at, lastHeartbeat: at)
+    }
+
+    /// Runs every check against stores made by `open` (called again to check that data persists).
+    static func run(_ open: () async throws -> any CoordinatorStore) async throws {
+        let store = try await open()
+        try await store.migrate()
+        try await store.migrate()  // idempotent
+        #expect(try await store.schemaVersion() == Schema.latest)
+
+        // Nodes: insert, read, replace, list.
+        #expect(try await store.node(id: "a") == nil)
+        try await store.saveNode(node("a"))
+        try await store.saveNode(node("b", lat: -33.9))
+        #expect(try await store.node(id: "a") == node("a"))
+        var moved = node("a", lat: 51.5, at: 2_000)
+        moved.cores = 16
+        try await store.saveNode(moved)
+        #expect(try await store.node(id: "a") == moved)
+        #expect(try await store.nodes().map(\.id) == ["a", "b"])
+
+        // Heartbeats update what they report; an unknown node's is refused.
+        #expect(try await store.recordHeartbeat(Heartbeat(node: "b", at: 3_000, load: 0.75, freeCache: 123_456_789_000, healthy: false)))
+        let beat = try await store.node(id: "b")
+        #expect(beat?.lastHeartbeat == 3_000 && beat?.load == 0.75 && beat?.freeCache == 123_456_789_000 && beat?.healthy == false)
+        #expect(try await !store.recordHeartbeat(Heartbeat(node: "nobody", at: 3_000, load: 0, freeCache: 0, healthy: true)))
+
+        // Nonces: a second use is a replay; another node may use the same nonce; pruning forgets.
+        #expect(try await store.useNonce(node: "a", nonce: "n1", at: 100))
+        #expect(try await !store.useNonce(node: "a", nonce: "n1", at: 101))
+        #expect(try await store.useNonce(node: "b", nonce: "n1", at: 101))
+        try await store.pruneNonces(before: 101)
+        #expect(try await store.useNonce(node: "a", nonce: "n1", at: 200))
+        #expect(try await !store.useNonce(node: "b", nonce: "n1", at: 200))
+
+        // Ledger: increasing sequence numbers, every field kept, filtered by node, in order.
+        let first = try await store.append(LedgerEvent(node: "a", kind: .deposit, amount: 100_000_000_000_000, reason: "admin: wire 1", at: 10))
+        let second = try await store.append(LedgerEvent(node: "b", kind: .deposit, amount: 5, reason: "admin", at: 11))
+        let third = try await store.append(LedgerEvent(node: "a", kind: .slash, amount: 7, reason: "failed challenges", evidence: "{\"challenge\":3}", at: 12))
+        #expect(first.sequence! < second.sequence! && second.sequence! < third.sequence!)
+        #expect(try await store.ledger(node: "a") == [first, third])
+        #expect(try await store.ledger(node: nil) == [first, second, third])
+        #expect(try await store.ledger(node: "nobody").isEmpty)
+
+        // Content is immutable: a second registration of an id is refused.
+        let content = ContentRecord(id: "title", manifest: "{\"id\":\"title\"}", sealedKey: "c2VhbGVk", createdAt: 50)
+        try await store.saveContent(content)
+        await #expect { try await store.saveContent(ContentRecord(id: "title", manifest: "{}", sealedKey: "x", createdAt: 51)) } throws: {
+            ($0 as? StoreFailure)?.code == .duplicate
+        }
+        #expect(try await store.content(id: "title") == content)
+        #expect(try await store.content(id: "other") == nil)
+        try await store.close()
+
+        // What was written is there for the next process.
+        let reopened = try await open()
+        try await reopened.migrate()
+        #expect(try await reopened.node(id: "a") == moved)
+        #expect(try await reopened.ledger(node: nil).count == 3)
+        #expect(try await reopened.content(id: "title") == content)
+        try await reopened.close()
+    }
+}
+
+@Suite("Coordinator storage: one conformance suite for SQLite and PostgreSQL", .serialized)
+struct StoreConformanceTests {
+    @Test("SQLite (a file, GRDB)")
+    func sqlite() async throws {
+        let dir = TemporaryDirectory("sqlite-store")
+        defer { dir.remove() }
+        try await StoreConformance.run { try SQLiteStore(path: dir.path + "/coordinator.sqlite") }
+    }
+
+    @Test("PostgreSQL (a real server on loopback, postgres-nio)")
+    func postgres() async throws {
+        let server = try await PostgresServer.start()
+        defer { server.stop() }
+        try await server.createDatabase("conformance")
+        try await StoreConformance.run { try PostgresStore(url: server.url(database: "conformance")) }
+    }
+
+    @Test("two stores on one PostgreSQL database see each other's writes; concurrent migrations are safe")
+    func sharedPostgres() async throws {
+        let server = try await PostgresServer.start()
+        defer { server.stop() }
+        try await server.createDatabase("shared")
+        let one = try PostgresStore(url: server.url(database: "shared"))
+        let two = try PostgresStore(url: server.url(database: "shared"))
+        async let a: Void = one.migrate()
+        async let b: Void = two.migrate()
+        _ = try await (a, b)
+        try await one.saveNode(StoreConformance.node("x"))
+        #expect(try await two.node(id: "x") == StoreConformance.node("x"))
+        #expect(try await one.useNonce(node: "x", nonce: "shared-nonce", at: 1))
+        #expect(try await !two.useNonce(node: "x", nonce: "shared-nonce", at: 1))
+        try await one.close()
+        try await two.close()
+    }
+
+    @Test("a bad PostgreSQL URL and an unreachable server are clear errors")
+    func badPostgres() async throws {
+        #expect { try PostgresStore(url: "mysql://x@y/z") } throws: { "\($0)".contains("is not a postgres://") }
+        let store = try PostgresStore(url: "postgres://postgres@127.0.0.1:\(freeLoopbackPort())/none", timeout: .seconds(2))
+        await #expect { try await store.migrate() } throws: { ($0 as? StoreFailure)?.code == .unavailable && "\($0)".contains("did not answer") }
+        try await store.close()
+        #expect { try SQLiteStore(path: "/nonexistent-dir/x/y.sqlite") } throws: { "\($0)".contains("cannot open the SQLite database") }
+    }
+}
