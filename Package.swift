@@ -156,7 +156,7 @@ let package = Package(
         ),
         .testTarget(
             name: "CoordinatorTests",
-            dependencies: ["Coordinator", "TestSupport"],
+            dependencies: ["Coordinator", "DePINProtocol", "TestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -1,0 +1,43 @@
+/// Whether a registered node may be sent viewers now, and if not, why.
+package struct RoutingPolicy: Sendable, Equatable {
+    /// Seconds without a heartbeat after which a node stops being routed to.
+    package var heartbeatTimeout: Int64 = 30
+    /// Load (0 to 1) at or above which a node gets no new viewers.
+    package var maximumLoad: Double = 0.9
+
+    package init(heartbeatTimeout: Int64 = 30, maximumLoad: Double = 0.9) {
+        self.heartbeatTimeout = heartbeatTimeout
+        self.maximumLoad = maximumLoad
+    }
+
+    /// Nil when `node` may be routed to at `now`; otherwise the first reason it may not.
+    package func refusal(_ node: NodeRecord, stake: StakeBalance, now: Int64) -> String? {
+        guard let deviceClass = DeviceClass.named(node.deviceClass) else { return "unknown class \(node.deviceClass)" }
+        guard deviceClass.tasks.contains(.delivery) else { return "class \(deviceClass.name) does not deliver to viewers" }
+        if stake.slashed > 0 { return "slashed" }
+        if let short = deviceClass.stakeShortfall(bonded: stake.bonded) { return short }
+        guard node.healthy else { return "reported unhealthy" }
+        if now - node.lastHeartbeat > heartbeatTimeout { return "no heartbeat for \(now - node.lastHeartbeat) s" }
+        if node.load >= maximumLoad { return "load \(node.load) is at its limit" }
+        return nil
+    }
+}
+
+/// Named places a viewer or an edge may give instead of coordinates.
+package enum Regions {
+    package static let table: [String: GeoPoint] = [
+        "us-east": GeoPoint(latitude: 39.04, longitude: -77.49), "us-west": GeoPoint(latitude: 37.34, longitude: -121.89),
+        "us-central": GeoPoint(latitude: 41.88, longitude: -87.63), "ca-central": GeoPoint(latitude: 43.65, longitude: -79.38),
+        "sa-east": GeoPoint(latitude: -23.55, longitude: -46.63), "eu-west": GeoPoint(latitude: 53.35, longitude: -6.26),
+        "eu-central": GeoPoint(latitude: 50.11, longitude: 8.68), "eu-north": GeoPoint(latitude: 59.33, longitude: 18.07),
+        "eu-south": GeoPoint(latitude: 45.46, longitude: 9.19), "uk": GeoPoint(latitude: 51.51, longitude: -0.13),
+        "me-central": GeoPoint(latitude: 25.20, longitude: 55.27), "af-south": GeoPoint(latitude: -26.20, longitude: 28.05),
+        "af-west": GeoPoint(latitude: 6.52, longitude: 3.38), "ap-south": GeoPoint(latitude: 19.08, longitude: 72.88),
+        "ap-southeast": GeoPoint(latitude: 1.35, longitude: 103.82), "ap-east": GeoPoint(latitude: 22.32, longitude: 114.17),
+        "ap-northeast": GeoPoint(latitude: 35.68, longitude: 139.69), "ap-northeast-2": GeoPoint(latitude: 37.57, longitude: 126.98),
+        "oceania": GeoPoint(latitude: -33.87, longitude: 151.21),
+    ]
+
+    /// The point for a region name (case-insensitive), or nil.
+    package static func point(_ name: String) -> GeoPoint? { table[name.lowercased()] }
+}

@@ -1,0 +1,57 @@
+/// What an edge sends to register (signed with its node key; see ``SignedRequest``).
+public struct RegistrationRequest: Codable, Sendable, Equatable, KnownFields {
+    /// Raw Ed25519 public key, base64; its hash is the node id in the signature headers.
+    public var publicKey: String
+    /// `mobile`, `pc` or `server`.
+    public var deviceClass: String
+    public var cores: Int
+    public var ramGB: Double
+    public var mbps: Double
+    public var gpu: Bool
+    public var diskGB: Double
+    public var ssd: Bool
+    /// Either a position or a region name from the coordinator's table.
+    public var latitude: Double?
+    public var longitude: Double?
+    public var region: String?
+    /// Where viewers reach the edge (`https://host:port`).
+    public var url: String
+
+    public static let knownFields: Set<String> = [
+        "publicKey", "deviceClass", "cores", "ramGB", "mbps", "gpu", "diskGB", "ssd", "latitude", "longitude", "region", "url",
+    ]
+
+    public init(
+        publicKey: String, deviceClass: String, cores: Int, ramGB: Double, mbps: Double, gpu: Bool, diskGB: Double, ssd: Bool,
+        latitude: Double? = nil, longitude: Double? = nil, region: String? = nil, url: String
+    ) {
+        self.publicKey = publicKey
+        self.deviceClass = deviceClass
+        self.cores = cores
+        self.ramGB = ramGB
+        self.mbps = mbps
+        self.gpu = gpu
+        self.diskGB = diskGB
+        self.ssd = ssd
+        self.latitude = latitude
+        self.longitude = longitude
+        self.region = region
+        self.url = url
+    }
+}
+
+/// What an edge reports between registrations (signed).
+public struct HeartbeatRequest: Codable, Sendable, Equatable, KnownFields {
+    /// 0 (idle) to 1 (at its limit).
+    public var load: Double
+    public var freeCacheBytes: Int64
+    public var healthy: Bool
+
+    public static let knownFields: Set<String> = ["load", "freeCacheBytes", "healthy"]
+
+    public init(load: Double, freeCacheBytes: Int64, healthy: Bool) {
+        self.load = load
+        self.freeCacheBytes = freeCacheBytes
+        self.healthy = healthy
+    }
+}

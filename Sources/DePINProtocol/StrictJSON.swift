@@ -1,0 +1,40 @@
+import Foundation
+
+/// Decodes JSON that must name only known fields, so a typo or a field from a newer client is
+/// refused with its name instead of silently ignored.
+public enum StrictJSON {
+    /// The largest body accepted by ``decode(_:from:)``.
+    public static let maxBytes = 64 * 1024
+
+    /// Decodes `T`, refusing unknown top-level fields, non-objects, and bodies over ``maxBytes``.
+    /// - Throws: ``ProtocolError`` naming what was wrong.
+    public static func decode<T: Decodable & KnownFields>(_ type: T.Type, from data: Data) throws -> T {
+        guard data.count <= maxBytes else { throw ProtocolError.invalid("the body is \(data.count) bytes; at most \(maxBytes) are accepted") }
+        let object: Any
+        do {
+            object = try JSONSerialization.jsonObject(with: data)
+        } catch {
+            throw ProtocolError.invalid("the body is not JSON")
+        }
+        guard let fields = object as? [String: Any] else { throw ProtocolError.invalid("the body must be a JSON object") }
+        if let unknown = fields.keys.sorted().first(where: { !T.knownFields.contains($0) }) {
+            throw ProtocolError.invalid("unknown field '\(unknown)' (known: \(T.knownFields.sorted().joined(separator: ", ")))")
+        }
+        do {
+            return try JSONDecoder().decode(T.self, from: data)
+        } catch let DecodingError.keyNotFound(key, _) {
+            throw ProtocolError.invalid("missing field '\(key.stringValue)'")
+        } catch let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context) {
+            throw ProtocolError.invalid("field '\(context.codingPath.map(\.stringValue).joined(separator: "."))' has the wrong type")
+        } catch let DecodingError.dataCorrupted(context) {
+            throw ProtocolError.invalid("field '\(context.codingPath.map(\.stringValue).joined(separator: "."))': \(context.debugDescription)")
+        } catch {
+            throw ProtocolError.invalid("the body does not match: \(error)")
+        }
+    }
+}
+
+/// The top-level fields a message may carry.
+public protocol KnownFields {
+    static var knownFields: Set<String> { get }
+}
