@@ -156,7 +156,7 @@ let package = Package(
         ),
         .testTarget(
             name: "CoordinatorTests",
-            dependencies: ["Coordinator", "DePINProtocol", "TestSupport"],
+            dependencies: ["Coordinator", "DePINProtocol", "TestSupport", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -1,0 +1,260 @@
+import DePINProtocol
+import Foundation
+import Synchronization
+
+/// The coordinator's view of its miners: registration and heartbeats (signed by each node's
+/// key, replays refused), the staking ledger, and the route table built from both.
+///
+/// The store is the truth; the route table is rebuilt from it by ``reload()`` (at start, and
+/// periodically when several coordinators share a database) and kept current by this
+/// coordinator's own changes. Routability depends on time (heartbeats age), so ``refresh(now:)``
+/// re-evaluates it; a `Service` calls it every second.
+package final class Registry: Sendable {
+    package let store: any CoordinatorStore
+    package let policy: RoutingPolicy
+    private let now: @Sendable () -> Int64
+
+    private struct State {
+        var table: RouteTable
+        var nodes: [String: NodeRecord] = [:]
+        var stakes: [String: StakeBalance] = [:]
+    }
+    private let state: Mutex<State>
+
+    /// - Parameter now: the clock, seconds since 1970 (tests pass their own).
+    package init(
+        store: any CoordinatorStore, policy: RoutingPolicy = .init(), bandKilometres: Double = 50,
+        now: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970) }
+    ) {
+        self.store = store
+        self.policy = policy
+        self.now = now
+        state = Mutex(State(table: RouteTable(bandKilometres: bandKilometres)))
+    }
+
+    /// Rebuilds everything from the store.
+    package func reload() async throws {
+        let nodes = try await store.nodes()
+        let events = try await store.ledger(node: nil)
+        var stakes: [String: StakeBalance] = [:]
+        for event in events {
+            do {
+                try stakes[event.node, default: StakeBalance()].apply(event)
+            } catch {
+                throw StoreFailure.corrupt("ledger entry \(event.sequence ?? -1) for \(event.node): \(error)")
+            }
+        }
+        let time = now()
+        state.withLock { state in
+            var table = RouteTable(bandKilometres: state.table.bandKilometres)
+            for node in nodes {
+                table.upsert(Self.edge(node, routable: policy.refusal(node, stake: stakes[node.id] ?? StakeBalance(), now: time) == nil))
+            }
+            state = State(table: table, nodes: Dictionary(uniqueKeysWithValues: nodes.map { ($0.id, $0) }), stakes: stakes)
+        }
+    }
+
+    /// Re-evaluates every node's routability at `now` (heartbeats age).
+    package func refresh(now time: Int64? = nil) {
+        let time = time ?? now()
+        state.withLock { state in
+            for node in state.nodes.values {
+                let routable = policy.refusal(node, stake: state.stakes[node.id] ?? StakeBalance(), now: time) == nil
+                if state.table.edge(node.id)?.routable != routable { state.table.setRoutable(node.id, routable) }
+            }
+        }
+    }
+
+    // MARK: - Requests from nodes
+
+    /// Registers (or re-registers) the node that signed `body`.
+    /// - Throws: ``RegistryError`` saying why it was refused; nothing is written then.
+    package func register(body: Data, headers: [String: String], path: String) async throws -> NodeStatus {
+        let request: RegistrationRequest
+        do { request = try StrictJSON.decode(RegistrationRequest.self, from: body) } catch { throw RegistryError.badRequest("\(error)") }
+        guard let key = Data(base64Encoded: request.publicKey), key.count == 32 else {
+            throw RegistryError.badRequest("publicKey must be a base64 Ed25519 public key (32 bytes)")
+        }
+        let verified = try await verify(headers: headers, method: "POST", path: path, body: body, key: key)
+        guard let deviceClass = DeviceClass.named(request.deviceClass) else {
+            throw RegistryError.badRequest("deviceClass '\(request.deviceClass)' is not mobile, pc or server")
+        }
+        let location: GeoPoint
+        if let lat = request.latitude, let lon = request.longitude {
+            location = GeoPoint(latitude: lat, longitude: lon)
+            guard location.isValid else { throw RegistryError.badRequest("latitude/longitude \(lat), \(lon) is not a place on Earth") }
+        } else if let region = request.region {
+            guard let point = Regions.point(region) else {
+                throw RegistryError.badRequest("unknown region '\(region)' (known: \(Regions.table.keys.sorted().joined(separator: ", ")))")
+            }
+            location = point
+        } else {
+            throw RegistryError.badRequest("give latitude and longitude, or a region")
+        }
+        guard let url = URL(string: request.url), ["https", "http"].contains(url.scheme ?? ""), url.host != nil else {
+            throw RegistryError.badRequest("url '\(request.url)' is not an https:// or http:// URL")
+        }
+        guard request.cores > 0, request.cores <= 4096, request.ramGB > 0, request.ramGB < 1e6, request.mbps >= 0, request.mbps < 1e7,
+            request.diskGB >= 0, request.diskGB < 1e9
+        else { throw RegistryError.badRequest("cores, ramGB, mbps and diskGB must be positive and plausible") }
+        if let short = deviceClass.shortfall(request) { throw RegistryError.refused(short) }
+        let stake = try await stake(of: verified.node)
+        if let short = deviceClass.stakeShortfall(bonded: stake.bonded) { throw RegistryError.refused(short) }
+        if stake.slashed > 0 { throw RegistryError.refused("node \(verified.node) has been slashed and may not register") }
+
+        let time = now()
+        let registeredAt = state.withLock { $0.nodes[verified.node]?.registeredAt } ?? time
+        let node = NodeRecord(
+            id: verified.node, publicKey: request.publicKey, deviceClass: deviceClass.name, cores: request.cores, ramGB: request.ramGB,
+            mbps: request.mbps, gpu: request.gpu, diskGB: request.diskGB, ssd: request.ssd, latitude: location.latitude,
+            longitude: location.longitude, url: request.url, registeredAt: registeredAt, lastHeartbeat: time)
+        try await store.saveNode(node)
+        return remember(node, stake: stake, at: time)
+    }
+
+    /// Records a signed heartbeat from a registered node.
+    package func heartbeat(body: Data, headers: [String: String], path: String) async throws -> NodeStatus {
+        let request: HeartbeatRequest
+        do { request = try StrictJSON.decode(HeartbeatRequest.self, from: body) } catch { throw RegistryError.badRequest("\(error)") }
+        guard (0...1).contains(request.load), request.freeCacheBytes >= 0 else {
+            throw RegistryError.badRequest("load must be 0 to 1 and freeCacheBytes not negative")
+        }
+        let claimed = headers.first { $0.key.lowercased() == SignedRequest.nodeHeader.lowercased() }?.value ?? ""
+        guard let known = try await node(claimed) else {
+            throw RegistryError.unauthorized("node '\(claimed.prefix(64))' is not registered")
+        }
+        guard let key = Data(base64Encoded: known.publicKey) else { throw StoreFailure.corrupt("node \(known.id) has a bad key") }
+        _ = try await verify(headers: headers, method: "POST", path: path, body: body, key: key)
+        let time = now()
+        guard try await store.recordHeartbeat(
+            Heartbeat(node: known.id, at: time, load: request.load, freeCache: request.freeCacheBytes, healthy: request.healthy))
+        else { throw RegistryError.unauthorized("node \(known.id) is not registered") }
+        var node = known
+        node.lastHeartbeat = time
+        node.load = request.load
+        node.freeCache = request.freeCacheBytes
+        node.healthy = request.healthy
+        return remember(node, stake: try await stake(of: node.id), at: time)
+    }
+
+    /// Appends a ledger event (from the admin API, or the coordinator's own slashing) if the
+    /// staking rules allow it, and returns the node's new balance.
+    package func record(_ event: LedgerEvent) async throws -> StakeBalance {
+        guard Identifier.isValid(event.node) || event.node.count == 32 else { throw RegistryError.badRequest("node id '\(event.node.prefix(64))' is not valid") }
+        guard !event.reason.isEmpty, event.reason.count <= 500 else { throw RegistryError.badRequest("a reason of 1 to 500 characters is required") }
+        var balance = try await stake(of: event.node)
+        do { try balance.apply(event) } catch { throw RegistryError.refused("\(error)") }
+        _ = try await store.append(event)
+        let time = now()
+        state.withLock { state in
+            state.stakes[event.node] = balance
+            if let node = state.nodes[event.node] {
+                state.table.setRoutable(node.id, policy.refusal(node, stake: balance, now: time) == nil)
+            }
+        }
+        return balance
+    }
+
+    // MARK: - Look-ups
+
+    /// The best edges for a viewer, with their URLs.
+    package func route(content: String, from viewer: GeoPoint, limit: Int) -> [RoutedEdge] {
+        state.withLock { state in
+            state.table.route(content: content, from: viewer, limit: limit).compactMap { route in
+                state.nodes[route.id].map { RoutedEdge(id: route.id, url: $0.url, distanceKilometres: route.distance) }
+            }
+        }
+    }
+
+    /// A node's registration, stake and whether (or why not) it is routed to.
+    package func status(of id: String) async throws -> NodeStatus? {
+        guard let node = try await node(id) else { return nil }
+        let stake = try await stake(of: id)
+        return NodeStatus(node: node, stake: stake, refusal: policy.refusal(node, stake: stake, now: now()))
+    }
+
+    // MARK: -
+
+    /// A node as this coordinator knows it, or as the store does (another coordinator may
+    /// have registered it since the last reload).
+    private func node(_ id: String) async throws -> NodeRecord? {
+        if let known = state.withLock({ $0.nodes[id] }) { return known }
+        return try await store.node(id: id)
+    }
+
+    private func verify(headers: [String: String], method: String, path: String, body: Data, key: Data) async throws -> SignedRequest.Verified {
+        let verified: SignedRequest.Verified
+        do {
+            verified = try SignedRequest.verify(headers: headers, method: method, path: path, body: body, publicKey: key, now: now())
+        } catch {
+            throw RegistryError.unauthorized("\(error)")
+        }
+        guard try await store.useNonce(node: verified.node, nonce: verified.nonce, at: verified.timestamp) else {
+            throw RegistryError.replayed("nonce \(verified.nonce) was already used by node \(verified.node): a replayed request")
+        }
+        return verified
+    }
+
+    /// The node's stake, from the ledger in the store (the truth when coordinators share it).
+    private func stake(of node: String) async throws -> StakeBalance {
+        do {
+            return try StakeBalance.replay(try await store.ledger(node: node))
+        } catch let error as StakeError {
+            throw StoreFailure.corrupt("the ledger of \(node) breaks the staking rules: \(error)")
+        }
+    }
+
+    private func remember(_ node: NodeRecord, stake: StakeBalance, at time: Int64) -> NodeStatus {
+        let refusal = policy.refusal(node, stake: stake, now: time)
+        state.withLock { state in
+            state.nodes[node.id] = node
+            state.stakes[node.id] = stake
+            state.table.upsert(Self.edge(node, routable: refusal == nil))
+        }
+        return NodeStatus(node: node, stake: stake, refusal: refusal)
+    }
+
+    private static func edge(_ node: NodeRecord, routable: Bool) -> RouteTable.Edge {
+        // Capacity for rendezvous weighting: the whitepaper's resource score.
+        let capacity = max(0.4 * Double(node.cores) + 0.3 * node.mbps + 0.3 * node.ramGB, 0.1)
+        return RouteTable.Edge(
+            id: node.id, location: GeoPoint(latitude: node.latitude, longitude: node.longitude), capacity: capacity, routable: routable)
+    }
+}
+
+/// One edge of a routing answer.
+package struct RoutedEdge: Sendable, Equatable, Codable {
+    package var id: String
+    package var url: String
+    package var distanceKilometres: Double
+}
+
+/// What the registry says about a node.
+package struct NodeStatus: Sendable {
+    package var node: NodeRecord
+    package var stake: StakeBalance
+    /// Nil when routed to; otherwise why not.
+    package var refusal: String?
+}
+
+/// Why the registry refused a request; each maps to one HTTP status.
+package struct RegistryError: Error, CustomStringConvertible {
+    package enum Code: Sendable {
+        /// 400: the request is malformed.
+        case badRequest
+        /// 401: the signature or the sender is wrong.
+        case unauthorized
+        /// 409: a replayed request.
+        case replayed
+        /// 403: well-formed, but the rules say no (class minimums, stake, ledger rules).
+        case refused
+    }
+    package let code: Code
+    package let message: String
+    package var description: String { message }
+
+    package static func badRequest(_ m: String) -> Self { .init(code: .badRequest, message: m) }
+    package static func unauthorized(_ m: String) -> Self { .init(code: .unauthorized, message: m) }
+    package static func replayed(_ m: String) -> Self { .init(code: .replayed, message: m) }
+    package static func refused(_ m: String) -> Self { .init(code: .refused, message: m) }
+}
