@@ -1,0 +1,226 @@
+import DePINProtocol
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+
+/// The coordinator's versioned JSON API under `/v1`.
+///
+/// - `POST /v1/nodes`: register (signed by the node's key; see ``SignedRequest``).
+/// - `POST /v1/heartbeat`: report load, free cache and health (signed).
+/// - `GET /v1/nodes/{id}`: a node's registration, stake and whether (or why not) it is routed to.
+/// - `POST /v1/admin/ledger`: record a deposit, bond, unbond, release or slash (admin token).
+/// - `GET /v1/route?content=ID&(lat=..&lon=..|region=NAME)[&limit=N]`: the nearest eligible edges.
+/// - `GET /healthz`.
+///
+/// Every error is JSON `{"error": "..."}` with the status that fits (400, 401, 403, 404, 409,
+/// 413, 503); nothing is written when a request is refused.
+package struct CoordinatorAPI: Sendable {
+    let registry: Registry
+    /// SHA-256 of the admin token (compared in constant time).
+    let adminTokenDigest: [UInt8]?
+
+    package init(registry: Registry, adminToken: String?) {
+        self.registry = registry
+        adminTokenDigest = adminToken.map { Array(Self.digest($0)) }
+    }
+
+    package func router() -> Router<BasicRequestContext> {
+        let router = Router()
+        router.get("healthz") { _, _ in try Self.json(["status": "ok"]) }
+        router.post("v1/nodes") { request, context in
+            try await answer {
+                let body = try await Self.body(request)
+                let status = try await registry.register(body: body, headers: Self.headers(request), path: request.uri.path)
+                return try Self.encode(NodeView(status), status: .created)
+            }
+        }
+        router.post("v1/heartbeat") { request, context in
+            try await answer {
+                let body = try await Self.body(request)
+                let status = try await registry.heartbeat(body: body, headers: Self.headers(request), path: request.uri.path)
+                return try Self.encode(NodeView(status))
+            }
+        }
+        router.get("v1/nodes/:id") { request, context in
+            try await answer {
+                let id = context.parameters.get("id") ?? ""
+                guard let status = try await registry.status(of: id) else { throw APIError(.notFound, "no node \(id.prefix(64))") }
+                return try Self.encode(NodeView(status))
+            }
+        }
+        router.post("v1/admin/ledger") { request, context in
+            try await answer {
+                try authorizeAdmin(request)
+                let body = try await Self.body(request)
+                let entry: LedgerRequest
+                do { entry = try StrictJSON.decode(LedgerRequest.self, from: body) } catch { throw APIError(.badRequest, "\(error)") }
+                guard let kind = LedgerEvent.Kind(rawValue: entry.kind) else {
+                    throw APIError(.badRequest, "kind '\(entry.kind)' is not deposit, bond, unbond, release or slash")
+                }
+                guard entry.amount > 0 else { throw APIError(.badRequest, "amount must be a positive number of base units") }
+                let balance = try await registry.record(
+                    LedgerEvent(node: entry.node, kind: kind, amount: entry.amount, reason: entry.reason, evidence: entry.evidence, at: Int64(Date().timeIntervalSince1970)))
+                return try Self.encode(StakeView(balance))
+            }
+        }
+        router.get("v1/route") { request, context in
+            try await answer {
+                let query = request.uri.queryParameters
+                guard let content = query["content"].map(String.init), Identifier.isValid(content) else {
+                    throw APIError(.badRequest, "content must be a content id (\(Identifier.rule))")
+                }
+                let viewer: GeoPoint
+                if let lat = query["lat"].flatMap({ Double(String($0)) }), let lon = query["lon"].flatMap({ Double(String($0)) }) {
+                    viewer = GeoPoint(latitude: lat, longitude: lon)
+                    guard viewer.isValid else { throw APIError(.badRequest, "lat/lon \(lat), \(lon) is not a place on Earth") }
+                } else if let region = query["region"].map(String.init) {
+                    guard let point = Regions.point(region) else { throw APIError(.badRequest, "unknown region '\(region.prefix(40))'") }
+                    viewer = point
+                } else {
+                    throw APIError(.badRequest, "give lat and lon, or region")
+                }
+                let limit = query["limit"].flatMap { Int(String($0)) } ?? 5
+                guard (1...50).contains(limit) else { throw APIError(.badRequest, "limit must be 1 to 50") }
+                let edges = registry.route(content: content, from: viewer, limit: limit)
+                return try Self.encode(RouteAnswer(content: content, edges: edges))
+            }
+        }
+        return router
+    }
+
+    // MARK: -
+
+    private func authorizeAdmin(_ request: Request) throws {
+        guard let expected = adminTokenDigest else { throw APIError(.forbidden, "the admin API is off (start the coordinator with an admin token)") }
+        let header = request.headers[.authorization] ?? ""
+        guard header.hasPrefix("Bearer ") else { throw APIError(.unauthorized, "the admin API needs Authorization: Bearer TOKEN") }
+        let given = Array(Self.digest(String(header.dropFirst(7))))
+        // Constant-time comparison of equal-length digests.
+        guard zip(given, expected).reduce(UInt8(0), { $0 | ($1.0 ^ $1.1) }) == 0 else {
+            throw APIError(.unauthorized, "wrong admin token")
+        }
+    }
+
+    private static func digest(_ text: String) -> [UInt8] {
+        // FNV is not a cryptographic hash; compare whole tokens through SHA-256 instead.
+        Array(SHA256Digest.of(Array(text.utf8)))
+    }
+
+    static func body(_ request: Request) async throws -> Data {
+        do {
+            let buffer = try await request.body.collect(upTo: StrictJSON.maxBytes)
+            return Data(buffer.readableBytesView)
+        } catch {
+            throw APIError(.contentTooLarge, "the body is over \(StrictJSON.maxBytes) bytes")
+        }
+    }
+
+    static func headers(_ request: Request) -> [String: String] {
+        var out: [String: String] = [:]
+        for field in request.headers where field.name.canonicalName.hasPrefix("x-depin-") { out[field.name.rawName] = field.value }
+        return out
+    }
+
+    static func encode(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let data = try encoder.encode(value)
+        return Response(
+            status: status, headers: [.contentType: "application/json", .cacheControl: "no-store"],
+            body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    static func json(_ value: [String: String], status: HTTPResponse.Status = .ok) throws -> Response { try encode(value, status: status) }
+}
+
+/// Runs a handler and turns every failure into a JSON error with the right status.
+func answer(_ handler: () async throws -> Response) async throws -> Response {
+    do {
+        return try await handler()
+    } catch let error as APIError {
+        return try CoordinatorAPI.json(["error": error.message], status: error.status)
+    } catch let error as RegistryError {
+        let status: HTTPResponse.Status =
+            switch error.code {
+            case .badRequest: .badRequest
+            case .unauthorized: .unauthorized
+            case .replayed: .conflict
+            case .refused: .forbidden
+            }
+        return try CoordinatorAPI.json(["error": error.message], status: status)
+    } catch let error as StoreFailure {
+        return try CoordinatorAPI.json(["error": "storage: \(error.message)"], status: .serviceUnavailable)
+    }
+}
+
+struct APIError: Error {
+    let status: HTTPResponse.Status
+    let message: String
+    init(_ status: HTTPResponse.Status, _ message: String) {
+        self.status = status
+        self.message = message
+    }
+}
+
+/// `POST /v1/admin/ledger`.
+struct LedgerRequest: Codable, KnownFields {
+    var node: String
+    var kind: String
+    var amount: Int64
+    var reason: String
+    var evidence: String?
+    static let knownFields: Set<String> = ["node", "kind", "amount", "reason", "evidence"]
+}
+
+/// A node as the API shows it.
+struct NodeView: Codable {
+    var id: String
+    var deviceClass: String
+    var url: String
+    var latitude: Double
+    var longitude: Double
+    var lastHeartbeat: Int64
+    var load: Double
+    var healthy: Bool
+    var stake: StakeView
+    var routed: Bool
+    var reason: String?
+
+    init(_ status: NodeStatus) {
+        id = status.node.id
+        deviceClass = status.node.deviceClass
+        url = status.node.url
+        latitude = status.node.latitude
+        longitude = status.node.longitude
+        lastHeartbeat = status.node.lastHeartbeat
+        load = status.node.load
+        healthy = status.node.healthy
+        stake = StakeView(status.stake)
+        routed = status.refusal == nil
+        reason = status.refusal
+    }
+}
+
+/// Stake in base units.
+struct StakeView: Codable {
+    var deposited: Int64
+    var available: Int64
+    var bonded: Int64
+    var unbonding: Int64
+    var slashed: Int64
+
+    init(_ balance: StakeBalance) {
+        deposited = balance.deposited
+        available = balance.available
+        bonded = balance.bonded
+        unbonding = balance.unbonding
+        slashed = balance.slashed
+    }
+}
+
+/// `GET /v1/route`.
+package struct RouteAnswer: Codable, Sendable {
+    package var content: String
+    package var edges: [RoutedEdge]
+}

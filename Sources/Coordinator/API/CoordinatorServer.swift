@@ -1,0 +1,108 @@
+import Foundation
+import Hummingbird
+import HummingbirdCore
+import HummingbirdHTTP2
+import Logging
+import NIOSSL
+import ServiceLifecycle
+import UnixSignals
+
+/// Everything `depin coordinator` runs: the store, the registry, the HTTP API (plaintext
+/// HTTP/1.1 and/or HTTPS with HTTP/2), and the loop that re-evaluates routability every second
+/// and reloads from the store every few seconds (so coordinators sharing a PostgreSQL database
+/// converge). Stops on SIGTERM/SIGINT after in-flight requests.
+package struct CoordinatorServer {
+    package struct Configuration: Sendable {
+        /// `sqlite:PATH` or `postgres://user[:password]@host[:port]/database`.
+        package var database = "sqlite:./depin-coordinator.sqlite"
+        package var httpListen: (host: String, port: Int)? = ("127.0.0.1", 8080)
+        package var httpsListen: (host: String, port: Int)?
+        package var tlsCertificate: String?
+        package var tlsKey: String?
+        package var adminToken: String?
+        package var policy = RoutingPolicy()
+        package var bandKilometres = 50.0
+        /// Seconds between reloads from the store.
+        package var reloadInterval = 5.0
+
+        package init() {}
+    }
+
+    package let configuration: Configuration
+    package let logger: Logger
+
+    package init(configuration: Configuration, logger: Logger) {
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    /// Opens the store named by `database`.
+    package static func openStore(_ database: String, logger: Logger) throws -> any CoordinatorStore {
+        if database.hasPrefix("sqlite:") {
+            let path = String(database.dropFirst("sqlite:".count))
+            guard !path.isEmpty else { throw StoreFailure.unavailable("sqlite: needs a path, such as sqlite:/var/lib/depin/coordinator.sqlite") }
+            return try SQLiteStore(path: path)
+        }
+        if database.hasPrefix("postgres://") || database.hasPrefix("postgresql://") {
+            return try PostgresStore(url: database, logger: logger)
+        }
+        throw StoreFailure.unavailable("--db must be sqlite:PATH or postgres://..., not '\(database)'")
+    }
+
+    /// Runs until SIGTERM/SIGINT. `onListening` is called with (scheme, host, port) per listener.
+    package func run(onListening: @escaping @Sendable (String, String, Int) -> Void) async throws {
+        let store = try Self.openStore(configuration.database, logger: logger)
+        try await store.migrate()
+        let registry = Registry(store: store, policy: configuration.policy, bandKilometres: configuration.bandKilometres)
+        try await registry.reload()
+        let api = CoordinatorAPI(registry: registry, adminToken: configuration.adminToken)
+        var services: [any Service] = [Refresher(registry: registry, reloadInterval: configuration.reloadInterval, logger: logger)]
+        if let listen = configuration.httpListen {
+            services.append(
+                Application(
+                    router: api.router(), configuration: .init(address: .hostname(listen.host, port: listen.port), serverName: "depin-coordinator"),
+                    onServerRunning: { onListening("http", listen.host, $0.localAddress?.port ?? listen.port) }, logger: logger))
+        }
+        if let listen = configuration.httpsListen {
+            guard let certificate = configuration.tlsCertificate, let key = configuration.tlsKey else {
+                throw StoreFailure.unavailable("HTTPS needs --tls-cert and --tls-key")
+            }
+            let tls = TLSConfiguration.makeServerConfiguration(
+                certificateChain: try NIOSSLCertificate.fromPEMFile(certificate).map { .certificate($0) }, privateKey: .privateKey(try NIOSSLPrivateKey(file: key, format: .pem)))
+            services.append(
+                Application(
+                    router: api.router(), server: try .http2Upgrade(tlsConfiguration: tls),
+                    configuration: .init(address: .hostname(listen.host, port: listen.port), serverName: "depin-coordinator"),
+                    onServerRunning: { onListening("https", listen.host, $0.localAddress?.port ?? listen.port) }, logger: logger))
+        }
+        let group = ServiceGroup(
+            configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+        try await store.close()
+    }
+}
+
+/// Re-evaluates routability every second; reloads from the store every `reloadInterval`.
+struct Refresher: Service {
+    let registry: Registry
+    let reloadInterval: Double
+    let logger: Logger
+
+    func run() async throws {
+        var sinceReload = 0.0
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            do {
+                try await Task.sleep(for: .seconds(1))
+            } catch {
+                return
+            }
+            sinceReload += 1
+            if sinceReload >= reloadInterval {
+                sinceReload = 0
+                do { try await registry.reload() } catch { logger.warning("reload from the store failed: \(error)") }
+            } else {
+                registry.refresh()
+            }
+        }
+    }
+}

@@ -1,0 +1,115 @@
+import ArgumentParser
+import Coordinator
+import Foundation
+import Logging
+
+/// `depin coordinator`: the registry, staking ledger and router, over HTTP.
+struct CoordinatorCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "coordinator",
+        abstract: "Run the coordinator: miner registry, staking ledger and nearest-edge routing under /v1.",
+        discussion: """
+            Prints "listening on http://HOST:PORT" (and https://) once per listener. The admin API
+            (POST /v1/admin/ledger) is on only with an admin token, given by --admin-token-file or
+            DEPIN_COORDINATOR_ADMIN_TOKEN.
+            """
+    )
+
+    @Option(name: .customLong("http-listen"), help: "Plaintext HTTP/1.1 listener HOST:PORT, or off.") var httpListen = "127.0.0.1:8080"
+    @Option(name: .long, help: "HTTPS listener HOST:PORT (HTTP/2 and HTTP/1.1), with --tls-cert and --tls-key.") var listen: String?
+    @Option(name: .customLong("tls-cert"), help: "PEM certificate chain.") var tlsCert: String?
+    @Option(name: .customLong("tls-key"), help: "PEM private key.") var tlsKey: String?
+    @Option(name: .long, help: "sqlite:PATH or postgres://user[:password]@host[:port]/database.") var db = "sqlite:./depin-coordinator.sqlite"
+    @Option(name: .customLong("admin-token-file"), help: "File holding the admin API's bearer token.") var adminTokenFile: String?
+    @Option(name: .customLong("heartbeat-timeout"), help: "Seconds without a heartbeat before an edge stops being routed to.") var heartbeatTimeout: Int64 = 30
+    @Option(name: .customLong("max-load"), help: "Load (0 to 1) at which an edge gets no new viewers.") var maxLoad = 0.9
+    @Option(name: .customLong("band-km"), help: "Width of a routing distance band, km.") var bandKilometres = 50.0
+    @Option(name: .customLong("reload-interval"), help: "Seconds between reloads from the database (coordinators sharing one converge).") var reloadInterval = 5.0
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error, critical.") var logLevel = "info"
+
+    func run() async throws {
+        var configuration = CoordinatorServer.Configuration()
+        configuration.database = db
+        configuration.httpListen = try address(httpListen, flag: "--http-listen")
+        configuration.httpsListen = try listen.flatMap { try address($0, flag: "--listen") }
+        configuration.tlsCertificate = tlsCert
+        configuration.tlsKey = tlsKey
+        if configuration.httpsListen != nil && (tlsCert == nil || tlsKey == nil) { throw ValidationError("--listen needs --tls-cert and --tls-key") }
+        if configuration.httpListen == nil && configuration.httpsListen == nil { throw ValidationError("give --http-listen or --listen") }
+        if let file = adminTokenFile {
+            guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { throw ValidationError("cannot read --admin-token-file \(file)") }
+            configuration.adminToken = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        } else {
+            configuration.adminToken = ProcessInfo.processInfo.environment["DEPIN_COORDINATOR_ADMIN_TOKEN"]
+        }
+        if let token = configuration.adminToken, token.count < 16 { throw ValidationError("the admin token must be at least 16 characters") }
+        guard heartbeatTimeout > 0, (0.0...1.0).contains(maxLoad), bandKilometres > 0 else {
+            throw ValidationError("--heartbeat-timeout and --band-km must be positive, --max-load 0 to 1")
+        }
+        configuration.policy = .init(heartbeatTimeout: heartbeatTimeout, maximumLoad: maxLoad)
+        configuration.bandKilometres = bandKilometres
+        guard reloadInterval >= 1 else { throw ValidationError("--reload-interval must be at least 1 second") }
+        configuration.reloadInterval = reloadInterval
+        let level = Logger.Level(rawValue: logLevel) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "depin.coordinator")
+        do {
+            try await CoordinatorServer(configuration: configuration, logger: logger).run { scheme, host, port in
+                print("listening on \(scheme)://\(host):\(port)")
+                fflush(nil)
+            }
+        } catch let error as StoreFailure {
+            FileHandle.standardError.write(Data("coordinator: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+    }
+
+    private func address(_ text: String, flag: String) throws -> (host: String, port: Int)? {
+        if text == "off" { return nil }
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else {
+            throw ValidationError("\(flag) must be HOST:PORT or off, not '\(text)'")
+        }
+        return (String(text[..<colon]), port)
+    }
+}
+
+/// `depin route`: the routing look-up from the command line.
+struct RouteCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "route", abstract: "Ask a coordinator for the nearest edges for a title.")
+
+    @Option(name: .long, help: "Coordinator URL, such as http://127.0.0.1:8080.") var coordinator: String
+    @Option(name: .long, help: "Content id.") var content: String
+    @Option(name: .long, help: "Viewer latitude.") var lat: Double?
+    @Option(name: .long, help: "Viewer longitude.") var lon: Double?
+    @Option(name: .long, help: "Viewer region name (instead of --lat/--lon).") var region: String?
+    @Option(name: .long, help: "Edges to return.") var limit = 5
+
+    func run() async throws {
+        var components = URLComponents(string: coordinator.hasSuffix("/") ? String(coordinator.dropLast()) + "/v1/route" : coordinator + "/v1/route")
+        var items = [URLQueryItem(name: "content", value: content), URLQueryItem(name: "limit", value: String(limit))]
+        if let lat, let lon {
+            items += [URLQueryItem(name: "lat", value: String(lat)), URLQueryItem(name: "lon", value: String(lon))]
+        } else if let region {
+            items.append(URLQueryItem(name: "region", value: region))
+        } else {
+            throw ValidationError("give --lat and --lon, or --region")
+        }
+        components?.queryItems = items
+        guard let url = components?.url else { throw ValidationError("--coordinator must be a URL") }
+        let result = try await RouteClient.get(url)
+        guard result.status == 200 else {
+            FileHandle.standardError.write(Data("route: \(result.status): \(String(decoding: result.body, as: UTF8.self))\n".utf8))
+            throw ExitCode(1)
+        }
+        let answer = try JSONDecoder().decode(RouteAnswer.self, from: result.body)
+        if answer.edges.isEmpty { print("no eligible edge for \(answer.content)") }
+        for (rank, edge) in answer.edges.enumerated() {
+            print(String(format: "%d. %@  %@  %.1f km", rank + 1, edge.id, edge.url, edge.distanceKilometres))
+        }
+    }
+}

@@ -1,0 +1,57 @@
+import Foundation
+import TestSupport
+
+/// A `depin coordinator` child process on a random loopback port; `stop()` ends it.
+final class CoordinatorProcess: @unchecked Sendable {
+    // @unchecked Sendable: `process` is only touched from the test that owns this object.
+    let process = Process()
+    let port: Int
+    let logPath: String
+    static let adminToken = "test-admin-token-0123456789"
+
+    var base: String { "http://127.0.0.1:\(port)" }
+    var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+
+    private init(arguments: [String]) throws {
+        process.executableURL = URL(fileURLWithPath: depinBinary)
+        process.arguments = ["coordinator", "--http-listen", "127.0.0.1:0"] + arguments
+        var environment = ProcessInfo.processInfo.environment
+        environment["DEPIN_COORDINATOR_ADMIN_TOKEN"] = Self.adminToken
+        process.environment = environment
+        let out = Pipe()
+        process.standardOutput = out
+        logPath = NSTemporaryDirectory() + "depin-coordinator-\(UUID()).log"
+        FileManager.default.createFile(atPath: logPath, contents: nil)
+        process.standardError = FileHandle(forWritingAtPath: logPath)
+        try process.run()
+        var buffer = ""
+        var found: Int?
+        while found == nil {
+            let data = out.fileHandleForReading.availableData
+            if data.isEmpty { break }
+            buffer += String(decoding: data, as: UTF8.self)
+            if let line = buffer.split(separator: "\n").first(where: { $0.hasPrefix("listening on http://") }) {
+                found = Int(line.split(separator: ":").last!)
+            }
+        }
+        guard let found else {
+            process.terminate()
+            throw ToolError("coordinator did not start: \((try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "")")
+        }
+        port = found
+    }
+
+    static func start(_ arguments: [String]) async throws -> CoordinatorProcess {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async { continuation.resume(with: Result { try CoordinatorProcess(arguments: arguments) }) }
+        }
+    }
+
+    func stop() {
+        if process.isRunning {
+            process.terminate()
+            process.waitUntilExit()
+        }
+        try? FileManager.default.removeItem(atPath: logPath)
+    }
+}

@@ -1,0 +1,124 @@
+import AsyncHTTPClient
+import Crypto
+import DePINProtocol
+import Foundation
+import NIOCore
+import NIOHTTP1
+import TestSupport
+import Testing
+
+/// Talks to a coordinator the way edges and admins do: JSON over HTTP, signed where needed.
+struct CoordinatorClient {
+    let base: String
+
+    func send(_ method: HTTPMethod, _ path: String, body: Data? = nil, headers: [(String, String)] = []) async throws -> (status: Int, json: [String: Any], text: String) {
+        var request = HTTPClientRequest(url: base + path)
+        request.method = method
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
+        if let body { request.body = .bytes(ByteBuffer(bytes: body)) }
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+        let bytes = try await response.body.collect(upTo: 1 << 20)
+        let text = String(buffer: bytes)
+        let json = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any] ?? [:]
+        return (Int(response.status.code), json, text)
+    }
+
+    func admin(_ node: String, _ kind: String, _ dhb: Int64) async throws -> Int {
+        let body = try JSONSerialization.data(withJSONObject: ["node": node, "kind": kind, "amount": dhb * 100_000_000, "reason": "test \(kind)"])
+        return try await send(.POST, "/v1/admin/ledger", body: body, headers: [("Authorization", "Bearer \(CoordinatorProcess.adminToken)")]).status
+    }
+
+    func register(_ identity: NodeIdentity, deviceClass: String = "pc", lat: Double, lon: Double, extra: String = "") async throws -> (status: Int, json: [String: Any], text: String) {
+        let key = identity.publicKey.rawRepresentation.base64EncodedString()
+        let body = Data("""
+            {"publicKey":"\(key)","deviceClass":"\(deviceClass)","cores":8,"ramGB":16,"mbps":300,"gpu":true,"diskGB":500,"ssd":true,\
+            "latitude":\(lat),"longitude":\(lon),"url":"https://\(identity.id).example:8443"\(extra)}
+            """.utf8)
+        let headers = try SignedRequest.headers(identity: identity, method: "POST", path: "/v1/nodes", body: body)
+        return try await send(.POST, "/v1/nodes", body: body, headers: headers)
+    }
+}
+
+@Suite("depin coordinator as a process", .serialized)
+struct CoordinatorTests {
+    @Test("registration, staking, routing and depin route over HTTP; bad requests get 4xx and write nothing")
+    func registryOverHTTP() async throws {
+        let dir = TemporaryDirectory("coordinator")
+        defer { dir.remove() }
+        let coordinator = try await CoordinatorProcess.start(["--db", "sqlite:\(dir.path)/c.sqlite"])
+        defer { coordinator.stop() }
+        let client = CoordinatorClient(base: coordinator.base)
+        #expect(try await client.send(.GET, "/healthz").status == 200)
+
+        let paris = NodeIdentity(), berlin = NodeIdentity(), unstaked = NodeIdentity()
+        // Admin API: a token is required; the staking rules apply.
+        let noToken = try await client.send(.POST, "/v1/admin/ledger", body: Data(#"{"node":"x","kind":"deposit","amount":1,"reason":"r"}"#.utf8))
+        #expect(noToken.status == 401)
+        #expect(try await client.admin(paris.id, "bond", 1) == 403)
+        for node in [paris, berlin] {
+            #expect(try await client.admin(node.id, "deposit", 1_000_000) == 200)
+            #expect(try await client.admin(node.id, "bond", 1_000_000) == 200)
+        }
+        #expect(try await client.register(paris, lat: 48.86, lon: 2.35).status == 201)
+        #expect(try await client.register(berlin, lat: 52.52, lon: 13.40).status == 201)
+        let refused = try await client.register(unstaked, lat: 48.85, lon: 2.30)
+        #expect(refused.status == 403 && (refused.json["error"] as? String ?? "").contains("DHB bonded"), "\(refused.text)")
+
+        let route = try await client.send(.GET, "/v1/route?content=movie&lat=48.80&lon=2.40&limit=5")
+        let ids = (route.json["edges"] as? [[String: Any]] ?? []).compactMap { $0["id"] as? String }
+        #expect(route.status == 200 && ids == [paris.id, berlin.id], "\(route.text)")
+        let cli = try await run(depinBinary, ["route", "--coordinator", coordinator.base, "--content", "movie", "--region", "eu-central"])
+        #expect(cli.status == 0 && cli.output.contains("1. \(berlin.id)"), "\(cli.output)")
+
+        // Bad requests: each a clear 4xx.
+        let key = paris.publicKey.rawRepresentation.base64EncodedString()
+        let body = Data(#"{"publicKey":"\#(key)","deviceClass":"pc","cores":8,"ramGB":16,"mbps":1,"gpu":true,"diskGB":1,"ssd":true,"region":"uk","url":"https://p"}"#.utf8)
+        let headers = try SignedRequest.headers(identity: paris, method: "POST", path: "/v1/nodes", body: body)
+        #expect(try await client.send(.POST, "/v1/nodes", body: body, headers: headers).status == 201)
+        #expect(try await client.send(.POST, "/v1/nodes", body: body, headers: headers).status == 409)  // replay
+        #expect(try await client.send(.POST, "/v1/nodes", body: body).status == 401)  // unsigned
+        #expect(try await client.register(berlin, lat: 1, lon: 1, extra: #","bogus":1"#).status == 400)
+        #expect(try await client.send(.POST, "/v1/nodes", body: Data("{not json".utf8)).status == 400)
+        #expect(try await client.send(.POST, "/v1/nodes", body: Data(repeating: 32, count: 200_000)).status == 413)
+        #expect(try await client.send(.GET, "/v1/route?content=movie").status == 400)
+        #expect(try await client.send(.GET, "/v1/route?content=../x&lat=1&lon=1").status == 400)
+        #expect(try await client.send(.GET, "/v1/nodes/\(unstaked.id)").status == 404)
+
+        // Heartbeats; the node's status says whether it is routed, and why not.
+        let beat = Data(#"{"load":0.95,"freeCacheBytes":5,"healthy":true}"#.utf8)
+        let beatHeaders = try SignedRequest.headers(identity: paris, method: "POST", path: "/v1/heartbeat", body: beat)
+        let status = try await client.send(.POST, "/v1/heartbeat", body: beat, headers: beatHeaders)
+        #expect(status.status == 200 && status.json["routed"] as? Bool == false && (status.json["reason"] as? String ?? "").contains("load"), "\(status.text)")
+        let after = try await client.send(.GET, "/v1/route?content=movie&lat=48.80&lon=2.40")
+        #expect((after.json["edges"] as? [[String: Any]] ?? []).compactMap { $0["id"] as? String } == [berlin.id])
+    }
+
+    @Test("two coordinators on one PostgreSQL database give the same answers")
+    func sharedDatabase() async throws {
+        let server = try await PostgresServer.start()
+        defer { server.stop() }
+        try await server.createDatabase("coordinators")
+        let url = server.url(database: "coordinators")
+        let one = try await CoordinatorProcess.start(["--db", url, "--reload-interval", "1"])
+        defer { one.stop() }
+        let two = try await CoordinatorProcess.start(["--db", url, "--reload-interval", "1"])
+        defer { two.stop() }
+        let edge = NodeIdentity()
+        let a = CoordinatorClient(base: one.base), b = CoordinatorClient(base: two.base)
+        #expect(try await a.admin(edge.id, "deposit", 1_000_000) == 200)
+        #expect(try await b.admin(edge.id, "bond", 1_000_000) == 200)  // the ledger is shared
+        #expect(try await a.register(edge, lat: 40.7, lon: -74).status == 201)
+        var seen: [String] = []
+        for _ in 0..<40 where seen.isEmpty {
+            try await Task.sleep(for: .milliseconds(100))
+            let route = try await b.send(.GET, "/v1/route?content=t&region=us-east")
+            seen = (route.json["edges"] as? [[String: Any]] ?? []).compactMap { $0["id"] as? String }
+        }
+        #expect(seen == [edge.id])
+        // A request signed once cannot be replayed at the other coordinator.
+        let beat = Data(#"{"load":0.1,"freeCacheBytes":5,"healthy":true}"#.utf8)
+        let headers = try SignedRequest.headers(identity: edge, method: "POST", path: "/v1/heartbeat", body: beat)
+        #expect(try await a.send(.POST, "/v1/heartbeat", body: beat, headers: headers).status == 200)
+        #expect(try await b.send(.POST, "/v1/heartbeat", body: beat, headers: headers).status == 409)
+    }
+}
