@@ -101,6 +101,9 @@ public struct ContentManifest: Codable, Sendable, Hashable {
         self.transcode = transcode
     }
 
+    /// The encoder settings `depin publish` uses unless told otherwise.
+    public static var defaultTranscodeSettings: EncoderSettings { EncoderSettings() }
+
     /// The ladder rendition called `name`, if the manifest lists it.
     public func rendition(named name: String) -> Rendition? { ladder.first { $0.name == name } }
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Coordinator
+import DePINProtocol
 import Foundation
 import Logging
 
@@ -24,6 +25,8 @@ struct CoordinatorCommand: AsyncParsableCommand {
     @Option(name: .customLong("heartbeat-timeout"), help: "Seconds without a heartbeat before an edge stops being routed to.") var heartbeatTimeout: Int64 = 30
     @Option(name: .customLong("max-load"), help: "Load (0 to 1) at which an edge gets no new viewers.") var maxLoad = 0.9
     @Option(name: .customLong("band-km"), help: "Width of a routing distance band, km.") var bandKilometres = 50.0
+    @Option(name: .long, help: "The coordinator's Ed25519 key file (made, mode 0600, when absent).") var identity = "./depin-coordinator.key"
+    @Option(name: .customLong("token-lifetime"), help: "Seconds a playback token is valid.") var tokenLifetime = 21_600.0
     @Option(name: .customLong("reload-interval"), help: "Seconds between reloads from the database (coordinators sharing one converge).") var reloadInterval = 5.0
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error, critical.") var logLevel = "info"
 
@@ -50,6 +53,9 @@ struct CoordinatorCommand: AsyncParsableCommand {
         configuration.bandKilometres = bandKilometres
         guard reloadInterval >= 1 else { throw ValidationError("--reload-interval must be at least 1 second") }
         configuration.reloadInterval = reloadInterval
+        guard tokenLifetime >= 1 else { throw ValidationError("--token-lifetime must be at least 1 second") }
+        configuration.tokenLifetime = tokenLifetime
+        configuration.identityFile = identity
         let level = Logger.Level(rawValue: logLevel) ?? .info
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
@@ -63,6 +69,9 @@ struct CoordinatorCommand: AsyncParsableCommand {
                 fflush(nil)
             }
         } catch let error as StoreFailure {
+            FileHandle.standardError.write(Data("coordinator: \(error)\n".utf8))
+            throw ExitCode(1)
+        } catch let error as ProtocolError {
             FileHandle.standardError.write(Data("coordinator: \(error)\n".utf8))
             throw ExitCode(1)
         }

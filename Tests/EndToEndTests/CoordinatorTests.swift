@@ -122,3 +122,69 @@ struct CoordinatorTests {
         #expect(try await b.send(.POST, "/v1/heartbeat", body: beat, headers: headers).status == 409)
     }
 }
+
+@Suite("coordinator tokens and HLS keys", .serialized)
+struct CoordinatorKeyTests {
+    static func manifest(_ id: String) -> ContentManifest {
+        ContentManifest(
+            id: id, createdAt: 0, segmentSeconds: 4,
+            source: .init(width: 1280, height: 720, frameRate: 30, codecs: "avc1.64001F", hasAudio: false, bandwidth: 1, averageBandwidth: 1, video: "copied", audio: nil),
+            segments: [.init(index: 0, duration: 4, length: 32, sha256: String(repeating: "a", count: 64), merkleRoot: String(repeating: "b", count: 64))],
+            ladder: [], transcode: ContentManifest.defaultTranscodeSettings)
+    }
+
+    @Test("route answers carry a token bound to the title; the key service gives the key only for a valid token of that title")
+    func tokensAndKeys() async throws {
+        let dir = TemporaryDirectory("coordinator-keys")
+        defer { dir.remove() }
+        let coordinator = try await CoordinatorProcess.start([
+            "--db", "sqlite:\(dir.path)/c.sqlite", "--identity", dir.path + "/coordinator.key", "--token-lifetime", "2",
+        ])
+        defer { coordinator.stop() }
+        let client = CoordinatorClient(base: coordinator.base)
+        let admin = [("Authorization", "Bearer \(CoordinatorProcess.adminToken)")]
+
+        // Register a title and its key.
+        let key = (0..<16).map { _ in UInt8.random(in: 0...255) }
+        let registration = try JSONSerialization.data(withJSONObject: [
+            "manifest": try JSONSerialization.jsonObject(with: JSONEncoder().encode(Self.manifest("title"))),
+            "key": Data(key).base64EncodedString(),
+        ])
+        #expect(try await client.send(.POST, "/v1/contents", body: registration).status == 401)
+        #expect(try await client.send(.POST, "/v1/contents", body: registration, headers: admin).status == 201)
+        #expect(try await client.send(.POST, "/v1/contents", body: registration, headers: admin).status == 409)
+        let shortKey = try JSONSerialization.data(withJSONObject: [
+            "manifest": try JSONSerialization.jsonObject(with: JSONEncoder().encode(Self.manifest("other"))), "key": "AAAA",
+        ])
+        #expect(try await client.send(.POST, "/v1/contents", body: shortKey, headers: admin).status == 400)
+
+        // The public key verifies route tokens offline.
+        let published = try await client.send(.GET, "/v1/keys/coordinator")
+        let publicKey = try #require(Data(base64Encoded: published.json["publicKey"] as? String ?? ""))
+        let verifier = try await PlaybackTokens(publicKey: publicKey)
+        let route = try await client.send(.GET, "/v1/route?content=title&region=uk")
+        let token = try #require(route.json["token"] as? String)
+        let claims = try await verifier.verify(token, for: "title")
+        #expect(claims.session == route.json["session"] as? String)
+
+        let fetched = try await client.send(.GET, "/v1/hls-key/title?token=\(token)")
+        #expect(fetched.status == 200)
+        var request = HTTPClientRequest(url: coordinator.base + "/v1/hls-key/title")
+        request.headers.add(name: "Authorization", value: "Bearer \(token)")
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(5))
+        #expect(Array(try await response.body.collect(upTo: 100).readableBytesView) == key)
+
+        // Refusals: none, another title's, forged, unknown title, expired.
+        #expect(try await client.send(.GET, "/v1/hls-key/title").status == 401)
+        let otherToken = try #require(try await client.send(.GET, "/v1/route?content=ghost&region=uk").json["token"] as? String)
+        let wrong = try await client.send(.GET, "/v1/hls-key/title?token=\(otherToken)")
+        #expect(wrong.status == 403 && (wrong.json["error"] as? String ?? "").contains("for ghost"))
+        #expect(try await client.send(.GET, "/v1/hls-key/ghost?token=\(otherToken)").status == 404)
+        let forger = await PlaybackTokens(signingKey: .init())
+        let forged = try await forger.issue(content: "title", session: "s", lifetime: 60)
+        #expect(try await client.send(.GET, "/v1/hls-key/title?token=\(forged)").status == 401)
+        try await Task.sleep(for: .seconds(3))
+        let expired = try await client.send(.GET, "/v1/hls-key/title?token=\(token)")
+        #expect(expired.status == 401 && (expired.json["error"] as? String ?? "").contains("expired"), "\(expired.text)")
+    }
+}

@@ -1,3 +1,4 @@
+import Crypto
 import DePINProtocol
 import Foundation
 import HTTPTypes
@@ -10,18 +11,27 @@ import NIOCore
 /// - `POST /v1/heartbeat`: report load, free cache and health (signed).
 /// - `GET /v1/nodes/{id}`: a node's registration, stake and whether (or why not) it is routed to.
 /// - `POST /v1/admin/ledger`: record a deposit, bond, unbond, release or slash (admin token).
-/// - `GET /v1/route?content=ID&(lat=..&lon=..|region=NAME)[&limit=N]`: the nearest eligible edges.
+/// - `GET /v1/route?content=ID&(lat=..&lon=..|region=NAME)[&limit=N]`: the nearest eligible
+///   edges and a playback token bound to the title and a new session.
+/// - `GET /v1/keys/coordinator`: the coordinator's Ed25519 public key.
+/// - `POST /v1/contents`: register a published title and its content key (admin token).
+/// - `GET /v1/hls-key/{content}?token=T` (or `Authorization: Bearer T`): the 16-byte AES key.
 /// - `GET /healthz`.
 ///
 /// Every error is JSON `{"error": "..."}` with the status that fits (400, 401, 403, 404, 409,
 /// 413, 503); nothing is written when a request is refused.
 package struct CoordinatorAPI: Sendable {
     let registry: Registry
+    let vault: KeyVault
+    /// How long a playback token is valid, seconds.
+    let tokenLifetime: TimeInterval
     /// SHA-256 of the admin token (compared in constant time).
     let adminTokenDigest: [UInt8]?
 
-    package init(registry: Registry, adminToken: String?) {
+    package init(registry: Registry, vault: KeyVault, tokenLifetime: TimeInterval = 6 * 3600, adminToken: String?) {
         self.registry = registry
+        self.vault = vault
+        self.tokenLifetime = tokenLifetime
         adminTokenDigest = adminToken.map { Array(Self.digest($0)) }
     }
 
@@ -83,7 +93,59 @@ package struct CoordinatorAPI: Sendable {
                 let limit = query["limit"].flatMap { Int(String($0)) } ?? 5
                 guard (1...50).contains(limit) else { throw APIError(.badRequest, "limit must be 1 to 50") }
                 let edges = registry.route(content: content, from: viewer, limit: limit)
-                return try Self.encode(RouteAnswer(content: content, edges: edges))
+                let session = UUID().uuidString.lowercased()
+                let token = try await vault.tokens.issue(content: content, session: session, lifetime: tokenLifetime)
+                return try Self.encode(RouteAnswer(content: content, session: session, token: token, edges: edges))
+            }
+        }
+        router.get("v1/keys/coordinator") { _, _ in
+            let key = vault.identity.publicKey.rawRepresentation
+            return try Self.encode(CoordinatorKey(
+                id: vault.identity.id, publicKey: key.base64EncodedString(), kty: "OKP", crv: "Ed25519", alg: "EdDSA",
+                x: key.base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+                    .replacingOccurrences(of: "=", with: "")))
+        }
+        router.post("v1/contents") { request, context in
+            try await answer {
+                try authorizeAdmin(request)
+                let body = try await Self.body(request)
+                let registration: ContentRegistration
+                do { registration = try StrictJSON.decode(ContentRegistration.self, from: body) } catch { throw APIError(.badRequest, "\(error)") }
+                do { try registration.manifest.validate() } catch { throw APIError(.badRequest, "manifest: \(error)") }
+                guard let key = Data(base64Encoded: registration.key), key.count == 16 else {
+                    throw APIError(.badRequest, "key must be the 16-byte AES-128 content key in base64")
+                }
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.sortedKeys]
+                let manifest = String(decoding: try encoder.encode(registration.manifest), as: UTF8.self)
+                let id = registration.manifest.id
+                do {
+                    try await registry.store.saveContent(
+                        ContentRecord(id: id, manifest: manifest, sealedKey: try vault.seal(Array(key), content: id), createdAt: Int64(Date().timeIntervalSince1970)))
+                } catch let failure as StoreFailure where failure.code == .duplicate {
+                    throw APIError(.conflict, failure.message)
+                }
+                return try Self.json(["id": id], status: .created)
+            }
+        }
+        router.get("v1/hls-key/:content") { request, context in
+            try await answer {
+                let content = context.parameters.get("content") ?? ""
+                guard Identifier.isValid(content) else { throw APIError(.badRequest, "'\(content.prefix(64))' is not a content id") }
+                let bearer = request.headers[.authorization].flatMap { $0.hasPrefix("Bearer ") ? String($0.dropFirst(7)) : nil }
+                guard let token = request.uri.queryParameters["token"].map(String.init) ?? bearer, !token.isEmpty else {
+                    throw APIError(.unauthorized, "a playback token is required (?token= or Authorization: Bearer)")
+                }
+                do {
+                    _ = try await vault.tokens.verify(token, for: content)
+                } catch let error as TokenError {
+                    throw APIError(error.code == .wrongContent ? .forbidden : .unauthorized, error.message)
+                }
+                guard let record = try await registry.store.content(id: content) else { throw APIError(.notFound, "no content \(content)") }
+                let key = try vault.unseal(record.sealedKey, content: content)
+                return Response(
+                    status: .ok, headers: [.contentType: "application/octet-stream", .cacheControl: "private, no-store"],
+                    body: ResponseBody(byteBuffer: ByteBuffer(bytes: key)))
             }
         }
         return router
@@ -222,5 +284,28 @@ struct StakeView: Codable {
 /// `GET /v1/route`.
 package struct RouteAnswer: Codable, Sendable {
     package var content: String
+    /// The playback session the token is bound to.
+    package var session: String
+    /// A playback token for `content` (JWT, EdDSA), for edges and the key service.
+    package var token: String
     package var edges: [RoutedEdge]
+}
+
+/// `GET /v1/keys/coordinator`: the public key edges verify tokens and receipts with (also as
+/// a JWK's fields).
+struct CoordinatorKey: Codable {
+    var id: String
+    var publicKey: String
+    var kty: String
+    var crv: String
+    var alg: String
+    var x: String
+}
+
+/// `POST /v1/contents`: a published manifest and its content key.
+struct ContentRegistration: Codable, KnownFields {
+    var manifest: ContentManifest
+    /// base64 of the 16-byte key.
+    var key: String
+    static let knownFields: Set<String> = ["manifest", "key"]
 }

@@ -1,3 +1,4 @@
+import DePINProtocol
 import Foundation
 import Hummingbird
 import HummingbirdCore
@@ -20,6 +21,10 @@ package struct CoordinatorServer {
         package var tlsCertificate: String?
         package var tlsKey: String?
         package var adminToken: String?
+        /// The coordinator's Ed25519 identity (made when absent).
+        package var identityFile = "./depin-coordinator.key"
+        /// Seconds a playback token is valid.
+        package var tokenLifetime = 6 * 3600.0
         package var policy = RoutingPolicy()
         package var bandKilometres = 50.0
         /// Seconds between reloads from the store.
@@ -55,7 +60,10 @@ package struct CoordinatorServer {
         try await store.migrate()
         let registry = Registry(store: store, policy: configuration.policy, bandKilometres: configuration.bandKilometres)
         try await registry.reload()
-        let api = CoordinatorAPI(registry: registry, adminToken: configuration.adminToken)
+        let (vault, created) = try await KeyVault.load(path: configuration.identityFile)
+        logger.info("coordinator key \(vault.identity.id) \(created ? "made and written to" : "read from") \(configuration.identityFile)")
+        let api = CoordinatorAPI(
+            registry: registry, vault: vault, tokenLifetime: configuration.tokenLifetime, adminToken: configuration.adminToken)
         var services: [any Service] = [Refresher(registry: registry, reloadInterval: configuration.reloadInterval, logger: logger)]
         if let listen = configuration.httpListen {
             services.append(
