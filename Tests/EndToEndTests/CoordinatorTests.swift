@@ -188,3 +188,36 @@ struct CoordinatorKeyTests {
         #expect(expired.status == 401 && (expired.json["error"] as? String ?? "").contains("expired"), "\(expired.text)")
     }
 }
+
+@Suite("depin publish --coordinator", .serialized)
+struct PublishToCoordinatorTests {
+    @Test("publishing registers the title: a viewer's token then opens its key at the coordinator")
+    func publishRegisters() async throws {
+        let dir = TemporaryDirectory("publish-coordinator")
+        defer { dir.remove() }
+        let coordinator = try await CoordinatorProcess.start(["--db", "sqlite:\(dir.path)/c.sqlite", "--identity", dir.path + "/c.key"])
+        defer { coordinator.stop() }
+        try await TestClip.make(dir.path + "/in.mp4", seconds: 3, keyint: 30)
+        var environment = ProcessInfo.processInfo.environment
+        environment["DEPIN_COORDINATOR_ADMIN_TOKEN"] = CoordinatorProcess.adminToken
+        let published = try await run(
+            depinBinary, ["publish", dir.path + "/in.mp4", "--out", dir.path + "/out", "--id", "clip", "--coordinator", coordinator.base],
+            environment: environment)
+        #expect(published.status == 0 && published.output.contains("registered clip with"), "\(published.output)")
+        let client = CoordinatorClient(base: coordinator.base)
+        let token = try #require(try await client.send(.GET, "/v1/route?content=clip&region=uk").json["token"] as? String)
+        var request = HTTPClientRequest(url: coordinator.base + "/v1/hls-key/clip?token=\(token)")
+        request.method = .GET
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(5))
+        let key = Array(try await response.body.collect(upTo: 100).readableBytesView)
+        #expect(key == Array(try Data(contentsOf: URL(fileURLWithPath: dir.path + "/out/clip.key"))))
+
+        // A wrong admin token: the local title is complete, and the failure says so.
+        environment["DEPIN_COORDINATOR_ADMIN_TOKEN"] = "wrong-token-0123456789"
+        let refused = try await run(
+            depinBinary, ["publish", dir.path + "/in.mp4", "--out", dir.path + "/out", "--id", "clip2", "--coordinator", coordinator.base],
+            environment: environment)
+        #expect(refused.status == 1 && refused.output.contains("registering it with") && refused.output.contains("401"), "\(refused.output)")
+        #expect(FileManager.default.fileExists(atPath: dir.path + "/out/clip2/manifest.json"))
+    }
+}

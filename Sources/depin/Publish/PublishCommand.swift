@@ -4,7 +4,7 @@ import Foundation
 import Media
 
 /// `depin publish INPUT --out DIR`: makes an encrypted HLS title from any file FFmpeg reads.
-struct PublishCommand: ParsableCommand {
+struct PublishCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "publish",
         abstract: "Publish a video as encrypted HLS: keyframe-aligned source segments, playlists, manifest and key.",
@@ -26,8 +26,20 @@ struct PublishCommand: ParsableCommand {
     @Option(name: .long, help: "x264 preset for re-encoding and transcodes.") var preset: String = "veryfast"
     @Flag(name: .long, help: "Re-encode even when the input is already H.264 and AAC.") var reencode = false
     @Flag(name: .long, help: "Print the manifest as JSON on stdout when done.") var json = false
+    @Option(name: .long, help: "Register the title and its key with this coordinator (http(s)://HOST:PORT).") var coordinator: String?
+    @Option(name: .customLong("admin-token-file"), help: "The coordinator's admin token (else DEPIN_COORDINATOR_ADMIN_TOKEN).") var adminTokenFile: String?
 
-    func run() throws {
+    func run() async throws {
+        var adminToken: String?
+        if coordinator != nil {
+            if let file = adminTokenFile {
+                guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { throw ValidationError("cannot read \(file)") }
+                adminToken = text.trimmingCharacters(in: .whitespacesAndNewlines)
+            } else {
+                adminToken = ProcessInfo.processInfo.environment["DEPIN_COORDINATOR_ADMIN_TOKEN"]
+            }
+            guard adminToken != nil else { throw ValidationError("--coordinator needs --admin-token-file or DEPIN_COORDINATOR_ADMIN_TOKEN") }
+        }
         var encoder = EncoderSettings()
         encoder.threads = threads
         encoder.preset = preset
@@ -60,6 +72,18 @@ struct PublishCommand: ParsableCommand {
             key:      \(result.keyPath)
 
             """.utf8))
+        if let coordinator, let adminToken {
+            do {
+                let key = try Data(contentsOf: URL(fileURLWithPath: result.keyPath))
+                try await ContentRegistrar.register(manifest: m, key: key, coordinator: coordinator, adminToken: adminToken)
+                FileHandle.standardError.write(Data("registered \(m.id) with \(coordinator)\n".utf8))
+            } catch {
+                let message = "published \(m.id) locally, but registering it with \(coordinator) failed: \(error)\n"
+                    + "(the title and its key are complete; register them later or publish again with another --id)\n"
+                FileHandle.standardError.write(Data(message.utf8))
+                throw ExitCode(1)
+            }
+        }
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
