@@ -4,7 +4,7 @@ import Foundation
 
 /// `depin bench-route`: the routing look-up in-process, on a synthetic network (used by
 /// scripts/bench-route).
-struct BenchRouteCommand: ParsableCommand {
+struct BenchRouteCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench-route",
         abstract: "Measure in-process route look-ups on a synthetic network.",
@@ -16,8 +16,13 @@ struct BenchRouteCommand: ParsableCommand {
     @Option(help: "Look-ups to time.") var queries = 200_000
     @Option(help: "Edges per answer.") var limit = 5
     @Option(help: "Titles the viewers watch.") var titles = 10_000
+    @Option(help: "Instead of timing, write the network to this new SQLite database (bonded pc edges whose last heartbeat is a day ahead).") var seed: String?
 
-    func run() throws {
+    func run() async throws {
+        if let seed {
+            try await seedDatabase(seed)
+            return
+        }
         var table = RouteTable(bandKilometres: 50)
         let network = SyntheticNetwork.edges(edges, cities: cities, seed: 1)
         let built = ContinuousClock.now
@@ -49,6 +54,32 @@ struct BenchRouteCommand: ParsableCommand {
         func micros(_ q: Double) -> String { String(format: "%.2f", Double(latencies[min(Int(Double(queries) * q), queries - 1)]) / 1000) }
         print("edges \(edges) (\(cities) cities), index built in \(buildTime), \(queries) look-ups of \(limit) edges, \(returned / queries) returned on average")
         print(String(format: "look-ups/s %.0f", perSecond) + "   p50 \(micros(0.5)) us   p99 \(micros(0.99)) us   max \(micros(1)) us")
+    }
+}
+
+extension BenchRouteCommand {
+    /// A coordinator database holding the synthetic network: every edge a bonded pc (one in ten
+    /// reporting unhealthy)
+    /// whose last heartbeat is a day ahead, so it stays routable for the whole benchmark.
+    func seedDatabase(_ path: String) async throws {
+        let store = try SQLiteStore(path: path)
+        try await store.migrate()
+        let now = Int64(Date().timeIntervalSince1970)
+        let stake = DeviceClass.named("pc")!.stake
+        var nodes: [NodeRecord] = []
+        var events: [LedgerEvent] = []
+        for edge in SyntheticNetwork.edges(edges, cities: cities, seed: 1) {
+            nodes.append(
+                NodeRecord(
+                    id: edge.id, publicKey: "", deviceClass: "pc", cores: 8, ramGB: 16, mbps: edge.capacity * 100, gpu: true, diskGB: 500,
+                    ssd: true, latitude: edge.location.latitude, longitude: edge.location.longitude, url: "https://\(edge.id).example:8443",
+                    registeredAt: now, lastHeartbeat: now + 86_400, healthy: edge.routable))
+            events.append(LedgerEvent(node: edge.id, kind: .deposit, amount: stake, reason: "benchmark", at: now))
+            events.append(LedgerEvent(node: edge.id, kind: .bond, amount: stake, reason: "benchmark", at: now))
+        }
+        try await store.seed(nodes: nodes, events: events)
+        try await store.close()
+        print("seeded \(nodes.count) edges (\(nodes.filter(\.healthy).count) healthy) into \(path)")
     }
 }
 
