@@ -27,7 +27,8 @@ package struct CoordinatorServer {
         package var tokenLifetime = 6 * 3600.0
         package var policy = RoutingPolicy()
         package var bandKilometres = 50.0
-        /// Seconds between reloads from the store.
+        /// Seconds between reloads from the store (PostgreSQL only: coordinators sharing it
+        /// converge; a SQLite file has one coordinator).
         package var reloadInterval = 5.0
 
         package init() {}
@@ -64,7 +65,11 @@ package struct CoordinatorServer {
         logger.info("coordinator key \(vault.identity.id) \(created ? "made and written to" : "read from") \(configuration.identityFile)")
         let api = CoordinatorAPI(
             registry: registry, vault: vault, tokenLifetime: configuration.tokenLifetime, adminToken: configuration.adminToken)
-        var services: [any Service] = [Refresher(registry: registry, reloadInterval: configuration.reloadInterval, logger: logger)]
+        // A SQLite file has one coordinator, which already knows every change: no reloads.
+        let shared = !configuration.database.hasPrefix("sqlite:")
+        var services: [any Service] = [
+            Refresher(registry: registry, reloadInterval: shared ? configuration.reloadInterval : .infinity, logger: logger)
+        ]
         if let listen = configuration.httpListen {
             services.append(
                 Application(
