@@ -25,6 +25,7 @@ public struct PlaybackToken: JWTPayload, Equatable {
     }
 
     public var session: String { sub.value }
+    public var expiresAt: Date { exp.value }
 
     public func verify(using algorithm: some JWTAlgorithm) async throws {
         try exp.verifyNotExpired()

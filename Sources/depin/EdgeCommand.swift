@@ -37,6 +37,13 @@ struct EdgeCommand: AsyncParsableCommand {
     @Option(name: .customLong("idle-timeout"), help: "Seconds an idle connection is kept.") var idleTimeout: String?
     @Option(name: .customLong("max-header-bytes"), help: "Largest request head accepted.") var maxHeaderBytes: String?
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error, critical.") var logLevel: String?
+    @Option(name: .long, help: "Region name instead of --lat/--lon.") var region: String?
+    @Option(name: .customLong("public-url"), help: "The https:// URL viewers reach this edge at.") var publicURL: String?
+    @Option(name: .long, help: "Mbit/s of bandwidth offered.") var mbps: String?
+    @Option(name: .long, help: "Cores offered (default: this machine's).") var cores: String?
+    @Option(name: .long, help: "GB of RAM offered (default: this machine's).") var ram: String?
+    @Option(name: .long, help: "Has a GPU: true or false.") var gpu: String?
+    @Option(name: .long, help: "Has an SSD: true or false.") var ssd: String?
     @Option(name: .long, help: "Make ladder renditions on demand: true or false (pc class only).") var transcode: String?
     @Option(name: .customLong("transcode-keys"), help: "Folder of CONTENT.key files for transcoding.") var transcodeKeys: String?
     @Option(name: .customLong("transcode-worker"), help: "The depin executable run as the transcode worker.") var transcodeWorker: String?
@@ -54,6 +61,7 @@ struct EdgeCommand: AsyncParsableCommand {
             ("upstream.read_timeout", upstreamReadTimeout), ("coordinator.url", coordinator),
             ("coordinator.identity", identity), ("node.class", deviceClass), ("node.lat", lat), ("node.lon", lon),
             ("server.idle_timeout", idleTimeout), ("server.max_header_bytes", maxHeaderBytes), ("log.level", logLevel),
+            ("node.region", region), ("node.url", publicURL), ("node.mbps", mbps), ("node.cores", cores), ("node.ram", ram), ("node.gpu", gpu), ("node.ssd", ssd),
             ("transcode.enabled", transcode), ("transcode.keys", transcodeKeys), ("transcode.worker", transcodeWorker),
             ("transcode.timeout", transcodeTimeout), ("transcode.memory_limit", transcodeMemory), ("transcode.jobs", transcodeJobs),
         ]

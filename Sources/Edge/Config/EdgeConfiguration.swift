@@ -35,6 +35,17 @@ package struct EdgeConfiguration: Sendable, Equatable {
     package var deviceClass = "server"
     package var latitude: Double?
     package var longitude: Double?
+    /// A region name from the coordinator's table, instead of latitude/longitude.
+    package var region: String?
+    /// Where viewers reach this edge; nil: the HTTPS listener's address.
+    package var publicURL: String?
+    /// Upstream bandwidth the node offers, Mbit/s; whether it has a GPU and an SSD.
+    package var mbps = 100.0
+    /// Cores and RAM (GB) reported; nil: what this machine has.
+    package var cores: Int?
+    package var ramGB: Double?
+    package var gpu = false
+    package var ssd = true
     /// Seconds a connection may sit idle before it is closed.
     package var idleTimeout = 30.0
     /// Largest request head accepted, in bytes.
@@ -71,6 +82,13 @@ package struct EdgeConfiguration: Sendable, Equatable {
         ("node.class", "--class", "mobile, pc or server"),
         ("node.lat", "--lat", "degrees of latitude, -90 to 90"),
         ("node.lon", "--lon", "degrees of longitude, -180 to 180"),
+        ("node.region", "--region", "a region name (us-east, eu-west, ...), instead of lat/lon"),
+        ("node.url", "--public-url", "the https:// URL viewers reach this edge at"),
+        ("node.mbps", "--mbps", "Mbit/s of bandwidth offered"),
+        ("node.cores", "--cores", "cores offered (default: this machine's)"),
+        ("node.ram", "--ram", "GB of RAM offered (default: this machine's)"),
+        ("node.gpu", "--gpu", "true or false"),
+        ("node.ssd", "--ssd", "true or false"),
         ("server.idle_timeout", "--idle-timeout", "seconds"),
         ("server.max_header_bytes", "--max-header-bytes", "bytes, 1024 to 1048576"),
         ("log.level", "--log-level", "trace, debug, info, notice, warning, error or critical"),
@@ -236,6 +254,29 @@ package struct EdgeConfiguration: Sendable, Equatable {
         }
         latitude = try degrees("node.lat", limit: 90)
         longitude = try degrees("node.lon", limit: 180)
+        region = nonEmpty("node.region")
+        publicURL = nonEmpty("node.url")
+        if let url = publicURL, URL(string: url)?.host == nil || !(url.hasPrefix("https://") || url.hasPrefix("http://")) {
+            throw ConfigurationError.invalid("node.url", url, expected: "an https:// or http:// URL")
+        }
+        if let raw = text("node.mbps") {
+            guard let value = Double(raw), value > 0, value < 1e6 else { throw ConfigurationError.invalid("node.mbps", raw, expected: "Mbit/s, more than 0") }
+            mbps = value
+        }
+        if let raw = text("node.cores"), !raw.isEmpty {
+            guard let value = Int(raw), (1...4096).contains(value) else { throw ConfigurationError.invalid("node.cores", raw, expected: "1 to 4096") }
+            cores = value
+        }
+        if let raw = text("node.ram"), !raw.isEmpty {
+            guard let value = Double(raw), value > 0, value < 1e6 else { throw ConfigurationError.invalid("node.ram", raw, expected: "GB, more than 0") }
+            ramGB = value
+        }
+        for (key, current) in [("node.gpu", gpu), ("node.ssd", ssd)] {
+            guard let raw = text(key) else { continue }
+            guard let value = Bool(raw.lowercased()) else { throw ConfigurationError.invalid(key, raw, expected: "true or false") }
+            if key == "node.gpu" { gpu = value } else { ssd = value }
+            _ = current
+        }
         idleTimeout = try seconds("server.idle_timeout", idleTimeout)
         if let raw = text("server.max_header_bytes") {
             guard let value = Int(raw), (1024...(1 << 20)).contains(value) else {
@@ -268,6 +309,14 @@ package struct EdgeConfiguration: Sendable, Equatable {
         if let raw = text("transcode.jobs") {
             guard let value = Int(raw), (1...64).contains(value) else { throw ConfigurationError.invalid("transcode.jobs", raw, expected: "1 to 64") }
             transcode.jobs = value
+        }
+        if coordinator != nil {
+            guard identity != nil else {
+                throw ConfigurationError.invalid("coordinator.identity", "", expected: "a key file (depin keys generate) when coordinator.url is set")
+            }
+            guard (latitude != nil && longitude != nil) || region != nil else {
+                throw ConfigurationError.invalid("node.lat", "", expected: "node.lat and node.lon, or node.region, when coordinator.url is set")
+            }
         }
         if transcode.enabled {
             guard deviceClass == "pc" else {

@@ -17,6 +17,8 @@ struct EdgeResponder: HTTPResponder {
     let cache: EdgeCache
     let registry: PrometheusCollectorRegistry
     let logger: Logger
+    /// With a coordinator: the playback-token check every media request passes.
+    var gate: TokenGate? = nil
     let metrics = EdgeMetrics()
 
     func respond(to request: Request, context: Context) async throws -> Response {
@@ -46,7 +48,16 @@ struct EdgeResponder: HTTPResponder {
             guard request.method == .get || request.method == .head else { throw HTTPFailure.methodNotAllowed(request.method) }
             if hasBody { throw HTTPFailure.badRequest("\(request.method) requests must not carry a body") }
             let key = try Self.key(fromRawPath: path.dropFirst(3))
-            guard MediaKind(fileExtension: key.fileExtension) != nil else { return nil }
+            guard let kind = MediaKind(fileExtension: key.fileExtension) else { return nil }
+            if let gate {
+                // Playlists are rewritten per token, and new tokens need a verification: both
+                // take the task path.
+                if case .playlist = kind { return nil }
+                let query = target.split(separator: "?", maxSplits: 1).dropFirst().first
+                guard let token = TokenGate.token(query: query, authorization: request.headerFields[.authorization]),
+                    gate.allowsRemembered(token, content: key.content)
+                else { return nil }
+            }
             guard let entry = cache.hotEntry(key), var representation = entry.annotation as? Representation, let memory = entry.memory
             else { return nil }
             representation.memory = memory
@@ -63,7 +74,8 @@ struct EdgeResponder: HTTPResponder {
         let path = target.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)[0]
         guard path.hasPrefix("/") else { throw .badRequest("request target must be an absolute path") }
         if path.hasPrefix("/v/") {
-            return try await serveMedia(request, path: path.dropFirst(3))
+            guard let gate else { return try await serveMedia(request, path: path.dropFirst(3)) }
+            return try await serveGated(request, target: target, path: path.dropFirst(3), gate: gate)
         }
         guard request.method == .get || request.method == .head else {
             throw .methodNotAllowed(request.method)
@@ -108,6 +120,30 @@ struct EdgeResponder: HTTPResponder {
     }
 
     // MARK: - Media
+
+    /// A media request on an edge with a coordinator: the token must open the title; playlists
+    /// are rewritten so every URI in them carries the token and keys come from the coordinator.
+    private func serveGated(_ request: Request, target: String, path: Substring, gate: TokenGate) async throws(HTTPFailure) -> Response {
+        if request.method == .options { return CORS.preflight.response }
+        let key = try Self.key(fromRawPath: path)
+        let query = target.split(separator: "?", maxSplits: 1).dropFirst().first
+        let token = TokenGate.token(query: query, authorization: request.headers[.authorization])
+        if let refusal = await gate.refusal(token, content: key.content) { throw refusal }
+        guard key.fileExtension == "m3u8", let token else { return try await serveMedia(request, path: path) }
+        guard request.method == .get || request.method == .head else { throw .methodNotAllowed(request.method) }
+        try rejectBody(request)
+        let body: ByteBuffer
+        do { body = try await cache.object(key) } catch { throw HTTPFailure.fromFill(error) }
+        let rewritten = PlaylistRewriter.rewrite(
+            String(buffer: body), token: token, content: key.content, coordinator: gate.coordinator)
+        var headers = HTTPFields()
+        headers[.contentType] = "application/vnd.apple.mpegurl"
+        headers[.cacheControl] = "private, no-store"
+        CORS.add(to: &headers)
+        let bytes = ByteBuffer(string: rewritten)
+        headers[.contentLength] = String(bytes.readableBytes)
+        return Response(status: .ok, headers: headers, body: request.method == .head ? .init() : .init(byteBuffer: bytes))
+    }
 
     private func serveMedia(_ request: Request, path: Substring) async throws(HTTPFailure) -> Response {
         if request.method == .options { return CORS.preflight.response }

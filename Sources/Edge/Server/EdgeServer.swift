@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import Crypto
 import EdgeCache
 import Foundation
 import Hummingbird
@@ -7,7 +8,9 @@ import Logging
 import NIOCore
 import NIOSSL
 import Prometheus
+import DePINProtocol
 import ServiceLifecycle
+import Synchronization
 import UnixSignals
 
 /// An edge node: the cache, its upstreams, and the HTTPS (h2 + http/1.1) and plaintext listeners,
@@ -53,6 +56,21 @@ package struct EdgeServer: Sendable {
         try await client.shutdown()
     }
 
+    /// What this machine offers, measured (reported at registration unless configured).
+    struct MachineFacts: Sendable {
+        var cores: Int
+        var ramGB: Double
+        var diskGB: Double
+
+        static func measure(cacheDirectory: String) -> MachineFacts {
+            var disk = 0.0
+            var stats = statvfs()
+            if statvfs(cacheDirectory, &stats) == 0 { disk = Double(stats.f_blocks) * Double(stats.f_frsize) / 1e9 }
+            return MachineFacts(
+                cores: ProcessInfo.processInfo.activeProcessorCount, ramGB: Double(ProcessInfo.processInfo.physicalMemory) / 1e9, diskGB: disk)
+        }
+    }
+
     /// This process's executable, the default transcode worker.
     static func ownExecutable() -> String {
         var buffer = [CChar](repeating: 0, count: 4096)
@@ -91,39 +109,76 @@ package struct EdgeServer: Sendable {
         let cache = try EdgeCache(configuration: cacheConfiguration, origins: origins, producer: transcoder, logger: logger)
         transcoder?.attach { [cache] key in try await cache.object(key) }
         defer { transcoder?.shutdown() }
-        let responder = EdgeResponder(cache: cache, registry: registry, logger: logger)
+        var responder = EdgeResponder(cache: cache, registry: registry, logger: logger)
+        var services: [any Service] = [cache]
+        let ownURL = Mutex<String?>(config.publicURL)
+        var onListening = onListening
+        if let coordinator = config.coordinator, let identityPath = config.identity {
+            let identity: NodeIdentity
+            do {
+                identity = try NodeIdentity.read(from: identityPath)
+            } catch {
+                throw ConfigurationError.invalid("coordinator.identity", identityPath, expected: "a readable identity file (\(error))")
+            }
+            let gate = TokenGate(coordinator: coordinator)
+            responder.gate = gate
+            let reported = onListening
+            let preferHTTPS = config.listen != nil
+            onListening = { scheme, host, port in
+                if scheme == "https" || !preferHTTPS {
+                    let shown = host == "0.0.0.0" || host == "::" ? ProcessInfo.processInfo.hostName : host
+                    ownURL.withLock { if $0 == nil { $0 = "\(scheme)://\(shown):\(port)" } }
+                }
+                await reported(scheme, host, port)
+            }
+            let facts = MachineFacts.measure(cacheDirectory: config.cacheDirectory)
+            let publicKey = identity.publicKey.rawRepresentation.base64EncodedString()
+            services.append(
+                CoordinatorAgent(
+                    coordinator: coordinator.hasSuffix("/") ? String(coordinator.dropLast()) : coordinator, identity: identity,
+                    registration: { [config] in
+                        guard let url = ownURL.withLock({ $0 }) else { return nil }
+                        return RegistrationRequest(
+                            publicKey: publicKey, deviceClass: config.deviceClass, cores: config.cores ?? facts.cores,
+                            ramGB: config.ramGB ?? facts.ramGB, mbps: config.mbps, gpu: config.gpu, diskGB: facts.diskGB, ssd: config.ssd,
+                            latitude: config.latitude, longitude: config.longitude, region: config.latitude == nil ? config.region : nil, url: url)
+                    },
+                    gate: gate, cache: cache, client: client, keyFile: config.cacheDirectory + "/coordinator.pub", logger: logger))
+            logger.info("node \(identity.id): registering with \(coordinator); media needs playback tokens")
+        }
 
         let idleTimeout = TimeAmount.milliseconds(Int64(config.idleTimeout * 1000))
         var http1 = HTTP1Channel.Configuration(
             additionalChannelHandlers: [WriteStallHandler(timeout: idleTimeout)], idleTimeout: idleTimeout)
         http1.httpDecoder = .init(maxHeaderFieldSize: config.maxHeaderBytes, maxHeaderListSize: config.maxHeaderBytes, maxHeaderFieldCount: 100)
-        var services: [any Service] = [cache]
+        let announce = onListening
+        let responderReady = responder
 
         if let listen = config.listen {
             let sslContext = try NIOSSLContext(configuration: try tlsConfiguration())
             let idle = TimeAmount.milliseconds(Int64(config.idleTimeout * 1000))
             let http1Configuration = http1
             let app = Application(
-                responder: responder,
+                responder: responderReady,
                 server: HTTPServerBuilder { hummingbirdResponder in
                     EdgeSecureChannel(
                         sslContext: sslContext, http1: HTTP1Channel(responder: hummingbirdResponder, configuration: http1Configuration),
-                        responder: responder, idleTimeout: idle)
+                        responder: responderReady, idleTimeout: idle)
                 },
                 configuration: .init(address: .hostname(listen.host, port: listen.port), serverName: "depin-edge"),
                 onServerRunning: { channel in
-                    await onListening("https", listen.host, channel.localAddress?.port ?? listen.port)
+                    await announce("https", listen.host, channel.localAddress?.port ?? listen.port)
                 },
                 logger: logger)
             services.append(app)
         }
         if let listen = config.httpListen {
             let app = Application(
-                responder: responder,
+                responder: responderReady,
                 server: .http1(configuration: http1),
                 configuration: .init(address: .hostname(listen.host, port: listen.port), serverName: "depin-edge"),
                 onServerRunning: { channel in
-                    await onListening("http", listen.host, channel.localAddress?.port ?? listen.port)
+                    await announce("http", listen.host, channel.localAddress?.port ?? listen.port)
                 },
                 logger: logger)
             services.append(app)
