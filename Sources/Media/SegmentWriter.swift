@@ -11,8 +11,9 @@ struct SegmentWriter: ~Copyable {
     static let clock = AVRational(num: 1, den: 90_000)
 
     private let targetTicks: Int64
-    private let videoParameters: UnsafeMutablePointer<AVCodecParameters>
-    private let audioParameters: UnsafeMutablePointer<AVCodecParameters>?
+    /// Borrowed: the caller keeps both alive for as long as it uses the writer.
+    private let videoParameters: UnsafePointer<AVCodecParameters>
+    private let audioParameters: UnsafePointer<AVCodecParameters>?
     private let zero: Int64
     private let frameTicks: Int64
     private var output: OutputContainer?
@@ -36,17 +37,10 @@ struct SegmentWriter: ~Copyable {
     init(
         target: Double, video: UnsafePointer<AVCodecParameters>, audio: UnsafePointer<AVCodecParameters>?,
         zero: Int64, frameTicks: Int64, emit: @escaping (MediaSegment) throws -> Void
-    ) throws {
+    ) {
         targetTicks = Int64(target * 90_000)
-        guard let videoCopy = avcodec_parameters_alloc() else { throw MediaError.outOfMemory("stream parameters") }
-        videoParameters = videoCopy
-        avcodec_parameters_copy(videoCopy, video)
-        if let audio, let audioCopy = avcodec_parameters_alloc() {
-            avcodec_parameters_copy(audioCopy, audio)
-            audioParameters = audioCopy
-        } else {
-            audioParameters = nil
-        }
+        videoParameters = video
+        audioParameters = audio
         self.zero = zero
         self.frameTicks = max(frameTicks, 1)
         self.videoDelay = Int(max(video.pointee.video_delay, 0))
@@ -55,10 +49,6 @@ struct SegmentWriter: ~Copyable {
     }
 
     deinit {
-        var video: UnsafeMutablePointer<AVCodecParameters>? = videoParameters
-        avcodec_parameters_free(&video)
-        var audio = audioParameters
-        avcodec_parameters_free(&audio)
         for packet in pendingAudio {
             var owned: UnsafeMutablePointer<AVPacket>? = packet
             av_packet_free(&owned)

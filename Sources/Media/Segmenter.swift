@@ -70,11 +70,16 @@ public enum Segmenter {
 
         var video = try VideoPath(stream: videoStream, copy: copyVideo, frameRate: frameRate, options: options)
         var audio: AudioPath? = nil
-        if let audioStream { audio = try AudioPath(stream: audioStream, copy: copyAudio, settings: options.encoder) }
+        var audioParameters: UnsafePointer<AVCodecParameters>?
+        if let audioStream {
+            let path = try AudioPath(stream: audioStream, copy: copyAudio, settings: options.encoder)
+            audioParameters = UnsafePointer(path.parameters.pointer)
+            audio = .some(consume path)
+        }
 
         var count = 0
-        var writer = try SegmentWriter(
-            target: options.targetDuration, video: video.parameters, audio: audio?.parameters,
+        var writer = SegmentWriter(
+            target: options.targetDuration, video: UnsafePointer(video.parameters.pointer), audio: audioParameters,
             zero: zero, frameTicks: frameTicks
         ) { segment in
             count += 1
@@ -101,16 +106,16 @@ public enum Segmenter {
         let hasAudio = audioStream != nil
         return SegmentingResult(
             input: info, videoReencoded: !copyVideo, audioReencoded: hasAudio && !copyAudio,
-            width: Int(video.parameters.pointee.width), height: Int(video.parameters.pointee.height),
+            width: Int(video.parameters.pointer.pointee.width), height: Int(video.parameters.pointer.pointee.height),
             frameRate: Double(frameRate.num) / Double(frameRate.den),
-            codecs: Codecs.string(video: video.parameters, hasAudio: hasAudio), segmentCount: count)
+            codecs: Codecs.string(video: video.parameters.pointer, hasAudio: hasAudio), segmentCount: count)
     }
 }
 
 /// The video half of segmenting: copy packets, or decode and re-encode with keyframes forced at
 /// every segment boundary.
 private struct VideoPath: ~Copyable {
-    let parameters: UnsafeMutablePointer<AVCodecParameters>
+    let parameters: CodecParameters
     private let timeBase: AVRational
     private let decoder: Owned<CodecContext>?
     private let encoder: Owned<CodecContext>?
@@ -136,13 +141,7 @@ private struct VideoPath: ~Copyable {
                 settings: options.encoder)
             coders = (Owned(decoder), Owned(encoder), Owned(try Scaler(width: width, height: height)))
         }
-        guard let parameters = avcodec_parameters_alloc() else { throw MediaError.outOfMemory("stream parameters") }
-        if let coders {
-            avcodec_parameters_from_context(parameters, coders.1.value.pointer)
-        } else {
-            avcodec_parameters_copy(parameters, stream.pointee.codecpar)
-        }
-        self.parameters = parameters
+        parameters = try coders.map { try CodecParameters(encoder: $0.1.value.pointer) } ?? CodecParameters(copying: stream.pointee.codecpar)
         self.frame = frame
         self.encoded = encoded
         timeBase = stream.pointee.time_base
@@ -150,11 +149,6 @@ private struct VideoPath: ~Copyable {
         decoder = coders?.0
         encoder = coders?.1
         scaler = coders?.2
-    }
-
-    deinit {
-        var owned: UnsafeMutablePointer<AVCodecParameters>? = parameters
-        avcodec_parameters_free(&owned)
     }
 
     /// Handles one input packet (nil: the end).
@@ -196,7 +190,7 @@ private struct VideoPath: ~Copyable {
 
 /// The audio half of segmenting: copy AAC packets, or decode, resample and encode AAC.
 private struct AudioPath: ~Copyable {
-    let parameters: UnsafeMutablePointer<AVCodecParameters>
+    let parameters: CodecParameters
     let copy: Bool
     private let timeBase: AVRational
     private let decoder: Owned<CodecContext>?
@@ -219,13 +213,7 @@ private struct AudioPath: ~Copyable {
             let converter = try AudioConverter(decoder: decoder.pointer, encoder: encoder.pointer)
             coders = (Owned(decoder), Owned(encoder), Owned(converter))
         }
-        guard let parameters = avcodec_parameters_alloc() else { throw MediaError.outOfMemory("stream parameters") }
-        if let coders {
-            avcodec_parameters_from_context(parameters, coders.1.value.pointer)
-        } else {
-            avcodec_parameters_copy(parameters, stream.pointee.codecpar)
-        }
-        self.parameters = parameters
+        parameters = try coders.map { try CodecParameters(encoder: $0.1.value.pointer) } ?? CodecParameters(copying: stream.pointee.codecpar)
         self.copy = copy
         self.frame = frame
         self.encoded = encoded
@@ -233,11 +221,6 @@ private struct AudioPath: ~Copyable {
         decoder = coders?.0
         encoder = coders?.1
         converter = coders?.2
-    }
-
-    deinit {
-        var owned: UnsafeMutablePointer<AVCodecParameters>? = parameters
-        avcodec_parameters_free(&owned)
     }
 
     mutating func process(_ packet: UnsafeMutablePointer<AVPacket>?, into writer: inout SegmentWriter) throws {

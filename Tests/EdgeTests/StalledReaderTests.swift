@@ -83,14 +83,15 @@ struct StalledHTTP1ReaderTests {
     }
 }
 
-/// Sends a GET with a tiny receive buffer, reads nothing for 4 s, then drains: reports whether the
+/// Sends a GET with a tiny receive buffer, reads nothing for 7 s (the edge's 1 s stall limit with
+/// room for a machine busy with other tests), then drains: reports whether the
 /// server had closed the connection (EOF or reset within 10 s of draining) and how much arrived.
 func stallThenDrain(port: Int, path: String) throws -> (closed: Bool, received: Int) {
     guard let fd = connectLoopback(port: port, receiveBuffer: 4096) else { return (false, 0) }
     defer { close(fd) }
     let request = Array("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".utf8)
     _ = request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
-    sleep(4)
+    sleep(7)
     setReceiveTimeout(fd, seconds: 10)
     var buffer = [UInt8](repeating: 0, count: 65536)
     var received = 0

@@ -20,18 +20,6 @@ struct FolderServer {
             return Response(
                 status: .ok, headers: [.contentLength: String(data.count)], body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
         }
-        var logger = Logger(label: "folder-server")
-        logger.logLevel = .critical
-        let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
-        let app = Application(
-            router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-            onServerRunning: { continuation.yield($0.localAddress!.port!) }, logger: logger)
-        return try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await app.runService() }
-            var iterator = ports.makeAsyncIterator()
-            let port = await iterator.next()!
-            defer { group.cancelAll() }
-            return try await body(FolderServer(port: port))
-        }
+        return try await LoopbackApp.with(router, label: "folder-server") { port in try await body(FolderServer(port: port)) }
     }
 }

@@ -25,18 +25,6 @@ struct SlowOrigin {
                     try await writer.finish(nil)
                 })
         }
-        var logger = Logger(label: "slow-origin")
-        logger.logLevel = .critical
-        let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
-        let app = Application(
-            router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-            onServerRunning: { continuation.yield($0.localAddress!.port!) }, logger: logger)
-        return try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await app.runService() }
-            var iterator = ports.makeAsyncIterator()
-            let port = await iterator.next()!
-            defer { group.cancelAll() }
-            return try await body(SlowOrigin(port: port))
-        }
+        return try await LoopbackApp.with(router, label: "slow-origin") { port in try await body(SlowOrigin(port: port)) }
     }
 }
