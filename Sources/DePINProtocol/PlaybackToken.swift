@@ -52,11 +52,13 @@ public struct TokenError: Error, CustomStringConvertible {
 /// checks them with its public key).
 public struct PlaybackTokens: Sendable {
     private let keys: JWTKeyCollection
+    private let signingKey: Curve25519.Signing.PrivateKey?
 
     /// For the coordinator: signs and verifies.
     public init(signingKey: Curve25519.Signing.PrivateKey) async {
         keys = JWTKeyCollection()
         await keys.add(eddsa: EdDSA.PrivateKey(backing: signingKey))
+        self.signingKey = signingKey
     }
 
     /// For edges: verifies only, with the coordinator's raw 32-byte public key.
@@ -64,10 +66,41 @@ public struct PlaybackTokens: Sendable {
         keys = JWTKeyCollection()
         let key = try Curve25519.Signing.PublicKey(rawRepresentation: Array(publicKey))
         await keys.add(eddsa: EdDSA.PublicKey(backing: key))
+        signingKey = nil
     }
 
+    /// A signed token. Built here rather than through the key collection (an actor), so route
+    /// answers on every core sign at once; jwt-kit verifies what this writes (tested).
     public func issue(content: String, session: String, lifetime: TimeInterval, now: Date = Date()) async throws -> String {
-        try await keys.sign(PlaybackToken(content: content, session: session, issuedAt: now, expiresAt: now.addingTimeInterval(lifetime)))
+        guard let signingKey else { throw TokenError(code: .invalid, message: "this side holds only the public key") }
+        let issued = Int64(now.timeIntervalSince1970)
+        let expires = Int64(now.addingTimeInterval(lifetime).timeIntervalSince1970)
+        let payload = "{\"iss\":\"\(Self.escape(PlaybackToken.issuer))\",\"sub\":\"\(Self.escape(session))\",\"content\":\"\(Self.escape(content))\",\"iat\":\(issued),\"exp\":\(expires)}"
+        let signingInput = Self.header + "." + Self.base64URL(Data(payload.utf8))
+        let signature = try signingKey.signature(for: Data(signingInput.utf8))
+        return signingInput + "." + Self.base64URL(signature)
+    }
+
+    /// `{"alg":"EdDSA","typ":"JWT"}`, base64url.
+    private static let header = base64URL(Data(#"{"alg":"EdDSA","typ":"JWT"}"#.utf8))
+
+    private static func base64URL(_ data: Data) -> String {
+        data.base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+    }
+
+    /// JSON string escaping for ids (which the API already limits to safe characters).
+    private static func escape(_ text: String) -> String {
+        var out = ""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
     }
 
     /// The token's claims if it is genuine, unexpired and for `content`.

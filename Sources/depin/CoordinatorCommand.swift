@@ -8,7 +8,7 @@ import Logging
 struct CoordinatorCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "coordinator",
-        abstract: "Run the coordinator: miner registry, staking ledger and nearest-edge routing under /v1.",
+        abstract: "Run the coordinator: miner registry, staking ledger, task assignment, nearest-edge routing and HLS keys under /v1.",
         discussion: """
             Prints "listening on http://HOST:PORT" (and https://) once per listener. The admin API
             (POST /v1/admin/ledger) is on only with an admin token, given by --admin-token-file or
@@ -27,6 +27,11 @@ struct CoordinatorCommand: AsyncParsableCommand {
     @Option(name: .customLong("band-km"), help: "Width of a routing distance band, km.") var bandKilometres = 50.0
     @Option(name: .long, help: "The coordinator's Ed25519 key file (made, mode 0600, when absent).") var identity = "./depin-coordinator.key"
     @Option(name: .customLong("token-lifetime"), help: "Seconds a playback token is valid.") var tokenLifetime = 21_600.0
+    @Option(name: .customLong("lease-lifetime"), help: "Seconds a transcoding edge's key lease is valid.") var leaseLifetime: Int64 = 3600
+    @Option(name: .long, help: "Edges that host each title, however little it is watched.") var replicas = 2
+    @Option(name: .customLong("max-replicas"), help: "Edges that host the most watched titles.") var maxReplicas = 6
+    @Option(name: .customLong("lookups-per-replica"), help: "Route look-ups (decaying, 10-minute half-life) that earn a title one more host; each doubling adds one.")
+    var lookupsPerReplica = 1000
     @Option(name: .customLong("reload-interval"), help: "Seconds between reloads from the database (coordinators sharing one converge).") var reloadInterval = 5.0
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error, critical.") var logLevel = "info"
 
@@ -55,6 +60,12 @@ struct CoordinatorCommand: AsyncParsableCommand {
         configuration.reloadInterval = reloadInterval
         guard tokenLifetime >= 1 else { throw ValidationError("--token-lifetime must be at least 1 second") }
         configuration.tokenLifetime = tokenLifetime
+        guard leaseLifetime >= 10 else { throw ValidationError("--lease-lifetime must be at least 10 seconds") }
+        configuration.leaseLifetime = leaseLifetime
+        guard (1...50).contains(replicas), maxReplicas >= replicas, maxReplicas <= 50, lookupsPerReplica >= 1 else {
+            throw ValidationError("--replicas must be 1 to 50, --max-replicas at least --replicas and at most 50, --lookups-per-replica positive")
+        }
+        configuration.hosting = HostingPolicy(replicas: replicas, maxReplicas: maxReplicas, lookupsPerReplica: lookupsPerReplica)
         configuration.identityFile = identity
         let level = Logger.Level(rawValue: logLevel) ?? .info
         LoggingSystem.bootstrap { label in

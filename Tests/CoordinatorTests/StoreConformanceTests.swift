@@ -60,6 +60,23 @@ enum StoreConformance {
         }
         #expect(try await store.content(id: "title") == content)
         #expect(try await store.content(id: "other") == nil)
+        #expect(try await store.contentIDs() == ["title"])
+
+        // Tasks: one of each kind per node and title, increasing sequence numbers, polled by
+        // cursor, listed by title, completed once.
+        let hosting = try #require(try await store.addTask(TaskRecord(node: "a", content: "title", kind: .hosting, createdAt: 60)))
+        #expect(try await store.addTask(TaskRecord(node: "a", content: "title", kind: .hosting, createdAt: 61)) == nil)
+        let delivery = try #require(try await store.addTask(TaskRecord(node: "a", content: "title", kind: .delivery, createdAt: 62)))
+        let other = try #require(try await store.addTask(TaskRecord(node: "b", content: "title", kind: .transcoding, createdAt: 63)))
+        #expect(hosting.sequence! < delivery.sequence! && delivery.sequence! < other.sequence!)
+        #expect(try await store.tasks(node: "a", after: 0) == [hosting, delivery])
+        #expect(try await store.tasks(node: "a", after: hosting.sequence!) == [delivery])
+        #expect(try await store.tasks(content: "title").count == 3)
+        #expect(try await store.tasks(content: "other").isEmpty)
+        #expect(try await store.completeTask(node: "a", content: "title", kind: .hosting, at: 70))
+        #expect(try await store.completeTask(node: "a", content: "title", kind: .hosting, at: 80))
+        #expect(try await !store.completeTask(node: "b", content: "title", kind: .hosting, at: 70))
+        #expect(try await store.tasks(node: "a", after: 0).first?.doneAt == 70)
         try await store.close()
 
         // What was written is there for the next process.
@@ -68,6 +85,7 @@ enum StoreConformance {
         #expect(try await reopened.node(id: "a") == moved)
         #expect(try await reopened.ledger(node: nil).count == 3)
         #expect(try await reopened.content(id: "title") == content)
+        #expect(try await reopened.tasks(content: "title").count == 3)
         try await reopened.close()
     }
 }

@@ -14,7 +14,12 @@ import NIOCore
 /// - `GET /v1/route?content=ID&(lat=..&lon=..|region=NAME)[&limit=N]`: the nearest eligible
 ///   edges and a playback token bound to the title and a new session.
 /// - `GET /v1/keys/coordinator`: the coordinator's Ed25519 public key.
-/// - `POST /v1/contents`: register a published title and its content key (admin token).
+/// - `POST /v1/contents`: register a published title and its content key (admin token); the
+///   answer names the edges chosen to host it, each with an upload token.
+/// - `POST /v1/tasks` (signed): an edge's long poll for its hosting, transcoding and delivery
+///   tasks, and its reports of titles it now hosts.
+/// - `POST /v1/leases` (signed): a title's key, sealed to the edge, for an edge with a
+///   transcoding task for it.
 /// - `GET /v1/hls-key/{content}?token=T` (or `Authorization: Bearer T`): the 16-byte AES key.
 /// - `GET /healthz`.
 ///
@@ -22,16 +27,23 @@ import NIOCore
 /// 413, 503); nothing is written when a request is refused.
 package struct CoordinatorAPI: Sendable {
     let registry: Registry
+    let board: TaskBoard
     let vault: KeyVault
-    /// How long a playback token is valid, seconds.
+    /// How long a playback token (and an upload or fill token) is valid, seconds.
     let tokenLifetime: TimeInterval
+    /// How long a key lease is valid, seconds.
+    let leaseLifetime: Int64
     /// SHA-256 of the admin token (compared in constant time).
     let adminTokenDigest: [UInt8]?
 
-    package init(registry: Registry, vault: KeyVault, tokenLifetime: TimeInterval = 6 * 3600, adminToken: String?) {
+    package init(
+        registry: Registry, board: TaskBoard, vault: KeyVault, tokenLifetime: TimeInterval = 6 * 3600, leaseLifetime: Int64 = 3600, adminToken: String?
+    ) {
         self.registry = registry
+        self.board = board
         self.vault = vault
         self.tokenLifetime = tokenLifetime
+        self.leaseLifetime = leaseLifetime
         adminTokenDigest = adminToken.map { Array(Self.digest($0)) }
     }
 
@@ -93,6 +105,7 @@ package struct CoordinatorAPI: Sendable {
                 let limit = query["limit"].flatMap { Int(String($0)) } ?? 5
                 guard (1...50).contains(limit) else { throw APIError(.badRequest, "limit must be 1 to 50") }
                 let edges = registry.route(content: content, from: viewer, limit: limit)
+                await board.noteRoute(content: content, edges: edges)
                 let session = UUID().uuidString.lowercased()
                 let token = try await vault.tokens.issue(content: content, session: session, lifetime: tokenLifetime)
                 return try Self.encode(RouteAnswer(content: content, session: session, token: token, edges: edges))
@@ -125,7 +138,53 @@ package struct CoordinatorAPI: Sendable {
                 } catch let failure as StoreFailure where failure.code == .duplicate {
                     throw APIError(.conflict, failure.message)
                 }
-                return try Self.json(["id": id], status: .created)
+                var hosts: [ContentRegistrationAnswer.Host] = []
+                for node in try await board.assignHosts(registration.manifest) {
+                    let token = try await vault.tokens.issue(content: id, session: TokenScope.host(node.id), lifetime: tokenLifetime)
+                    hosts.append(.init(id: node.id, url: node.url, token: token))
+                }
+                return try Self.encode(ContentRegistrationAnswer(id: id, hosts: hosts), status: .created)
+            }
+        }
+        router.post("v1/tasks") { request, context in
+            try await answer {
+                let body = try await Self.body(request)
+                let poll: TaskPollRequest
+                do { poll = try StrictJSON.decode(TaskPollRequest.self, from: body) } catch { throw APIError(.badRequest, "\(error)") }
+                guard (0...60).contains(poll.wait), poll.after >= 0, poll.hosted.count <= 1000 else {
+                    throw APIError(.badRequest, "wait must be 0 to 60 seconds, after not negative, at most 1000 hosted titles")
+                }
+                let node = try await registry.authenticate(body: body, headers: Self.headers(request), path: request.uri.path)
+                for content in poll.hosted {
+                    guard Identifier.isValid(content), try await board.hosted(node: node.id, content: content) else {
+                        throw APIError(.badRequest, "node \(node.id) has no hosting task for '\(content.prefix(64))'")
+                    }
+                }
+                let tasks = try await board.poll(node: node.id, after: poll.after, wait: .seconds(poll.hosted.isEmpty ? poll.wait : 0))
+                return try Self.encode(try await taskAnswer(tasks, for: node))
+            }
+        }
+        router.post("v1/leases") { request, context in
+            try await answer {
+                let body = try await Self.body(request)
+                let lease: LeaseRequest
+                do { lease = try StrictJSON.decode(LeaseRequest.self, from: body) } catch { throw APIError(.badRequest, "\(error)") }
+                guard Identifier.isValid(lease.content) else { throw APIError(.badRequest, "content must be a content id (\(Identifier.rule))") }
+                guard let recipient = Data(base64Encoded: lease.leaseKey), recipient.count == 32 else {
+                    throw APIError(.badRequest, "leaseKey must be a raw X25519 public key (32 bytes, base64)")
+                }
+                let node = try await registry.authenticate(body: body, headers: Self.headers(request), path: request.uri.path)
+                guard let record = try await registry.store.content(id: lease.content) else { throw APIError(.notFound, "no content \(lease.content)") }
+                guard try await board.mayTranscode(node: node.id, content: lease.content) else {
+                    throw APIError(.forbidden, "node \(node.id) has no transcoding task for \(lease.content), or may not transcode now")
+                }
+                let key = try vault.unseal(record.sealedKey, content: lease.content)
+                let expires = Int64(Date().timeIntervalSince1970) + leaseLifetime
+                do {
+                    return try Self.encode(try KeyLease.seal(key, content: lease.content, expiresAt: expires, to: recipient))
+                } catch let error as ProtocolError {
+                    throw APIError(.badRequest, "\(error)")
+                }
             }
         }
         router.get("v1/hls-key/:content") { request, context in
@@ -152,6 +211,31 @@ package struct CoordinatorAPI: Sendable {
     }
 
     // MARK: -
+
+    /// Every task of `node`, with its title's hosts as sources and a token that opens the
+    /// title there.
+    private func taskAnswer(_ tasks: [TaskRecord], for node: NodeRecord) async throws -> TaskPollAnswer {
+        let place = GeoPoint(latitude: node.latitude, longitude: node.longitude)
+        var tokens: [String: String] = [:]
+        var out: [AssignedTask] = []
+        for task in tasks {
+            var assigned = AssignedTask(content: task.content, kind: task.kind.rawValue, done: task.doneAt != nil)
+            switch task.kind {
+            case .hosting where task.doneAt != nil:
+                break
+            case .hosting, .delivery:
+                assigned.sources = try await board.sources(of: task.content, near: place).filter { $0.id != node.id }.map(\.url)
+                if tokens[task.content] == nil {
+                    tokens[task.content] = try await vault.tokens.issue(content: task.content, session: TokenScope.fill(node.id), lifetime: tokenLifetime)
+                }
+                assigned.token = tokens[task.content]
+            case .transcoding:
+                assigned.renditions = try await board.renditions(of: task.content)
+            }
+            out.append(assigned)
+        }
+        return TaskPollAnswer(cursor: tasks.compactMap(\.sequence).max() ?? 0, tasks: out)
+    }
 
     private func authorizeAdmin(_ request: Request) throws {
         guard let expected = adminTokenDigest else { throw APIError(.forbidden, "the admin API is off (start the coordinator with an admin token)") }

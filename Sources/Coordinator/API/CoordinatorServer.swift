@@ -25,6 +25,10 @@ package struct CoordinatorServer {
         package var identityFile = "./depin-coordinator.key"
         /// Seconds a playback token is valid.
         package var tokenLifetime = 6 * 3600.0
+        /// Seconds a transcoding edge's key lease is valid.
+        package var leaseLifetime: Int64 = 3600
+        /// Hosts per title, and how demand adds more.
+        package var hosting = HostingPolicy()
         package var policy = RoutingPolicy()
         package var bandKilometres = 50.0
         /// Seconds between reloads from the store (PostgreSQL only: coordinators sharing it
@@ -63,12 +67,14 @@ package struct CoordinatorServer {
         try await registry.reload()
         let (vault, created) = try await KeyVault.load(path: configuration.identityFile)
         logger.info("coordinator key \(vault.identity.id) \(created ? "made and written to" : "read from") \(configuration.identityFile)")
+        let board = TaskBoard(store: store, registry: registry, policy: configuration.hosting)
         let api = CoordinatorAPI(
-            registry: registry, vault: vault, tokenLifetime: configuration.tokenLifetime, adminToken: configuration.adminToken)
+            registry: registry, board: board, vault: vault, tokenLifetime: configuration.tokenLifetime,
+            leaseLifetime: configuration.leaseLifetime, adminToken: configuration.adminToken)
         // A SQLite file has one coordinator, which already knows every change: no reloads.
         let shared = !configuration.database.hasPrefix("sqlite:")
         var services: [any Service] = [
-            Refresher(registry: registry, reloadInterval: shared ? configuration.reloadInterval : .infinity, logger: logger)
+            Refresher(registry: registry, board: board, reloadInterval: shared ? configuration.reloadInterval : .infinity, logger: logger)
         ]
         if let listen = configuration.httpListen {
             services.append(
@@ -95,14 +101,19 @@ package struct CoordinatorServer {
     }
 }
 
-/// Re-evaluates routability every second; reloads from the store every `reloadInterval`.
+/// Re-evaluates routability every second; reloads from the store every `reloadInterval`;
+/// repairs hosting (replication factor, lost hosts) every ``repairInterval`` seconds.
 struct Refresher: Service {
     let registry: Registry
+    let board: TaskBoard
     let reloadInterval: Double
     let logger: Logger
 
+    static let repairInterval = 5
+
     func run() async throws {
         var sinceReload = 0.0
+        var sinceRepair = 0
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             do {
                 try await Task.sleep(for: .seconds(1))
@@ -115,6 +126,15 @@ struct Refresher: Service {
                 do { try await registry.reload() } catch { logger.warning("reload from the store failed: \(error)") }
             } else {
                 registry.refresh()
+            }
+            sinceRepair += 1
+            if sinceRepair >= Self.repairInterval {
+                sinceRepair = 0
+                do {
+                    for task in try await board.repair() { logger.info("title \(task.content): new host \(task.node) (replication)") }
+                } catch {
+                    logger.warning("hosting repair failed: \(error)")
+                }
             }
         }
     }

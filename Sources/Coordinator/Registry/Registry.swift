@@ -119,12 +119,7 @@ package final class Registry: Sendable {
         guard (0...1).contains(request.load), request.freeCacheBytes >= 0 else {
             throw RegistryError.badRequest("load must be 0 to 1 and freeCacheBytes not negative")
         }
-        let claimed = headers.first { $0.key.lowercased() == SignedRequest.nodeHeader.lowercased() }?.value ?? ""
-        guard let known = try await node(claimed) else {
-            throw RegistryError.unauthorized("node '\(claimed.prefix(64))' is not registered")
-        }
-        guard let key = Data(base64Encoded: known.publicKey) else { throw StoreFailure.corrupt("node \(known.id) has a bad key") }
-        _ = try await verify(headers: headers, method: "POST", path: path, body: body, key: key)
+        let known = try await authenticate(body: body, headers: headers, path: path)
         let time = now()
         guard try await store.recordHeartbeat(
             Heartbeat(node: known.id, at: time, load: request.load, freeCache: request.freeCacheBytes, healthy: request.healthy))
@@ -135,6 +130,19 @@ package final class Registry: Sendable {
         node.freeCache = request.freeCacheBytes
         node.healthy = request.healthy
         return remember(node, stake: try await stake(of: node.id), at: time)
+    }
+
+    /// The registered node that signed a `POST` to `path` (see ``SignedRequest``).
+    /// - Throws: ``RegistryError`` when the sender is unknown, the signature wrong or the
+    ///   request a replay.
+    package func authenticate(body: Data, headers: [String: String], path: String) async throws -> NodeRecord {
+        let claimed = headers.first { $0.key.lowercased() == SignedRequest.nodeHeader.lowercased() }?.value ?? ""
+        guard let known = try await node(claimed) else {
+            throw RegistryError.unauthorized("node '\(claimed.prefix(64))' is not registered")
+        }
+        guard let key = Data(base64Encoded: known.publicKey) else { throw StoreFailure.corrupt("node \(known.id) has a bad key") }
+        _ = try await verify(headers: headers, method: "POST", path: path, body: body, key: key)
+        return known
     }
 
     /// Appends a ledger event (from the admin API, or the coordinator's own slashing) if the
@@ -165,6 +173,29 @@ package final class Registry: Sendable {
             }
         }
     }
+
+    /// Nodes that may take `task` now (class, stake, health, heartbeat, load), as hosting
+    /// candidates weighted by their resource score.
+    package func candidates(for task: DeviceClass.Task, now time: Int64? = nil) -> [HostingPolicy.Candidate] {
+        let time = time ?? now()
+        return state.withLock { state in
+            state.nodes.values.filter { policy.refusal($0, stake: state.stakes[$0.id] ?? StakeBalance(), now: time, for: task) == nil }
+                .sorted { $0.id < $1.id }
+                .map { HostingPolicy.Candidate(id: $0.id, location: GeoPoint(latitude: $0.latitude, longitude: $0.longitude), capacity: Self.capacity($0)) }
+        }
+    }
+
+    /// The node if it may take `task` now; nil if unknown or not eligible.
+    package func eligible(_ id: String, for task: DeviceClass.Task) -> NodeRecord? {
+        let time = now()
+        return state.withLock { state in
+            guard let node = state.nodes[id], policy.refusal(node, stake: state.stakes[id] ?? StakeBalance(), now: time, for: task) == nil else { return nil }
+            return node
+        }
+    }
+
+    /// A node as this coordinator knows it (no store read).
+    package func known(_ id: String) -> NodeRecord? { state.withLock { $0.nodes[id] } }
 
     /// A node's registration, stake and whether (or why not) it is routed to.
     package func status(of id: String) async throws -> NodeStatus? {
@@ -215,11 +246,11 @@ package final class Registry: Sendable {
     }
 
     private static func edge(_ node: NodeRecord, routable: Bool) -> RouteTable.Edge {
-        // Capacity for rendezvous weighting: the whitepaper's resource score.
-        let capacity = max(0.4 * Double(node.cores) + 0.3 * node.mbps + 0.3 * node.ramGB, 0.1)
-        return RouteTable.Edge(
-            id: node.id, location: GeoPoint(latitude: node.latitude, longitude: node.longitude), capacity: capacity, routable: routable)
+        RouteTable.Edge(id: node.id, location: GeoPoint(latitude: node.latitude, longitude: node.longitude), capacity: capacity(node), routable: routable)
     }
+
+    /// Capacity for rendezvous weighting: the whitepaper's resource score.
+    static func capacity(_ node: NodeRecord) -> Double { max(0.4 * Double(node.cores) + 0.3 * node.mbps + 0.3 * node.ramGB, 0.1) }
 }
 
 /// One edge of a routing answer.

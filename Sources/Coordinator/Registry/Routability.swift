@@ -10,10 +10,13 @@ package struct RoutingPolicy: Sendable, Equatable {
         self.maximumLoad = maximumLoad
     }
 
-    /// Nil when `node` may be routed to at `now`; otherwise the first reason it may not.
-    package func refusal(_ node: NodeRecord, stake: StakeBalance, now: Int64) -> String? {
+    /// Nil when `node` may be given `task` at `now` (for delivery: routed to viewers);
+    /// otherwise the first reason it may not.
+    package func refusal(_ node: NodeRecord, stake: StakeBalance, now: Int64, for task: DeviceClass.Task = .delivery) -> String? {
         guard let deviceClass = DeviceClass.named(node.deviceClass) else { return "unknown class \(node.deviceClass)" }
-        guard deviceClass.tasks.contains(.delivery) else { return "class \(deviceClass.name) does not deliver to viewers" }
+        guard deviceClass.tasks.contains(task) else {
+            return task == .delivery ? "class \(deviceClass.name) does not deliver to viewers" : "class \(deviceClass.name) does not do \(task.rawValue)"
+        }
         if stake.slashed > 0 { return "slashed" }
         if let short = deviceClass.stakeShortfall(bonded: stake.bonded) { return short }
         guard node.healthy else { return "reported unhealthy" }

@@ -30,6 +30,18 @@ package protocol CoordinatorStore: Sendable {
     /// Stores a published title; refuses an id that exists (titles are immutable).
     func saveContent(_ content: ContentRecord) async throws
     func content(id: String) async throws -> ContentRecord?
+    /// Every registered title's id, in order.
+    func contentIDs() async throws -> [String]
+
+    /// Assigns a task; nil (and nothing written) when the node already has that kind of task
+    /// for that title. The stored task carries its sequence number, the node's poll cursor.
+    func addTask(_ task: TaskRecord) async throws -> TaskRecord?
+    /// A node's tasks with a sequence number above `after`, in order.
+    func tasks(node: String, after: Int64) async throws -> [TaskRecord]
+    /// Every task for one title.
+    func tasks(content: String) async throws -> [TaskRecord]
+    /// Marks a node's task done at `at` (the first report counts); false if it has no such task.
+    func completeTask(node: String, content: String, kind: TaskRecord.Kind, at: Int64) async throws -> Bool
 
     /// Releases connections (PostgreSQL) or the file (SQLite).
     func close() async throws
@@ -146,6 +158,33 @@ package struct ContentRecord: Sendable, Equatable {
         self.manifest = manifest
         self.sealedKey = sealedKey
         self.createdAt = createdAt
+    }
+}
+
+/// Work the coordinator gave one node for one title: hosting (keep the title's source), transcoding
+/// (make its renditions, with a key lease), delivery (serve it to viewers, filling from its hosts).
+package struct TaskRecord: Sendable, Equatable, Codable {
+    package enum Kind: String, Sendable, Codable, CaseIterable {
+        case hosting
+        case transcoding
+        case delivery
+    }
+    /// Assigned by the store: increasing per store, never reused.
+    package var sequence: Int64?
+    package var node: String
+    package var content: String
+    package var kind: Kind
+    package var createdAt: Int64
+    /// When the node reported the task done (hosting: every file held and checked).
+    package var doneAt: Int64?
+
+    package init(sequence: Int64? = nil, node: String, content: String, kind: Kind, createdAt: Int64, doneAt: Int64? = nil) {
+        self.sequence = sequence
+        self.node = node
+        self.content = content
+        self.kind = kind
+        self.createdAt = createdAt
+        self.doneAt = doneAt
     }
 }
 

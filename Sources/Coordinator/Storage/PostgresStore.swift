@@ -178,6 +178,59 @@ package final class PostgresStore: CoordinatorStore {
         }
     }
 
+    package func contentIDs() async throws -> [String] {
+        try await guarded {
+            var out: [String] = []
+            for try await id in try await self.client.query("SELECT id FROM contents ORDER BY id", logger: self.logger).decode(String.self) {
+                out.append(id)
+            }
+            return out
+        }
+    }
+
+    package func addTask(_ task: TaskRecord) async throws -> TaskRecord? {
+        let sequence = try await first(
+            Int64.self,
+            """
+            INSERT INTO tasks (node_id, content_id, kind, created_at, done_at)
+            VALUES (\(task.node), \(task.content), \(task.kind.rawValue), \(task.createdAt), \(task.doneAt)) ON CONFLICT DO NOTHING RETURNING seq
+            """)
+        guard let sequence else { return nil }
+        var stored = task
+        stored.sequence = sequence
+        return stored
+    }
+
+    package func tasks(node: String, after: Int64) async throws -> [TaskRecord] {
+        try await tasks("SELECT seq, node_id, content_id, kind, created_at, done_at FROM tasks WHERE node_id = \(node) AND seq > \(after) ORDER BY seq")
+    }
+
+    package func tasks(content: String) async throws -> [TaskRecord] {
+        try await tasks("SELECT seq, node_id, content_id, kind, created_at, done_at FROM tasks WHERE content_id = \(content) ORDER BY seq")
+    }
+
+    private func tasks(_ query: PostgresQuery) async throws -> [TaskRecord] {
+        try await guarded {
+            var out: [TaskRecord] = []
+            for try await (seq, node, content, kind, created, done) in try await self.client.query(query, logger: self.logger)
+                .decode((Int64, String, String, String, Int64, Int64?).self)
+            {
+                guard let kind = TaskRecord.Kind(rawValue: kind) else { throw StoreFailure.corrupt("task \(seq) has an unknown kind") }
+                out.append(TaskRecord(sequence: seq, node: node, content: content, kind: kind, createdAt: created, doneAt: done))
+            }
+            return out
+        }
+    }
+
+    package func completeTask(node: String, content: String, kind: TaskRecord.Kind, at: Int64) async throws -> Bool {
+        try await first(
+            Int64.self,
+            """
+            UPDATE tasks SET done_at = COALESCE(done_at, \(at)) WHERE node_id = \(node) AND content_id = \(content) AND kind = \(kind.rawValue)
+            RETURNING seq
+            """) != nil
+    }
+
     package func close() async throws {
         runner.cancel()
         _ = await runner.value

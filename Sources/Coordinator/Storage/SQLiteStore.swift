@@ -120,6 +120,43 @@ package final class SQLiteStore: CoordinatorStore {
         }
     }
 
+    package func contentIDs() async throws -> [String] {
+        try await read { db in try String.fetchAll(db, sql: "SELECT id FROM contents ORDER BY id") }
+    }
+
+    package func addTask(_ task: TaskRecord) async throws -> TaskRecord? {
+        try await write { db in
+            try db.execute(
+                sql: "INSERT INTO tasks (node_id, content_id, kind, created_at, done_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                arguments: [task.node, task.content, task.kind.rawValue, task.createdAt, task.doneAt])
+            guard db.changesCount == 1 else { return nil }
+            var stored = task
+            stored.sequence = db.lastInsertedRowID
+            return stored
+        }
+    }
+
+    package func tasks(node: String, after: Int64) async throws -> [TaskRecord] {
+        try await read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM tasks WHERE node_id = ? AND seq > ? ORDER BY seq", arguments: [node, after]).map(Self.task)
+        }
+    }
+
+    package func tasks(content: String) async throws -> [TaskRecord] {
+        try await read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM tasks WHERE content_id = ? ORDER BY seq", arguments: [content]).map(Self.task)
+        }
+    }
+
+    package func completeTask(node: String, content: String, kind: TaskRecord.Kind, at: Int64) async throws -> Bool {
+        try await write { db in
+            try db.execute(
+                sql: "UPDATE tasks SET done_at = COALESCE(done_at, ?) WHERE node_id = ? AND content_id = ? AND kind = ?",
+                arguments: [at, node, content, kind.rawValue])
+            return db.changesCount == 1
+        }
+    }
+
     /// Writes many nodes and ledger events in one transaction (benchmarks seed a database
     /// with 100,000 edges this way; one transaction each would take minutes).
     package func seed(nodes: [NodeRecord], events: [LedgerEvent]) async throws {
@@ -166,6 +203,15 @@ package final class SQLiteStore: CoordinatorStore {
             mbps: row["mbps"], gpu: row["gpu"], diskGB: row["disk_gb"], ssd: row["ssd"], latitude: row["latitude"],
             longitude: row["longitude"], url: row["url"], registeredAt: row["registered_at"], lastHeartbeat: row["last_heartbeat"],
             load: row["load"], freeCache: row["free_cache"], healthy: row["healthy"])
+    }
+
+    private static func task(_ row: Row) throws -> TaskRecord {
+        guard let kind = TaskRecord.Kind(rawValue: row["kind"]) else {
+            throw StoreFailure.corrupt("task \(row["seq"] as Int64? ?? -1) has an unknown kind")
+        }
+        return TaskRecord(
+            sequence: row["seq"], node: row["node_id"], content: row["content_id"], kind: kind, createdAt: row["created_at"],
+            doneAt: row["done_at"])
     }
 
     private static func event(_ row: Row) throws -> LedgerEvent {

@@ -36,6 +36,15 @@ enum Schema {
             "CREATE INDEX ledger_node ON ledger (node_id, seq)",
             "CREATE TABLE contents (id TEXT PRIMARY KEY, manifest TEXT NOT NULL, sealed_key TEXT NOT NULL, created_at BIGINT NOT NULL)",
         ]),
+        (2, [
+            """
+            CREATE TABLE tasks (
+                seq {ID}, node_id TEXT NOT NULL, content_id TEXT NOT NULL, kind TEXT NOT NULL, created_at BIGINT NOT NULL,
+                done_at BIGINT, UNIQUE (node_id, content_id, kind))
+            """,
+            "CREATE INDEX tasks_node ON tasks (node_id, seq)",
+            "CREATE INDEX tasks_content ON tasks (content_id)",
+        ]),
     ]
 
     static var latest: Int { migrations.last!.version }

@@ -323,8 +323,9 @@ package struct EdgeConfiguration: Sendable, Equatable {
                 throw ConfigurationError.invalid(
                     "transcode.enabled", "true", expected: "false for class \(deviceClass): only the pc class transcodes")
             }
-            guard transcode.keyDirectory != nil else {
-                throw ConfigurationError.invalid("transcode.keys", "", expected: "a folder of CONTENT.key files when transcode.enabled is true")
+            guard transcode.keyDirectory != nil || coordinator != nil else {
+                throw ConfigurationError.invalid(
+                    "transcode.keys", "", expected: "a folder of CONTENT.key files when transcode.enabled is true without coordinator.url")
             }
         }
     }

@@ -6,30 +6,64 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import ServiceLifecycle
+import Synchronization
 
-/// The edge's side of the coordinator: learns the coordinator's key (kept in the cache folder,
-/// so a restart without the coordinator still checks tokens), registers with a request signed
-/// by the node's key, and heartbeats every ``interval``. When the coordinator is unreachable
-/// it keeps trying and the edge keeps serving what it has.
+/// The edge's side of the coordinator, three loops in one service:
+///
+/// - **Registration and heartbeats**: learns the coordinator's key (kept in the cache folder,
+///   so a restart without the coordinator still checks tokens), registers with a request signed
+///   by the node's key, and heartbeats every ``interval``.
+/// - **Tasks**: a long poll of `POST /v1/tasks` that keeps ``Assignments`` current (the hosts
+///   to fill each title from) and reports hosting tasks done; a finished upload or copy wakes
+///   it at once.
+/// - **Copies**: hosting tasks for titles that are not whole here are copied from the hosts
+///   that hold them.
+///
+/// When the coordinator is unreachable every loop keeps trying and the edge keeps serving what
+/// it has.
 struct CoordinatorAgent: Service {
-    let coordinator: String
-    let identity: NodeIdentity
+    let link: CoordinatorLink
     /// The registration to send; nil until the edge knows its own URL (its listener is up).
     let registration: @Sendable () -> RegistrationRequest?
     let gate: TokenGate
     let cache: EdgeCache
-    let client: HTTPClient
+    let hosted: HostedStore
+    let assignments: Assignments
     let keyFile: String
     let logger: Logger
     var interval: Duration = .seconds(10)
+    /// Seconds a task poll waits at the coordinator for new tasks.
+    var pollWait = 25
+
+    private final class Flags: Sendable {
+        let registered = Mutex(false)
+    }
 
     func run() async throws {
         if let saved = FileManager.default.contents(atPath: keyFile), saved.count == 32 {
             try? await gate.install(publicKey: saved)
         }
-        var registered = false
+        let flags = Flags()
+        assignments.setRefresher { [link, assignments, hosted] in
+            guard flags.registered.withLock({ $0 }),
+                let answer = try? await link.post("/v1/tasks", TaskPollRequest(after: 0, wait: 0), as: TaskPollAnswer.self)
+            else { return }
+            assignments.apply(answer) { hosted.isComplete($0) }
+        }
+        try? await cancelWhenGracefulShutdown {
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { await registerAndHeartbeat(flags) }
+                group.addTask { await pollTasks(flags) }
+                group.addTask { await copyHostedTitles() }
+                await group.waitForAll()
+            }
+        }
+    }
+
+    private func registerAndHeartbeat(_ flags: Flags) async {
         var haveFreshKey = false
-        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+        while !Task.isCancelled {
+            let registered = flags.registered.withLock { $0 }
             do {
                 if !haveFreshKey {
                     try await fetchKey()
@@ -40,62 +74,96 @@ struct CoordinatorAgent: Service {
                         try await Task.sleep(for: .milliseconds(100))
                         continue
                     }
-                    try await send("/v1/nodes", registration)
-                    registered = true
-                    logger.info("registered with \(coordinator) as node \(identity.id)")
+                    _ = try await link.post("/v1/nodes", registration)
+                    flags.registered.withLock { $0 = true }
+                    logger.info("registered with \(link.base) as node \(link.identity.id)")
                 } else {
                     let statistics = cache.statistics
                     let beat = HeartbeatRequest(
                         load: min(1, Double(statistics.fillsInFlight) / 64), freeCacheBytes: Int64(max(0, statistics.capacity - statistics.usedBytes)),
                         healthy: true)
-                    try await send("/v1/heartbeat", beat)
+                    _ = try await link.post("/v1/heartbeat", beat)
                 }
             } catch let error as AgentError where error.status == 401 && registered {
                 logger.warning("the coordinator no longer knows this node (\(error)); registering again")
-                registered = false
+                flags.registered.withLock { $0 = false }
                 continue
+            } catch is CancellationError {
+                return
             } catch {
-                logger.warning("coordinator \(coordinator): \(error); serving on, retrying")
+                logger.warning("coordinator \(link.base): \(error); serving on, retrying")
             }
             do {
-                try await Task.sleep(for: registered ? interval : .seconds(2))
+                try await Task.sleep(for: flags.registered.withLock({ $0 }) ? interval : .seconds(2))
             } catch {
                 return
             }
         }
     }
 
+    private func pollTasks(_ flags: Flags) async {
+        var cursor: Int64 = 0
+        while !Task.isCancelled {
+            guard flags.registered.withLock({ $0 }) else {
+                do { try await Task.sleep(for: .milliseconds(200)) } catch { return }
+                continue
+            }
+            let reports = assignments.takeReports()
+            let request = TaskPollRequest(after: cursor, wait: reports.isEmpty ? pollWait : 0, hosted: reports)
+            do {
+                let answer = try await withThrowingTaskGroup(of: TaskPollAnswer?.self) { group in
+                    group.addTask { try await link.post("/v1/tasks", request, as: TaskPollAnswer.self, timeout: .seconds(Int64(pollWait) + 15)) }
+                    if reports.isEmpty {
+                        // A title finished meanwhile: stop waiting and report it.
+                        group.addTask {
+                            while !assignments.hasReports { try await Task.sleep(for: .milliseconds(200)) }
+                            return nil
+                        }
+                    }
+                    defer { group.cancelAll() }
+                    return try await group.next()!
+                }
+                guard let answer else { continue }
+                if !reports.isEmpty { logger.info("reported to the coordinator: hosting \(reports.joined(separator: ", "))") }
+                cursor = answer.cursor
+                assignments.apply(answer) { hosted.isComplete($0) }
+            } catch {
+                assignments.restore(reports)
+                if Task.isCancelled { return }
+                logger.warning("task poll at \(link.base): \(error); retrying")
+                do { try await Task.sleep(for: .seconds(2)) } catch { return }
+            }
+        }
+    }
+
+    private func copyHostedTitles() async {
+        let copier = HostingCopier(store: hosted, client: link.client)
+        while !Task.isCancelled {
+            guard let (content, sources) = assignments.nextCopy() else {
+                do { try await Task.sleep(for: .milliseconds(500)) } catch { return }
+                continue
+            }
+            do {
+                try await copier.copy(content, from: sources)
+                assignments.hosted(content)
+                logger.info("hosting \(content): copied from \(sources.urls.joined(separator: ", "))")
+            } catch {
+                assignments.copyFailed(content)
+                logger.warning("hosting \(content): copy failed (\(error)); retrying")
+                do { try await Task.sleep(for: .seconds(5)) } catch { return }
+            }
+        }
+    }
+
     private func fetchKey() async throws {
-        let response = try await client.execute(HTTPClientRequest(url: coordinator + "/v1/keys/coordinator"), timeout: .seconds(5))
+        let response = try await link.client.execute(HTTPClientRequest(url: link.base + "/v1/keys/coordinator"), timeout: .seconds(5))
         let body = try await response.body.collect(upTo: 64 * 1024)
         guard response.status == .ok,
             let json = try JSONSerialization.jsonObject(with: Data(body.readableBytesView)) as? [String: Any],
             let key = (json["publicKey"] as? String).flatMap({ Data(base64Encoded: $0) }), key.count == 32
-        else { throw AgentError(status: Int(response.status.code), message: "no coordinator key at \(coordinator)/v1/keys/coordinator") }
+        else { throw AgentError(status: Int(response.status.code), message: "no coordinator key at \(link.base)/v1/keys/coordinator") }
         try await gate.install(publicKey: key)
         let temporary = keyFile + ".tmp"
         if FileManager.default.createFile(atPath: temporary, contents: key) { rename(temporary, keyFile) }
     }
-
-    private func send(_ path: String, _ message: some Encodable) async throws {
-        let body = try JSONEncoder().encode(message)
-        var request = HTTPClientRequest(url: coordinator + path)
-        request.method = .POST
-        request.headers.add(name: "Content-Type", value: "application/json")
-        for (name, value) in try SignedRequest.headers(identity: identity, method: "POST", path: path, body: body) {
-            request.headers.add(name: name, value: value)
-        }
-        request.body = .bytes(ByteBuffer(bytes: body))
-        let response = try await client.execute(request, timeout: .seconds(10))
-        let answer = try await response.body.collect(upTo: 64 * 1024)
-        guard (200..<300).contains(Int(response.status.code)) else {
-            throw AgentError(status: Int(response.status.code), message: String(buffer: answer).trimmingCharacters(in: .whitespacesAndNewlines))
-        }
-    }
-}
-
-struct AgentError: Error, CustomStringConvertible {
-    let status: Int
-    let message: String
-    var description: String { "\(status): \(message)" }
 }

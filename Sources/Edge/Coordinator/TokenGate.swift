@@ -13,7 +13,7 @@ package final class TokenGate: Sendable {
     /// The coordinator's base URL (the key URI of rewritten playlists points there).
     package let coordinator: String
     private let verifier = Mutex<PlaybackTokens?>(nil)
-    private let verified = Mutex<[String: (content: String, expires: Int64)]>([:])
+    private let verified = Mutex<[String: (content: String, session: String, expires: Int64)]>([:])
     private static let rememberedTokens = 100_000
 
     package init(coordinator: String) {
@@ -36,6 +36,10 @@ package final class TokenGate: Sendable {
         }
     }
 
+    /// The session (`sub`) of a token that passed ``refusal(_:content:)``: a viewer's session,
+    /// or a ``TokenScope`` for edges (`host:NODE`, `fill:NODE`).
+    package func session(of token: String) -> String? { verified.withLock { $0[token]?.session } }
+
     /// Why `token` does not open `content`, or nil when it does.
     func refusal(_ token: String?, content: String) async -> HTTPFailure? {
         guard let token, !token.isEmpty else {
@@ -51,7 +55,7 @@ package final class TokenGate: Sendable {
             let expires = Int64(claims.expiresAt.timeIntervalSince1970)
             verified.withLock { known in
                 if known.count >= Self.rememberedTokens { known = known.filter { $0.value.expires > now } }
-                if known.count < Self.rememberedTokens { known[token] = (content, expires) }
+                if known.count < Self.rememberedTokens { known[token] = (content, claims.session, expires) }
             }
             return nil
         } catch let error as TokenError {

@@ -116,7 +116,11 @@ final class EdgeHTTP2Handler: ChannelInboundHandler {
             return
         }
         if !endStream {
-            send(HTTPFailure.badRequest("\(head.method) requests must not carry a body").answer, streamID: streamID, resetAfter: true, context: context)
+            let message =
+                head.method == .put
+                ? "uploads (PUT /hosting/...) go over HTTP/1.1; this edge takes no request bodies over HTTP/2"
+                : "\(head.method) requests must not carry a body"
+            send(HTTPFailure.badRequest(message).answer, streamID: streamID, resetAfter: true, context: context)
             return
         }
         let request = Request(head: head, body: RequestBody(buffer: ByteBuffer()))

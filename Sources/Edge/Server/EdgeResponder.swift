@@ -1,3 +1,4 @@
+import DePINProtocol
 import EdgeCache
 import Foundation
 import HTTPTypes
@@ -19,6 +20,15 @@ struct EdgeResponder: HTTPResponder {
     let logger: Logger
     /// With a coordinator: the playback-token check every media request passes.
     var gate: TokenGate? = nil
+    /// With a coordinator: where uploads of hosted titles go (`PUT /hosting/{content}/{path}`).
+    var hosting: Hosting? = nil
+
+    struct Hosting: Sendable {
+        /// This node's id: upload tokens name it.
+        let node: String
+        let store: HostedStore
+        let assignments: Assignments
+    }
     let metrics = EdgeMetrics()
 
     func respond(to request: Request, context: Context) async throws -> Response {
@@ -77,6 +87,7 @@ struct EdgeResponder: HTTPResponder {
             guard let gate else { return try await serveMedia(request, path: path.dropFirst(3)) }
             return try await serveGated(request, target: target, path: path.dropFirst(3), gate: gate)
         }
+        if path.hasPrefix("/hosting/") { return try await receiveUpload(request, path: path.dropFirst(9)) }
         guard request.method == .get || request.method == .head else {
             throw .methodNotAllowed(request.method)
         }
@@ -129,7 +140,10 @@ struct EdgeResponder: HTTPResponder {
         let query = target.split(separator: "?", maxSplits: 1).dropFirst().first
         let token = TokenGate.token(query: query, authorization: request.headers[.authorization])
         if let refusal = await gate.refusal(token, content: key.content) { throw refusal }
-        guard key.fileExtension == "m3u8", let token else { return try await serveMedia(request, path: path) }
+        // Edges filling from this one get playlists as published; viewers get them rewritten.
+        guard key.fileExtension == "m3u8", let token, !TokenScope.isEdge(gate.session(of: token) ?? "") else {
+            return try await serveMedia(request, path: path)
+        }
         guard request.method == .get || request.method == .head else { throw .methodNotAllowed(request.method) }
         try rejectBody(request)
         let body: ByteBuffer
@@ -143,6 +157,49 @@ struct EdgeResponder: HTTPResponder {
         let bytes = ByteBuffer(string: rewritten)
         headers[.contentLength] = String(bytes.readableBytes)
         return Response(status: .ok, headers: headers, body: request.method == .head ? .init() : .init(byteBuffer: bytes))
+    }
+
+    /// `PUT /hosting/{content}/{path}`: a publisher uploading a title the coordinator chose this
+    /// edge to host, with the upload token the coordinator gave it for this node.
+    private func receiveUpload(_ request: Request, path: Substring) async throws(HTTPFailure) -> Response {
+        guard let hosting, let gate else { throw .notFound("this edge has no coordinator, so it hosts no titles") }
+        guard request.method == .put else {
+            var failure = HTTPFailure(status: .methodNotAllowed, message: "uploads are PUT /hosting/{content}/{path}")
+            failure.extraHeaders[.allow] = "PUT"
+            throw failure
+        }
+        let key = try Self.key(fromRawPath: path)
+        let token = TokenGate.token(query: nil, authorization: request.headers[.authorization])
+        if let refusal = await gate.refusal(token, content: key.content) { throw refusal }
+        guard let token, gate.session(of: token) == TokenScope.host(hosting.node) else {
+            throw HTTPFailure(
+                status: .forbidden, message: "this token does not let anyone upload \(key.content) to node \(hosting.node); the coordinator's POST /v1/contents gives upload tokens")
+        }
+        let body: ByteBuffer
+        do {
+            body = try await request.body.collect(upTo: 1 << 30)
+        } catch {
+            throw HTTPFailure(status: .contentTooLarge, message: "an uploaded file may be at most 1 GiB")
+        }
+        let stored: Bool
+        do {
+            stored = try hosting.store.put(content: key.content, path: key.path, body: body)
+        } catch {
+            let status: HTTPResponse.Status =
+                switch error.code {
+                case .invalid: .unprocessableContent
+                case .conflict: .conflict
+                case .storage: .init(code: 507, reasonPhrase: "Insufficient Storage")
+                }
+            throw HTTPFailure(status: status, message: error.message)
+        }
+        let complete = hosting.store.isComplete(key.content)
+        if complete { hosting.assignments.hosted(key.content) }
+        var headers = HTTPFields()
+        headers[.contentType] = "text/plain; charset=utf-8"
+        headers[.cacheControl] = "no-store"
+        let text = "\(stored ? "stored" : "already held") \(key.content)/\(key.path) (\(body.readableBytes) bytes)\(complete ? "; the title is complete" : "")\n"
+        return Response(status: stored ? .created : .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
     }
 
     private func serveMedia(_ request: Request, path: Substring) async throws(HTTPFailure) -> Response {

@@ -81,7 +81,28 @@ package struct EdgeServer: Sendable {
 
     private func runServices(client: HTTPClient, signals: [UnixSignal], onListening: @escaping OnListening) async throws {
         let config = configuration
+        // With a coordinator: the node's identity, the titles it hosts, and the hosts it fills from.
+        var coordinated: (link: CoordinatorLink, hosted: HostedStore, assignments: Assignments)?
+        if let coordinator = config.coordinator, let identityPath = config.identity {
+            let identity: NodeIdentity
+            do {
+                identity = try NodeIdentity.read(from: identityPath)
+            } catch {
+                throw ConfigurationError.invalid("coordinator.identity", identityPath, expected: "a readable identity file (\(error))")
+            }
+            let hosted: HostedStore
+            do {
+                hosted = try HostedStore(root: config.cacheDirectory + "/hosted")
+            } catch {
+                throw ConfigurationError.invalid("cache.dir", config.cacheDirectory, expected: "a folder this edge can write (\(error))")
+            }
+            coordinated = (CoordinatorLink(base: coordinator, identity: identity, client: client), hosted, Assignments())
+        }
         var origins: [any Origin] = []
+        if let coordinated {
+            origins.append(FileOrigin(root: coordinated.hosted.root))
+            origins.append(HostOrigin(assignments: coordinated.assignments, client: client))
+        }
         for url in config.upstreams {
             if url.lowercased().hasPrefix("file://") {
                 origins.append(FileOrigin(root: URL(string: url)!.path))
@@ -97,14 +118,16 @@ package struct EdgeServer: Sendable {
             key.fileExtension != "m3u8" || !PlaylistInfo(parsing: body.readableBytesView).isLive
         }
         var transcoder: TranscodeOrigin?
-        if config.transcode.enabled, let keys = config.transcode.keyDirectory {
+        let keys: (any ContentKeyProvider)? = config.transcode.keyDirectory.map { KeyDirectory(path: $0) } ?? coordinated.map { LeasedKeys(link: $0.link) }
+        if config.transcode.enabled, let keys {
             let executable = config.transcode.worker ?? Self.ownExecutable()
             transcoder = TranscodeOrigin(
                 worker: TranscodeWorker(
                     executable: executable, timeout: .milliseconds(Int64(config.transcode.timeout * 1000)),
                     memoryLimit: config.transcode.memoryLimit),
-                keys: KeyDirectory(path: keys), jobs: config.transcode.jobs, logger: logger)
-            logger.info("transcoding on demand with \(executable) transcode-worker, keys in \(keys)")
+                keys: keys, jobs: config.transcode.jobs, logger: logger)
+            let source = config.transcode.keyDirectory.map { "keys in \($0)" } ?? "keys leased from the coordinator"
+            logger.info("transcoding on demand with \(executable) transcode-worker, \(source)")
         }
         let cache = try EdgeCache(configuration: cacheConfiguration, origins: origins, producer: transcoder, logger: logger)
         transcoder?.attach { [cache] key in try await cache.object(key) }
@@ -113,15 +136,11 @@ package struct EdgeServer: Sendable {
         var services: [any Service] = [cache]
         let ownURL = Mutex<String?>(config.publicURL)
         var onListening = onListening
-        if let coordinator = config.coordinator, let identityPath = config.identity {
-            let identity: NodeIdentity
-            do {
-                identity = try NodeIdentity.read(from: identityPath)
-            } catch {
-                throw ConfigurationError.invalid("coordinator.identity", identityPath, expected: "a readable identity file (\(error))")
-            }
-            let gate = TokenGate(coordinator: coordinator)
+        if let coordinated {
+            let identity = coordinated.link.identity
+            let gate = TokenGate(coordinator: coordinated.link.base)
             responder.gate = gate
+            responder.hosting = EdgeResponder.Hosting(node: identity.id, store: coordinated.hosted, assignments: coordinated.assignments)
             let reported = onListening
             let preferHTTPS = config.listen != nil
             onListening = { scheme, host, port in
@@ -135,7 +154,7 @@ package struct EdgeServer: Sendable {
             let publicKey = identity.publicKey.rawRepresentation.base64EncodedString()
             services.append(
                 CoordinatorAgent(
-                    coordinator: coordinator.hasSuffix("/") ? String(coordinator.dropLast()) : coordinator, identity: identity,
+                    link: coordinated.link,
                     registration: { [config] in
                         guard let url = ownURL.withLock({ $0 }) else { return nil }
                         return RegistrationRequest(
@@ -143,8 +162,9 @@ package struct EdgeServer: Sendable {
                             ramGB: config.ramGB ?? facts.ramGB, mbps: config.mbps, gpu: config.gpu, diskGB: facts.diskGB, ssd: config.ssd,
                             latitude: config.latitude, longitude: config.longitude, region: config.latitude == nil ? config.region : nil, url: url)
                     },
-                    gate: gate, cache: cache, client: client, keyFile: config.cacheDirectory + "/coordinator.pub", logger: logger))
-            logger.info("node \(identity.id): registering with \(coordinator); media needs playback tokens")
+                    gate: gate, cache: cache, hosted: coordinated.hosted, assignments: coordinated.assignments,
+                    keyFile: config.cacheDirectory + "/coordinator.pub", logger: logger))
+            logger.info("node \(identity.id): registering with \(coordinated.link.base); media needs playback tokens")
         }
 
         let idleTimeout = TimeAmount.milliseconds(Int64(config.idleTimeout * 1000))

@@ -12,15 +12,19 @@ package struct HTTPOrigin: Origin {
     package let base: String
     let client: HTTPClient
     let deadline: TimeAmount
+    /// `Authorization` sent with every request (a coordinator token when filling from hosts).
+    let authorization: String?
 
     /// - Parameters:
     ///   - base: the content root, `http(s)://host[:port][/prefix]`.
     ///   - client: shared client, whose configuration holds the connect and read timeouts.
     ///   - deadline: the most one fill attempt may take, body included.
-    package init(base: String, client: HTTPClient, deadline: TimeAmount = .seconds(120)) {
+    ///   - authorization: an `Authorization` header value for every request.
+    package init(base: String, client: HTTPClient, deadline: TimeAmount = .seconds(120), authorization: String? = nil) {
         self.base = base.hasSuffix("/") ? String(base.dropLast()) : base
         self.client = client
         self.deadline = deadline
+        self.authorization = authorization
     }
 
     package var description: String { base }
@@ -34,6 +38,7 @@ package struct HTTPOrigin: Origin {
         let url = "\(base)/\(key.content)/\(key.path)"
         var request = HTTPClientRequest(url: url)
         request.headers.add(name: "User-Agent", value: "depin-edge")
+        if let authorization { request.headers.add(name: "Authorization", value: authorization) }
         if offset > 0 { request.headers.add(name: "Range", value: "bytes=\(offset)-") }
         let response: HTTPClientResponse
         do {

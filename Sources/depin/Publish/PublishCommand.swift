@@ -28,6 +28,7 @@ struct PublishCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Print the manifest as JSON on stdout when done.") var json = false
     @Option(name: .long, help: "Register the title and its key with this coordinator (http(s)://HOST:PORT).") var coordinator: String?
     @Option(name: .customLong("admin-token-file"), help: "The coordinator's admin token (else DEPIN_COORDINATOR_ADMIN_TOKEN).") var adminTokenFile: String?
+    @Option(name: .customLong("ca-file"), help: "PEM certificate to trust (besides the system's) when uploading to hosting edges over HTTPS.") var caFile: String?
 
     func run() async throws {
         var adminToken: String?
@@ -75,8 +76,19 @@ struct PublishCommand: AsyncParsableCommand {
         if let coordinator, let adminToken {
             do {
                 let key = try Data(contentsOf: URL(fileURLWithPath: result.keyPath))
-                try await ContentRegistrar.register(manifest: m, key: key, coordinator: coordinator, adminToken: adminToken)
-                FileHandle.standardError.write(Data("registered \(m.id) with \(coordinator)\n".utf8))
+                let hosts = try await ContentRegistrar.register(manifest: m, key: key, coordinator: coordinator, adminToken: adminToken)
+                FileHandle.standardError.write(Data("registered \(m.id) with \(coordinator); hosts: \(hosts.map(\.id).joined(separator: ", "))\n".utf8))
+                let results = try await ContentRegistrar.upload(manifest: m, directory: result.contentDirectory, to: hosts, caFile: caFile) {
+                    FileHandle.standardError.write(Data("\($0)\n".utf8))
+                }
+                let landed = results.filter { $0.failure == nil }.count
+                if hosts.isEmpty {
+                    FileHandle.standardError.write(Data("warning: no edge may host \(m.id) now (none staked, healthy and with a hosting class); the network serves it only from upstreams that hold \(out)\n".utf8))
+                } else if landed == 0 {
+                    throw ContentRegistrar.Failure(description: "no hosting edge took the upload")
+                } else if landed < hosts.count {
+                    FileHandle.standardError.write(Data("\(landed) of \(hosts.count) hosts hold \(m.id); the others copy it from them\n".utf8))
+                }
             } catch {
                 let message = "published \(m.id) locally, but registering it with \(coordinator) failed: \(error)\n"
                     + "(the title and its key are complete; register them later or publish again with another --id)\n"

@@ -1,0 +1,202 @@
+import DePINProtocol
+import Foundation
+import Synchronization
+
+/// Who hosts, transcodes and delivers what, kept as tasks in the store and handed to edges by
+/// their long poll (`POST /v1/tasks`).
+///
+/// - **Hosting**: when a title is registered, ``HostingPolicy`` picks its hosts among the edges
+///   that may host now (class, stake, health), spread across regions; the publisher uploads to
+///   them. ``repair(now:)`` (every few seconds) adds hosts when demand raises the replication
+///   factor or a host stops being eligible; new hosts copy the title from the hosts that hold it.
+/// - **Delivery and transcoding**: a route answer gives each edge it names a delivery task for
+///   the title (with its hosts as fill sources), and a transcoding task when the edge's class
+///   transcodes and the title has a ladder; only an edge with that task gets a key lease.
+///
+/// ## Performance characteristics
+/// ``noteRoute(content:edges:)`` runs on every route look-up: one lock and set look-ups when
+/// the edges already have their tasks; a store write only for a new (edge, title) pair.
+package final class TaskBoard: Sendable {
+    package let store: any CoordinatorStore
+    let registry: Registry
+    package let policy: HostingPolicy
+    private let now: @Sendable () -> Int64
+
+    /// What the board needs to know of a title.
+    struct Title: Sendable {
+        var bytes: Int64
+        var renditions: [String]
+    }
+
+    private struct State {
+        /// Registered titles (nil: looked up and unknown, at the time given).
+        var titles: [String: (title: Title?, checkedAt: Int64)] = [:]
+        /// `kind|node|content` of tasks known to exist.
+        var assigned: Set<String> = []
+        /// Route look-ups per title, decayed with a half-life of ``demandHalfLife``.
+        var demand: [String: Double] = [:]
+        var demandDecayedAt: Int64
+        /// Bumped per node when it gets a task, to wake its long poll.
+        var changes: [String: Int] = [:]
+    }
+    private let state: Mutex<State>
+    /// Seconds for demand to halve.
+    static let demandHalfLife = 600.0
+    /// Seconds an unknown title is remembered as unknown.
+    static let unknownTitleSeconds: Int64 = 5
+
+    package init(store: any CoordinatorStore, registry: Registry, policy: HostingPolicy, now: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970) }) {
+        self.store = store
+        self.registry = registry
+        self.policy = policy
+        self.now = now
+        state = Mutex(State(demandDecayedAt: now()))
+    }
+
+    // MARK: - Assigning
+
+    /// Chooses the hosts of a newly registered title and gives each a hosting task.
+    /// - Returns: the chosen hosts (empty when no edge may host now: ``repair(now:)`` retries).
+    package func assignHosts(_ manifest: ContentManifest) async throws -> [NodeRecord] {
+        let title = Self.title(manifest)
+        let time = now()
+        state.withLock { $0.titles[manifest.id] = (title, time) }
+        let chosen = policy.choose(policy.replicas, content: manifest.id, from: registry.candidates(for: .hosting, now: time))
+        var hosts: [NodeRecord] = []
+        for candidate in chosen {
+            _ = try await add(TaskRecord(node: candidate.id, content: manifest.id, kind: .hosting, createdAt: time))
+            if let node = registry.known(candidate.id) { hosts.append(node) }
+        }
+        return hosts
+    }
+
+    /// Records a route look-up for `content` and gives the edges named in its answer their
+    /// delivery (and, where they transcode, transcoding) tasks for the title.
+    package func noteRoute(content: String, edges: [RoutedEdge]) async {
+        let time = now()
+        let (cached, pending): ((title: Title?, checkedAt: Int64)?, [RoutedEdge]) = state.withLock { state in
+            state.demand[content, default: 0] += 1
+            let pending = edges.filter { !state.assigned.contains(Self.key(.delivery, $0.id, content)) }
+            return (state.titles[content], pending)
+        }
+        guard !pending.isEmpty else { return }
+        let title: Title?
+        if let cached, cached.title != nil || time - cached.checkedAt < Self.unknownTitleSeconds {
+            title = cached.title
+        } else {
+            title = try? await self.title(content)
+        }
+        guard let title else { return }
+        for edge in pending {
+            _ = try? await add(TaskRecord(node: edge.id, content: content, kind: .delivery, createdAt: time))
+            if !title.renditions.isEmpty, registry.eligible(edge.id, for: .transcoding) != nil {
+                _ = try? await add(TaskRecord(node: edge.id, content: content, kind: .transcoding, createdAt: time))
+            }
+        }
+    }
+
+    /// Adds hosts where a title has fewer eligible hosts than its demand asks for (a host
+    /// left, was slashed or stopped heartbeating; or the title got popular).
+    /// - Returns: the tasks added.
+    @discardableResult
+    package func repair(now time: Int64? = nil) async throws -> [TaskRecord] {
+        let time = time ?? now()
+        let demand = state.withLock { state in
+            let factor = pow(0.5, Double(time - state.demandDecayedAt) / Self.demandHalfLife)
+            for (content, value) in state.demand { state.demand[content] = value * factor < 0.5 ? nil : value * factor }
+            state.demandDecayedAt = time
+            return state.demand
+        }
+        var added: [TaskRecord] = []
+        let candidates = registry.candidates(for: .hosting, now: time)
+        for content in try await store.contentIDs() {
+            let hosting = try await store.tasks(content: content).filter { $0.kind == .hosting }
+            let eligible = hosting.compactMap { registry.eligible($0.node, for: .hosting) }
+            let target = policy.target(lookups: Int(demand[content] ?? 0))
+            guard eligible.count < target else { continue }
+            let taken = Set(hosting.map(\.node))
+            let places = eligible.map { GeoPoint(latitude: $0.latitude, longitude: $0.longitude) }
+            let chosen = policy.choose(target - eligible.count, content: content, from: candidates.filter { !taken.contains($0.id) }, existing: places)
+            for candidate in chosen {
+                if let task = try await add(TaskRecord(node: candidate.id, content: content, kind: .hosting, createdAt: time)) { added.append(task) }
+            }
+        }
+        return added
+    }
+
+    // MARK: - What edges ask
+
+    /// A node's tasks, once it has one newer than `after` or `wait` has passed (a long poll).
+    /// Wakes at once for tasks this coordinator assigns, and re-reads the store every 2 s for
+    /// those another coordinator on the same database assigns.
+    package func poll(node: String, after: Int64, wait: Duration) async throws -> [TaskRecord] {
+        let deadline = ContinuousClock.now + wait
+        while true {
+            let seen = state.withLock { $0.changes[node, default: 0] }
+            let tasks = try await store.tasks(node: node, after: 0)
+            if tasks.contains(where: { ($0.sequence ?? 0) > after }) || ContinuousClock.now >= deadline { return tasks }
+            for _ in 0..<8 {
+                if ContinuousClock.now >= deadline || state.withLock({ $0.changes[node, default: 0] }) != seen { break }
+                try await Task.sleep(for: .milliseconds(250))
+            }
+        }
+    }
+
+    /// Records that `node` holds the whole of `content` (its hosting task is done).
+    /// - Returns: false when the node has no hosting task for it.
+    package func hosted(node: String, content: String) async throws -> Bool {
+        try await store.completeTask(node: node, content: content, kind: .hosting, at: now())
+    }
+
+    /// Hosts that hold the whole title and may host now, nearest to `place` first.
+    package func sources(of content: String, near place: GeoPoint?) async throws -> [NodeRecord] {
+        let hosts = try await store.tasks(content: content).filter { $0.kind == .hosting && $0.doneAt != nil }
+            .compactMap { registry.eligible($0.node, for: .hosting) }
+        guard let place else { return hosts }
+        return hosts.sorted {
+            place.distance(to: GeoPoint(latitude: $0.latitude, longitude: $0.longitude))
+                < place.distance(to: GeoPoint(latitude: $1.latitude, longitude: $1.longitude))
+        }
+    }
+
+    /// True when `node` has a transcoding task for `content` and may transcode now: the
+    /// condition of a key lease.
+    package func mayTranscode(node: String, content: String) async throws -> Bool {
+        guard registry.eligible(node, for: .transcoding) != nil else { return false }
+        return try await store.tasks(content: content).contains { $0.node == node && $0.kind == .transcoding }
+    }
+
+    /// The renditions a transcoding edge makes for `content`.
+    func renditions(of content: String) async throws -> [String] { try await title(content)?.renditions ?? [] }
+
+    // MARK: -
+
+    private func add(_ task: TaskRecord) async throws -> TaskRecord? {
+        let added = try await store.addTask(task)
+        state.withLock { state in
+            state.assigned.insert(Self.key(task.kind, task.node, task.content))
+            if added != nil { state.changes[task.node, default: 0] += 1 }
+        }
+        return added
+    }
+
+    private func title(_ content: String) async throws -> Title? {
+        let record = try await store.content(id: content)
+        let title = try record.map { record in
+            do {
+                return Self.title(try JSONDecoder().decode(ContentManifest.self, from: Data(record.manifest.utf8)))
+            } catch {
+                throw StoreFailure.corrupt("the stored manifest of \(content) does not decode: \(error)")
+            }
+        }
+        let time = now()
+        state.withLock { $0.titles[content] = (title, time) }
+        return title
+    }
+
+    private static func title(_ manifest: ContentManifest) -> Title {
+        Title(bytes: manifest.segments.reduce(0) { $0 + Int64($1.length) }, renditions: manifest.ladder.map(\.name))
+    }
+
+    private static func key(_ kind: TaskRecord.Kind, _ node: String, _ content: String) -> String { "\(kind.rawValue)|\(node)|\(content)" }
+}

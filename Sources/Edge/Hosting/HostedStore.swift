@@ -1,0 +1,136 @@
+import Crypto
+import DePINProtocol
+import Foundation
+import Media
+import NIOCore
+
+/// The titles this edge hosts for the coordinator (hosting tasks): each title's manifest,
+/// playlists and encrypted source segments under `{root}/{content}/{path}`, outside the cache's
+/// byte budget and never evicted. The edge serves them as its first origin.
+///
+/// A file is written only once it checks out: the manifest must validate and name the title;
+/// a segment must be one the manifest lists, with its length and SHA-256; a playlist must be
+/// M3U8 text. Writes go to `{root}/.tmp`, are fsynced and renamed into place, so a crash never
+/// leaves a torn file. A title's files are immutable: a different manifest is refused.
+///
+/// Thread-safe: files are independent and each write is one rename.
+package struct HostedStore: Sendable {
+    package let root: String
+    /// The most a manifest or playlist may weigh.
+    static let maxTextBytes = 4 << 20
+
+    /// Opens (making) the folder and deletes unfinished writes.
+    package init(root: String) throws {
+        self.root = root
+        try? FileManager.default.removeItem(atPath: root + "/.tmp")
+        try FileManager.default.createDirectory(atPath: root + "/.tmp", withIntermediateDirectories: true)
+    }
+
+    /// Every file of a hosted title, the manifest first and the segments last.
+    package static func files(of manifest: ContentManifest) -> [String] {
+        ["manifest.json", "master.m3u8", "\(ContentManifest.sourceRendition)/index.m3u8"]
+            + manifest.ladder.map { "\($0.name)/index.m3u8" }
+            + manifest.segments.map { "\(ContentManifest.sourceRendition)/\($0.index).ts" }
+    }
+
+    /// The stored manifest of `content`, if any.
+    package func manifest(_ content: String) -> ContentManifest? {
+        guard let data = FileManager.default.contents(atPath: "\(root)/\(content)/manifest.json") else { return nil }
+        return try? JSONDecoder().decode(ContentManifest.self, from: data)
+    }
+
+    /// True when every file of the title is here.
+    package func isComplete(_ content: String) -> Bool {
+        guard let manifest = manifest(content) else { return false }
+        return Self.files(of: manifest).allSatisfy { has(content, $0) }
+    }
+
+    package func has(_ content: String, _ path: String) -> Bool { FileManager.default.fileExists(atPath: "\(root)/\(content)/\(path)") }
+
+    /// Checks `body` as the file `path` of `content` and stores it.
+    /// - Returns: false when an identical file was already there.
+    /// - Throws: ``HostingError`` saying what did not check out; nothing is written then.
+    @discardableResult
+    package func put(content: String, path: String, body: ByteBuffer) throws(HostingError) -> Bool {
+        let bytes = body.readableBytesView
+        if path == "manifest.json" {
+            guard bytes.count <= Self.maxTextBytes else { throw .invalid("manifest.json is over \(Self.maxTextBytes) bytes") }
+            let manifest: ContentManifest
+            do {
+                manifest = try JSONDecoder().decode(ContentManifest.self, from: Data(bytes))
+                try manifest.validate()
+            } catch {
+                throw .invalid("manifest.json is not a valid manifest: \(error)")
+            }
+            guard manifest.id == content else { throw .invalid("manifest.json is for \(manifest.id), not \(content)") }
+            if let existing = self.manifest(content) {
+                guard existing == manifest else { throw .conflict("\(content) is hosted here with another manifest; titles are immutable") }
+                return false
+            }
+        } else {
+            guard let manifest = manifest(content) else { throw .conflict("upload \(content)/manifest.json first: files are checked against it") }
+            guard Self.files(of: manifest).contains(path) else {
+                throw .invalid("\(path) is not a file of \(content) (manifest.json, playlists, source/{n}.ts)")
+            }
+            if path.hasSuffix(".m3u8") {
+                guard bytes.count <= Self.maxTextBytes, bytes.starts(with: Array("#EXTM3U".utf8)) else {
+                    throw .invalid("\(path) is not an M3U8 playlist (it must start with #EXTM3U and be at most \(Self.maxTextBytes) bytes)")
+                }
+            } else {
+                let index = Int(path.dropFirst(ContentManifest.sourceRendition.count + 1).dropLast(3))
+                guard let segment = manifest.segments.first(where: { $0.index == index }) else { throw .invalid("\(path) is not in the manifest") }
+                guard bytes.count == segment.length else {
+                    throw .invalid("\(path) is \(bytes.count) bytes; the manifest says \(segment.length)")
+                }
+                let digest = SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
+                guard digest == segment.sha256 else { throw .invalid("\(path)'s SHA-256 is not the manifest's: damaged or not this title's") }
+            }
+            if has(content, path) { return false }
+        }
+        try write(Data(bytes), to: "\(root)/\(content)/\(path)")
+        return true
+    }
+
+    /// Reads one stored file.
+    package func read(_ content: String, _ path: String) -> Data? { FileManager.default.contents(atPath: "\(root)/\(content)/\(path)") }
+
+    private func write(_ data: Data, to destination: String) throws(HostingError) {
+        let temporary = "\(root)/.tmp/\(UUID().uuidString)"
+        do {
+            try FileManager.default.createDirectory(
+                atPath: (destination as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            guard FileManager.default.createFile(atPath: temporary, contents: data) else { throw HostingError.storage("cannot write \(temporary)") }
+            let descriptor = open(temporary, O_RDONLY)
+            if descriptor >= 0 {
+                fsync(descriptor)
+                close(descriptor)
+            }
+            guard rename(temporary, destination) == 0 else { throw HostingError.storage("cannot rename into \(destination): errno \(errno)") }
+        } catch let error as HostingError {
+            unlink(temporary)
+            throw error
+        } catch {
+            unlink(temporary)
+            throw .storage("cannot store \(destination): \(error)")
+        }
+    }
+}
+
+/// Why a hosted file was refused.
+package struct HostingError: Error, CustomStringConvertible {
+    package enum Code: Sendable {
+        /// 400 / 422: the file does not check out.
+        case invalid
+        /// 409: it contradicts what is hosted.
+        case conflict
+        /// 507: the disk failed.
+        case storage
+    }
+    package let code: Code
+    package let message: String
+    package var description: String { message }
+
+    package static func invalid(_ m: String) -> Self { .init(code: .invalid, message: m) }
+    package static func conflict(_ m: String) -> Self { .init(code: .conflict, message: m) }
+    package static func storage(_ m: String) -> Self { .init(code: .storage, message: m) }
+}
