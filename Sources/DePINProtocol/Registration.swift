@@ -16,14 +16,16 @@ public struct RegistrationRequest: Codable, Sendable, Equatable, KnownFields {
     public var region: String?
     /// Where viewers reach the edge (`https://host:port`).
     public var url: String
+    /// Whether the edge makes renditions on demand (absent: what its class does).
+    public var transcodes: Bool?
 
     public static let knownFields: Set<String> = [
-        "publicKey", "deviceClass", "cores", "ramGB", "mbps", "gpu", "diskGB", "ssd", "latitude", "longitude", "region", "url",
+        "publicKey", "deviceClass", "cores", "ramGB", "mbps", "gpu", "diskGB", "ssd", "latitude", "longitude", "region", "url", "transcodes",
     ]
 
     public init(
         publicKey: String, deviceClass: String, cores: Int, ramGB: Double, mbps: Double, gpu: Bool, diskGB: Double, ssd: Bool,
-        latitude: Double? = nil, longitude: Double? = nil, region: String? = nil, url: String
+        latitude: Double? = nil, longitude: Double? = nil, region: String? = nil, url: String, transcodes: Bool? = nil
     ) {
         self.publicKey = publicKey
         self.deviceClass = deviceClass
@@ -37,6 +39,7 @@ public struct RegistrationRequest: Codable, Sendable, Equatable, KnownFields {
         self.longitude = longitude
         self.region = region
         self.url = url
+        self.transcodes = transcodes
     }
 }
 

@@ -44,7 +44,8 @@ public struct AssignedTask: Codable, Sendable, Equatable {
     }
     public var content: String
     public var kind: String
-    /// Hosting edges that hold the whole title (URLs), nearest first.
+    /// Edges to fill the title from (URLs): its hosts, nearest first; for a delivery edge that
+    /// does not transcode, then the edges that make its renditions.
     public var sources: [String]
     /// A token that opens the title at those hosts (`Authorization: Bearer`).
     public var token: String?

@@ -25,6 +25,7 @@ enum StoreConformance {
         #expect(try await store.node(id: "a") == node("a"))
         var moved = node("a", lat: 51.5, at: 2_000)
         moved.cores = 16
+        moved.transcodes = false
         try await store.saveNode(moved)
         #expect(try await store.node(id: "a") == moved)
         #expect(try await store.nodes().map(\.id) == ["a", "b"])

@@ -114,6 +114,13 @@ struct TaskBoardTests {
         #expect(try await board.mayTranscode(node: id("paris"), content: "movie"))
         #expect(try await !board.mayTranscode(node: id("lyon"), content: "movie"))
         #expect(try await !board.mayTranscode(node: id("nyc"), content: "movie"))
+        #expect(try await board.transcoders(of: "movie", near: GeoPoint(latitude: 45.76, longitude: 4.84)).map(\.id) == [id("paris")])
+        // A title routed only to the server: the nearest edge that transcodes makes its renditions.
+        try await store.saveContent(ContentRecord(id: "short", manifest: String(decoding: try JSONEncoder().encode(Self.manifest("short")), as: UTF8.self), sealedKey: "x", createdAt: 0))
+        let lyon = try #require(registry.route(content: "short", from: GeoPoint(latitude: 45.7, longitude: 4.8), limit: 1).first)
+        #expect(lyon.id == id("lyon"))
+        await board.noteRoute(content: "short", edges: [lyon])
+        #expect(try await board.transcoders(of: "short", near: GeoPoint(latitude: 45.7, longitude: 4.8)).map(\.id) == [id("paris")])
         // An unknown title gets no tasks.
         await board.noteRoute(content: "ghost", edges: routed)
         #expect(try await store.tasks(content: "ghost").isEmpty)
@@ -128,7 +135,7 @@ struct TaskBoardTests {
 
         // Demand raises the replication factor: 3 hosts at 20 look-ups.
         for _ in 0..<20 { await board.noteRoute(content: "movie", edges: []) }
-        let added = try await board.repair()
+        let added = try await board.repair().filter { $0.content == "movie" }
         #expect(added.count == 1 && added[0].kind == .hosting)
         // Hosts that stop heartbeating are replaced by eligible edges that are not yet hosts: the
         // two first hosts go silent; the third stays; the one edge left joins.
@@ -137,7 +144,7 @@ struct TaskBoardTests {
             let beat = Data(#"{"load":0.1,"freeCacheBytes":5,"healthy":true}"#.utf8)
             _ = try await registry.heartbeat(body: beat, headers: edges[name]!.signed(beat, path: "/v1/heartbeat", at: clock.now()), path: "/v1/heartbeat")
         }
-        let replaced = try await board.repair()
+        let replaced = try await board.repair().filter { $0.content == "movie" }
         let hostingNow = try await store.tasks(content: "movie").filter { $0.kind == .hosting }.map(\.node)
         #expect(replaced.count == 1 && !hosts.contains(replaced[0].node) && replaced[0].node != added[0].node, "replaced \(replaced)")
         #expect(Set(hostingNow) == Set(edges.values.map(\.identity.id)))

@@ -224,7 +224,13 @@ package struct CoordinatorAPI: Sendable {
             case .hosting where task.doneAt != nil:
                 break
             case .hosting, .delivery:
-                assigned.sources = try await board.sources(of: task.content, near: place).filter { $0.id != node.id }.map(\.url)
+                var sources = try await board.sources(of: task.content, near: place).filter { $0.id != node.id }
+                if task.kind == .delivery, registry.eligible(node.id, for: .transcoding) == nil {
+                    // Renditions this edge does not make come from edges that do.
+                    let known = Set(sources.map(\.id))
+                    sources += try await board.transcoders(of: task.content, near: place).filter { $0.id != node.id && !known.contains($0.id) }
+                }
+                assigned.sources = sources.map(\.url)
                 if tokens[task.content] == nil {
                     tokens[task.content] = try await vault.tokens.issue(content: task.content, session: TokenScope.fill(node.id), lifetime: tokenLifetime)
                 }

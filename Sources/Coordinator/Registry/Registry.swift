@@ -107,7 +107,8 @@ package final class Registry: Sendable {
         let node = NodeRecord(
             id: verified.node, publicKey: request.publicKey, deviceClass: deviceClass.name, cores: request.cores, ramGB: request.ramGB,
             mbps: request.mbps, gpu: request.gpu, diskGB: request.diskGB, ssd: request.ssd, latitude: location.latitude,
-            longitude: location.longitude, url: request.url, registeredAt: registeredAt, lastHeartbeat: time)
+            longitude: location.longitude, url: request.url, registeredAt: registeredAt, lastHeartbeat: time,
+            transcodes: deviceClass.tasks.contains(.transcoding) && (request.transcodes ?? true))
         try await store.saveNode(node)
         return remember(node, stake: stake, at: time)
     }

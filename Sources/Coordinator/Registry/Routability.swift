@@ -17,6 +17,7 @@ package struct RoutingPolicy: Sendable, Equatable {
         guard deviceClass.tasks.contains(task) else {
             return task == .delivery ? "class \(deviceClass.name) does not deliver to viewers" : "class \(deviceClass.name) does not do \(task.rawValue)"
         }
+        if task == .transcoding && !node.transcodes { return "transcoding is off on this edge" }
         if stake.slashed > 0 { return "slashed" }
         if let short = deviceClass.stakeShortfall(bonded: stake.bonded) { return short }
         guard node.healthy else { return "reported unhealthy" }

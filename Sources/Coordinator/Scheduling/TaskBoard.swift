@@ -1,5 +1,6 @@
 import DePINProtocol
 import Foundation
+import ServiceLifecycle
 import Synchronization
 
 /// Who hosts, transcodes and delivers what, kept as tasks in the store and handed to edges by
@@ -10,8 +11,10 @@ import Synchronization
 ///   them. ``repair(now:)`` (every few seconds) adds hosts when demand raises the replication
 ///   factor or a host stops being eligible; new hosts copy the title from the hosts that hold it.
 /// - **Delivery and transcoding**: a route answer gives each edge it names a delivery task for
-///   the title (with its hosts as fill sources), and a transcoding task when the edge's class
-///   transcodes and the title has a ladder; only an edge with that task gets a key lease.
+///   the title (with its hosts as fill sources), and a transcoding task when the edge
+///   transcodes and the title has a ladder; an edge that does not transcode gets the nearest
+///   one that does as a source of renditions (and that one a transcoding task). Only an edge
+///   with a transcoding task gets a key lease.
 ///
 /// ## Performance characteristics
 /// ``noteRoute(content:edges:)`` runs on every route look-up: one lock and set look-ups when
@@ -89,8 +92,15 @@ package final class TaskBoard: Sendable {
         guard let title else { return }
         for edge in pending {
             _ = try? await add(TaskRecord(node: edge.id, content: content, kind: .delivery, createdAt: time))
-            if !title.renditions.isEmpty, registry.eligible(edge.id, for: .transcoding) != nil {
+            guard !title.renditions.isEmpty else { continue }
+            if registry.eligible(edge.id, for: .transcoding) != nil {
                 _ = try? await add(TaskRecord(node: edge.id, content: content, kind: .transcoding, createdAt: time))
+            } else if let node = registry.known(edge.id) {
+                // Renditions come from the nearest edge that makes them.
+                let place = GeoPoint(latitude: node.latitude, longitude: node.longitude)
+                if let nearest = registry.candidates(for: .transcoding, now: time).min(by: { place.distance(to: $0.location) < place.distance(to: $1.location) }) {
+                    _ = try? await add(TaskRecord(node: nearest.id, content: content, kind: .transcoding, createdAt: time))
+                }
             }
         }
     }
@@ -128,15 +138,18 @@ package final class TaskBoard: Sendable {
 
     /// A node's tasks, once it has one newer than `after` or `wait` has passed (a long poll).
     /// Wakes at once for tasks this coordinator assigns, and re-reads the store every 2 s for
-    /// those another coordinator on the same database assigns.
+    /// those another coordinator on the same database assigns. Answers at once when the
+    /// coordinator is shutting down, so a long poll never holds a restart back.
     package func poll(node: String, after: Int64, wait: Duration) async throws -> [TaskRecord] {
         let deadline = ContinuousClock.now + wait
         while true {
             let seen = state.withLock { $0.changes[node, default: 0] }
             let tasks = try await store.tasks(node: node, after: 0)
-            if tasks.contains(where: { ($0.sequence ?? 0) > after }) || ContinuousClock.now >= deadline { return tasks }
+            if tasks.contains(where: { ($0.sequence ?? 0) > after }) || ContinuousClock.now >= deadline || Task.isShuttingDownGracefully {
+                return tasks
+            }
             for _ in 0..<8 {
-                if ContinuousClock.now >= deadline || state.withLock({ $0.changes[node, default: 0] }) != seen { break }
+                if ContinuousClock.now >= deadline || state.withLock({ $0.changes[node, default: 0] }) != seen || Task.isShuttingDownGracefully { break }
                 try await Task.sleep(for: .milliseconds(250))
             }
         }
@@ -157,6 +170,16 @@ package final class TaskBoard: Sendable {
             place.distance(to: GeoPoint(latitude: $0.latitude, longitude: $0.longitude))
                 < place.distance(to: GeoPoint(latitude: $1.latitude, longitude: $1.longitude))
         }
+    }
+
+    /// Edges with a transcoding task for `content` that may transcode now, nearest to `place` first.
+    package func transcoders(of content: String, near place: GeoPoint) async throws -> [NodeRecord] {
+        try await store.tasks(content: content).filter { $0.kind == .transcoding }
+            .compactMap { registry.eligible($0.node, for: .transcoding) }
+            .sorted {
+                place.distance(to: GeoPoint(latitude: $0.latitude, longitude: $0.longitude))
+                    < place.distance(to: GeoPoint(latitude: $1.latitude, longitude: $1.longitude))
+            }
     }
 
     /// True when `node` has a transcoding task for `content` and may transcode now: the

@@ -68,11 +68,13 @@ package struct NodeRecord: Sendable, Equatable, Codable {
     package var load: Double
     package var freeCache: Int64
     package var healthy: Bool
+    /// The edge makes renditions on demand (it said so at registration; its class must allow it).
+    package var transcodes: Bool
 
     package init(
         id: String, publicKey: String, deviceClass: String, cores: Int, ramGB: Double, mbps: Double, gpu: Bool, diskGB: Double,
         ssd: Bool, latitude: Double, longitude: Double, url: String, registeredAt: Int64, lastHeartbeat: Int64, load: Double = 0,
-        freeCache: Int64 = 0, healthy: Bool = true
+        freeCache: Int64 = 0, healthy: Bool = true, transcodes: Bool = true
     ) {
         self.id = id
         self.publicKey = publicKey
@@ -91,6 +93,7 @@ package struct NodeRecord: Sendable, Equatable, Codable {
         self.load = load
         self.freeCache = freeCache
         self.healthy = healthy
+        self.transcodes = transcodes
     }
 }
 

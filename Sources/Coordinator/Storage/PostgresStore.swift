@@ -68,24 +68,24 @@ package final class PostgresStore: CoordinatorStore {
         try await run(
             """
             INSERT INTO nodes (id, public_key, class, cores, ram_gb, mbps, gpu, disk_gb, ssd, latitude, longitude, url,
-                               registered_at, last_heartbeat, load, free_cache, healthy)
+                               registered_at, last_heartbeat, load, free_cache, healthy, transcodes)
             VALUES (\(node.id), \(node.publicKey), \(node.deviceClass), \(node.cores), \(node.ramGB), \(node.mbps), \(node.gpu),
                     \(node.diskGB), \(node.ssd), \(node.latitude), \(node.longitude), \(node.url), \(node.registeredAt),
-                    \(node.lastHeartbeat), \(node.load), \(node.freeCache), \(node.healthy))
+                    \(node.lastHeartbeat), \(node.load), \(node.freeCache), \(node.healthy), \(node.transcodes))
             ON CONFLICT (id) DO UPDATE SET public_key = excluded.public_key, class = excluded.class, cores = excluded.cores,
                 ram_gb = excluded.ram_gb, mbps = excluded.mbps, gpu = excluded.gpu, disk_gb = excluded.disk_gb, ssd = excluded.ssd,
                 latitude = excluded.latitude, longitude = excluded.longitude, url = excluded.url,
                 registered_at = excluded.registered_at, last_heartbeat = excluded.last_heartbeat, load = excluded.load,
-                free_cache = excluded.free_cache, healthy = excluded.healthy
+                free_cache = excluded.free_cache, healthy = excluded.healthy, transcodes = excluded.transcodes
             """)
     }
 
     private typealias NodeColumns = (
-        String, String, String, Int, Double, Double, Bool, Double, Bool, Double, Double, String, Int64, Int64, Double, Int64, Bool
+        String, String, String, Int, Double, Double, Bool, Double, Bool, Double, Double, String, Int64, Int64, Double, Int64, Bool, Bool
     )
     private static let nodeColumns = """
         SELECT id, public_key, class, cores, ram_gb, mbps, gpu, disk_gb, ssd, latitude, longitude, url, registered_at,
-               last_heartbeat, load, free_cache, healthy FROM nodes
+               last_heartbeat, load, free_cache, healthy, transcodes FROM nodes
         """
 
     package func node(id: String) async throws -> NodeRecord? {
@@ -104,7 +104,7 @@ package final class PostgresStore: CoordinatorStore {
                     NodeRecord(
                         id: c.0, publicKey: c.1, deviceClass: c.2, cores: c.3, ramGB: c.4, mbps: c.5, gpu: c.6, diskGB: c.7, ssd: c.8,
                         latitude: c.9, longitude: c.10, url: c.11, registeredAt: c.12, lastHeartbeat: c.13, load: c.14,
-                        freeCache: c.15, healthy: c.16))
+                        freeCache: c.15, healthy: c.16, transcodes: c.17))
             }
             return out
         }

@@ -40,17 +40,18 @@ package final class SQLiteStore: CoordinatorStore {
             try db.execute(
                 sql: """
                     INSERT INTO nodes (id, public_key, class, cores, ram_gb, mbps, gpu, disk_gb, ssd, latitude, longitude, url,
-                                       registered_at, last_heartbeat, load, free_cache, healthy)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                       registered_at, last_heartbeat, load, free_cache, healthy, transcodes)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     ON CONFLICT (id) DO UPDATE SET public_key = excluded.public_key, class = excluded.class, cores = excluded.cores,
                         ram_gb = excluded.ram_gb, mbps = excluded.mbps, gpu = excluded.gpu, disk_gb = excluded.disk_gb, ssd = excluded.ssd,
                         latitude = excluded.latitude, longitude = excluded.longitude, url = excluded.url,
                         registered_at = excluded.registered_at, last_heartbeat = excluded.last_heartbeat, load = excluded.load,
-                        free_cache = excluded.free_cache, healthy = excluded.healthy
+                        free_cache = excluded.free_cache, healthy = excluded.healthy, transcodes = excluded.transcodes
                     """,
                 arguments: [
                     node.id, node.publicKey, node.deviceClass, node.cores, node.ramGB, node.mbps, node.gpu, node.diskGB, node.ssd,
                     node.latitude, node.longitude, node.url, node.registeredAt, node.lastHeartbeat, node.load, node.freeCache, node.healthy,
+                    node.transcodes,
                 ])
         }
     }
@@ -165,12 +166,13 @@ package final class SQLiteStore: CoordinatorStore {
                 try db.execute(
                     sql: """
                         INSERT INTO nodes (id, public_key, class, cores, ram_gb, mbps, gpu, disk_gb, ssd, latitude, longitude, url,
-                                           registered_at, last_heartbeat, load, free_cache, healthy)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                           registered_at, last_heartbeat, load, free_cache, healthy, transcodes)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                         """,
                     arguments: [
                         node.id, node.publicKey, node.deviceClass, node.cores, node.ramGB, node.mbps, node.gpu, node.diskGB, node.ssd,
                         node.latitude, node.longitude, node.url, node.registeredAt, node.lastHeartbeat, node.load, node.freeCache, node.healthy,
+                        node.transcodes,
                     ])
             }
             for event in events {
@@ -202,7 +204,7 @@ package final class SQLiteStore: CoordinatorStore {
             id: row["id"], publicKey: row["public_key"], deviceClass: row["class"], cores: row["cores"], ramGB: row["ram_gb"],
             mbps: row["mbps"], gpu: row["gpu"], diskGB: row["disk_gb"], ssd: row["ssd"], latitude: row["latitude"],
             longitude: row["longitude"], url: row["url"], registeredAt: row["registered_at"], lastHeartbeat: row["last_heartbeat"],
-            load: row["load"], freeCache: row["free_cache"], healthy: row["healthy"])
+            load: row["load"], freeCache: row["free_cache"], healthy: row["healthy"], transcodes: row["transcodes"])
     }
 
     private static func task(_ row: Row) throws -> TaskRecord {

@@ -45,6 +45,7 @@ enum Schema {
             "CREATE INDEX tasks_node ON tasks (node_id, seq)",
             "CREATE INDEX tasks_content ON tasks (content_id)",
         ]),
+        (3, ["ALTER TABLE nodes ADD COLUMN transcodes BOOLEAN NOT NULL DEFAULT TRUE"]),
     ]
 
     static var latest: Int { migrations.last!.version }

@@ -138,6 +138,7 @@ package struct EdgeServer: Sendable {
         var onListening = onListening
         if let coordinated {
             let identity = coordinated.link.identity
+            let transcoding = transcoder != nil
             let gate = TokenGate(coordinator: coordinated.link.base)
             responder.gate = gate
             responder.hosting = EdgeResponder.Hosting(node: identity.id, store: coordinated.hosted, assignments: coordinated.assignments)
@@ -160,7 +161,8 @@ package struct EdgeServer: Sendable {
                         return RegistrationRequest(
                             publicKey: publicKey, deviceClass: config.deviceClass, cores: config.cores ?? facts.cores,
                             ramGB: config.ramGB ?? facts.ramGB, mbps: config.mbps, gpu: config.gpu, diskGB: facts.diskGB, ssd: config.ssd,
-                            latitude: config.latitude, longitude: config.longitude, region: config.latitude == nil ? config.region : nil, url: url)
+                            latitude: config.latitude, longitude: config.longitude, region: config.latitude == nil ? config.region : nil, url: url,
+                            transcodes: transcoding)
                     },
                     gate: gate, cache: cache, hosted: coordinated.hosted, assignments: coordinated.assignments,
                     keyFile: config.cacheDirectory + "/coordinator.pub", logger: logger))
