@@ -75,7 +75,8 @@ public struct PlaybackTokens: Sendable {
         guard let signingKey else { throw TokenError(code: .invalid, message: "this side holds only the public key") }
         let issued = Int64(now.timeIntervalSince1970)
         let expires = Int64(now.addingTimeInterval(lifetime).timeIntervalSince1970)
-        let payload = "{\"iss\":\"\(Self.escape(PlaybackToken.issuer))\",\"sub\":\"\(Self.escape(session))\",\"content\":\"\(Self.escape(content))\",\"iat\":\(issued),\"exp\":\(expires)}"
+        let payload =
+            "{\"iss\":\(JSONText.quoted(PlaybackToken.issuer)),\"sub\":\(JSONText.quoted(session)),\"content\":\(JSONText.quoted(content)),\"iat\":\(issued),\"exp\":\(expires)}"
         let signingInput = Self.header + "." + Self.base64URL(Data(payload.utf8))
         let signature = try signingKey.signature(for: Data(signingInput.utf8))
         return signingInput + "." + Self.base64URL(signature)
@@ -87,20 +88,6 @@ public struct PlaybackTokens: Sendable {
     private static func base64URL(_ data: Data) -> String {
         data.base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
             .replacingOccurrences(of: "=", with: "")
-    }
-
-    /// JSON string escaping for ids (which the API already limits to safe characters).
-    private static func escape(_ text: String) -> String {
-        var out = ""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out
     }
 
     /// The token's claims if it is genuine, unexpired and for `content`.

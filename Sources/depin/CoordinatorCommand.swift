@@ -32,6 +32,8 @@ struct CoordinatorCommand: AsyncParsableCommand {
     @Option(name: .customLong("max-replicas"), help: "Edges that host the most watched titles.") var maxReplicas = 6
     @Option(name: .customLong("lookups-per-replica"), help: "Route look-ups (decaying, 10-minute half-life) that earn a title one more host; each doubling adds one.")
     var lookupsPerReplica = 1000
+    @Option(name: .customLong("geo-prefixes"), help: "File of 'PREFIX LAT LON' or 'PREFIX REGION' lines that place viewers by address when they give no place.")
+    var geoPrefixes: String?
     @Option(name: .customLong("reload-interval"), help: "Seconds between reloads from the database (coordinators sharing one converge).") var reloadInterval = 5.0
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error, critical.") var logLevel = "info"
 
@@ -66,6 +68,14 @@ struct CoordinatorCommand: AsyncParsableCommand {
             throw ValidationError("--replicas must be 1 to 50, --max-replicas at least --replicas and at most 50, --lookups-per-replica positive")
         }
         configuration.hosting = HostingPolicy(replicas: replicas, maxReplicas: maxReplicas, lookupsPerReplica: lookupsPerReplica)
+        if let geoPrefixes {
+            guard let text = try? String(contentsOfFile: geoPrefixes, encoding: .utf8) else { throw ValidationError("cannot read --geo-prefixes \(geoPrefixes)") }
+            do {
+                configuration.prefixes = try GeoPrefixTable(text: text)
+            } catch {
+                throw ValidationError("--geo-prefixes \(geoPrefixes): \(error)")
+            }
+        }
         configuration.identityFile = identity
         let level = Logger.Level(rawValue: logLevel) ?? .info
         LoggingSystem.bootstrap { label in

@@ -93,6 +93,34 @@ struct CoordinatorTests {
         #expect((after.json["edges"] as? [[String: Any]] ?? []).compactMap { $0["id"] as? String } == [berlin.id])
     }
 
+    @Test("a viewer that gives no place is placed by its address through --geo-prefixes; without a match the answer says so")
+    func geoPrefixes() async throws {
+        let dir = TemporaryDirectory("coordinator-prefixes")
+        defer { dir.remove() }
+        try "# loopback viewers are in Berlin\n127.0.0.0/8 52.5 13.4\n".write(toFile: dir.path + "/prefixes", atomically: true, encoding: .utf8)
+        let coordinator = try await CoordinatorProcess.start(["--db", "sqlite:\(dir.path)/c.sqlite", "--geo-prefixes", dir.path + "/prefixes"])
+        defer { coordinator.stop() }
+        let client = CoordinatorClient(base: coordinator.base)
+        let paris = NodeIdentity(), berlin = NodeIdentity()
+        for node in [paris, berlin] {
+            #expect(try await client.admin(node.id, "deposit", 1_000_000) == 200)
+            #expect(try await client.admin(node.id, "bond", 1_000_000) == 200)
+        }
+        #expect(try await client.register(paris, lat: 48.86, lon: 2.35).status == 201)
+        #expect(try await client.register(berlin, lat: 52.52, lon: 13.40).status == 201)
+        let placed = try await client.send(.GET, "/v1/route?content=movie")
+        #expect((placed.json["edges"] as? [[String: Any]] ?? []).compactMap { $0["id"] as? String } == [berlin.id, paris.id], "\(placed.text)")
+
+        // Without a table: a clear 400; a bad table stops the coordinator with the line.
+        let plain = try await CoordinatorProcess.start(["--db", "sqlite:\(dir.path)/d.sqlite"])
+        defer { plain.stop() }
+        let unplaced = try await CoordinatorClient(base: plain.base).send(.GET, "/v1/route?content=movie")
+        #expect(unplaced.status == 400 && (unplaced.json["error"] as? String ?? "").contains("no geo prefix covers your address 127.0.0.1"), "\(unplaced.text)")
+        try "127.0.0.0/8 narnia\n".write(toFile: dir.path + "/bad", atomically: true, encoding: .utf8)
+        let refused = try await run(depinBinary, ["coordinator", "--http-listen", "127.0.0.1:0", "--db", "sqlite:\(dir.path)/e.sqlite", "--geo-prefixes", dir.path + "/bad"])
+        #expect(refused.status != 0 && refused.output.contains("line 1"), "\(refused.output)")
+    }
+
     @Test("two coordinators on one PostgreSQL database give the same answers")
     func sharedDatabase() async throws {
         let server = try await PostgresServer.start()

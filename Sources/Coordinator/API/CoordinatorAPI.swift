@@ -12,7 +12,8 @@ import NIOCore
 /// - `GET /v1/nodes/{id}`: a node's registration, stake and whether (or why not) it is routed to.
 /// - `POST /v1/admin/ledger`: record a deposit, bond, unbond, release or slash (admin token).
 /// - `GET /v1/route?content=ID&(lat=..&lon=..|region=NAME)[&limit=N]`: the nearest eligible
-///   edges and a playback token bound to the title and a new session.
+///   edges and a playback token bound to the title and a new session. With neither, the
+///   viewer's address is placed through the configured ``GeoPrefixTable``.
 /// - `GET /v1/keys/coordinator`: the coordinator's Ed25519 public key.
 /// - `POST /v1/contents`: register a published title and its content key (admin token); the
 ///   answer names the edges chosen to host it, each with an upload token.
@@ -35,10 +36,14 @@ package struct CoordinatorAPI: Sendable {
     let leaseLifetime: Int64
     /// SHA-256 of the admin token (compared in constant time).
     let adminTokenDigest: [UInt8]?
+    /// Places viewers that give neither coordinates nor a region, by address.
+    let prefixes: GeoPrefixTable
 
     package init(
-        registry: Registry, board: TaskBoard, vault: KeyVault, tokenLifetime: TimeInterval = 6 * 3600, leaseLifetime: Int64 = 3600, adminToken: String?
+        registry: Registry, board: TaskBoard, vault: KeyVault, tokenLifetime: TimeInterval = 6 * 3600, leaseLifetime: Int64 = 3600, adminToken: String?,
+        prefixes: GeoPrefixTable = GeoPrefixTable()
     ) {
+        self.prefixes = prefixes
         self.registry = registry
         self.board = board
         self.vault = vault
@@ -47,8 +52,8 @@ package struct CoordinatorAPI: Sendable {
         adminTokenDigest = adminToken.map { Array(Self.digest($0)) }
     }
 
-    package func router() -> Router<BasicRequestContext> {
-        let router = Router()
+    package func router() -> Router<CoordinatorContext> {
+        let router = Router(context: CoordinatorContext.self)
         router.get("healthz") { _, _ in try Self.json(["status": "ok"]) }
         router.post("v1/nodes") { request, context in
             try await answer {
@@ -99,8 +104,11 @@ package struct CoordinatorAPI: Sendable {
                 } else if let region = query["region"].map(String.init) {
                     guard let point = Regions.point(region) else { throw APIError(.badRequest, "unknown region '\(region.prefix(40))'") }
                     viewer = point
+                } else if let address = context.remoteAddress?.ipAddress, let point = prefixes.place(of: address) {
+                    viewer = point
                 } else {
-                    throw APIError(.badRequest, "give lat and lon, or region")
+                    let address = context.remoteAddress?.ipAddress ?? "unknown"
+                    throw APIError(.badRequest, "give lat and lon, or region (no geo prefix covers your address \(address))")
                 }
                 let limit = query["limit"].flatMap { Int(String($0)) } ?? 5
                 guard (1...50).contains(limit) else { throw APIError(.badRequest, "limit must be 1 to 50") }
@@ -108,7 +116,7 @@ package struct CoordinatorAPI: Sendable {
                 await board.noteRoute(content: content, edges: edges)
                 let session = UUID().uuidString.lowercased()
                 let token = try await vault.tokens.issue(content: content, session: session, lifetime: tokenLifetime)
-                return try Self.encode(RouteAnswer(content: content, session: session, token: token, edges: edges))
+                return Self.json(RouteAnswer(content: content, session: session, token: token, edges: edges).json)
             }
         }
         router.get("v1/keys/coordinator") { _, _ in
@@ -284,6 +292,25 @@ package struct CoordinatorAPI: Sendable {
     }
 
     static func json(_ value: [String: String], status: HTTPResponse.Status = .ok) throws -> Response { try encode(value, status: status) }
+
+    /// A response of JSON text already written.
+    static func json(_ text: String, status: HTTPResponse.Status = .ok) -> Response {
+        Response(
+            status: status, headers: [.contentType: "application/json", .cacheControl: "no-store"],
+            body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
+    }
+}
+
+/// The coordinator's request context: Hummingbird's, plus the client's address (for the
+/// geo prefix table).
+package struct CoordinatorContext: RequestContext, RemoteAddressRequestContext {
+    package var coreContext: CoreRequestContextStorage
+    package let remoteAddress: SocketAddress?
+
+    package init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        remoteAddress = source.channel.remoteAddress
+    }
 }
 
 /// Runs a handler and turns every failure into a JSON error with the right status.
@@ -379,8 +406,32 @@ package struct RouteAnswer: Codable, Sendable {
     /// A playback token for `content` (JWT, EdDSA), for edges and the key service.
     package var token: String
     package var edges: [RoutedEdge]
-}
 
+    /// The answer as JSON, written by hand: it is on the hot path, and `JSONEncoder` costs
+    /// several times the look-up. Same keys, sorted, as `JSONEncoder` with `.sortedKeys`
+    /// writes (tested against `JSONDecoder`).
+    var json: String {
+        var out = "{\"content\":"
+        JSONText.append(content, to: &out)
+        out += ",\"edges\":["
+        for (index, edge) in edges.enumerated() {
+            if index > 0 { out += "," }
+            out += "{\"distanceKilometres\":"
+            out += edge.distanceKilometres.isFinite ? String(edge.distanceKilometres) : "0"
+            out += ",\"id\":"
+            JSONText.append(edge.id, to: &out)
+            out += ",\"url\":"
+            JSONText.append(edge.url, to: &out)
+            out += "}"
+        }
+        out += "],\"session\":"
+        JSONText.append(session, to: &out)
+        out += ",\"token\":"
+        JSONText.append(token, to: &out)
+        out += "}"
+        return out
+    }
+}
 /// `GET /v1/keys/coordinator`: the public key edges verify tokens and receipts with (also as
 /// a JWK's fields).
 struct CoordinatorKey: Codable {

@@ -29,6 +29,8 @@ package struct CoordinatorServer {
         package var leaseLifetime: Int64 = 3600
         /// Hosts per title, and how demand adds more.
         package var hosting = HostingPolicy()
+        /// Places viewers that give neither coordinates nor a region, by address.
+        package var prefixes = GeoPrefixTable()
         package var policy = RoutingPolicy()
         package var bandKilometres = 50.0
         /// Seconds between reloads from the store (PostgreSQL only: coordinators sharing it
@@ -70,7 +72,7 @@ package struct CoordinatorServer {
         let board = TaskBoard(store: store, registry: registry, policy: configuration.hosting)
         let api = CoordinatorAPI(
             registry: registry, board: board, vault: vault, tokenLifetime: configuration.tokenLifetime,
-            leaseLifetime: configuration.leaseLifetime, adminToken: configuration.adminToken)
+            leaseLifetime: configuration.leaseLifetime, adminToken: configuration.adminToken, prefixes: configuration.prefixes)
         // A SQLite file has one coordinator, which already knows every change: no reloads.
         let shared = !configuration.database.hasPrefix("sqlite:")
         var services: [any Service] = [

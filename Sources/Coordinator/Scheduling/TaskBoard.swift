@@ -1,5 +1,6 @@
 import DePINProtocol
 import Foundation
+import Media
 import ServiceLifecycle
 import Synchronization
 
@@ -34,13 +35,18 @@ package final class TaskBoard: Sendable {
     private struct State {
         /// Registered titles (nil: looked up and unknown, at the time given).
         var titles: [String: (title: Title?, checkedAt: Int64)] = [:]
-        /// `kind|node|content` of tasks known to exist.
-        var assigned: Set<String> = []
+        /// Tasks known to exist.
+        var assigned: Set<Assigned> = []
         /// Route look-ups per title, decayed with a half-life of ``demandHalfLife``.
         var demand: [String: Double] = [:]
         var demandDecayedAt: Int64
         /// Bumped per node when it gets a task, to wake its long poll.
         var changes: [String: Int] = [:]
+    }
+    private struct Assigned: Hashable {
+        var kind: TaskRecord.Kind
+        var node: String
+        var content: String
     }
     private let state: Mutex<State>
     /// Seconds for demand to halve.
@@ -79,7 +85,7 @@ package final class TaskBoard: Sendable {
         let time = now()
         let (cached, pending): ((title: Title?, checkedAt: Int64)?, [RoutedEdge]) = state.withLock { state in
             state.demand[content, default: 0] += 1
-            let pending = edges.filter { !state.assigned.contains(Self.key(.delivery, $0.id, content)) }
+            let pending = edges.filter { !state.assigned.contains(Assigned(kind: .delivery, node: $0.id, content: content)) }
             return (state.titles[content], pending)
         }
         guard !pending.isEmpty else { return }
@@ -197,7 +203,7 @@ package final class TaskBoard: Sendable {
     private func add(_ task: TaskRecord) async throws -> TaskRecord? {
         let added = try await store.addTask(task)
         state.withLock { state in
-            state.assigned.insert(Self.key(task.kind, task.node, task.content))
+            state.assigned.insert(Assigned(kind: task.kind, node: task.node, content: task.content))
             if added != nil { state.changes[task.node, default: 0] += 1 }
         }
         return added
@@ -220,6 +226,4 @@ package final class TaskBoard: Sendable {
     private static func title(_ manifest: ContentManifest) -> Title {
         Title(bytes: manifest.segments.reduce(0) { $0 + Int64($1.length) }, renditions: manifest.ladder.map(\.name))
     }
-
-    private static func key(_ kind: TaskRecord.Kind, _ node: String, _ content: String) -> String { "\(kind.rawValue)|\(node)|\(content)" }
 }

@@ -50,7 +50,7 @@ struct CoordinatorAgent: Service {
             else { return }
             assignments.apply(answer) { hosted.isComplete($0) }
         }
-        try? await cancelWhenGracefulShutdown {
+        await cancelWhenGracefulShutdown {
             await withTaskGroup(of: Void.self) { group in
                 group.addTask { await registerAndHeartbeat(flags) }
                 group.addTask { await pollTasks(flags) }
