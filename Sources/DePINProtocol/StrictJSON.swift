@@ -3,13 +3,16 @@ import Foundation
 /// Decodes JSON that must name only known fields, so a typo or a field from a newer client is
 /// refused with its name instead of silently ignored.
 public enum StrictJSON {
-    /// The largest body accepted by ``decode(_:from:)``.
+    /// The largest body accepted by ``decode(_:from:limit:)`` unless the caller says otherwise.
     public static let maxBytes = 64 * 1024
+    /// The largest title registration: a manifest lists every segment (about 200 bytes each),
+    /// so 16 MiB holds a title of some 80,000 segments (3.5 days at 4 s).
+    public static let maxManifestBytes = 16 << 20
 
-    /// Decodes `T`, refusing unknown top-level fields, non-objects, and bodies over ``maxBytes``.
+    /// Decodes `T`, refusing unknown top-level fields, non-objects, and bodies over `limit`.
     /// - Throws: ``ProtocolError`` naming what was wrong.
-    public static func decode<T: Decodable & KnownFields>(_ type: T.Type, from data: Data) throws -> T {
-        guard data.count <= maxBytes else { throw ProtocolError.invalid("the body is \(data.count) bytes; at most \(maxBytes) are accepted") }
+    public static func decode<T: Decodable & KnownFields>(_ type: T.Type, from data: Data, limit: Int = maxBytes) throws -> T {
+        guard data.count <= limit else { throw ProtocolError.invalid("the body is \(data.count) bytes; at most \(limit) are accepted") }
         let object: Any
         do {
             object = try JSONSerialization.jsonObject(with: data)

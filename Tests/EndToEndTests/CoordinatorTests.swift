@@ -185,6 +185,14 @@ struct CoordinatorKeyTests {
             "manifest": try JSONSerialization.jsonObject(with: JSONEncoder().encode(Self.manifest("other"))), "key": "AAAA",
         ])
         #expect(try await client.send(.POST, "/v1/contents", body: shortKey, headers: admin).status == 400)
+        // A feature-length title (2,000 segments, over 64 KiB of manifest) registers too.
+        var long = Self.manifest("feature")
+        long.segments = (0..<2000).map { .init(index: $0, duration: 4, length: 32, sha256: String(repeating: "a", count: 64), merkleRoot: String(repeating: "b", count: 64)) }
+        let longRegistration = try JSONSerialization.data(withJSONObject: [
+            "manifest": try JSONSerialization.jsonObject(with: JSONEncoder().encode(long)), "key": Data(key).base64EncodedString(),
+        ])
+        #expect(longRegistration.count > 300_000)
+        #expect(try await client.send(.POST, "/v1/contents", body: longRegistration, headers: admin).status == 201)
 
         // The public key verifies route tokens offline.
         let published = try await client.send(.GET, "/v1/keys/coordinator")

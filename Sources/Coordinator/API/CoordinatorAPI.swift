@@ -129,9 +129,13 @@ package struct CoordinatorAPI: Sendable {
         router.post("v1/contents") { request, context in
             try await answer {
                 try authorizeAdmin(request)
-                let body = try await Self.body(request)
+                let body = try await Self.body(request, limit: StrictJSON.maxManifestBytes)
                 let registration: ContentRegistration
-                do { registration = try StrictJSON.decode(ContentRegistration.self, from: body) } catch { throw APIError(.badRequest, "\(error)") }
+                do {
+                    registration = try StrictJSON.decode(ContentRegistration.self, from: body, limit: StrictJSON.maxManifestBytes)
+                } catch {
+                    throw APIError(.badRequest, "\(error)")
+                }
                 do { try registration.manifest.validate() } catch { throw APIError(.badRequest, "manifest: \(error)") }
                 guard let key = Data(base64Encoded: registration.key), key.count == 16 else {
                     throw APIError(.badRequest, "key must be the 16-byte AES-128 content key in base64")
@@ -267,12 +271,12 @@ package struct CoordinatorAPI: Sendable {
         Array(SHA256Digest.of(Array(text.utf8)))
     }
 
-    static func body(_ request: Request) async throws -> Data {
+    static func body(_ request: Request, limit: Int = StrictJSON.maxBytes) async throws -> Data {
         do {
-            let buffer = try await request.body.collect(upTo: StrictJSON.maxBytes)
+            let buffer = try await request.body.collect(upTo: limit)
             return Data(buffer.readableBytesView)
         } catch {
-            throw APIError(.contentTooLarge, "the body is over \(StrictJSON.maxBytes) bytes")
+            throw APIError(.contentTooLarge, "the body is over \(limit) bytes")
         }
     }
 
