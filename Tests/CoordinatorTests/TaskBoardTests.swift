@@ -67,9 +67,7 @@ struct TaskBoardTests {
         var made: [String: TestEdge] = [:]
         for (name, deviceClass, lat, lon) in edges {
             let edge = TestEdge(deviceClass: deviceClass, latitude: lat, longitude: lon)
-            let units = DeviceClass.named(deviceClass)!.stake
-            _ = try await registry.record(LedgerEvent(node: edge.identity.id, kind: .deposit, amount: units, reason: "test", at: clock.now()))
-            _ = try await registry.record(LedgerEvent(node: edge.identity.id, kind: .bond, amount: units, reason: "test", at: clock.now()))
+            try await RegistryFlowTests().stake(registry, edge.identity.id, bond: DeviceClass.named(deviceClass)!.stake / DeviceClass.baseUnitsPerDHB, at: clock.now())
             let body = edge.registration()
             _ = try await registry.register(body: body, headers: edge.signed(body, path: "/v1/nodes", at: clock.now()), path: "/v1/nodes")
             made[name] = edge
