@@ -4,6 +4,12 @@ public enum JSONText {
     /// Appends `text` as a quoted JSON string.
     public static func append(_ text: String, to out: inout String) {
         out += "\""
+        // Ids, hex and base64 need no escaping: append them whole.
+        if !text.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+            out += text
+            out += "\""
+            return
+        }
         for scalar in text.unicodeScalars {
             switch scalar {
             case "\"": out += "\\\""
@@ -15,6 +21,18 @@ public enum JSONText {
             }
         }
         out += "\""
+    }
+
+    /// Lowercase hex of `bytes` (without `String(format:)`, which costs microseconds a byte).
+    public static func hex(_ bytes: some Sequence<UInt8>) -> String {
+        let digits: [UInt8] = Array("0123456789abcdef".utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.underestimatedCount * 2)
+        for byte in bytes {
+            out.append(digits[Int(byte >> 4)])
+            out.append(digits[Int(byte & 15)])
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// `text` as a quoted JSON string.

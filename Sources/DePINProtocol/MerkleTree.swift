@@ -24,6 +24,13 @@ public struct MerkleTree: Sendable {
             leaves.append(Self.leafHash(data[offset..<end]))
             offset = end
         } while offset < data.count
+        self.init(leafHashes: leaves)
+    }
+
+    /// A tree over leaves already hashed with ``leafHash(_:)`` (receipts in a batch, say);
+    /// at least one.
+    public init(leafHashes leaves: [[UInt8]]) {
+        precondition(!leaves.isEmpty, "a Merkle tree needs at least one leaf")
         var levels = [leaves]
         while levels.last!.count > 1 {
             let level = levels.last!
@@ -52,7 +59,8 @@ public struct MerkleTree: Sendable {
         return MerkleProof(chunk: index, chunkCount: chunkCount, siblings: siblings)
     }
 
-    static func leafHash<Bytes: Collection<UInt8>>(_ chunk: Bytes) -> [UInt8] {
+    /// `SHA-256(0x00 || bytes)`.
+    public static func leafHash<Bytes: Collection<UInt8>>(_ chunk: Bytes) -> [UInt8] {
         var hasher = SHA256()
         hasher.update(data: [0])
         hasher.update(data: Array(chunk))
@@ -83,8 +91,14 @@ public struct MerkleProof: Codable, Sendable, Hashable {
 
     /// True when `data` is chunk ``chunk`` of the content whose root is `root`.
     public func verifies<Bytes: Collection<UInt8>>(_ data: Bytes, root: [UInt8]) -> Bool {
-        guard chunk >= 0, chunk < chunkCount, data.count <= MerkleTree.chunkSize else { return false }
-        var hash = MerkleTree.leafHash(data)
+        guard data.count <= MerkleTree.chunkSize else { return false }
+        return verifies(leafHash: MerkleTree.leafHash(data), root: root)
+    }
+
+    /// True when the leaf whose hash is `leafHash` is leaf ``chunk`` of the tree whose root is `root`.
+    public func verifies(leafHash: [UInt8], root: [UInt8]) -> Bool {
+        guard chunk >= 0, chunk < chunkCount else { return false }
+        var hash = leafHash
         var position = chunk
         var width = chunkCount
         var remaining = siblings[...]

@@ -15,7 +15,7 @@ public struct NodeIdentity: Sendable {
 
     /// The node id of a raw 32-byte Ed25519 public key.
     public static func id(of publicKey: some DataProtocol) -> String {
-        SHA256.hash(data: Array(publicKey)).prefix(16).map { String(format: "%02x", $0) }.joined()
+        JSONText.hex(SHA256.hash(data: Array(publicKey)).prefix(16))
     }
 
     /// The file: JSON with the version, the key type and both keys in base64.

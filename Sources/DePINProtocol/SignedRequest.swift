@@ -15,7 +15,7 @@ public enum SignedRequest {
 
     /// The bytes that are signed.
     public static func message(method: String, path: String, timestamp: Int64, nonce: String, body: some DataProtocol) -> [UInt8] {
-        let digest = SHA256.hash(data: Array(body)).map { String(format: "%02x", $0) }.joined()
+        let digest = JSONText.hex(SHA256.hash(data: Array(body)))
         return Array("DEPIN1\n\(method.uppercased())\n\(path)\n\(timestamp)\n\(nonce)\n\(digest)".utf8)
     }
 
@@ -33,7 +33,7 @@ public enum SignedRequest {
 
     /// 16 random bytes in hex.
     public static func newNonce() -> String {
-        (0..<16).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
+        JSONText.hex((0..<16).map { _ in UInt8.random(in: 0...255) })
     }
 
     /// What a verified request says about its sender.

@@ -32,6 +32,9 @@ struct CoordinatorCommand: AsyncParsableCommand {
     @Option(name: .customLong("max-replicas"), help: "Edges that host the most watched titles.") var maxReplicas = 6
     @Option(name: .customLong("lookups-per-replica"), help: "Route look-ups (decaying, 10-minute half-life) that earn a title one more host; each doubling adds one.")
     var lookupsPerReplica = 1000
+    @Option(name: .customLong("claim-factor"), help: "How many times a title's size one playback session may be delivered, all edges together.")
+    var claimFactor = 3.0
+    @Option(name: .customLong("max-edges-per-session"), help: "Edges that may deliver one playback session.") var maxEdgesPerSession = 5
     @Option(name: .customLong("geo-prefixes"), help: "File of 'PREFIX LAT LON' or 'PREFIX REGION' lines that place viewers by address when they give no place.")
     var geoPrefixes: String?
     @Option(name: .customLong("reload-interval"), help: "Seconds between reloads from the database (coordinators sharing one converge).") var reloadInterval = 5.0
@@ -76,6 +79,11 @@ struct CoordinatorCommand: AsyncParsableCommand {
                 throw ValidationError("--geo-prefixes \(geoPrefixes): \(error)")
             }
         }
+        guard claimFactor >= 1, claimFactor <= 100, (1...50).contains(maxEdgesPerSession) else {
+            throw ValidationError("--claim-factor must be 1 to 100 and --max-edges-per-session 1 to 50")
+        }
+        configuration.claims.bytesFactor = claimFactor
+        configuration.claims.maxEdgesPerSession = maxEdgesPerSession
         configuration.identityFile = identity
         let level = Logger.Level(rawValue: logLevel) ?? .info
         LoggingSystem.bootstrap { label in

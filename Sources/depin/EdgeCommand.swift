@@ -29,6 +29,7 @@ struct EdgeCommand: AsyncParsableCommand {
     @Option(name: .customLong("upstream-ca-file"), help: "Extra PEM trust roots for HTTPS upstreams.") var upstreamCAFile: String?
     @Option(name: .customLong("upstream-connect-timeout"), help: "Seconds.") var upstreamConnectTimeout: String?
     @Option(name: .customLong("upstream-read-timeout"), help: "Seconds.") var upstreamReadTimeout: String?
+    @Option(name: .customLong("claim-interval"), help: "Seconds between delivery claims to the coordinator.") var claimInterval: String?
     @Option(name: .long, help: "Coordinator URL.") var coordinator: String?
     @Option(name: .long, help: "Identity key file.") var identity: String?
     @Option(name: .customLong("class"), help: "Device class: mobile, pc or server.") var deviceClass: String?
@@ -59,7 +60,7 @@ struct EdgeCommand: AsyncParsableCommand {
             ("cache.dir", cacheDir), ("cache.size", cacheSize), ("cache.memory", cacheMemory),
             ("upstream.ca_file", upstreamCAFile), ("upstream.connect_timeout", upstreamConnectTimeout),
             ("upstream.read_timeout", upstreamReadTimeout), ("coordinator.url", coordinator),
-            ("coordinator.identity", identity), ("node.class", deviceClass), ("node.lat", lat), ("node.lon", lon),
+            ("coordinator.identity", identity), ("coordinator.claim_interval", claimInterval), ("node.class", deviceClass), ("node.lat", lat), ("node.lon", lon),
             ("server.idle_timeout", idleTimeout), ("server.max_header_bytes", maxHeaderBytes), ("log.level", logLevel),
             ("node.region", region), ("node.url", publicURL), ("node.mbps", mbps), ("node.cores", cores), ("node.ram", ram), ("node.gpu", gpu), ("node.ssd", ssd),
             ("transcode.enabled", transcode), ("transcode.keys", transcodeKeys), ("transcode.worker", transcodeWorker),

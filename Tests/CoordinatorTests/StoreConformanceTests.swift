@@ -78,6 +78,23 @@ enum StoreConformance {
         #expect(try await store.completeTask(node: "a", content: "title", kind: .hosting, at: 80))
         #expect(try await !store.completeTask(node: "b", content: "title", kind: .hosting, at: 70))
         #expect(try await store.tasks(node: "a", after: 0).first?.doneAt == 70)
+
+        // Claims and session totals: saved together; a taken claim id refuses the whole batch.
+        let c1 = ClaimRecord(id: "c1", node: "a", content: "title", session: "s1", bytes: 100, acceptedAt: 90, receipt: "{\"r\":1}")
+        let c2 = ClaimRecord(id: "c2", node: "b", content: "title", session: "s1", bytes: 50, acceptedAt: 91, receipt: "{\"r\":2}")
+        let total = SessionTotal(id: "s1", content: "title", issuedAt: 80, bytes: 150, edges: ["a", "b"])
+        try await store.saveClaims([c1, c2], sessions: [total])
+        #expect(Set(try await store.claims(ids: ["c1", "c2", "nope"]).map(\.id)) == ["c1", "c2"])
+        #expect(try await store.claims(node: "a") == [c1])
+        #expect(try await store.sessionTotals(ids: ["s1", "s2"]) == [total])
+        let c3 = ClaimRecord(id: "c3", node: "a", content: "title", session: "s2", bytes: 1, acceptedAt: 92, receipt: "{}")
+        await #expect { try await store.saveClaims([c3, c1], sessions: [SessionTotal(id: "s2", content: "title", issuedAt: 1, bytes: 1, edges: ["a"])]) }
+            throws: { ($0 as? StoreFailure)?.code == .duplicate }
+        #expect(try await store.claims(ids: ["c3"]).isEmpty)
+        #expect(try await store.sessionTotals(ids: ["s2"]).isEmpty)
+        try await store.saveClaims([], sessions: [SessionTotal(id: "s1", content: "title", issuedAt: 80, bytes: 175, edges: ["a", "b", "c"])])
+        #expect(try await store.sessionTotals(ids: ["s1"]).first?.edges == ["a", "b", "c"])
+        #expect(try await store.claims(ids: []).isEmpty)
         try await store.close()
 
         // What was written is there for the next process.
@@ -87,6 +104,7 @@ enum StoreConformance {
         #expect(try await reopened.ledger(node: nil).count == 3)
         #expect(try await reopened.content(id: "title") == content)
         #expect(try await reopened.tasks(content: "title").count == 3)
+        #expect(try await reopened.claims(node: "b") == [c2])
         try await reopened.close()
     }
 }

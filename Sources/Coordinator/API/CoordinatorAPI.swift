@@ -22,6 +22,8 @@ import NIOCore
 /// - `POST /v1/leases` (signed): a title's key, sealed to the edge, for an edge with a
 ///   transcoding task for it.
 /// - `GET /v1/hls-key/{content}?token=T` (or `Authorization: Bearer T`): the 16-byte AES key.
+/// - `POST /v1/claims` (signed): an edge's delivery claims; the answer has a signed receipt for
+///   each accepted claim and a reason for each refused one (see ``ClaimBook``).
 /// - `GET /healthz`.
 ///
 /// Every error is JSON `{"error": "..."}` with the status that fits (400, 401, 403, 404, 409,
@@ -29,6 +31,7 @@ import NIOCore
 package struct CoordinatorAPI: Sendable {
     let registry: Registry
     let board: TaskBoard
+    let claims: ClaimBook
     let vault: KeyVault
     /// How long a playback token (and an upload or fill token) is valid, seconds.
     let tokenLifetime: TimeInterval
@@ -40,9 +43,10 @@ package struct CoordinatorAPI: Sendable {
     let prefixes: GeoPrefixTable
 
     package init(
-        registry: Registry, board: TaskBoard, vault: KeyVault, tokenLifetime: TimeInterval = 6 * 3600, leaseLifetime: Int64 = 3600, adminToken: String?,
-        prefixes: GeoPrefixTable = GeoPrefixTable()
+        registry: Registry, board: TaskBoard, claims: ClaimBook, vault: KeyVault, tokenLifetime: TimeInterval = 6 * 3600, leaseLifetime: Int64 = 3600,
+        adminToken: String?, prefixes: GeoPrefixTable = GeoPrefixTable()
     ) {
+        self.claims = claims
         self.prefixes = prefixes
         self.registry = registry
         self.board = board
@@ -114,7 +118,7 @@ package struct CoordinatorAPI: Sendable {
                 guard (1...50).contains(limit) else { throw APIError(.badRequest, "limit must be 1 to 50") }
                 let edges = registry.route(content: content, from: viewer, limit: limit)
                 await board.noteRoute(content: content, edges: edges)
-                let session = UUID().uuidString.lowercased()
+                let session = vault.newSession(content: content, now: Int64(Date().timeIntervalSince1970))
                 let token = try await vault.tokens.issue(content: content, session: session, lifetime: tokenLifetime)
                 return Self.json(RouteAnswer(content: content, session: session, token: token, edges: edges).json)
             }
@@ -174,6 +178,18 @@ package struct CoordinatorAPI: Sendable {
                 }
                 let tasks = try await board.poll(node: node.id, after: poll.after, wait: .seconds(poll.hosted.isEmpty ? poll.wait : 0))
                 return try Self.encode(try await taskAnswer(tasks, for: node))
+            }
+        }
+        router.post("v1/claims") { request, context in
+            try await answer {
+                let body = try await Self.body(request, limit: ClaimBatch.maxBytes)
+                let batch: ClaimBatch
+                do { batch = try StrictJSON.decode(ClaimBatch.self, from: body, limit: ClaimBatch.maxBytes) } catch { throw APIError(.badRequest, "\(error)") }
+                guard !batch.claims.isEmpty, batch.claims.count <= ClaimBatch.maxClaims else {
+                    throw APIError(.badRequest, "a batch holds 1 to \(ClaimBatch.maxClaims) claims")
+                }
+                let node = try await registry.authenticate(body: body, headers: Self.headers(request), path: request.uri.path)
+                return try Self.encode(try await claims.submit(batch.claims, from: node.id))
             }
         }
         router.post("v1/leases") { request, context in

@@ -31,6 +31,8 @@ package struct CoordinatorServer {
         package var hosting = HostingPolicy()
         /// Places viewers that give neither coordinates nor a region, by address.
         package var prefixes = GeoPrefixTable()
+        /// How delivery claims are checked (the session lifetime follows ``tokenLifetime``).
+        package var claims = ClaimBook.Policy()
         package var policy = RoutingPolicy()
         package var bandKilometres = 50.0
         /// Seconds between reloads from the store (PostgreSQL only: coordinators sharing it
@@ -70,8 +72,10 @@ package struct CoordinatorServer {
         let (vault, created) = try await KeyVault.load(path: configuration.identityFile)
         logger.info("coordinator key \(vault.identity.id) \(created ? "made and written to" : "read from") \(configuration.identityFile)")
         let board = TaskBoard(store: store, registry: registry, policy: configuration.hosting)
+        var claimPolicy = configuration.claims
+        claimPolicy.sessionLifetime = Int64(configuration.tokenLifetime)
         let api = CoordinatorAPI(
-            registry: registry, board: board, vault: vault, tokenLifetime: configuration.tokenLifetime,
+            registry: registry, board: board, claims: ClaimBook(store: store, vault: vault, registry: registry, policy: claimPolicy), vault: vault, tokenLifetime: configuration.tokenLifetime,
             leaseLifetime: configuration.leaseLifetime, adminToken: configuration.adminToken, prefixes: configuration.prefixes)
         // A SQLite file has one coordinator, which already knows every change: no reloads.
         let shared = !configuration.database.hasPrefix("sqlite:")

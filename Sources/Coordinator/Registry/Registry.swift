@@ -195,6 +195,9 @@ package final class Registry: Sendable {
         }
     }
 
+    /// True when the node's stake has been slashed (as this coordinator knows the ledger).
+    package func isSlashed(_ id: String) -> Bool { state.withLock { ($0.stakes[id]?.slashed ?? 0) > 0 } }
+
     /// A node as this coordinator knows it (no store read).
     package func known(_ id: String) -> NodeRecord? { state.withLock { $0.nodes[id] } }
 

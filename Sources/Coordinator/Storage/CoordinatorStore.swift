@@ -43,6 +43,16 @@ package protocol CoordinatorStore: Sendable {
     /// Marks a node's task done at `at` (the first report counts); false if it has no such task.
     func completeTask(node: String, content: String, kind: TaskRecord.Kind, at: Int64) async throws -> Bool
 
+    /// Accepted claims with these ids (any order).
+    func claims(ids: [String]) async throws -> [ClaimRecord]
+    /// A node's accepted claims, oldest first.
+    func claims(node: String) async throws -> [ClaimRecord]
+    /// What these sessions have been delivered so far (those with any claim; any order).
+    func sessionTotals(ids: [String]) async throws -> [SessionTotal]
+    /// Stores accepted claims and their sessions' new totals in one transaction.
+    /// - Throws: ``StoreFailure/duplicate(_:)`` (and writes nothing) when a claim id is taken.
+    func saveClaims(_ claims: [ClaimRecord], sessions: [SessionTotal]) async throws
+
     /// Releases connections (PostgreSQL) or the file (SQLite).
     func close() async throws
 }
@@ -188,6 +198,46 @@ package struct TaskRecord: Sendable, Equatable, Codable {
         self.kind = kind
         self.createdAt = createdAt
         self.doneAt = doneAt
+    }
+}
+
+/// An accepted delivery claim and the receipt it got.
+package struct ClaimRecord: Sendable, Equatable {
+    package var id: String
+    package var node: String
+    package var content: String
+    package var session: String
+    package var bytes: Int64
+    package var acceptedAt: Int64
+    /// The receipt, JSON.
+    package var receipt: String
+
+    package init(id: String, node: String, content: String, session: String, bytes: Int64, acceptedAt: Int64, receipt: String) {
+        self.id = id
+        self.node = node
+        self.content = content
+        self.session = session
+        self.bytes = bytes
+        self.acceptedAt = acceptedAt
+        self.receipt = receipt
+    }
+}
+
+/// What the network has delivered to one playback session, by accepted claims.
+package struct SessionTotal: Sendable, Equatable {
+    package var id: String
+    package var content: String
+    package var issuedAt: Int64
+    package var bytes: Int64
+    /// Edges that delivered to it, sorted.
+    package var edges: [String]
+
+    package init(id: String, content: String, issuedAt: Int64, bytes: Int64, edges: [String]) {
+        self.id = id
+        self.content = content
+        self.issuedAt = issuedAt
+        self.bytes = bytes
+        self.edges = edges
     }
 }
 

@@ -231,6 +231,67 @@ package final class PostgresStore: CoordinatorStore {
             """) != nil
     }
 
+    package func claims(ids: [String]) async throws -> [ClaimRecord] {
+        guard !ids.isEmpty else { return [] }
+        return try await claims("SELECT id, node_id, content_id, session_id, bytes, accepted_at, receipt FROM claims WHERE id = ANY(\(ids))")
+    }
+
+    package func claims(node: String) async throws -> [ClaimRecord] {
+        try await claims("SELECT id, node_id, content_id, session_id, bytes, accepted_at, receipt FROM claims WHERE node_id = \(node) ORDER BY accepted_at, id")
+    }
+
+    private func claims(_ query: PostgresQuery) async throws -> [ClaimRecord] {
+        try await guarded {
+            var out: [ClaimRecord] = []
+            for try await (id, node, content, session, bytes, at, receipt) in try await self.client.query(query, logger: self.logger)
+                .decode((String, String, String, String, Int64, Int64, String).self)
+            {
+                out.append(ClaimRecord(id: id, node: node, content: content, session: session, bytes: bytes, acceptedAt: at, receipt: receipt))
+            }
+            return out
+        }
+    }
+
+    package func sessionTotals(ids: [String]) async throws -> [SessionTotal] {
+        guard !ids.isEmpty else { return [] }
+        return try await guarded {
+            var out: [SessionTotal] = []
+            for try await (id, content, issued, bytes, edges) in try await self.client.query(
+                "SELECT id, content_id, issued_at, bytes, edges FROM sessions WHERE id = ANY(\(ids))", logger: self.logger
+            ).decode((String, String, Int64, Int64, String).self) {
+                out.append(SessionTotal(id: id, content: content, issuedAt: issued, bytes: bytes, edges: edges.split(separator: ",").map(String.init)))
+            }
+            return out
+        }
+    }
+
+    package func saveClaims(_ claims: [ClaimRecord], sessions: [SessionTotal]) async throws {
+        try await transaction { connection in
+            for claim in claims {
+                var inserted = false
+                for try await _ in try await connection.query(
+                    """
+                    INSERT INTO claims (id, node_id, content_id, session_id, bytes, accepted_at, receipt)
+                    VALUES (\(claim.id), \(claim.node), \(claim.content), \(claim.session), \(claim.bytes), \(claim.acceptedAt), \(claim.receipt))
+                    ON CONFLICT DO NOTHING RETURNING id
+                    """, logger: self.logger
+                ).decode(String.self) {
+                    inserted = true
+                }
+                // Throwing rolls the whole transaction back.
+                guard inserted else { throw StoreFailure.duplicate("claim \(claim.id) is already stored") }
+            }
+            for session in sessions {
+                let edges = session.edges.joined(separator: ",")
+                try await connection.query(
+                    """
+                    INSERT INTO sessions (id, content_id, issued_at, bytes, edges) VALUES (\(session.id), \(session.content), \(session.issuedAt), \(session.bytes), \(edges))
+                    ON CONFLICT (id) DO UPDATE SET bytes = excluded.bytes, edges = excluded.edges
+                    """, logger: self.logger)
+            }
+        }
+    }
+
     package func close() async throws {
         runner.cancel()
         _ = await runner.value
@@ -277,6 +338,9 @@ package final class PostgresStore: CoordinatorStore {
             }
         } catch let failure as StoreFailure {
             throw failure
+        } catch let error as PostgresTransactionError where error.closureError is StoreFailure && error.rollbackError == nil {
+            // The transaction refused itself (a duplicate, say) and rolled back: say why.
+            throw error.closureError as! StoreFailure
         } catch let error as PSQLError {
             throw StoreFailure.unavailable("PostgreSQL: \(error.serverInfo?[.message] ?? String(reflecting: error.code))")
         } catch {

@@ -158,6 +158,58 @@ package final class SQLiteStore: CoordinatorStore {
         }
     }
 
+    package func claims(ids: [String]) async throws -> [ClaimRecord] {
+        guard !ids.isEmpty else { return [] }
+        return try await read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM claims WHERE id IN (\(Self.placeholders(ids.count)))", arguments: StatementArguments(ids)).map(Self.claim)
+        }
+    }
+
+    package func claims(node: String) async throws -> [ClaimRecord] {
+        try await read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM claims WHERE node_id = ? ORDER BY accepted_at, id", arguments: [node]).map(Self.claim)
+        }
+    }
+
+    package func sessionTotals(ids: [String]) async throws -> [SessionTotal] {
+        guard !ids.isEmpty else { return [] }
+        return try await read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM sessions WHERE id IN (\(Self.placeholders(ids.count)))", arguments: StatementArguments(ids)).map {
+                SessionTotal(
+                    id: $0["id"], content: $0["content_id"], issuedAt: $0["issued_at"], bytes: $0["bytes"],
+                    edges: ($0["edges"] as String).split(separator: ",").map(String.init))
+            }
+        }
+    }
+
+    package func saveClaims(_ claims: [ClaimRecord], sessions: [SessionTotal]) async throws {
+        try await write { db in
+            for claim in claims {
+                try db.execute(
+                    sql: "INSERT INTO claims (id, node_id, content_id, session_id, bytes, accepted_at, receipt) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                    arguments: [claim.id, claim.node, claim.content, claim.session, claim.bytes, claim.acceptedAt, claim.receipt])
+                // Throwing rolls the whole transaction back.
+                guard db.changesCount == 1 else { throw StoreFailure.duplicate("claim \(claim.id) is already stored") }
+            }
+            for session in sessions {
+                try db.execute(
+                    sql: """
+                        INSERT INTO sessions (id, content_id, issued_at, bytes, edges) VALUES (?, ?, ?, ?, ?)
+                        ON CONFLICT (id) DO UPDATE SET bytes = excluded.bytes, edges = excluded.edges
+                        """,
+                    arguments: [session.id, session.content, session.issuedAt, session.bytes, session.edges.joined(separator: ",")])
+            }
+        }
+    }
+
+    private static func placeholders(_ count: Int) -> String { Array(repeating: "?", count: count).joined(separator: ",") }
+
+    private static func claim(_ row: Row) -> ClaimRecord {
+        ClaimRecord(
+            id: row["id"], node: row["node_id"], content: row["content_id"], session: row["session_id"], bytes: row["bytes"],
+            acceptedAt: row["accepted_at"], receipt: row["receipt"])
+    }
+
     /// Writes many nodes and ledger events in one transaction (benchmarks seed a database
     /// with 100,000 edges this way; one transaction each would take minutes).
     package func seed(nodes: [NodeRecord], events: [LedgerEvent]) async throws {

@@ -46,6 +46,18 @@ enum Schema {
             "CREATE INDEX tasks_content ON tasks (content_id)",
         ]),
         (3, ["ALTER TABLE nodes ADD COLUMN transcodes BOOLEAN NOT NULL DEFAULT TRUE"]),
+        (4, [
+            """
+            CREATE TABLE claims (
+                id TEXT PRIMARY KEY, node_id TEXT NOT NULL, content_id TEXT NOT NULL, session_id TEXT NOT NULL,
+                bytes BIGINT NOT NULL, accepted_at BIGINT NOT NULL, receipt TEXT NOT NULL)
+            """,
+            "CREATE INDEX claims_node ON claims (node_id, accepted_at)",
+            """
+            CREATE TABLE sessions (
+                id TEXT PRIMARY KEY, content_id TEXT NOT NULL, issued_at BIGINT NOT NULL, bytes BIGINT NOT NULL, edges TEXT NOT NULL)
+            """,
+        ]),
     ]
 
     static var latest: Int { migrations.last!.version }

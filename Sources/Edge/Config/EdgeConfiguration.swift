@@ -31,6 +31,8 @@ package struct EdgeConfiguration: Sendable, Equatable {
     /// Coordinator and this node's identity key (used once the coordinator exists).
     package var coordinator: String?
     package var identity: String?
+    /// Seconds between delivery claims to the coordinator.
+    package var claimInterval = 10.0
     /// Device class (`mobile`, `pc`, `server`) and location.
     package var deviceClass = "server"
     package var latitude: Double?
@@ -79,6 +81,7 @@ package struct EdgeConfiguration: Sendable, Equatable {
         ("upstream.read_timeout", "--upstream-read-timeout", "seconds"),
         ("coordinator.url", "--coordinator", "an https:// or http:// URL"),
         ("coordinator.identity", "--identity", "a key file"),
+        ("coordinator.claim_interval", "--claim-interval", "seconds, 1 to 3600"),
         ("node.class", "--class", "mobile, pc or server"),
         ("node.lat", "--lat", "degrees of latitude, -90 to 90"),
         ("node.lon", "--lon", "degrees of longitude, -180 to 180"),
@@ -248,6 +251,10 @@ package struct EdgeConfiguration: Sendable, Equatable {
             throw ConfigurationError.invalid("coordinator.url", coordinator, expected: "an https:// or http:// URL")
         }
         identity = nonEmpty("coordinator.identity")
+        claimInterval = try seconds("coordinator.claim_interval", claimInterval)
+        guard (1...3600).contains(claimInterval) else {
+            throw ConfigurationError.invalid("coordinator.claim_interval", String(claimInterval), expected: "seconds, 1 to 3600")
+        }
         if let raw = text("node.class") {
             guard ["mobile", "pc", "server"].contains(raw) else { throw ConfigurationError.invalid("node.class", raw, expected: "mobile, pc or server") }
             deviceClass = raw

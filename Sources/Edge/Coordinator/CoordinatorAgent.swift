@@ -8,7 +8,7 @@ import NIOHTTP1
 import ServiceLifecycle
 import Synchronization
 
-/// The edge's side of the coordinator, three loops in one service:
+/// The edge's side of the coordinator, four loops in one service:
 ///
 /// - **Registration and heartbeats**: learns the coordinator's key (kept in the cache folder,
 ///   so a restart without the coordinator still checks tokens), registers with a request signed
@@ -18,6 +18,9 @@ import Synchronization
 ///   it at once.
 /// - **Copies**: hosting tasks for titles that are not whole here are copied from the hosts
 ///   that hold them.
+/// - **Claims**: every ``claimInterval`` what viewers' sessions were delivered becomes claims,
+///   written to the ``ClaimJournal`` and sent (`POST /v1/claims`, signed, in batches); the
+///   receipts and refusals are kept, unanswered claims sent again until they are answered.
 ///
 /// When the coordinator is unreachable every loop keeps trying and the edge keeps serving what
 /// it has.
@@ -29,11 +32,15 @@ struct CoordinatorAgent: Service {
     let cache: EdgeCache
     let hosted: HostedStore
     let assignments: Assignments
+    let ledger: DeliveryLedger
+    let journal: ClaimJournal
     let keyFile: String
     let logger: Logger
     var interval: Duration = .seconds(10)
     /// Seconds a task poll waits at the coordinator for new tasks.
     var pollWait = 25
+    /// How often delivery is claimed.
+    var claimInterval: Duration = .seconds(10)
 
     private final class Flags: Sendable {
         let registered = Mutex(false)
@@ -55,7 +62,36 @@ struct CoordinatorAgent: Service {
                 group.addTask { await registerAndHeartbeat(flags) }
                 group.addTask { await pollTasks(flags) }
                 group.addTask { await copyHostedTitles() }
+                group.addTask { await claimDeliveries(flags) }
                 await group.waitForAll()
+            }
+        }
+        // Shutting down: what was delivered since the last claim is kept for the next start.
+        do { try journal.add(ledger.drain()) } catch { logger.warning("could not keep the last delivery claims: \(error)") }
+    }
+
+    private func claimDeliveries(_ flags: Flags) async {
+        while !Task.isCancelled {
+            do { try await Task.sleep(for: claimInterval) } catch { return }
+            do {
+                try journal.add(ledger.drain())
+            } catch {
+                logger.error("delivery claims could not be written to \(journal.directory): \(error)")
+            }
+            guard flags.registered.withLock({ $0 }) else { continue }
+            var pending = journal.unanswered[...]
+            while !pending.isEmpty, !Task.isCancelled {
+                let batch = Array(pending.prefix(ClaimBatch.maxClaims))
+                pending = pending.dropFirst(batch.count)
+                do {
+                    let answer = try await link.post("/v1/claims", ClaimBatch(claims: batch), as: ClaimAnswer.self, timeout: .seconds(30))
+                    try journal.settle(answer)
+                    let bytes = answer.receipts.reduce(Int64(0)) { $0 + $1.bytes }
+                    logger.info("claims: \(answer.receipts.count) receipts (\(bytes) bytes), \(answer.refused.count) refused\(answer.refused.first.map { ": \($0.reason)" } ?? "")")
+                } catch {
+                    logger.warning("claims to \(link.base): \(error); kept, sent again later")
+                    break
+                }
             }
         }
     }

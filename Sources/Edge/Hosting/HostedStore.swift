@@ -82,7 +82,7 @@ package struct HostedStore: Sendable {
                 guard bytes.count == segment.length else {
                     throw .invalid("\(path) is \(bytes.count) bytes; the manifest says \(segment.length)")
                 }
-                let digest = SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
+                let digest = JSONText.hex(SHA256.hash(data: bytes))
                 guard digest == segment.sha256 else { throw .invalid("\(path)'s SHA-256 is not the manifest's: damaged or not this title's") }
             }
             if has(content, path) { return false }

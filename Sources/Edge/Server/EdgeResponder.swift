@@ -22,6 +22,8 @@ struct EdgeResponder: HTTPResponder {
     var gate: TokenGate? = nil
     /// With a coordinator: where uploads of hosted titles go (`PUT /hosting/{content}/{path}`).
     var hosting: Hosting? = nil
+    /// With a coordinator: what viewers' sessions were delivered, for claims.
+    var ledger: DeliveryLedger? = nil
 
     struct Hosting: Sendable {
         /// This node's id: upload tokens name it.
@@ -59,6 +61,7 @@ struct EdgeResponder: HTTPResponder {
             if hasBody { throw HTTPFailure.badRequest("\(request.method) requests must not carry a body") }
             let key = try Self.key(fromRawPath: path.dropFirst(3))
             guard let kind = MediaKind(fileExtension: key.fileExtension) else { return nil }
+            var viewerToken: String?
             if let gate {
                 // Playlists are rewritten per token, and new tokens need a verification: both
                 // take the task path.
@@ -67,11 +70,14 @@ struct EdgeResponder: HTTPResponder {
                 guard let token = TokenGate.token(query: query, authorization: request.headerFields[.authorization]),
                     gate.allowsRemembered(token, content: key.content)
                 else { return nil }
+                viewerToken = token
             }
             guard let entry = cache.hotEntry(key), var representation = entry.annotation as? Representation, let memory = entry.memory
             else { return nil }
             representation.memory = memory
-            return try representation.answer(to: request) { _, _ in }
+            let answer = try representation.answer(to: request) { _, _ in }
+            if let gate, let viewerToken { count(answer.status, bytes: answer.bodyLength, key: key, token: viewerToken, gate: gate, ttfb: .zero) }
+            return answer
         } catch let failure as HTTPFailure {
             return failure.answer
         } catch {
@@ -140,9 +146,14 @@ struct EdgeResponder: HTTPResponder {
         let query = target.split(separator: "?", maxSplits: 1).dropFirst().first
         let token = TokenGate.token(query: query, authorization: request.headers[.authorization])
         if let refusal = await gate.refusal(token, content: key.content) { throw refusal }
+        let started = ContinuousClock.now
         // Edges filling from this one get playlists as published; viewers get them rewritten.
         guard key.fileExtension == "m3u8", let token, !TokenScope.isEdge(gate.session(of: token) ?? "") else {
-            return try await serveMedia(request, path: path)
+            let response = try await serveMedia(request, path: path)
+            if let token {
+                count(response.status, bytes: request.method == .head ? 0 : (response.body.contentLength ?? 0), key: key, token: token, gate: gate, ttfb: ContinuousClock.now - started)
+            }
+            return response
         }
         guard request.method == .get || request.method == .head else { throw .methodNotAllowed(request.method) }
         try rejectBody(request)
@@ -156,7 +167,22 @@ struct EdgeResponder: HTTPResponder {
         CORS.add(to: &headers)
         let bytes = ByteBuffer(string: rewritten)
         headers[.contentLength] = String(bytes.readableBytes)
+        if request.method != .head {
+            count(.ok, bytes: bytes.readableBytes, key: key, token: token, gate: gate, ttfb: ContinuousClock.now - started)
+        }
         return Response(status: .ok, headers: headers, body: request.method == .head ? .init() : .init(byteBuffer: bytes))
+    }
+
+    /// Counts a response to a viewer's session for the next delivery claim (edges filling from
+    /// this one are not viewers; errors, HEAD and 304 carry no bytes).
+    private func count(_ status: HTTPResponse.Status, bytes: Int, key: CacheKey, token: String, gate: TokenGate, ttfb: Duration) {
+        guard let ledger, status == .ok || status == .partialContent, bytes > 0, let session = gate.session(of: token), !TokenScope.isEdge(session)
+        else { return }
+        let segment: Bool
+        if case .segment = MediaKind(fileExtension: key.fileExtension) { segment = status == .ok } else { segment = false }
+        if !ledger.record(content: key.content, session: session, bytes: bytes, segment: segment, ttfb: ttfb) {
+            logger.warning("delivery ledger full: a response to session \(session) was not counted")
+        }
     }
 
     /// `PUT /hosting/{content}/{path}`: a publisher uploading a title the coordinator chose this

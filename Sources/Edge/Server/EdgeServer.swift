@@ -82,7 +82,7 @@ package struct EdgeServer: Sendable {
     private func runServices(client: HTTPClient, signals: [UnixSignal], onListening: @escaping OnListening) async throws {
         let config = configuration
         // With a coordinator: the node's identity, the titles it hosts, and the hosts it fills from.
-        var coordinated: (link: CoordinatorLink, hosted: HostedStore, assignments: Assignments)?
+        var coordinated: (link: CoordinatorLink, hosted: HostedStore, assignments: Assignments, journal: ClaimJournal)?
         if let coordinator = config.coordinator, let identityPath = config.identity {
             let identity: NodeIdentity
             do {
@@ -96,7 +96,13 @@ package struct EdgeServer: Sendable {
             } catch {
                 throw ConfigurationError.invalid("cache.dir", config.cacheDirectory, expected: "a folder this edge can write (\(error))")
             }
-            coordinated = (CoordinatorLink(base: coordinator, identity: identity, client: client), hosted, Assignments())
+            let journal: ClaimJournal
+            do {
+                journal = try ClaimJournal(directory: config.cacheDirectory + "/claims")
+            } catch {
+                throw ConfigurationError.invalid("cache.dir", config.cacheDirectory, expected: "a folder for delivery claims (\(error))")
+            }
+            coordinated = (CoordinatorLink(base: coordinator, identity: identity, client: client), hosted, Assignments(), journal)
         }
         var origins: [any Origin] = []
         if let coordinated {
@@ -142,6 +148,8 @@ package struct EdgeServer: Sendable {
             let gate = TokenGate(coordinator: coordinated.link.base)
             responder.gate = gate
             responder.hosting = EdgeResponder.Hosting(node: identity.id, store: coordinated.hosted, assignments: coordinated.assignments)
+            let ledger = DeliveryLedger()
+            responder.ledger = ledger
             let reported = onListening
             let preferHTTPS = config.listen != nil
             onListening = { scheme, host, port in
@@ -164,8 +172,10 @@ package struct EdgeServer: Sendable {
                             latitude: config.latitude, longitude: config.longitude, region: config.latitude == nil ? config.region : nil, url: url,
                             transcodes: transcoding)
                     },
-                    gate: gate, cache: cache, hosted: coordinated.hosted, assignments: coordinated.assignments,
-                    keyFile: config.cacheDirectory + "/coordinator.pub", logger: logger))
+                    gate: gate, cache: cache, hosted: coordinated.hosted, assignments: coordinated.assignments, ledger: ledger,
+                    journal: coordinated.journal,
+                    keyFile: config.cacheDirectory + "/coordinator.pub", logger: logger,
+                    claimInterval: .milliseconds(Int64(config.claimInterval * 1000))))
             logger.info("node \(identity.id): registering with \(coordinated.link.base); media needs playback tokens")
         }
 

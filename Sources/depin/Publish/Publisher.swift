@@ -102,8 +102,8 @@ struct Publisher {
             }
             let record = ContentManifest.Segment(
                 index: segment.index, duration: segment.duration, length: ciphertext.count,
-                sha256: SHA256.hash(data: ciphertext).map { String(format: "%02x", $0) }.joined(),
-                merkleRoot: MerkleTree(data: ciphertext).root.map { String(format: "%02x", $0) }.joined())
+                sha256: JSONText.hex(SHA256.hash(data: ciphertext)),
+                merkleRoot: JSONText.hex(MerkleTree(data: ciphertext).root))
             records.append(record)
             totalBytes += ciphertext.count
             progress(.segment(record))

@@ -1,0 +1,182 @@
+import DePINProtocol
+import Foundation
+import Media
+
+/// Turns edges' delivery claims into signed receipts, after checking each against what the
+/// coordinator knows:
+///
+/// - the session is one this coordinator issued for that title (its id carries a MAC, see
+///   ``KeyVault/newSession(content:now:)``), and the claim falls within the session's life;
+/// - the claim id was never accepted before (a resubmission of the same claim by the same edge
+///   gets its first receipt again: none lost, none counted twice);
+/// - all edges together deliver a session at most ``Policy/bytesFactor`` times the title's
+///   size, and no faster than playback allows (the title's peak bitrate over the session's
+///   wall time plus ``Policy/bufferSeconds``, times the same factor);
+/// - a session is served by at most ``Policy/maxEdgesPerSession`` edges; a slashed edge earns
+///   no receipts.
+///
+/// Accepted claims of a batch get receipts under one Ed25519 signature (a Merkle root), and are
+/// stored with their sessions' new totals in one transaction before the answer goes out.
+///
+/// Batches are checked one at a time (a FIFO turn, held across the store's awaits, which an
+/// actor alone would not do), so session totals never race within one coordinator. Two
+/// coordinators on one database may each accept a claim for the same session at once; the
+/// store refuses a claim id twice.
+package actor ClaimBook {
+    package struct Policy: Sendable, Equatable {
+        /// How many times a title's size one session may be delivered (renditions, seeks, retries).
+        package var bytesFactor = 3.0
+        package var maxEdgesPerSession = 5
+        /// How far ahead of playback a player may fetch, seconds.
+        package var bufferSeconds: Int64 = 120
+        /// Clock difference tolerated between edges and the coordinator, seconds.
+        package var skew: Int64 = 300
+        /// How long after it is issued a session may be delivered (the token lifetime), seconds.
+        package var sessionLifetime: Int64 = 6 * 3600
+
+        package init() {}
+    }
+
+    let store: any CoordinatorStore
+    let vault: KeyVault
+    let registry: Registry
+    let policy: Policy
+    private let now: @Sendable () -> Int64
+    /// Per title: its size in bytes and peak bitrate (bits/s).
+    private var titles: [String: (bytes: Int64, bitrate: Int64)] = [:]
+    /// Whether a batch holds the turn, and who waits for it, in order.
+    private var busy = false
+    private var waiting: [CheckedContinuation<Void, Never>] = []
+
+    package init(
+        store: any CoordinatorStore, vault: KeyVault, registry: Registry, policy: Policy = Policy(),
+        now: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970) }
+    ) {
+        self.store = store
+        self.vault = vault
+        self.registry = registry
+        self.policy = policy
+        self.now = now
+    }
+
+    /// Checks `claims` from `node` and answers a receipt or a reason for each.
+    /// - Throws: ``StoreFailure`` when the store fails (nothing is accepted then).
+    package func submit(_ claims: [DeliveryClaim], from node: String) async throws -> ClaimAnswer {
+        await takeTurn()
+        defer { passTurn() }
+        let time = now()
+        var refused: [ClaimAnswer.Refusal] = []
+        var receipts: [DeliveryReceipt] = []
+        let stored = Dictionary(try await store.claims(ids: claims.map(\.id)).map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        var totals = Dictionary(
+            try await store.sessionTotals(ids: Array(Set(claims.map(\.session)))).map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        var touched: Set<String> = []
+        var accepted: [DeliveryReceipt.Body] = []
+        var seen: Set<String> = []
+        let slashed = registry.isSlashed(node)
+        for claim in claims {
+            func refuse(_ reason: String) { refused.append(.init(claim: claim.id, reason: reason)) }
+            guard Self.isClaimID(claim.id) else {
+                refuse("claim id must be 32 lowercase hex digits")
+                continue
+            }
+            guard seen.insert(claim.id).inserted else {
+                refuse("claim \(claim.id) appears twice in the batch")
+                continue
+            }
+            if let previous = stored[claim.id] {
+                if previous.node == node, let receipt = try? JSONDecoder().decode(DeliveryReceipt.self, from: Data(previous.receipt.utf8)),
+                    receipt.body.claim == claim
+                {
+                    receipts.append(receipt)  // a resubmission: the same receipt again
+                } else {
+                    refuse("claim id \(claim.id) was already used: a replayed or altered claim")
+                }
+                continue
+            }
+            if slashed {
+                refuse("node \(node) has been slashed and earns no receipts")
+                continue
+            }
+            guard Identifier.isValid(claim.content), let issued = vault.sessionIssued(claim.session, content: claim.content) else {
+                refuse("session \(claim.session.prefix(80)) was not issued by this coordinator for \(claim.content.prefix(64))")
+                continue
+            }
+            guard claim.bytes > 0, claim.segments >= 0, claim.segments <= 1_000_000, (0...600_000).contains(claim.ttfbMilliseconds),
+                claim.firstAt <= claim.lastAt
+            else {
+                refuse("bytes must be positive, segments and ttfbMilliseconds plausible, firstAt not after lastAt")
+                continue
+            }
+            guard claim.firstAt >= issued - policy.skew, claim.lastAt <= time + policy.skew, claim.lastAt <= issued + policy.sessionLifetime + policy.skew
+            else {
+                refuse("the claim's times (\(claim.firstAt) to \(claim.lastAt)) fall outside session \(claim.session)'s life (issued \(issued))")
+                continue
+            }
+            guard let title = try await title(claim.content) else {
+                refuse("no content \(claim.content)")
+                continue
+            }
+            var total = totals[claim.session] ?? SessionTotal(id: claim.session, content: claim.content, issuedAt: issued, bytes: 0, edges: [])
+            if !total.edges.contains(node) {
+                guard total.edges.count < policy.maxEdgesPerSession else {
+                    refuse("session \(claim.session) already has \(total.edges.count) edges delivering it (at most \(policy.maxEdgesPerSession))")
+                    continue
+                }
+            }
+            let sizeCap = Int64(Double(title.bytes) * policy.bytesFactor)
+            guard total.bytes + claim.bytes <= sizeCap else {
+                refuse("session \(claim.session) would have \(total.bytes + claim.bytes) bytes; at most \(sizeCap) (\(policy.bytesFactor) x the title's \(title.bytes))")
+                continue
+            }
+            let wall = max(0, claim.lastAt - issued) + policy.bufferSeconds
+            let rateCap = Int64(Double(wall) * Double(title.bitrate) / 8 * policy.bytesFactor)
+            guard total.bytes + claim.bytes <= rateCap else {
+                refuse("session \(claim.session) would have \(total.bytes + claim.bytes) bytes \(wall - policy.bufferSeconds) s after it began; playback allows at most \(rateCap)")
+                continue
+            }
+            total.bytes += claim.bytes
+            if !total.edges.contains(node) { total.edges = (total.edges + [node]).sorted() }
+            totals[claim.session] = total
+            touched.insert(claim.session)
+            accepted.append(DeliveryReceipt.Body(claim: claim, node: node, acceptedAt: time))
+        }
+        let signed = try DeliveryReceipt.sign(accepted, with: vault.identity.privateKey)
+        let records = signed.map {
+            ClaimRecord(id: $0.claim, node: node, content: $0.content, session: $0.session, bytes: $0.bytes, acceptedAt: time, receipt: $0.json)
+        }
+        try await store.saveClaims(records, sessions: touched.compactMap { totals[$0] })
+        return ClaimAnswer(receipts: receipts + signed, refused: refused)
+    }
+
+    private func takeTurn() async {
+        if busy {
+            await withCheckedContinuation { waiting.append($0) }
+        } else {
+            busy = true
+        }
+    }
+
+    /// Hands the turn to the next batch waiting (which then holds it), or frees it.
+    private func passTurn() {
+        if waiting.isEmpty {
+            busy = false
+        } else {
+            waiting.removeFirst().resume()
+        }
+    }
+
+    private func title(_ content: String) async throws -> (bytes: Int64, bitrate: Int64)? {
+        if let known = titles[content] { return known }
+        guard let record = try await store.content(id: content),
+            let manifest = try? JSONDecoder().decode(ContentManifest.self, from: Data(record.manifest.utf8))
+        else { return nil }
+        let title = (manifest.segments.reduce(Int64(0)) { $0 + Int64($1.length) }, Int64(max(manifest.source.bandwidth, 1)))
+        titles[content] = title
+        return title
+    }
+
+    static func isClaimID(_ id: String) -> Bool {
+        id.utf8.count == 32 && id.utf8.allSatisfy { (48...57).contains($0) || (97...102).contains($0) }
+    }
+}

@@ -1,0 +1,205 @@
+import Crypto
+import Foundation
+
+/// What an edge says it delivered to one playback session in one period: sent to the
+/// coordinator in a ``ClaimBatch`` signed with the edge's node key.
+public struct DeliveryClaim: Codable, Sendable, Equatable, Hashable {
+    /// 32 lowercase hex digits, made by the edge, unique: a claim is counted once however often
+    /// it is sent.
+    public var id: String
+    public var content: String
+    /// The playback session of the viewer's token.
+    public var session: String
+    public var bytes: Int64
+    public var segments: Int
+    /// The shortest time to first byte the edge measured in the period, milliseconds.
+    public var ttfbMilliseconds: Int
+    /// Seconds since 1970 of the first and the last delivery counted.
+    public var firstAt: Int64
+    public var lastAt: Int64
+
+    public init(id: String, content: String, session: String, bytes: Int64, segments: Int, ttfbMilliseconds: Int, firstAt: Int64, lastAt: Int64) {
+        self.id = id
+        self.content = content
+        self.session = session
+        self.bytes = bytes
+        self.segments = segments
+        self.ttfbMilliseconds = ttfbMilliseconds
+        self.firstAt = firstAt
+        self.lastAt = lastAt
+    }
+
+    /// A new random claim id.
+    public static func newID() -> String {
+        var generator = SystemRandomNumberGenerator()
+        return JSONText.hex((0..<16).map { _ in UInt8.random(in: 0...255, using: &generator) })
+    }
+}
+
+/// `POST /v1/claims` (signed): claims, at most ``maxClaims``.
+public struct ClaimBatch: Codable, Sendable, Equatable, KnownFields {
+    public var claims: [DeliveryClaim]
+    public static let knownFields: Set<String> = ["claims"]
+    public static let maxClaims = 1000
+    /// A claim batch's body limit (a claim is about 250 bytes of JSON).
+    public static let maxBytes = 512 * 1024
+
+    public init(claims: [DeliveryClaim]) { self.claims = claims }
+}
+
+/// The coordinator's answer to a claim batch: a receipt for each accepted claim, a reason for
+/// each refused one.
+public struct ClaimAnswer: Codable, Sendable, Equatable {
+    public struct Refusal: Codable, Sendable, Equatable {
+        public var claim: String
+        public var reason: String
+
+        public init(claim: String, reason: String) {
+            self.claim = claim
+            self.reason = reason
+        }
+    }
+    public var receipts: [DeliveryReceipt]
+    public var refused: [Refusal]
+
+    public init(receipts: [DeliveryReceipt], refused: [Refusal]) {
+        self.receipts = receipts
+        self.refused = refused
+    }
+}
+
+/// The coordinator's signed word that a claim was checked and accepted.
+///
+/// Receipts are signed in batches: the coordinator signs (Ed25519) the Merkle root over the
+/// batch's receipt hashes once, and each receipt carries the root, the signature and its path
+/// to the root, so each one verifies alone, offline, with the coordinator's public key.
+public struct DeliveryReceipt: Codable, Sendable, Equatable {
+    public var claim: String
+    public var node: String
+    public var content: String
+    public var session: String
+    public var bytes: Int64
+    public var segments: Int
+    public var ttfbMilliseconds: Int
+    public var firstAt: Int64
+    public var lastAt: Int64
+    public var acceptedAt: Int64
+    /// Hex Merkle root of the batch, and the path from this receipt to it.
+    public var root: String
+    public var proof: MerkleProof
+    /// base64 Ed25519 signature of ``signedMessage(root:)``.
+    public var signature: String
+
+    /// What a receipt says, before it is signed.
+    public struct Body: Sendable, Equatable {
+        public var claim: DeliveryClaim
+        public var node: String
+        public var acceptedAt: Int64
+
+        public init(claim: DeliveryClaim, node: String, acceptedAt: Int64) {
+            self.claim = claim
+            self.node = node
+            self.acceptedAt = acceptedAt
+        }
+
+        /// The canonical bytes hashed into the batch's tree.
+        var canonical: [UInt8] {
+            Array(
+                """
+                DEPIN-RECEIPT-1
+                \(claim.id)
+                \(node)
+                \(claim.content)
+                \(claim.session)
+                \(claim.bytes)
+                \(claim.segments)
+                \(claim.ttfbMilliseconds)
+                \(claim.firstAt)
+                \(claim.lastAt)
+                \(acceptedAt)
+                """.utf8)
+        }
+    }
+
+    public var body: Body {
+        Body(
+            claim: DeliveryClaim(
+                id: claim, content: content, session: session, bytes: bytes, segments: segments, ttfbMilliseconds: ttfbMilliseconds,
+                firstAt: firstAt, lastAt: lastAt),
+            node: node, acceptedAt: acceptedAt)
+    }
+
+    /// The receipt as JSON (the same fields `JSONDecoder` reads), written by hand: receipts are
+    /// made and stored by the thousand.
+    public var json: String {
+        var out = "{\"claim\":"
+        JSONText.append(claim, to: &out)
+        out += ",\"node\":"
+        JSONText.append(node, to: &out)
+        out += ",\"content\":"
+        JSONText.append(content, to: &out)
+        out += ",\"session\":"
+        JSONText.append(session, to: &out)
+        out += ",\"bytes\":\(bytes),\"segments\":\(segments),\"ttfbMilliseconds\":\(ttfbMilliseconds),\"firstAt\":\(firstAt),\"lastAt\":\(lastAt)"
+        out += ",\"acceptedAt\":\(acceptedAt),\"root\":"
+        JSONText.append(root, to: &out)
+        out += ",\"proof\":{\"chunk\":\(proof.chunk),\"chunkCount\":\(proof.chunkCount),\"siblings\":["
+        for (index, sibling) in proof.siblings.enumerated() {
+            if index > 0 { out += "," }
+            JSONText.append(sibling, to: &out)
+        }
+        out += "]},\"signature\":"
+        JSONText.append(signature, to: &out)
+        out += "}"
+        return out
+    }
+
+    /// What the coordinator signs for a batch.
+    static func signedMessage(root: [UInt8]) -> [UInt8] { Array("DEPIN-RECEIPTS-1\n".utf8) + root }
+
+    /// Signs `bodies` as one batch: one Ed25519 signature, one receipt each.
+    public static func sign(_ bodies: [Body], with key: Curve25519.Signing.PrivateKey) throws -> [DeliveryReceipt] {
+        guard !bodies.isEmpty else { return [] }
+        let tree = MerkleTree(leafHashes: bodies.map { MerkleTree.leafHash($0.canonical) })
+        let signature = try key.signature(for: signedMessage(root: tree.root)).base64EncodedString()
+        let root = tree.root.hexString
+        return bodies.enumerated().map { index, body in
+            DeliveryReceipt(
+                claim: body.claim.id, node: body.node, content: body.claim.content, session: body.claim.session, bytes: body.claim.bytes,
+                segments: body.claim.segments, ttfbMilliseconds: body.claim.ttfbMilliseconds, firstAt: body.claim.firstAt,
+                lastAt: body.claim.lastAt, acceptedAt: body.acceptedAt, root: root, proof: tree.proof(chunk: index)!, signature: signature)
+        }
+    }
+
+    /// True when this receipt is in a batch the holder of `publicKey` signed.
+    ///
+    /// ## Performance characteristics
+    /// One Ed25519 verification per receipt; ``ReceiptVerifier`` verifies each batch root once.
+    public func verifies(with publicKey: Curve25519.Signing.PublicKey) -> Bool {
+        guard let rootBytes = [UInt8](hex: root), rootBytes.count == 32, let signatureBytes = Data(base64Encoded: signature),
+            proof.verifies(leafHash: MerkleTree.leafHash(body.canonical), root: rootBytes)
+        else { return false }
+        return publicKey.isValidSignature(signatureBytes, for: Self.signedMessage(root: rootBytes))
+    }
+}
+
+/// Checks many receipts with one coordinator key, verifying each signed batch root once.
+public struct ReceiptVerifier {
+    let publicKey: Curve25519.Signing.PublicKey
+    private var goodRoots: Set<String> = []
+
+    public init(publicKey: Curve25519.Signing.PublicKey) { self.publicKey = publicKey }
+
+    public mutating func verifies(_ receipt: DeliveryReceipt) -> Bool {
+        guard let rootBytes = [UInt8](hex: receipt.root), rootBytes.count == 32,
+            receipt.proof.verifies(leafHash: MerkleTree.leafHash(receipt.body.canonical), root: rootBytes)
+        else { return false }
+        let rootKey = receipt.root + "/" + receipt.signature
+        if goodRoots.contains(rootKey) { return true }
+        guard let signature = Data(base64Encoded: receipt.signature),
+            publicKey.isValidSignature(signature, for: DeliveryReceipt.signedMessage(root: rootBytes))
+        else { return false }
+        goodRoots.insert(rootKey)
+        return true
+    }
+}

@@ -1,0 +1,152 @@
+@testable import Coordinator
+import DePINProtocol
+import Foundation
+import Media
+import TestSupport
+import Testing
+
+@Suite("Claims into receipts: every check, over a real store")
+struct ClaimBookTests {
+    /// A store with one 20 MB title at 1 Mbit/s peak, a vault, a registry and a book.
+    struct Setup {
+        let dir = TemporaryDirectory("claim-book")
+        let store: SQLiteStore
+        let vault: KeyVault
+        let registry: Registry
+        let book: ClaimBook
+        let clock = TestClock()
+
+        init(policy: ClaimBook.Policy = ClaimBook.Policy()) async throws {
+            store = try SQLiteStore(path: dir.path + "/c.sqlite")
+            try await store.migrate()
+            vault = await KeyVault(identity: NodeIdentity())
+            registry = Registry(store: store, now: clock.now)
+            book = ClaimBook(store: store, vault: vault, registry: registry, policy: policy, now: clock.now)
+            var manifest = TaskBoardTests.manifest("title")
+            manifest.segments = (0..<20).map { .init(index: $0, duration: 4, length: 1_000_000, sha256: String(repeating: "a", count: 64), merkleRoot: String(repeating: "b", count: 64)) }
+            manifest.source.bandwidth = 1_000_000
+            try await store.saveContent(ContentRecord(id: "title", manifest: String(decoding: try JSONEncoder().encode(manifest), as: UTF8.self), sealedKey: "x", createdAt: 0))
+        }
+
+        func claim(_ session: String, bytes: Int64, at offset: Int64 = 60, content: String = "title") -> DeliveryClaim {
+            DeliveryClaim(
+                id: DeliveryClaim.newID(), content: content, session: session, bytes: bytes, segments: 1, ttfbMilliseconds: 20,
+                firstAt: clock.now() - offset, lastAt: clock.now())
+        }
+    }
+
+    @Test("an honest claim gets a receipt that verifies; sent again it gets the same receipt and counts once")
+    func honest() async throws {
+        let setup = try await Setup()
+        defer { setup.dir.remove() }
+        let session = setup.vault.newSession(content: "title", now: setup.clock.now())
+        setup.clock.advance(300)
+        let claim = setup.claim(session, bytes: 2_000_000)
+        let first = try await setup.book.submit([claim], from: "edge-a")
+        #expect(first.refused.isEmpty && first.receipts.count == 1)
+        let receipt = try #require(first.receipts.first)
+        #expect(receipt.verifies(with: setup.vault.identity.publicKey) && receipt.bytes == 2_000_000 && receipt.node == "edge-a")
+        let again = try await setup.book.submit([claim], from: "edge-a")
+        #expect(again.receipts == [receipt] && again.refused.isEmpty)
+        #expect(try await setup.store.sessionTotals(ids: [session]).first?.bytes == 2_000_000)
+        #expect(try await setup.store.claims(node: "edge-a").count == 1)
+    }
+
+    @Test("replays, altered claims, forged sessions, inflation, impossible speed, too many edges, bad times and slashed edges are refused with a reason")
+    func refusals() async throws {
+        var policy = ClaimBook.Policy()
+        policy.maxEdgesPerSession = 2
+        let setup = try await Setup(policy: policy)
+        defer { setup.dir.remove() }
+        let session = setup.vault.newSession(content: "title", now: setup.clock.now())
+        setup.clock.advance(600)
+        let honest = setup.claim(session, bytes: 1_000_000)
+        _ = try await setup.book.submit([honest], from: "edge-a")
+
+        func reason(_ claim: DeliveryClaim, from node: String = "edge-a") async throws -> String {
+            let answer = try await setup.book.submit([claim], from: node)
+            #expect(answer.receipts.isEmpty, "\(claim) was accepted")
+            return answer.refused.first?.reason ?? ""
+        }
+        var altered = honest
+        altered.bytes = 5_000_000
+        #expect(try await reason(altered).contains("replayed or altered"))
+        #expect(try await reason(honest, from: "edge-b").contains("replayed or altered"))
+        #expect(try await reason(setup.claim("1800000000-0011223344556677-00112233445566778899aabbccddeeff", bytes: 1)).contains("was not issued"))
+        let otherTitle = setup.vault.newSession(content: "other", now: setup.clock.now() - 10)
+        #expect(try await reason(setup.claim(otherTitle, bytes: 1)).contains("was not issued by this coordinator for title"))
+        #expect(try await reason(setup.claim(setup.vault.newSession(content: "ghost", now: setup.clock.now() - 10), bytes: 1, content: "ghost")).contains("no content ghost"))
+        // 20 MB title, factor 3: a session may have 60 MB in all.
+        #expect(try await reason(setup.claim(session, bytes: 59_500_000)).contains("at most 60000000"))
+        // A session just issued: 1 Mbit/s over (0 + 120) s, times 3, allows 45 MB so far.
+        let young = setup.vault.newSession(content: "title", now: setup.clock.now())
+        #expect(try await reason(setup.claim(young, bytes: 50_000_000, at: 0)).contains("playback allows at most 45000000"))
+        // Edges per session.
+        #expect(try await setup.book.submit([setup.claim(session, bytes: 1)], from: "edge-b").receipts.count == 1)
+        #expect(try await reason(setup.claim(session, bytes: 1), from: "edge-c").contains("already has 2 edges"))
+        // Times outside the session's life; nonsense numbers; bad ids; duplicates in a batch.
+        #expect(try await reason(setup.claim(session, bytes: 1, at: 3600)).contains("outside session"))
+        var future = setup.claim(session, bytes: 1)
+        future.lastAt += 10_000
+        future.firstAt = future.lastAt
+        #expect(try await reason(future).contains("outside session"))
+        #expect(try await reason(setup.claim(session, bytes: 0)).contains("bytes must be positive"))
+        var badID = setup.claim(session, bytes: 1)
+        badID.id = "../x"
+        #expect(try await reason(badID).contains("32 lowercase hex"))
+        let twice = setup.claim(session, bytes: 1)
+        let answer = try await setup.book.submit([twice, twice], from: "edge-a")
+        #expect(answer.receipts.count == 1 && answer.refused.first?.reason.contains("twice in the batch") == true)
+        // A slashed edge earns nothing.
+        for kind in [LedgerEvent.Kind.deposit, .bond] {
+            _ = try await setup.registry.record(LedgerEvent(node: "edge-a", kind: kind, amount: 10, reason: "t", at: 1))
+        }
+        _ = try await setup.registry.record(LedgerEvent(node: "edge-a", kind: .slash, amount: 1, reason: "t", at: 1))
+        #expect(try await reason(setup.claim(session, bytes: 1)).contains("slashed"))
+    }
+
+    @Test("whatever edges claim, at once or in turn, a session's accepted bytes never pass its cap, and each claim is counted once")
+    func capHolds() async throws {
+        let setup = try await Setup()
+        defer { setup.dir.remove() }
+        let sessions = (0..<4).map { _ in setup.vault.newSession(content: "title", now: setup.clock.now()) }
+        setup.clock.advance(3000)
+        var generator = SeededRandom(seed: 7)
+        let claims = (0..<200).map { _ in
+            setup.claim(sessions[Int.random(in: 0..<4, using: &generator)], bytes: Int64.random(in: 1...6_000_000, using: &generator))
+        }
+        // Five edges submit interleaved batches concurrently, some claims twice.
+        let accepted = try await withThrowingTaskGroup(of: [DeliveryReceipt].self) { group in
+            for edge in 0..<5 {
+                group.addTask {
+                    var receipts: [DeliveryReceipt] = []
+                    for start in stride(from: edge * 8, to: claims.count, by: 40) {
+                        let batch = Array(claims[start..<min(start + 8, claims.count)])
+                        receipts += try await setup.book.submit(batch, from: "edge-\(edge)").receipts
+                        receipts += try await setup.book.submit(batch, from: "edge-\(edge)").receipts  // resent
+                    }
+                    return receipts
+                }
+            }
+            return try await group.reduce(into: []) { $0 += $1 }
+        }
+        let unique = Dictionary(accepted.map { ($0.claim, $0) }, uniquingKeysWith: { first, second in
+            #expect(first == second)
+            return first
+        })
+        for session in sessions {
+            let bytes = unique.values.filter { $0.session == session }.reduce(Int64(0)) { $0 + $1.bytes }
+            #expect(bytes <= 60_000_000)
+            #expect(try await setup.store.sessionTotals(ids: [session]).first?.bytes ?? 0 == bytes)
+        }
+        #expect(try await (0..<5).asyncReduce(0) { $0 + (try await setup.store.claims(node: "edge-\($1)").count) } == unique.count)
+    }
+}
+
+extension Sequence {
+    func asyncReduce<Result>(_ initial: Result, _ next: (Result, Element) async throws -> Result) async rethrows -> Result {
+        var result = initial
+        for element in self { result = try await next(result, element) }
+        return result
+    }
+}

@@ -1,0 +1,48 @@
+import Crypto
+import DePINProtocol
+import Foundation
+import Testing
+
+@Suite("Delivery receipts: batch-signed, each verifiable alone")
+struct DeliveryReceiptTests {
+    static func body(_ index: Int, node: String = "node-1") -> DeliveryReceipt.Body {
+        DeliveryReceipt.Body(
+            claim: DeliveryClaim(
+                id: DeliveryClaim.newID(), content: "title", session: "s-\(index)", bytes: Int64(1000 + index), segments: 1, ttfbMilliseconds: 5,
+                firstAt: 100, lastAt: 110),
+            node: node, acceptedAt: 120)
+    }
+
+    @Test("every receipt of a batch verifies with the coordinator's key; a changed field, another key or another batch's proof does not")
+    func verification() throws {
+        let key = Curve25519.Signing.PrivateKey()
+        for count in [1, 2, 5, 64, 1000] {
+            let receipts = try DeliveryReceipt.sign((0..<count).map { Self.body($0) }, with: key)
+            #expect(receipts.count == count && Set(receipts.map(\.signature)).count == 1)
+            var verifier = ReceiptVerifier(publicKey: key.publicKey)
+            #expect(receipts.allSatisfy { $0.verifies(with: key.publicKey) && verifier.verifies($0) })
+        }
+        let receipts = try DeliveryReceipt.sign((0..<7).map { Self.body($0) }, with: key)
+        var inflated = receipts[3]
+        inflated.bytes += 1
+        #expect(!inflated.verifies(with: key.publicKey))
+        var renamed = receipts[3]
+        renamed.node = "node-2"
+        #expect(!renamed.verifies(with: key.publicKey))
+        #expect(!receipts[3].verifies(with: Curve25519.Signing.PrivateKey().publicKey))
+        var moved = receipts[3]
+        moved.proof = receipts[4].proof
+        #expect(!moved.verifies(with: key.publicKey))
+        var verifier = ReceiptVerifier(publicKey: key.publicKey)
+        #expect(verifier.verifies(receipts[0]) && !verifier.verifies(inflated))
+        #expect(try DeliveryReceipt.sign([], with: key).isEmpty)
+    }
+
+    @Test("the hand-written JSON decodes to the same receipt")
+    func json() throws {
+        let receipts = try DeliveryReceipt.sign((0..<3).map { Self.body($0) }, with: Curve25519.Signing.PrivateKey())
+        for receipt in receipts {
+            #expect(try JSONDecoder().decode(DeliveryReceipt.self, from: Data(receipt.json.utf8)) == receipt)
+        }
+    }
+}
