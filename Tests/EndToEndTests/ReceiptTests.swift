@@ -1,0 +1,94 @@
+import DePINProtocol
+import Foundation
+import NIOHTTP1
+import TestSupport
+import Testing
+
+@Suite("delivery receipts with real processes", .serialized)
+struct ReceiptTests {
+    /// The receipts an edge holds, by claim id.
+    static func receipts(_ path: String) -> [String: DeliveryReceipt] {
+        let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+        var out: [String: DeliveryReceipt] = [:]
+        for line in text.split(separator: "\n") {
+            guard let receipt = try? JSONDecoder().decode(DeliveryReceipt.self, from: Data(line.utf8)) else { continue }
+            #expect(out[receipt.claim] == nil, "claim \(receipt.claim) was receipted twice")
+            out[receipt.claim] = receipt
+        }
+        return out
+    }
+
+    @Test("a viewer's bytes come back as receipts that verify offline; claims made while the coordinator is dead (kill -9) are kept and receipted once after it restarts")
+    func receiptsSurviveACrash() async throws {
+        var network = try await TestNetwork.start("receipts")
+        defer { network.stop() }
+        let edgeID = try await network.addEdge("paris", "server", lat: 48.86, lon: 2.35, extra: ["--claim-interval", "1"])
+        #expect(try await network.waitUntil(seconds: 10) { try await network.routed("movie", lat: 48, lon: 2) == [edgeID] })
+        try await TestClip.make(network.dir.path + "/in.mp4", seconds: 8, keyint: 30)
+        var environment = ProcessInfo.processInfo.environment
+        environment["DEPIN_COORDINATOR_ADMIN_TOKEN"] = CoordinatorProcess.adminToken
+        let published = try await run(
+            depinBinary,
+            ["publish", network.dir.path + "/in.mp4", "--out", network.dir.path + "/out", "--id", "movie", "--coordinator", network.coordinator.base,
+             "--ca-file", network.certificate],
+            environment: environment)
+        #expect(published.status == 0, "\(published.output)")
+        let edge = network.edges["paris"]!.process
+        let token = try #require(try await network.client.send(.GET, "/v1/route?content=movie&lat=48&lon=2").json["token"] as? String)
+
+        func fetch(_ path: String) async throws -> Int64 {
+            let result = try await run(
+                "/usr/bin/curl", ["-s", "-o", "/dev/null", "-w", "%{http_code} %{size_download}", "\(edge.httpBase)/v/movie/\(path)?token=\(token)"],
+                mergeErrors: false)
+            let parts = result.output.split(separator: " ")
+            #expect(parts.first == "200", "\(path): \(result.output)")
+            return Int64(parts.last ?? "0") ?? 0
+        }
+        var delivered: Int64 = 0
+        for path in ["master.m3u8", "source/index.m3u8", "source/0.ts", "source/1.ts"] { delivered += try await fetch(path) }
+        let receiptsFile = network.dir.path + "/cache-paris/claims/receipts.jsonl"
+        func receiptedBytes() -> Int64 { Self.receipts(receiptsFile).values.reduce(0) { $0 + $1.bytes } }
+        #expect(try await network.waitUntil(seconds: 15) { receiptedBytes() == delivered }, "receipted \(receiptedBytes()) of \(delivered)\n\(edge.log.suffix(600))")
+
+        // Checked offline with the coordinator's public key.
+        let verified = try await run(depinBinary, ["receipts", "verify", receiptsFile, "--coordinator", network.coordinator.base])
+        #expect(verified.status == 0 && verified.output.contains("verify (\(delivered) bytes delivered)"), "\(verified.output)")
+        // A receipt with its bytes raised no longer verifies.
+        var forged = Self.receipts(receiptsFile).values.first!
+        forged.bytes += 1_000_000
+        try (forged.json + "\n").write(toFile: network.dir.path + "/forged.jsonl", atomically: true, encoding: .utf8)
+        let refused = try await run(depinBinary, ["receipts", "verify", network.dir.path + "/forged.jsonl", "--coordinator", network.coordinator.base])
+        #expect(refused.status == 1 && refused.output.contains("does not verify"), "\(refused.output)")
+
+        // The coordinator dies (kill -9). The edge serves on (the token is known) and keeps
+        // its claims.
+        let port = network.coordinator.port
+        kill(network.coordinator.process.processIdentifier, SIGKILL)
+        network.coordinator.process.waitUntilExit()
+        for path in ["source/0.ts", "source/1.ts"] { delivered += try await fetch(path) }
+        let pendingFile = network.dir.path + "/cache-paris/claims/pending.json"
+        #expect(try await network.waitUntil(seconds: 10) {
+            (try? JSONDecoder().decode([DeliveryClaim].self, from: Data(contentsOf: URL(fileURLWithPath: pendingFile))).isEmpty == false) ?? false
+        }, "\(edge.log.suffix(600))")
+
+        // Restarted on the same port, database and key: the kept claims are receipted, once.
+        let restarted = try await CoordinatorProcess.start([
+            "--http-listen", "127.0.0.1:\(port)", "--db", "sqlite:\(network.dir.path)/c.sqlite", "--identity", network.dir.path + "/c.key",
+        ])
+        defer { restarted.stop() }
+        #expect(try await network.waitUntil(seconds: 20) { receiptedBytes() == delivered }, "receipted \(receiptedBytes()) of \(delivered)\n\(edge.log.suffix(800))")
+        #expect(try await network.waitUntil(seconds: 5) {
+            (try? JSONDecoder().decode([DeliveryClaim].self, from: Data(contentsOf: URL(fileURLWithPath: pendingFile))).isEmpty) ?? false
+        })
+        // Every receipt the edge holds is in the coordinator's database, and nothing else is.
+        let query = try await run(
+            "/usr/bin/python3",
+            ["-c", "import sqlite3,sys; [print(i, b) for i, b in sqlite3.connect(sys.argv[1]).execute('SELECT id, bytes FROM claims WHERE node_id = ?', (sys.argv[2],))]",
+             network.dir.path + "/c.sqlite", edgeID],
+            mergeErrors: false)
+        let stored = query.output.split(separator: "\n").map { $0.split(separator: " ") }
+        let held = Self.receipts(receiptsFile)
+        #expect(Set(stored.map { String($0[0]) }) == Set(held.keys), "\(query.output)")
+        #expect(stored.reduce(Int64(0)) { $0 + (Int64($1[1]) ?? 0) } == delivered)
+    }
+}
