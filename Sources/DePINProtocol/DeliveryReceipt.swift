@@ -37,8 +37,14 @@ public struct DeliveryClaim: Codable, Sendable, Equatable, Hashable {
 }
 
 /// `POST /v1/claims` (signed): claims, at most ``maxClaims``.
-public struct ClaimBatch: Codable, Sendable, Equatable, KnownFields {
+public struct ClaimBatch: Codable, Sendable, Equatable, ChecksItsFields {
     public var claims: [DeliveryClaim]
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: AnyKey.self)
+        try StrictJSON.refuseUnknown(Self.self, in: container.allKeys.map(\.stringValue))
+        claims = try container.decode([DeliveryClaim].self, forKey: AnyKey(stringValue: "claims"))
+    }
     public static let knownFields: Set<String> = ["claims"]
     public static let maxClaims = 1000
     /// A claim batch's body limit (a claim is about 250 bytes of JSON).

@@ -9,7 +9,7 @@ import Media
 /// scripts/bench-receipts): for each signed `POST /v1/claims` body, the node's signature and
 /// nonce are checked, the JSON decoded, every claim checked against its session and title, the
 /// receipts signed and everything stored in a real SQLite file. Bodies are signed beforehand,
-/// as edges would; the coordinator's side is timed, on as many tasks as cores.
+/// as edges would; the coordinator's side is timed, with `concurrency` requests in flight.
 struct BenchReceiptsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench-receipts", abstract: "Measure claims checked and receipts signed per second.", shouldDisplay: false)
@@ -17,6 +17,7 @@ struct BenchReceiptsCommand: AsyncParsableCommand {
     @Option(help: "Claims sent one per signed request.") var single = 4_000
     @Option(help: "Claims sent in batches.") var batched = 100_000
     @Option(help: "Claims per batch.") var batch = 1_000
+    @Option(help: "Requests in flight at once (edges claiming together).") var concurrency = 64
 
     func run() async throws {
         let folder = NSTemporaryDirectory() + "depin-bench-receipts-\(UUID().uuidString)"
@@ -47,7 +48,7 @@ struct BenchReceiptsCommand: AsyncParsableCommand {
         for (label, count, size) in [("one claim per signature", single, 1), ("\(batch) claims per signature", batched, batch)] {
             let requests = try Self.requests(count: count, batchSize: size, node: node, vault: vault, now: now)
             let started = ContinuousClock.now
-            let accepted = try await Self.submit(requests, registry: registry, book: book)
+            let accepted = try await Self.submit(requests, registry: registry, book: book, concurrency: concurrency)
             let elapsed = ContinuousClock.now - started
             let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
             print(String(format: "%@: %d claims, %d receipts in %.3f s: %.0f claims/s", label, count, accepted, seconds, Double(count) / seconds))
@@ -74,9 +75,9 @@ struct BenchReceiptsCommand: AsyncParsableCommand {
         return out
     }
 
-    /// What the API handler does per request, on one task per core.
-    static func submit(_ requests: [(body: Data, headers: [String: String])], registry: Registry, book: ClaimBook) async throws -> Int {
-        let workers = max(1, ProcessInfo.processInfo.activeProcessorCount)
+    /// What the API handler does per request, `concurrency` requests at once.
+    static func submit(_ requests: [(body: Data, headers: [String: String])], registry: Registry, book: ClaimBook, concurrency: Int) async throws -> Int {
+        let workers = max(1, concurrency)
         return try await withThrowingTaskGroup(of: Int.self) { group in
             for worker in 0..<workers {
                 group.addTask {
@@ -84,7 +85,7 @@ struct BenchReceiptsCommand: AsyncParsableCommand {
                     for index in stride(from: worker, to: requests.count, by: workers) {
                         let (body, headers) = requests[index]
                         let batch = try StrictJSON.decode(ClaimBatch.self, from: body, limit: ClaimBatch.maxBytes)
-                        let node = try await registry.authenticate(body: body, headers: headers, path: "/v1/claims")
+                        let node = try await registry.authenticate(body: body, headers: headers, path: "/v1/claims", onceOnly: false)
                         let answer = try await book.submit(batch.claims, from: node.id)
                         guard answer.refused.isEmpty else { throw ValidationError("a bench claim was refused: \(answer.refused[0].reason)") }
                         accepted += answer.receipts.count

@@ -96,7 +96,7 @@ struct ClaimBookTests {
         #expect(try await reason(badID).contains("32 lowercase hex"))
         let twice = setup.claim(session, bytes: 1)
         let answer = try await setup.book.submit([twice, twice], from: "edge-a")
-        #expect(answer.receipts.count == 1 && answer.refused.first?.reason.contains("twice in the batch") == true)
+        #expect(answer.receipts.count == 1 && answer.refused.first?.reason.contains("sent twice at once") == true)
         // A slashed edge earns nothing.
         for kind in [LedgerEvent.Kind.deposit, .bond] {
             _ = try await setup.registry.record(LedgerEvent(node: "edge-a", kind: kind, amount: 10, reason: "t", at: 1))

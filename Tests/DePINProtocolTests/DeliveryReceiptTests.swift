@@ -46,3 +46,23 @@ struct DeliveryReceiptTests {
         }
     }
 }
+
+@Suite("Claim batches: strict JSON in one pass")
+struct ClaimBatchTests {
+    @Test("unknown fields, wrong types, non-objects and oversize bodies are refused by name")
+    func strict() throws {
+        let claim = #"{"id":"00112233445566778899aabbccddeeff","content":"t","session":"s","bytes":1,"segments":1,"ttfbMilliseconds":1,"firstAt":1,"lastAt":2}"#
+        #expect(try StrictJSON.decode(ClaimBatch.self, from: Data(#"{"claims":[\#(claim)]}"#.utf8)).claims.count == 1)
+        for (body, expected) in [
+            (#"{"claims":[],"extra":1}"#, "unknown field 'extra'"),
+            (#"{"claims":"no"}"#, "field 'claims' has the wrong type"),
+            (#"{}"#, "missing field 'claims'"),
+            (#"[1,2]"#, "wrong type"),
+            (#"{"claims":[{"id":"x"}]}"#, "missing field"),
+            ("not json", "not JSON"),
+        ] {
+            #expect(performing: { try StrictJSON.decode(ClaimBatch.self, from: Data(body.utf8)) }, throws: { "\($0)".contains(expected) })
+        }
+        #expect(performing: { try StrictJSON.decode(ClaimBatch.self, from: Data(repeating: 32, count: 100), limit: 10) }, throws: { "\($0)".contains("at most 10") })
+    }
+}

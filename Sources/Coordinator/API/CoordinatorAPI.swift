@@ -188,7 +188,8 @@ package struct CoordinatorAPI: Sendable {
                 guard !batch.claims.isEmpty, batch.claims.count <= ClaimBatch.maxClaims else {
                     throw APIError(.badRequest, "a batch holds 1 to \(ClaimBatch.maxClaims) claims")
                 }
-                let node = try await registry.authenticate(body: body, headers: Self.headers(request), path: request.uri.path)
+                // Claims are counted once by id: a replayed request gets the same answer, so no nonce is stored.
+                let node = try await registry.authenticate(body: body, headers: Self.headers(request), path: request.uri.path, onceOnly: false)
                 return try Self.encode(try await claims.submit(batch.claims, from: node.id))
             }
         }

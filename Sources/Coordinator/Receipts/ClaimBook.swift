@@ -18,7 +18,7 @@ import Media
 /// Accepted claims of a batch get receipts under one Ed25519 signature (a Merkle root), and are
 /// stored with their sessions' new totals in one transaction before the answer goes out.
 ///
-/// Batches are checked one at a time (a FIFO turn, held across the store's awaits, which an
+/// Rounds are checked one at a time (a FIFO turn, held across the store's awaits, which an
 /// actor alone would not do), so session totals never race within one coordinator. Two
 /// coordinators on one database may each accept a claim for the same session at once; the
 /// store refuses a claim id twice.
@@ -44,9 +44,9 @@ package actor ClaimBook {
     private let now: @Sendable () -> Int64
     /// Per title: its size in bytes and peak bitrate (bits/s).
     private var titles: [String: (bytes: Int64, bitrate: Int64)] = [:]
-    /// Whether a batch holds the turn, and who waits for it, in order.
+    /// Whether a batch holds the turn, and the batches waiting, in order.
     private var busy = false
-    private var waiting: [CheckedContinuation<Void, Never>] = []
+    private var waiting: [Submission] = []
 
     package init(
         store: any CoordinatorStore, vault: KeyVault, registry: Registry, policy: Policy = Policy(),
@@ -59,102 +59,141 @@ package actor ClaimBook {
         self.now = now
     }
 
+    /// One edge's batch in a round.
+    private struct Submission {
+        var claims: [DeliveryClaim]
+        var node: String
+        /// Where a waiting batch gets its answer (or nil: the turn to run the next round).
+        var reply: CheckedContinuation<Result<ClaimAnswer, any Error>?, Never>?
+    }
+    /// The most claims one round takes along.
+    static let roundClaims = 20_000
+
     /// Checks `claims` from `node` and answers a receipt or a reason for each.
+    ///
+    /// Batches that arrive while a round runs wait, and the next round takes them all along:
+    /// one read, one Ed25519 signature and one transaction for every edge that claimed
+    /// meanwhile (group commit).
     /// - Throws: ``StoreFailure`` when the store fails (nothing is accepted then).
     package func submit(_ claims: [DeliveryClaim], from node: String) async throws -> ClaimAnswer {
-        await takeTurn()
-        defer { passTurn() }
-        let time = now()
-        var refused: [ClaimAnswer.Refusal] = []
-        var receipts: [DeliveryReceipt] = []
-        let stored = Dictionary(try await store.claims(ids: claims.map(\.id)).map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
-        var totals = Dictionary(
-            try await store.sessionTotals(ids: Array(Set(claims.map(\.session)))).map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
-        var touched: Set<String> = []
-        var accepted: [DeliveryReceipt.Body] = []
-        var seen: Set<String> = []
-        let slashed = registry.isSlashed(node)
-        for claim in claims {
-            func refuse(_ reason: String) { refused.append(.init(claim: claim.id, reason: reason)) }
-            guard Self.isClaimID(claim.id) else {
-                refuse("claim id must be 32 lowercase hex digits")
-                continue
-            }
-            guard seen.insert(claim.id).inserted else {
-                refuse("claim \(claim.id) appears twice in the batch")
-                continue
-            }
-            if let previous = stored[claim.id] {
-                if previous.node == node, let receipt = try? JSONDecoder().decode(DeliveryReceipt.self, from: Data(previous.receipt.utf8)),
-                    receipt.body.claim == claim
-                {
-                    receipts.append(receipt)  // a resubmission: the same receipt again
-                } else {
-                    refuse("claim id \(claim.id) was already used: a replayed or altered claim")
-                }
-                continue
-            }
-            if slashed {
-                refuse("node \(node) has been slashed and earns no receipts")
-                continue
-            }
-            guard Identifier.isValid(claim.content), let issued = vault.sessionIssued(claim.session, content: claim.content) else {
-                refuse("session \(claim.session.prefix(80)) was not issued by this coordinator for \(claim.content.prefix(64))")
-                continue
-            }
-            guard claim.bytes > 0, claim.segments >= 0, claim.segments <= 1_000_000, (0...600_000).contains(claim.ttfbMilliseconds),
-                claim.firstAt <= claim.lastAt
-            else {
-                refuse("bytes must be positive, segments and ttfbMilliseconds plausible, firstAt not after lastAt")
-                continue
-            }
-            guard claim.firstAt >= issued - policy.skew, claim.lastAt <= time + policy.skew, claim.lastAt <= issued + policy.sessionLifetime + policy.skew
-            else {
-                refuse("the claim's times (\(claim.firstAt) to \(claim.lastAt)) fall outside session \(claim.session)'s life (issued \(issued))")
-                continue
-            }
-            guard let title = try await title(claim.content) else {
-                refuse("no content \(claim.content)")
-                continue
-            }
-            var total = totals[claim.session] ?? SessionTotal(id: claim.session, content: claim.content, issuedAt: issued, bytes: 0, edges: [])
-            if !total.edges.contains(node) {
-                guard total.edges.count < policy.maxEdgesPerSession else {
-                    refuse("session \(claim.session) already has \(total.edges.count) edges delivering it (at most \(policy.maxEdgesPerSession))")
-                    continue
-                }
-            }
-            let sizeCap = Int64(Double(title.bytes) * policy.bytesFactor)
-            guard total.bytes + claim.bytes <= sizeCap else {
-                refuse("session \(claim.session) would have \(total.bytes + claim.bytes) bytes; at most \(sizeCap) (\(policy.bytesFactor) x the title's \(title.bytes))")
-                continue
-            }
-            let wall = max(0, claim.lastAt - issued) + policy.bufferSeconds
-            let rateCap = Int64(Double(wall) * Double(title.bitrate) / 8 * policy.bytesFactor)
-            guard total.bytes + claim.bytes <= rateCap else {
-                refuse("session \(claim.session) would have \(total.bytes + claim.bytes) bytes \(wall - policy.bufferSeconds) s after it began; playback allows at most \(rateCap)")
-                continue
-            }
-            total.bytes += claim.bytes
-            if !total.edges.contains(node) { total.edges = (total.edges + [node]).sorted() }
-            totals[claim.session] = total
-            touched.insert(claim.session)
-            accepted.append(DeliveryReceipt.Body(claim: claim, node: node, acceptedAt: time))
-        }
-        let signed = try DeliveryReceipt.sign(accepted, with: vault.identity.privateKey)
-        let records = signed.map {
-            ClaimRecord(id: $0.claim, node: node, content: $0.content, session: $0.session, bytes: $0.bytes, acceptedAt: time, receipt: $0.json)
-        }
-        try await store.saveClaims(records, sessions: touched.compactMap { totals[$0] })
-        return ClaimAnswer(receipts: receipts + signed, refused: refused)
-    }
-
-    private func takeTurn() async {
         if busy {
-            await withCheckedContinuation { waiting.append($0) }
+            let handed = await withCheckedContinuation { waiting.append(Submission(claims: claims, node: node, reply: $0)) }
+            if let result = handed { return try result.get() }
         } else {
             busy = true
         }
+        // This batch holds the turn: it takes the waiting ones along.
+        var round = [Submission(claims: claims, node: node, reply: nil)]
+        var taken = claims.count
+        while let next = waiting.first, taken + next.claims.count <= Self.roundClaims {
+            round.append(waiting.removeFirst())
+            taken += next.claims.count
+        }
+        let results: [Result<ClaimAnswer, any Error>]
+        do {
+            results = try await check(round).map { .success($0) }
+        } catch {
+            results = round.map { _ in .failure(error) }
+        }
+        for (submission, result) in zip(round, results).dropFirst() { submission.reply?.resume(returning: result) }
+        passTurn()
+        return try results[0].get()
+    }
+
+    /// Checks every submission of a round, signs the receipts of all at once and stores them.
+    private func check(_ round: [Submission]) async throws -> [ClaimAnswer] {
+        let time = now()
+        let all = round.flatMap(\.claims)
+        let (storedClaims, storedTotals) = try await store.claimContext(ids: all.map(\.id), sessions: Array(Set(all.map(\.session))))
+        let stored = Dictionary(storedClaims.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        var totals = Dictionary(storedTotals.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        var touched: Set<String> = []
+        var accepted: [DeliveryReceipt.Body] = []
+        var owners: [Int] = []  // which submission each accepted body is for
+        var answers = round.map { _ in ClaimAnswer(receipts: [], refused: []) }
+        var seen: Set<String> = []
+        for (index, submission) in round.enumerated() {
+            let node = submission.node
+            let slashed = registry.isSlashed(node)
+            for claim in submission.claims {
+                func refuse(_ reason: String) { answers[index].refused.append(.init(claim: claim.id, reason: reason)) }
+                guard Self.isClaimID(claim.id) else {
+                    refuse("claim id must be 32 lowercase hex digits")
+                    continue
+                }
+                guard seen.insert(claim.id).inserted else {
+                    refuse("claim \(claim.id) was sent twice at once: a replayed claim")
+                    continue
+                }
+                if let previous = stored[claim.id] {
+                    if previous.node == node, let receipt = try? JSONDecoder().decode(DeliveryReceipt.self, from: Data(previous.receipt.utf8)),
+                        receipt.body.claim == claim
+                    {
+                        answers[index].receipts.append(receipt)  // a resubmission: the same receipt again
+                    } else {
+                        refuse("claim id \(claim.id) was already used: a replayed or altered claim")
+                    }
+                    continue
+                }
+                if slashed {
+                    refuse("node \(node) has been slashed and earns no receipts")
+                    continue
+                }
+                guard Identifier.isValid(claim.content), let issued = vault.sessionIssued(claim.session, content: claim.content) else {
+                    refuse("session \(claim.session.prefix(80)) was not issued by this coordinator for \(claim.content.prefix(64))")
+                    continue
+                }
+                guard claim.bytes > 0, claim.segments >= 0, claim.segments <= 1_000_000, (0...600_000).contains(claim.ttfbMilliseconds),
+                    claim.firstAt <= claim.lastAt
+                else {
+                    refuse("bytes must be positive, segments and ttfbMilliseconds plausible, firstAt not after lastAt")
+                    continue
+                }
+                guard claim.firstAt >= issued - policy.skew, claim.lastAt <= time + policy.skew,
+                    claim.lastAt <= issued + policy.sessionLifetime + policy.skew
+                else {
+                    refuse("the claim's times (\(claim.firstAt) to \(claim.lastAt)) fall outside session \(claim.session)'s life (issued \(issued))")
+                    continue
+                }
+                guard let title = try await title(claim.content) else {
+                    refuse("no content \(claim.content)")
+                    continue
+                }
+                var total = totals[claim.session] ?? SessionTotal(id: claim.session, content: claim.content, issuedAt: issued, bytes: 0, edges: [])
+                if !total.edges.contains(node) {
+                    guard total.edges.count < policy.maxEdgesPerSession else {
+                        refuse("session \(claim.session) already has \(total.edges.count) edges delivering it (at most \(policy.maxEdgesPerSession))")
+                        continue
+                    }
+                }
+                let sizeCap = Int64(Double(title.bytes) * policy.bytesFactor)
+                guard total.bytes + claim.bytes <= sizeCap else {
+                    refuse(
+                        "session \(claim.session) would have \(total.bytes + claim.bytes) bytes; at most \(sizeCap) (\(policy.bytesFactor) x the title's \(title.bytes))")
+                    continue
+                }
+                let wall = max(0, claim.lastAt - issued) + policy.bufferSeconds
+                let rateCap = Int64(Double(wall) * Double(title.bitrate) / 8 * policy.bytesFactor)
+                guard total.bytes + claim.bytes <= rateCap else {
+                    refuse(
+                        "session \(claim.session) would have \(total.bytes + claim.bytes) bytes \(wall - policy.bufferSeconds) s after it began; playback allows at most \(rateCap)")
+                    continue
+                }
+                total.bytes += claim.bytes
+                if !total.edges.contains(node) { total.edges = (total.edges + [node]).sorted() }
+                totals[claim.session] = total
+                touched.insert(claim.session)
+                accepted.append(DeliveryReceipt.Body(claim: claim, node: node, acceptedAt: time))
+                owners.append(index)
+            }
+        }
+        let signed = try DeliveryReceipt.sign(accepted, with: vault.identity.privateKey)
+        let records = signed.map {
+            ClaimRecord(id: $0.claim, node: $0.node, content: $0.content, session: $0.session, bytes: $0.bytes, acceptedAt: time, receipt: $0.json)
+        }
+        try await store.saveClaims(records, sessions: touched.compactMap { totals[$0] })
+        for (receipt, owner) in zip(signed, owners) { answers[owner].receipts.append(receipt) }
+        return answers
     }
 
     /// Hands the turn to the next batch waiting (which then holds it), or frees it.
@@ -162,7 +201,7 @@ package actor ClaimBook {
         if waiting.isEmpty {
             busy = false
         } else {
-            waiting.removeFirst().resume()
+            waiting.removeFirst().reply?.resume(returning: nil)
         }
     }
 

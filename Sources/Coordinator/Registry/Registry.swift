@@ -134,15 +134,18 @@ package final class Registry: Sendable {
     }
 
     /// The registered node that signed a `POST` to `path` (see ``SignedRequest``).
+    /// - Parameter onceOnly: refuse a request whose nonce was seen (a replay). Off only where
+    ///   a replay is harmless by construction: claims are counted once by claim id, so a replayed
+    ///   claims request only gets the same answer again, and its nonce need not be stored.
     /// - Throws: ``RegistryError`` when the sender is unknown, the signature wrong or the
     ///   request a replay.
-    package func authenticate(body: Data, headers: [String: String], path: String) async throws -> NodeRecord {
+    package func authenticate(body: Data, headers: [String: String], path: String, onceOnly: Bool = true) async throws -> NodeRecord {
         let claimed = headers.first { $0.key.lowercased() == SignedRequest.nodeHeader.lowercased() }?.value ?? ""
         guard let known = try await node(claimed) else {
             throw RegistryError.unauthorized("node '\(claimed.prefix(64))' is not registered")
         }
         guard let key = Data(base64Encoded: known.publicKey) else { throw StoreFailure.corrupt("node \(known.id) has a bad key") }
-        _ = try await verify(headers: headers, method: "POST", path: path, body: body, key: key)
+        _ = try await verify(headers: headers, method: "POST", path: path, body: body, key: key, onceOnly: onceOnly)
         return known
     }
 
@@ -217,15 +220,17 @@ package final class Registry: Sendable {
         return try await store.node(id: id)
     }
 
-    private func verify(headers: [String: String], method: String, path: String, body: Data, key: Data) async throws -> SignedRequest.Verified {
+    private func verify(headers: [String: String], method: String, path: String, body: Data, key: Data, onceOnly: Bool = true) async throws -> SignedRequest.Verified {
         let verified: SignedRequest.Verified
         do {
             verified = try SignedRequest.verify(headers: headers, method: method, path: path, body: body, publicKey: key, now: now())
         } catch {
             throw RegistryError.unauthorized("\(error)")
         }
-        guard try await store.useNonce(node: verified.node, nonce: verified.nonce, at: verified.timestamp) else {
-            throw RegistryError.replayed("nonce \(verified.nonce) was already used by node \(verified.node): a replayed request")
+        if onceOnly {
+            guard try await store.useNonce(node: verified.node, nonce: verified.nonce, at: verified.timestamp) else {
+                throw RegistryError.replayed("nonce \(verified.nonce) was already used by node \(verified.node): a replayed request")
+            }
         }
         return verified
     }

@@ -49,6 +49,8 @@ package protocol CoordinatorStore: Sendable {
     func claims(node: String) async throws -> [ClaimRecord]
     /// What these sessions have been delivered so far (those with any claim; any order).
     func sessionTotals(ids: [String]) async throws -> [SessionTotal]
+    /// Both of the above in one read.
+    func claimContext(ids: [String], sessions: [String]) async throws -> (claims: [ClaimRecord], sessions: [SessionTotal])
     /// Stores accepted claims and their sessions' new totals in one transaction.
     /// - Throws: ``StoreFailure/duplicate(_:)`` (and writes nothing) when a claim id is taken.
     func saveClaims(_ claims: [ClaimRecord], sessions: [SessionTotal]) async throws

@@ -236,6 +236,10 @@ package final class PostgresStore: CoordinatorStore {
         return try await claims("SELECT id, node_id, content_id, session_id, bytes, accepted_at, receipt FROM claims WHERE id = ANY(\(ids))")
     }
 
+    package func claimContext(ids: [String], sessions: [String]) async throws -> (claims: [ClaimRecord], sessions: [SessionTotal]) {
+        (try await claims(ids: ids), try await sessionTotals(ids: sessions))
+    }
+
     package func claims(node: String) async throws -> [ClaimRecord] {
         try await claims("SELECT id, node_id, content_id, session_id, bytes, accepted_at, receipt FROM claims WHERE node_id = \(node) ORDER BY accepted_at, id")
     }

@@ -158,10 +158,23 @@ package final class SQLiteStore: CoordinatorStore {
         }
     }
 
-    package func claims(ids: [String]) async throws -> [ClaimRecord] {
-        guard !ids.isEmpty else { return [] }
+    package func claims(ids: [String]) async throws -> [ClaimRecord] { try await claimContext(ids: ids, sessions: []).claims }
+
+    package func claimContext(ids: [String], sessions: [String]) async throws -> (claims: [ClaimRecord], sessions: [SessionTotal]) {
+        guard !ids.isEmpty || !sessions.isEmpty else { return ([], []) }
         return try await read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM claims WHERE id IN (\(Self.placeholders(ids.count)))", arguments: StatementArguments(ids)).map(Self.claim)
+            var claims: [ClaimRecord] = []
+            var totals: [SessionTotal] = []
+            // SQLite allows 32,766 parameters a statement: look up in slices.
+            for slice in stride(from: 0, to: ids.count, by: 10_000).map({ Array(ids[$0..<min($0 + 10_000, ids.count)]) }) {
+                claims += try Row.fetchAll(db, sql: "SELECT * FROM claims WHERE id IN (\(Self.placeholders(slice.count)))", arguments: StatementArguments(slice))
+                    .map(Self.claim)
+            }
+            for slice in stride(from: 0, to: sessions.count, by: 10_000).map({ Array(sessions[$0..<min($0 + 10_000, sessions.count)]) }) {
+                totals += try Row.fetchAll(db, sql: "SELECT * FROM sessions WHERE id IN (\(Self.placeholders(slice.count)))", arguments: StatementArguments(slice))
+                    .map(Self.total)
+            }
+            return (claims, totals)
         }
     }
 
@@ -171,16 +184,7 @@ package final class SQLiteStore: CoordinatorStore {
         }
     }
 
-    package func sessionTotals(ids: [String]) async throws -> [SessionTotal] {
-        guard !ids.isEmpty else { return [] }
-        return try await read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM sessions WHERE id IN (\(Self.placeholders(ids.count)))", arguments: StatementArguments(ids)).map {
-                SessionTotal(
-                    id: $0["id"], content: $0["content_id"], issuedAt: $0["issued_at"], bytes: $0["bytes"],
-                    edges: ($0["edges"] as String).split(separator: ",").map(String.init))
-            }
-        }
-    }
+    package func sessionTotals(ids: [String]) async throws -> [SessionTotal] { try await claimContext(ids: [], sessions: ids).sessions }
 
     package func saveClaims(_ claims: [ClaimRecord], sessions: [SessionTotal]) async throws {
         try await write { db in
@@ -203,6 +207,12 @@ package final class SQLiteStore: CoordinatorStore {
     }
 
     private static func placeholders(_ count: Int) -> String { Array(repeating: "?", count: count).joined(separator: ",") }
+
+    private static func total(_ row: Row) -> SessionTotal {
+        SessionTotal(
+            id: row["id"], content: row["content_id"], issuedAt: row["issued_at"], bytes: row["bytes"],
+            edges: (row["edges"] as String).split(separator: ",").map(String.init))
+    }
 
     private static func claim(_ row: Row) -> ClaimRecord {
         ClaimRecord(
