@@ -16,14 +16,18 @@ public struct TaskPollRequest: Codable, Sendable, Equatable, KnownFields {
     }
 }
 
-/// The answer to a poll: every task the edge has now, and the cursor for the next poll.
+/// The answer to a poll: every task the edge has now, the challenges it must answer, and the
+/// cursor for the next poll.
 public struct TaskPollAnswer: Codable, Sendable, Equatable {
     public var cursor: Int64
     public var tasks: [AssignedTask]
+    /// Open proof-of-retrievability challenges for titles this edge hosts.
+    public var challenges: [Challenge]?
 
-    public init(cursor: Int64, tasks: [AssignedTask]) {
+    public init(cursor: Int64, tasks: [AssignedTask], challenges: [Challenge]? = nil) {
         self.cursor = cursor
         self.tasks = tasks
+        self.challenges = challenges
     }
 }
 

@@ -35,6 +35,9 @@ struct CoordinatorCommand: AsyncParsableCommand {
     @Option(name: .customLong("claim-factor"), help: "How many times a title's size one playback session may be delivered, all edges together.")
     var claimFactor = 3.0
     @Option(name: .customLong("max-edges-per-session"), help: "Edges that may deliver one playback session.") var maxEdgesPerSession = 5
+    @Option(name: .customLong("challenge-interval"), help: "Seconds between proof-of-retrievability rounds (0: none).") var challengeInterval = 60
+    @Option(name: .customLong("challenge-deadline"), help: "Seconds a host has to answer a challenge.") var challengeDeadline: Int64 = 10
+    @Option(name: .customLong("min-challenges"), help: "Challenge outcomes a host must have before it may be suspended or slashed.") var minChallenges = 8
     @Option(name: .customLong("geo-prefixes"), help: "File of 'PREFIX LAT LON' or 'PREFIX REGION' lines that place viewers by address when they give no place.")
     var geoPrefixes: String?
     @Option(name: .customLong("reload-interval"), help: "Seconds between reloads from the database (coordinators sharing one converge).") var reloadInterval = 5.0
@@ -82,6 +85,13 @@ struct CoordinatorCommand: AsyncParsableCommand {
         guard claimFactor >= 1, claimFactor <= 100, (1...50).contains(maxEdgesPerSession) else {
             throw ValidationError("--claim-factor must be 1 to 100 and --max-edges-per-session 1 to 50")
         }
+        guard challengeInterval >= 0, (1...3600).contains(challengeDeadline) else {
+            throw ValidationError("--challenge-interval must be 0 or more and --challenge-deadline 1 to 3600 seconds")
+        }
+        configuration.challengeInterval = challengeInterval
+        configuration.challengeDeadline = challengeDeadline
+        guard (1...1000).contains(minChallenges) else { throw ValidationError("--min-challenges must be 1 to 1000") }
+        configuration.reputation.minimumChallenges = minChallenges
         configuration.claims.bytesFactor = claimFactor
         configuration.claims.maxEdgesPerSession = maxEdgesPerSession
         configuration.identityFile = identity

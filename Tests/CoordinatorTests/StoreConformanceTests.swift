@@ -95,6 +95,22 @@ enum StoreConformance {
         try await store.saveClaims([], sessions: [SessionTotal(id: "s1", content: "title", issuedAt: 80, bytes: 175, edges: ["a", "b", "c"])])
         #expect(try await store.sessionTotals(ids: ["s1"]).first?.edges == ["a", "b", "c"])
         #expect(try await store.claims(ids: []).isEmpty)
+
+        // Challenges: open until settled once; overdue ones expire as offline.
+        let ch1 = ChallengeRecord(id: "ch1", node: "a", content: "title", segment: 1, chunk: 2, issuedAt: 100, deadline: 110)
+        let ch2 = ChallengeRecord(id: "ch2", node: "a", content: "title", segment: 0, chunk: 0, issuedAt: 101, deadline: 111)
+        try await store.addChallenge(ch1)
+        try await store.addChallenge(ch2)
+        #expect(try await store.challenge(id: "ch1") == ch1)
+        #expect(try await store.openChallenges(node: "a") == [ch1, ch2])
+        #expect(try await store.settleChallenge(id: "ch1", outcome: .pass, at: 105))
+        #expect(try await !store.settleChallenge(id: "ch1", outcome: .fail, at: 106))
+        #expect(try await store.expireChallenges(deadlineBefore: 110).isEmpty)
+        let expired = try await store.expireChallenges(deadlineBefore: 112)
+        #expect(expired.map(\.id) == ["ch2"] && expired.first?.outcome == .offline)
+        #expect(try await store.openChallenges(node: "a").isEmpty)
+        #expect(try await store.settledChallenges(node: "a", since: 0).map { $0.outcome } == [.pass, .offline])
+        #expect(try await store.settledChallenges(node: "a", since: 101).map(\.id) == ["ch2"])
         try await store.close()
 
         // What was written is there for the next process.

@@ -24,6 +24,8 @@ import NIOCore
 /// - `GET /v1/hls-key/{content}?token=T` (or `Authorization: Bearer T`): the 16-byte AES key.
 /// - `POST /v1/claims` (signed): an edge's delivery claims; the answer has a signed receipt for
 ///   each accepted claim and a reason for each refused one (see ``ClaimBook``).
+/// - `POST /v1/challenges` (signed): a host's answer to a proof-of-retrievability challenge
+///   (handed out with its tasks); the verdict and its reputation (see ``Challenger``).
 /// - `GET /healthz`.
 ///
 /// Every error is JSON `{"error": "..."}` with the status that fits (400, 401, 403, 404, 409,
@@ -32,6 +34,7 @@ package struct CoordinatorAPI: Sendable {
     let registry: Registry
     let board: TaskBoard
     let claims: ClaimBook
+    let challenger: Challenger
     let vault: KeyVault
     /// How long a playback token (and an upload or fill token) is valid, seconds.
     let tokenLifetime: TimeInterval
@@ -43,10 +46,11 @@ package struct CoordinatorAPI: Sendable {
     let prefixes: GeoPrefixTable
 
     package init(
-        registry: Registry, board: TaskBoard, claims: ClaimBook, vault: KeyVault, tokenLifetime: TimeInterval = 6 * 3600, leaseLifetime: Int64 = 3600,
+        registry: Registry, board: TaskBoard, claims: ClaimBook, challenger: Challenger, vault: KeyVault, tokenLifetime: TimeInterval = 6 * 3600, leaseLifetime: Int64 = 3600,
         adminToken: String?, prefixes: GeoPrefixTable = GeoPrefixTable()
     ) {
         self.claims = claims
+        self.challenger = challenger
         self.prefixes = prefixes
         self.registry = registry
         self.board = board
@@ -77,7 +81,9 @@ package struct CoordinatorAPI: Sendable {
             try await answer {
                 let id = context.parameters.get("id") ?? ""
                 guard let status = try await registry.status(of: id) else { throw APIError(.notFound, "no node \(id.prefix(64))") }
-                return try Self.encode(NodeView(status))
+                var view = NodeView(status)
+                (view.reputation, view.standing) = try await challenger.reputation(of: id)
+                return try Self.encode(view)
             }
         }
         router.post("v1/admin/ledger") { request, context in
@@ -193,6 +199,19 @@ package struct CoordinatorAPI: Sendable {
                 return try Self.encode(try await claims.submit(batch.claims, from: node.id))
             }
         }
+        router.post("v1/challenges") { request, context in
+            try await answer {
+                let body = try await Self.body(request, limit: ChallengeResponse.maxBytes)
+                let response: ChallengeResponse
+                do {
+                    response = try StrictJSON.decode(ChallengeResponse.self, from: body, limit: ChallengeResponse.maxBytes)
+                } catch {
+                    throw APIError(.badRequest, "\(error)")
+                }
+                let node = try await registry.authenticate(body: body, headers: Self.headers(request), path: request.uri.path)
+                return try Self.encode(try await challenger.answer(response, from: node.id))
+            }
+        }
         router.post("v1/leases") { request, context in
             try await answer {
                 let body = try await Self.body(request)
@@ -269,7 +288,10 @@ package struct CoordinatorAPI: Sendable {
             }
             out.append(assigned)
         }
-        return TaskPollAnswer(cursor: tasks.compactMap(\.sequence).max() ?? 0, tasks: out)
+        let challenges = try await registry.store.openChallenges(node: node.id).map {
+            Challenge(id: $0.id, content: $0.content, segment: $0.segment, chunk: $0.chunk, deadline: $0.deadline)
+        }
+        return TaskPollAnswer(cursor: tasks.compactMap(\.sequence).max() ?? 0, tasks: out, challenges: challenges)
     }
 
     private func authorizeAdmin(_ request: Request) throws {
@@ -386,6 +408,9 @@ struct NodeView: Codable {
     var stake: StakeView
     var routed: Bool
     var reason: String?
+    /// Proof-of-retrievability reputation (0 to 1) and, when it is poor, what it means.
+    var reputation: Double?
+    var standing: String?
 
     init(_ status: NodeStatus) {
         id = status.node.id

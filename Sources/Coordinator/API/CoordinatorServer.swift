@@ -33,6 +33,10 @@ package struct CoordinatorServer {
         package var prefixes = GeoPrefixTable()
         /// How delivery claims are checked (the session lifetime follows ``tokenLifetime``).
         package var claims = ClaimBook.Policy()
+        /// Seconds between proof-of-retrievability rounds (0: none), and to answer one.
+        package var challengeInterval = 60
+        package var challengeDeadline: Int64 = 10
+        package var reputation = ReputationPolicy()
         package var policy = RoutingPolicy()
         package var bandKilometres = 50.0
         /// Seconds between reloads from the store (PostgreSQL only: coordinators sharing it
@@ -72,15 +76,20 @@ package struct CoordinatorServer {
         let (vault, created) = try await KeyVault.load(path: configuration.identityFile)
         logger.info("coordinator key \(vault.identity.id) \(created ? "made and written to" : "read from") \(configuration.identityFile)")
         let board = TaskBoard(store: store, registry: registry, policy: configuration.hosting)
+        let challenger = Challenger(
+            store: store, registry: registry, board: board, policy: configuration.reputation, deadline: configuration.challengeDeadline)
         var claimPolicy = configuration.claims
         claimPolicy.sessionLifetime = Int64(configuration.tokenLifetime)
         let api = CoordinatorAPI(
-            registry: registry, board: board, claims: ClaimBook(store: store, vault: vault, registry: registry, policy: claimPolicy), vault: vault, tokenLifetime: configuration.tokenLifetime,
+            registry: registry, board: board, claims: ClaimBook(store: store, vault: vault, registry: registry, policy: claimPolicy),
+            challenger: challenger, vault: vault, tokenLifetime: configuration.tokenLifetime,
             leaseLifetime: configuration.leaseLifetime, adminToken: configuration.adminToken, prefixes: configuration.prefixes)
         // A SQLite file has one coordinator, which already knows every change: no reloads.
         let shared = !configuration.database.hasPrefix("sqlite:")
         var services: [any Service] = [
-            Refresher(registry: registry, board: board, reloadInterval: shared ? configuration.reloadInterval : .infinity, logger: logger)
+            Refresher(
+                registry: registry, board: board, challenger: challenger, challengeInterval: configuration.challengeInterval,
+                reloadInterval: shared ? configuration.reloadInterval : .infinity, logger: logger)
         ]
         if let listen = configuration.httpListen {
             services.append(
@@ -108,10 +117,13 @@ package struct CoordinatorServer {
 }
 
 /// Re-evaluates routability every second; reloads from the store every `reloadInterval`;
-/// repairs hosting (replication factor, lost hosts) every ``repairInterval`` seconds.
+/// repairs hosting (replication factor, lost hosts) every ``repairInterval`` seconds; runs a
+/// proof-of-retrievability round every `challengeInterval` seconds.
 struct Refresher: Service {
     let registry: Registry
     let board: TaskBoard
+    let challenger: Challenger
+    let challengeInterval: Int
     let reloadInterval: Double
     let logger: Logger
 
@@ -120,6 +132,7 @@ struct Refresher: Service {
     func run() async throws {
         var sinceReload = 0.0
         var sinceRepair = 0
+        var sinceChallenge = 0
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             do {
                 try await Task.sleep(for: .seconds(1))
@@ -132,6 +145,16 @@ struct Refresher: Service {
                 do { try await registry.reload() } catch { logger.warning("reload from the store failed: \(error)") }
             } else {
                 registry.refresh()
+            }
+            sinceChallenge += 1
+            if challengeInterval > 0 && sinceChallenge >= challengeInterval {
+                sinceChallenge = 0
+                do {
+                    let issued = try await challenger.round()
+                    if !issued.isEmpty { logger.debug("issued \(issued.count) proof-of-retrievability challenges") }
+                } catch {
+                    logger.warning("challenge round failed: \(error)")
+                }
             }
             sinceRepair += 1
             if sinceRepair >= Self.repairInterval {

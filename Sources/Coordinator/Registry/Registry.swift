@@ -18,6 +18,8 @@ package final class Registry: Sendable {
         var table: RouteTable
         var nodes: [String: NodeRecord] = [:]
         var stakes: [String: StakeBalance] = [:]
+        /// Nodes suspended from every task, with the reason (a poor proof-of-retrievability record).
+        var suspended: [String: String] = [:]
     }
     private let state: Mutex<State>
 
@@ -48,9 +50,9 @@ package final class Registry: Sendable {
         state.withLock { state in
             var table = RouteTable(bandKilometres: state.table.bandKilometres)
             for node in nodes {
-                table.upsert(Self.edge(node, routable: policy.refusal(node, stake: stakes[node.id] ?? StakeBalance(), now: time) == nil))
+                table.upsert(Self.edge(node, routable: refusal(node, stake: stakes[node.id] ?? StakeBalance(), now: time, suspended: state.suspended) == nil))
             }
-            state = State(table: table, nodes: Dictionary(uniqueKeysWithValues: nodes.map { ($0.id, $0) }), stakes: stakes)
+            state = State(table: table, nodes: Dictionary(uniqueKeysWithValues: nodes.map { ($0.id, $0) }), stakes: stakes, suspended: state.suspended)
         }
     }
 
@@ -59,7 +61,7 @@ package final class Registry: Sendable {
         let time = time ?? now()
         state.withLock { state in
             for node in state.nodes.values {
-                let routable = policy.refusal(node, stake: state.stakes[node.id] ?? StakeBalance(), now: time) == nil
+                let routable = refusal(node, stake: state.stakes[node.id] ?? StakeBalance(), now: time, suspended: state.suspended) == nil
                 if state.table.edge(node.id)?.routable != routable { state.table.setRoutable(node.id, routable) }
             }
         }
@@ -161,7 +163,7 @@ package final class Registry: Sendable {
         state.withLock { state in
             state.stakes[event.node] = balance
             if let node = state.nodes[event.node] {
-                state.table.setRoutable(node.id, policy.refusal(node, stake: balance, now: time) == nil)
+                state.table.setRoutable(node.id, refusal(node, stake: balance, now: time, suspended: state.suspended) == nil)
             }
         }
         return balance
@@ -183,7 +185,7 @@ package final class Registry: Sendable {
     package func candidates(for task: DeviceClass.Task, now time: Int64? = nil) -> [HostingPolicy.Candidate] {
         let time = time ?? now()
         return state.withLock { state in
-            state.nodes.values.filter { policy.refusal($0, stake: state.stakes[$0.id] ?? StakeBalance(), now: time, for: task) == nil }
+            state.nodes.values.filter { refusal($0, stake: state.stakes[$0.id] ?? StakeBalance(), now: time, for: task, suspended: state.suspended) == nil }
                 .sorted { $0.id < $1.id }
                 .map { HostingPolicy.Candidate(id: $0.id, location: GeoPoint(latitude: $0.latitude, longitude: $0.longitude), capacity: Self.capacity($0)) }
         }
@@ -193,9 +195,29 @@ package final class Registry: Sendable {
     package func eligible(_ id: String, for task: DeviceClass.Task) -> NodeRecord? {
         let time = now()
         return state.withLock { state in
-            guard let node = state.nodes[id], policy.refusal(node, stake: state.stakes[id] ?? StakeBalance(), now: time, for: task) == nil else { return nil }
+            guard let node = state.nodes[id], refusal(node, stake: state.stakes[id] ?? StakeBalance(), now: time, for: task, suspended: state.suspended) == nil
+            else { return nil }
             return node
         }
+    }
+
+    /// Suspends a node from every task (nil: lifts the suspension).
+    package func setSuspension(_ id: String, reason: String?) {
+        let time = now()
+        state.withLock { state in
+            guard state.suspended[id] != reason else { return }
+            state.suspended[id] = reason
+            if let node = state.nodes[id] {
+                state.table.setRoutable(id, refusal(node, stake: state.stakes[id] ?? StakeBalance(), now: time, suspended: state.suspended) == nil)
+            }
+        }
+    }
+
+    /// Why `node` may not take `task` now: the routing policy's reason, or its suspension.
+    private func refusal(
+        _ node: NodeRecord, stake: StakeBalance, now time: Int64, for task: DeviceClass.Task = .delivery, suspended: [String: String]
+    ) -> String? {
+        policy.refusal(node, stake: stake, now: time, for: task) ?? suspended[node.id]
     }
 
     /// True when the node's stake has been slashed (as this coordinator knows the ledger).
@@ -208,7 +230,7 @@ package final class Registry: Sendable {
     package func status(of id: String) async throws -> NodeStatus? {
         guard let node = try await node(id) else { return nil }
         let stake = try await stake(of: id)
-        return NodeStatus(node: node, stake: stake, refusal: policy.refusal(node, stake: stake, now: now()))
+        return NodeStatus(node: node, stake: stake, refusal: refusal(node, stake: stake, now: now(), suspended: state.withLock { $0.suspended }))
     }
 
     // MARK: -
@@ -245,7 +267,8 @@ package final class Registry: Sendable {
     }
 
     private func remember(_ node: NodeRecord, stake: StakeBalance, at time: Int64) -> NodeStatus {
-        let refusal = policy.refusal(node, stake: stake, now: time)
+        let suspended = state.withLock { $0.suspended }
+        let refusal = self.refusal(node, stake: stake, now: time, suspended: suspended)
         state.withLock { state in
             state.nodes[node.id] = node
             state.stakes[node.id] = stake

@@ -142,7 +142,8 @@ package final class TaskBoard: Sendable {
 
     // MARK: - What edges ask
 
-    /// A node's tasks, once it has one newer than `after` or `wait` has passed (a long poll).
+    /// A node's tasks, once it has one newer than `after`, something else new (``wake(_:)``),
+    /// or `wait` has passed (a long poll).
     /// Wakes at once for tasks this coordinator assigns, and re-reads the store every 2 s for
     /// those another coordinator on the same database assigns. Answers at once when the
     /// coordinator is shutting down, so a long poll never holds a restart back.
@@ -155,11 +156,18 @@ package final class TaskBoard: Sendable {
                 return tasks
             }
             for _ in 0..<8 {
-                if ContinuousClock.now >= deadline || state.withLock({ $0.changes[node, default: 0] }) != seen || Task.isShuttingDownGracefully { break }
+                if state.withLock({ $0.changes[node, default: 0] }) != seen {
+                    // Something new for this node (a task or a challenge): answer now.
+                    return try await store.tasks(node: node, after: 0)
+                }
+                if ContinuousClock.now >= deadline || Task.isShuttingDownGracefully { break }
                 try await Task.sleep(for: .milliseconds(250))
             }
         }
     }
+
+    /// Wakes `node`'s long poll (a challenge was issued for it).
+    package func wake(_ node: String) { state.withLock { $0.changes[node, default: 0] += 1 } }
 
     /// Records that `node` holds the whole of `content` (its hosting task is done).
     /// - Returns: false when the node has no hosting task for it.

@@ -55,6 +55,18 @@ package protocol CoordinatorStore: Sendable {
     /// - Throws: ``StoreFailure/duplicate(_:)`` (and writes nothing) when a claim id is taken.
     func saveClaims(_ claims: [ClaimRecord], sessions: [SessionTotal]) async throws
 
+    /// Records an issued challenge.
+    func addChallenge(_ challenge: ChallengeRecord) async throws
+    func challenge(id: String) async throws -> ChallengeRecord?
+    /// A node's challenges still unanswered, oldest first.
+    func openChallenges(node: String) async throws -> [ChallengeRecord]
+    /// Settles an open challenge; false when it was settled already (nothing changes then).
+    func settleChallenge(id: String, outcome: ChallengeRecord.Outcome, at: Int64) async throws -> Bool
+    /// Marks every open challenge whose deadline is before `time` as `offline` and returns them.
+    func expireChallenges(deadlineBefore time: Int64) async throws -> [ChallengeRecord]
+    /// A node's settled challenges issued at or after `since`, oldest first.
+    func settledChallenges(node: String, since: Int64) async throws -> [ChallengeRecord]
+
     /// Releases connections (PostgreSQL) or the file (SQLite).
     func close() async throws
 }
@@ -240,6 +252,44 @@ package struct SessionTotal: Sendable, Equatable {
         self.issuedAt = issuedAt
         self.bytes = bytes
         self.edges = edges
+    }
+}
+
+/// A proof-of-retrievability challenge as the coordinator keeps it.
+package struct ChallengeRecord: Sendable, Equatable {
+    package enum Outcome: String, Sendable, CaseIterable {
+        /// The chunk and its path matched the manifest's root in time.
+        case pass
+        /// An answer that does not match.
+        case fail
+        /// A matching answer after the deadline.
+        case late
+        /// No answer by the deadline.
+        case offline
+    }
+    package var id: String
+    package var node: String
+    package var content: String
+    package var segment: Int
+    package var chunk: Int
+    package var issuedAt: Int64
+    package var deadline: Int64
+    package var outcome: Outcome?
+    package var answeredAt: Int64?
+
+    package init(
+        id: String, node: String, content: String, segment: Int, chunk: Int, issuedAt: Int64, deadline: Int64, outcome: Outcome? = nil,
+        answeredAt: Int64? = nil
+    ) {
+        self.id = id
+        self.node = node
+        self.content = content
+        self.segment = segment
+        self.chunk = chunk
+        self.issuedAt = issuedAt
+        self.deadline = deadline
+        self.outcome = outcome
+        self.answeredAt = answeredAt
     }
 }
 

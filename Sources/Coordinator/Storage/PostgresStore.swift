@@ -296,6 +296,60 @@ package final class PostgresStore: CoordinatorStore {
         }
     }
 
+    package func addChallenge(_ challenge: ChallengeRecord) async throws {
+        let outcome = challenge.outcome?.rawValue
+        try await run(
+            """
+            INSERT INTO challenges (id, node_id, content_id, segment, chunk, issued_at, deadline, outcome, answered_at)
+            VALUES (\(challenge.id), \(challenge.node), \(challenge.content), \(challenge.segment), \(challenge.chunk), \(challenge.issuedAt),
+                    \(challenge.deadline), \(outcome), \(challenge.answeredAt))
+            """)
+    }
+
+    private static let challengeColumns = "SELECT id, node_id, content_id, segment, chunk, issued_at, deadline, outcome, answered_at FROM challenges"
+
+    package func challenge(id: String) async throws -> ChallengeRecord? {
+        try await challenges(PostgresQuery(unsafeSQL: Self.challengeColumns + " WHERE id = $1", binds: try Self.binds(id))).first
+    }
+
+    package func openChallenges(node: String) async throws -> [ChallengeRecord] {
+        try await challenges(PostgresQuery(unsafeSQL: Self.challengeColumns + " WHERE node_id = $1 AND outcome IS NULL ORDER BY issued_at, id", binds: try Self.binds(node)))
+    }
+
+    package func settleChallenge(id: String, outcome: ChallengeRecord.Outcome, at: Int64) async throws -> Bool {
+        try await first(
+            String.self, "UPDATE challenges SET outcome = \(outcome.rawValue), answered_at = \(at) WHERE id = \(id) AND outcome IS NULL RETURNING id") != nil
+    }
+
+    package func expireChallenges(deadlineBefore time: Int64) async throws -> [ChallengeRecord] {
+        try await challenges(
+            """
+            UPDATE challenges SET outcome = 'offline' WHERE outcome IS NULL AND deadline < \(time)
+            RETURNING id, node_id, content_id, segment, chunk, issued_at, deadline, outcome, answered_at
+            """
+        ).sorted { ($0.issuedAt, $0.id) < ($1.issuedAt, $1.id) }
+    }
+
+    package func settledChallenges(node: String, since: Int64) async throws -> [ChallengeRecord] {
+        try await challenges(
+            "\(unescaped: Self.challengeColumns) WHERE node_id = \(node) AND issued_at >= \(since) AND outcome IS NOT NULL ORDER BY issued_at, id")
+    }
+
+    private func challenges(_ query: PostgresQuery) async throws -> [ChallengeRecord] {
+        try await guarded {
+            var out: [ChallengeRecord] = []
+            for try await (id, node, content, segment, chunk, issued, deadline, outcome, answered) in try await self.client.query(query, logger: self.logger)
+                .decode((String, String, String, Int, Int, Int64, Int64, String?, Int64?).self)
+            {
+                out.append(
+                    ChallengeRecord(
+                        id: id, node: node, content: content, segment: segment, chunk: chunk, issuedAt: issued, deadline: deadline,
+                        outcome: outcome.flatMap(ChallengeRecord.Outcome.init), answeredAt: answered))
+            }
+            return out
+        }
+    }
+
     package func close() async throws {
         runner.cancel()
         _ = await runner.value

@@ -206,6 +206,68 @@ package final class SQLiteStore: CoordinatorStore {
         }
     }
 
+    package func addChallenge(_ challenge: ChallengeRecord) async throws {
+        try await write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO challenges (id, node_id, content_id, segment, chunk, issued_at, deadline, outcome, answered_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    challenge.id, challenge.node, challenge.content, challenge.segment, challenge.chunk, challenge.issuedAt, challenge.deadline,
+                    challenge.outcome?.rawValue, challenge.answeredAt,
+                ])
+        }
+    }
+
+    package func challenge(id: String) async throws -> ChallengeRecord? {
+        try await read { db in try Row.fetchOne(db, sql: "SELECT * FROM challenges WHERE id = ?", arguments: [id]).map(Self.challenge) }
+    }
+
+    package func openChallenges(node: String) async throws -> [ChallengeRecord] {
+        try await read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM challenges WHERE node_id = ? AND outcome IS NULL ORDER BY issued_at, id", arguments: [node])
+                .map(Self.challenge)
+        }
+    }
+
+    package func settleChallenge(id: String, outcome: ChallengeRecord.Outcome, at: Int64) async throws -> Bool {
+        try await write { db in
+            try db.execute(
+                sql: "UPDATE challenges SET outcome = ?, answered_at = ? WHERE id = ? AND outcome IS NULL", arguments: [outcome.rawValue, at, id])
+            return db.changesCount == 1
+        }
+    }
+
+    package func expireChallenges(deadlineBefore time: Int64) async throws -> [ChallengeRecord] {
+        try await write { db in
+            let expired = try Row.fetchAll(db, sql: "SELECT * FROM challenges WHERE outcome IS NULL AND deadline < ? ORDER BY issued_at, id", arguments: [time])
+                .map(Self.challenge)
+            try db.execute(sql: "UPDATE challenges SET outcome = 'offline' WHERE outcome IS NULL AND deadline < ?", arguments: [time])
+            return expired.map {
+                var settled = $0
+                settled.outcome = .offline
+                return settled
+            }
+        }
+    }
+
+    package func settledChallenges(node: String, since: Int64) async throws -> [ChallengeRecord] {
+        try await read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT * FROM challenges WHERE node_id = ? AND issued_at >= ? AND outcome IS NOT NULL ORDER BY issued_at, id",
+                arguments: [node, since]
+            ).map(Self.challenge)
+        }
+    }
+
+    private static func challenge(_ row: Row) -> ChallengeRecord {
+        ChallengeRecord(
+            id: row["id"], node: row["node_id"], content: row["content_id"], segment: row["segment"], chunk: row["chunk"],
+            issuedAt: row["issued_at"], deadline: row["deadline"], outcome: (row["outcome"] as String?).flatMap(ChallengeRecord.Outcome.init),
+            answeredAt: row["answered_at"])
+    }
+
     private static func placeholders(_ count: Int) -> String { Array(repeating: "?", count: count).joined(separator: ",") }
 
     private static func total(_ row: Row) -> SessionTotal {

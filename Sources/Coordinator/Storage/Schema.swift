@@ -58,6 +58,15 @@ enum Schema {
                 id TEXT PRIMARY KEY, content_id TEXT NOT NULL, issued_at BIGINT NOT NULL, bytes BIGINT NOT NULL, edges TEXT NOT NULL)
             """,
         ]),
+        (5, [
+            """
+            CREATE TABLE challenges (
+                id TEXT PRIMARY KEY, node_id TEXT NOT NULL, content_id TEXT NOT NULL, segment INTEGER NOT NULL, chunk INTEGER NOT NULL,
+                issued_at BIGINT NOT NULL, deadline BIGINT NOT NULL, outcome TEXT, answered_at BIGINT)
+            """,
+            "CREATE INDEX challenges_node ON challenges (node_id, issued_at)",
+            "CREATE INDEX challenges_open ON challenges (deadline) WHERE outcome IS NULL",
+        ]),
     ]
 
     static var latest: Int { migrations.last!.version }

@@ -139,6 +139,7 @@ struct CoordinatorAgent: Service {
 
     private func pollTasks(_ flags: Flags) async {
         var cursor: Int64 = 0
+        var answered: Set<String> = []
         while !Task.isCancelled {
             guard flags.registered.withLock({ $0 }) else {
                 do { try await Task.sleep(for: .milliseconds(200)) } catch { return }
@@ -163,12 +164,37 @@ struct CoordinatorAgent: Service {
                 if !reports.isEmpty { logger.info("reported to the coordinator: hosting \(reports.joined(separator: ", "))") }
                 cursor = answer.cursor
                 assignments.apply(answer) { hosted.isComplete($0) }
+                for challenge in answer.challenges ?? [] where !answered.contains(challenge.id) {
+                    answered.insert(challenge.id)
+                    await respond(to: challenge)
+                }
+                if answered.count > 10_000 { answered = [] }
             } catch {
                 assignments.restore(reports)
                 if Task.isCancelled { return }
                 logger.warning("task poll at \(link.base): \(error); retrying")
                 do { try await Task.sleep(for: .seconds(2)) } catch { return }
             }
+        }
+    }
+
+    /// Answers a proof-of-retrievability challenge with the chunk and its Merkle path.
+    private func respond(to challenge: Challenge) async {
+        let proof: (data: Data, proof: MerkleProof)
+        do {
+            proof = try hosted.prove(content: challenge.content, segment: challenge.segment, chunk: challenge.chunk)
+        } catch {
+            logger.error("challenge \(challenge.id): \(error); it will count as unanswered")
+            return
+        }
+        do {
+            let verdict = try await link.post(
+                "/v1/challenges", ChallengeResponse(id: challenge.id, data: proof.data.base64EncodedString(), proof: proof.proof), as: ChallengeVerdict.self)
+            if verdict.outcome != "pass" || verdict.standing != nil {
+                logger.warning("challenge \(challenge.id): \(verdict.outcome); \(verdict.standing ?? "reputation \(verdict.reputation)")")
+            }
+        } catch {
+            logger.warning("challenge \(challenge.id): answer not taken: \(error)")
         }
     }
 

@@ -84,11 +84,49 @@ package struct HostedStore: Sendable {
                 }
                 let digest = JSONText.hex(SHA256.hash(data: bytes))
                 guard digest == segment.sha256 else { throw .invalid("\(path)'s SHA-256 is not the manifest's: damaged or not this title's") }
+                if has(content, path) { return false }
+                // The chunk hashes, kept beside the segment, so a challenge costs one chunk read.
+                let leaves = Self.leaves(of: bytes)
+                guard JSONText.hex(MerkleTree(leafHashes: leaves).root) == segment.merkleRoot else {
+                    throw .invalid("\(path)'s Merkle root is not the manifest's")
+                }
+                try write(Data(leaves.joined()), to: "\(root)/\(content)/\(path).leaves")
             }
             if has(content, path) { return false }
         }
         try write(Data(bytes), to: "\(root)/\(content)/\(path)")
         return true
+    }
+
+    /// The chunk `chunk` of source segment `segment` and its Merkle path: the answer to a
+    /// proof-of-retrievability challenge. Reads one 64 KiB chunk and the segment's chunk hashes.
+    /// - Throws: ``HostingError`` when the segment is not here.
+    package func prove(content: String, segment: Int, chunk: Int) throws(HostingError) -> (data: Data, proof: MerkleProof) {
+        let path = "\(root)/\(content)/\(ContentManifest.sourceRendition)/\(segment).ts"
+        let descriptor = open(path, O_RDONLY)
+        guard descriptor >= 0 else { throw .invalid("\(content) segment \(segment) is not hosted here") }
+        defer { close(descriptor) }
+        var data = [UInt8](repeating: 0, count: MerkleTree.chunkSize)
+        let count = data.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress, MerkleTree.chunkSize, off_t(chunk * MerkleTree.chunkSize)) }
+        guard count >= 0 else { throw .storage("cannot read \(path): errno \(errno)") }
+        var leaves: [[UInt8]] = []
+        if let sidecar = FileManager.default.contents(atPath: path + ".leaves"), sidecar.count % 32 == 0, !sidecar.isEmpty {
+            leaves = stride(from: 0, to: sidecar.count, by: 32).map { Array(sidecar[$0..<$0 + 32]) }
+        } else if let whole = FileManager.default.contents(atPath: path) {
+            leaves = Self.leaves(of: Array(whole))
+        }
+        guard !leaves.isEmpty, let proof = MerkleTree(leafHashes: leaves).proof(chunk: chunk) else {
+            throw .invalid("\(content) segment \(segment) has no chunk \(chunk)")
+        }
+        return (Data(data[0..<count]), proof)
+    }
+
+    /// The leaf hashes of `bytes`' 64 KiB chunks (one empty chunk for no bytes).
+    static func leaves(of bytes: some Collection<UInt8>) -> [[UInt8]] {
+        let array = Array(bytes)
+        return stride(from: 0, to: max(array.count, 1), by: MerkleTree.chunkSize).map {
+            MerkleTree.leafHash(array[$0..<min($0 + MerkleTree.chunkSize, array.count)])
+        }
     }
 
     /// Reads one stored file.
