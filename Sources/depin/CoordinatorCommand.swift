@@ -38,6 +38,9 @@ struct CoordinatorCommand: AsyncParsableCommand {
     @Option(name: .customLong("challenge-interval"), help: "Seconds between proof-of-retrievability rounds (0: none).") var challengeInterval = 60
     @Option(name: .customLong("challenge-deadline"), help: "Seconds a host has to answer a challenge.") var challengeDeadline: Int64 = 10
     @Option(name: .customLong("min-challenges"), help: "Challenge outcomes a host must have before it may be suspended or slashed.") var minChallenges = 8
+    @Option(name: .customLong("epoch-seconds"), help: "Seconds an epoch lasts (rewards are settled when one ends).") var epochSeconds: Int64 = 86_400
+    @Option(name: .customLong("app-share"), help: "Share of in-app revenue (subscriptions, ads, purchases) that feeds the reward pool.") var appShare = 0.3
+    @Option(name: .customLong("fee-share"), help: "Share of token transaction fees that feeds the reward pool.") var feeShare = 0.5
     @Option(name: .customLong("geo-prefixes"), help: "File of 'PREFIX LAT LON' or 'PREFIX REGION' lines that place viewers by address when they give no place.")
     var geoPrefixes: String?
     @Option(name: .customLong("reload-interval"), help: "Seconds between reloads from the database (coordinators sharing one converge).") var reloadInterval = 5.0
@@ -92,6 +95,12 @@ struct CoordinatorCommand: AsyncParsableCommand {
         configuration.challengeDeadline = challengeDeadline
         guard (1...1000).contains(minChallenges) else { throw ValidationError("--min-challenges must be 1 to 1000") }
         configuration.reputation.minimumChallenges = minChallenges
+        guard epochSeconds >= 1, (0...1).contains(appShare), (0...1).contains(feeShare) else {
+            throw ValidationError("--epoch-seconds must be at least 1, --app-share and --fee-share 0 to 1")
+        }
+        configuration.rewards.epochSeconds = epochSeconds
+        configuration.rewards.appShare = appShare
+        configuration.rewards.feeShare = feeShare
         configuration.claims.bytesFactor = claimFactor
         configuration.claims.maxEdgesPerSession = maxEdgesPerSession
         configuration.identityFile = identity

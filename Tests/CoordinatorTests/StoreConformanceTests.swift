@@ -111,6 +111,24 @@ enum StoreConformance {
         #expect(try await store.openChallenges(node: "a").isEmpty)
         #expect(try await store.settledChallenges(node: "a", since: 0).map { $0.outcome } == [.pass, .offline])
         #expect(try await store.settledChallenges(node: "a", since: 101).map(\.id) == ["ch2"])
+
+        // Revenue and epochs: revenue stops at settlement; an epoch settles once.
+        #expect(try await store.firstRevenueEpoch() == nil)
+        let r1 = try await store.addRevenue(RevenueEntry(epoch: 7, source: .ads, amount: 100, reason: "ads", at: 1))
+        _ = try await store.addRevenue(RevenueEntry(epoch: 8, source: .tokenFees, amount: 5, reason: "fees", at: 2))
+        #expect(r1.sequence != nil)
+        #expect(try await store.revenue(epoch: 7) == [r1])
+        #expect(try await store.firstRevenueEpoch() == 7)
+        #expect(try await store.claims(acceptedFrom: 90, to: 91) == [c1])
+        let settled = EpochRecord(epoch: 7, pool: 30, carry: 1, settledAt: 3, report: "{}")
+        try await store.saveEpoch(settled)
+        await #expect { try await store.saveEpoch(settled) } throws: { ($0 as? StoreFailure)?.code == .duplicate }
+        await #expect { try await store.addRevenue(RevenueEntry(epoch: 7, source: .ads, amount: 1, reason: "late", at: 4)) } throws: {
+            ($0 as? StoreFailure)?.code == .duplicate
+        }
+        #expect(try await store.epoch(7) == settled)
+        #expect(try await store.epoch(8) == nil)
+        #expect(try await store.epochs(limit: 10) == [settled])
         try await store.close()
 
         // What was written is there for the next process.

@@ -92,3 +92,59 @@ struct ReceiptTests {
         #expect(stored.reduce(Int64(0)) { $0 + (Int64($1[1]) ?? 0) } == delivered)
     }
 }
+
+@Suite("epoch settlement with real processes", .serialized)
+struct RewardTests {
+    @Test("revenue feeds the pool; when the epoch ends the edge that delivered is paid from it, and its payout is explained and proved")
+    func settle() async throws {
+        var network = try await TestNetwork.start("rewards", coordinatorArguments: ["--epoch-seconds", "4"])
+        defer { network.stop() }
+        let edgeID = try await network.addEdge("paris", "server", lat: 48.86, lon: 2.35, extra: ["--claim-interval", "1"])
+        #expect(try await network.waitUntil(seconds: 10) { try await network.routed("movie", lat: 48, lon: 2) == [edgeID] })
+        try await TestClip.make(network.dir.path + "/in.mp4", seconds: 4, keyint: 30)
+        var environment = ProcessInfo.processInfo.environment
+        environment["DEPIN_COORDINATOR_ADMIN_TOKEN"] = CoordinatorProcess.adminToken
+        #expect(try await run(
+            depinBinary,
+            ["publish", network.dir.path + "/in.mp4", "--out", network.dir.path + "/out", "--id", "movie", "--coordinator", network.coordinator.base,
+             "--ca-file", network.certificate],
+            environment: environment).status == 0)
+        // 1,000 DHB of subscriptions: the pool gets 30% (--app-share 0.3).
+        let admin = [("Authorization", "Bearer \(CoordinatorProcess.adminToken)")]
+        let revenue = try await network.client.send(
+            .POST, "/v1/admin/revenue", body: Data(#"{"source":"subscriptions","amount":100000000000,"reason":"test month"}"#.utf8), headers: admin)
+        #expect(revenue.status == 201, "\(revenue.text)")
+        #expect(try await network.client.send(.POST, "/v1/admin/revenue", body: Data(#"{"source":"gifts","amount":1,"reason":"x"}"#.utf8), headers: admin).status == 400)
+        #expect(try await network.client.send(.POST, "/v1/admin/revenue", body: Data(#"{"source":"ads","amount":1,"reason":"x"}"#.utf8)).status == 401)
+        let token = try #require(try await network.client.send(.GET, "/v1/route?content=movie&lat=48&lon=2").json["token"] as? String)
+        let fetched = try await run("/usr/bin/curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "\(network.edges["paris"]!.process.httpBase)/v/movie/source/0.ts?token=\(token)"], mergeErrors: false)
+        #expect(fetched.output == "200")
+
+        // Wait for an epoch that pays the edge (revenue is carried until an epoch has work to pay).
+        var paidEpoch: Int?
+        for _ in 0..<200 where paidEpoch == nil {
+            try await Task.sleep(for: .milliseconds(100))
+            let list = try await network.client.send(.GET, "/v1/epochs").json["epochs"] as? [[String: Any]] ?? []
+            paidEpoch = list.first { ($0["paid"] as? Int ?? 0) > 0 }?["epoch"] as? Int
+        }
+        let epoch = try #require(paidEpoch, "no epoch paid anyone")
+        let report = try await network.client.send(.GET, "/v1/epochs/\(epoch)").json
+        let payouts = report["payouts"] as? [[String: Any]] ?? []
+        let pool = report["pool"] as? Int ?? 0, carry = report["carryOut"] as? Int ?? -1
+        #expect(payouts.count == 1 && payouts[0]["miner"] as? String == edgeID)
+        #expect((payouts.first?["amount"] as? Int ?? 0) + carry == pool && pool == 30_000_000_000, "\(report)")
+        // Every earlier epoch paid nobody and carried its whole pool.
+        let all = try await network.client.send(.GET, "/v1/epochs").json["epochs"] as? [[String: Any]] ?? []
+        #expect(all.allSatisfy { ($0["paid"] as? Int ?? 0) + ($0["carryOut"] as? Int ?? 0) == ($0["pool"] as? Int ?? -1) })
+
+        let explained = try await run(depinBinary, ["rewards", "explain", "--coordinator", network.coordinator.base, "--epoch", String(epoch), "--miner", edgeID])
+        #expect(explained.status == 0 && explained.output.contains("Merkle proof against root") && explained.output.contains("valid; root signed by the coordinator: yes"), "\(explained.output)")
+        #expect(explained.output.contains("delivered with receipts:"))
+        let listed = try await run(depinBinary, ["rewards", "epochs", "--coordinator", network.coordinator.base])
+        #expect(listed.status == 0 && listed.output.contains("epoch \(epoch): pool 300.00000000 DHB"), "\(listed.output)")
+        // Settled epochs take no more revenue.
+        let late = try await network.client.send(
+            .POST, "/v1/admin/revenue", body: Data(#"{"source":"ads","amount":5,"reason":"late","epoch":\#(epoch)}"#.utf8), headers: admin)
+        #expect(late.status == 409, "\(late.text)")
+    }
+}

@@ -26,6 +26,9 @@ import NIOCore
 ///   each accepted claim and a reason for each refused one (see ``ClaimBook``).
 /// - `POST /v1/challenges` (signed): a host's answer to a proof-of-retrievability challenge
 ///   (handed out with its tasks); the verdict and its reputation (see ``Challenger``).
+/// - `POST /v1/admin/revenue` (admin token): revenue for an epoch (subscriptions, ads,
+///   purchases, token fees); `GET /v1/epochs`, `GET /v1/epochs/{n}` (the whole settlement) and
+///   `GET /v1/epochs/{n}/miners/{id}` (one payout and every input behind it).
 /// - `GET /healthz`.
 ///
 /// Every error is JSON `{"error": "..."}` with the status that fits (400, 401, 403, 404, 409,
@@ -35,6 +38,7 @@ package struct CoordinatorAPI: Sendable {
     let board: TaskBoard
     let claims: ClaimBook
     let challenger: Challenger
+    let epochs: EpochBook
     let vault: KeyVault
     /// How long a playback token (and an upload or fill token) is valid, seconds.
     let tokenLifetime: TimeInterval
@@ -46,11 +50,12 @@ package struct CoordinatorAPI: Sendable {
     let prefixes: GeoPrefixTable
 
     package init(
-        registry: Registry, board: TaskBoard, claims: ClaimBook, challenger: Challenger, vault: KeyVault, tokenLifetime: TimeInterval = 6 * 3600, leaseLifetime: Int64 = 3600,
+        registry: Registry, board: TaskBoard, claims: ClaimBook, challenger: Challenger, epochs: EpochBook, vault: KeyVault, tokenLifetime: TimeInterval = 6 * 3600, leaseLifetime: Int64 = 3600,
         adminToken: String?, prefixes: GeoPrefixTable = GeoPrefixTable()
     ) {
         self.claims = claims
         self.challenger = challenger
+        self.epochs = epochs
         self.prefixes = prefixes
         self.registry = registry
         self.board = board
@@ -212,6 +217,65 @@ package struct CoordinatorAPI: Sendable {
                 return try Self.encode(try await challenger.answer(response, from: node.id))
             }
         }
+        router.post("v1/admin/revenue") { request, context in
+            try await answer {
+                try authorizeAdmin(request)
+                let body = try await Self.body(request)
+                let entry: RevenueRequest
+                do { entry = try StrictJSON.decode(RevenueRequest.self, from: body) } catch { throw APIError(.badRequest, "\(error)") }
+                guard let source = RevenueEntry.Source(rawValue: entry.source) else {
+                    throw APIError(.badRequest, "source '\(entry.source.prefix(40))' is not subscriptions, ads, purchases or token_fees")
+                }
+                guard entry.amount > 0 else { throw APIError(.badRequest, "amount must be a positive number of base units") }
+                guard !entry.reason.isEmpty, entry.reason.count <= 500 else { throw APIError(.badRequest, "a reason of 1 to 500 characters is required") }
+                let time = Int64(Date().timeIntervalSince1970)
+                let current = epochs.epoch(at: time)
+                let epoch = entry.epoch ?? current
+                guard epoch >= current - 1000, epoch <= current else { throw APIError(.badRequest, "epoch \(epoch) is not a current or recent epoch (now \(current))") }
+                do {
+                    let stored = try await registry.store.addRevenue(RevenueEntry(epoch: epoch, source: source, amount: entry.amount, reason: entry.reason, at: time))
+                    return try Self.json(["epoch": String(stored.epoch), "source": source.rawValue, "amount": String(stored.amount)], status: .created)
+                } catch let failure as StoreFailure where failure.code == .duplicate {
+                    throw APIError(.conflict, failure.message)
+                }
+            }
+        }
+        router.get("v1/epochs") { request, context in
+            try await answer {
+                let settled = try await registry.store.epochs(limit: 100)
+                let list = settled.compactMap { record -> EpochSummary? in
+                    guard let report = try? JSONDecoder().decode(EpochReport.self, from: Data(record.report.utf8)) else { return nil }
+                    return EpochSummary(
+                        epoch: report.epoch, startsAt: report.startsAt, endsAt: report.endsAt, pool: report.pool, paid: report.pool - report.carryOut,
+                        carryOut: report.carryOut, miners: report.payouts.count, root: report.root)
+                }
+                return try Self.encode(["epochs": list])
+            }
+        }
+        router.get("v1/epochs/:epoch") { request, context in
+            try await answer {
+                let record = try await settledEpoch(context.parameters.get("epoch"))
+                return Self.json(record.report)
+            }
+        }
+        router.get("v1/epochs/:epoch/miners/:miner") { request, context in
+            try await answer {
+                let record = try await settledEpoch(context.parameters.get("epoch"))
+                let miner = context.parameters.get("miner") ?? ""
+                guard let report = try? JSONDecoder().decode(EpochReport.self, from: Data(record.report.utf8)) else {
+                    throw StoreFailure.corrupt("the report of epoch \(record.epoch) does not decode")
+                }
+                guard let inputs = report.inputs.first(where: { $0.miner == miner }) else {
+                    throw APIError(.notFound, "miner \(miner.prefix(64)) did no measured work in epoch \(record.epoch)")
+                }
+                let payout = report.payouts.first { $0.miner == miner }
+                return try Self.encode(
+                    MinerExplanation(
+                        epoch: report.epoch, pool: report.pool, totalPoints: report.totalPoints, root: report.root, signature: report.signature,
+                        inputs: inputs, resourceScore: Settlement.resourceScore(cores: inputs.cores, mbps: min(inputs.mbpsClaimed, inputs.mbpsMeasured ?? inputs.mbpsClaimed), ramGB: inputs.ramGB),
+                        points: Settlement.points(inputs), amount: payout?.amount ?? 0, proof: payout?.proof))
+            }
+        }
         router.post("v1/leases") { request, context in
             try await answer {
                 let body = try await Self.body(request)
@@ -292,6 +356,12 @@ package struct CoordinatorAPI: Sendable {
             Challenge(id: $0.id, content: $0.content, segment: $0.segment, chunk: $0.chunk, deadline: $0.deadline)
         }
         return TaskPollAnswer(cursor: tasks.compactMap(\.sequence).max() ?? 0, tasks: out, challenges: challenges)
+    }
+
+    private func settledEpoch(_ text: String?) async throws -> EpochRecord {
+        guard let text, let number = Int64(text) else { throw APIError(.badRequest, "an epoch is a whole number") }
+        guard let record = try await registry.store.epoch(number) else { throw APIError(.notFound, "epoch \(number) is not settled") }
+        return record
     }
 
     private func authorizeAdmin(_ request: Request) throws {
@@ -487,6 +557,41 @@ struct CoordinatorKey: Codable {
     var crv: String
     var alg: String
     var x: String
+}
+
+/// `POST /v1/admin/revenue`.
+struct RevenueRequest: Codable, KnownFields {
+    var source: String
+    var amount: Int64
+    var reason: String
+    var epoch: Int64?
+    static let knownFields: Set<String> = ["source", "amount", "reason", "epoch"]
+}
+
+/// One line of `GET /v1/epochs`.
+struct EpochSummary: Codable {
+    var epoch: Int64
+    var startsAt: Int64
+    var endsAt: Int64
+    var pool: Int64
+    var paid: Int64
+    var carryOut: Int64
+    var miners: Int
+    var root: String
+}
+
+/// `GET /v1/epochs/{n}/miners/{id}`: one payout and every input behind it.
+package struct MinerExplanation: Codable {
+    package var epoch: Int64
+    package var pool: Int64
+    package var totalPoints: Double
+    package var root: String
+    package var signature: String
+    package var inputs: MinerInputs
+    package var resourceScore: Double
+    package var points: Double
+    package var amount: Int64
+    package var proof: MerkleProof?
 }
 
 /// `POST /v1/contents`: a published manifest and its content key.

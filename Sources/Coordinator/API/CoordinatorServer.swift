@@ -37,6 +37,7 @@ package struct CoordinatorServer {
         package var challengeInterval = 60
         package var challengeDeadline: Int64 = 10
         package var reputation = ReputationPolicy()
+        package var rewards = RewardPolicy()
         package var policy = RoutingPolicy()
         package var bandKilometres = 50.0
         /// Seconds between reloads from the store (PostgreSQL only: coordinators sharing it
@@ -78,17 +79,18 @@ package struct CoordinatorServer {
         let board = TaskBoard(store: store, registry: registry, policy: configuration.hosting)
         let challenger = Challenger(
             store: store, registry: registry, board: board, policy: configuration.reputation, deadline: configuration.challengeDeadline)
+        let epochBook = EpochBook(store: store, vault: vault, reputation: configuration.reputation, policy: configuration.rewards)
         var claimPolicy = configuration.claims
         claimPolicy.sessionLifetime = Int64(configuration.tokenLifetime)
         let api = CoordinatorAPI(
             registry: registry, board: board, claims: ClaimBook(store: store, vault: vault, registry: registry, policy: claimPolicy),
-            challenger: challenger, vault: vault, tokenLifetime: configuration.tokenLifetime,
+            challenger: challenger, epochs: epochBook, vault: vault, tokenLifetime: configuration.tokenLifetime,
             leaseLifetime: configuration.leaseLifetime, adminToken: configuration.adminToken, prefixes: configuration.prefixes)
         // A SQLite file has one coordinator, which already knows every change: no reloads.
         let shared = !configuration.database.hasPrefix("sqlite:")
         var services: [any Service] = [
             Refresher(
-                registry: registry, board: board, challenger: challenger, challengeInterval: configuration.challengeInterval,
+                registry: registry, board: board, challenger: challenger, epochs: epochBook, challengeInterval: configuration.challengeInterval,
                 reloadInterval: shared ? configuration.reloadInterval : .infinity, logger: logger)
         ]
         if let listen = configuration.httpListen {
@@ -123,6 +125,7 @@ struct Refresher: Service {
     let registry: Registry
     let board: TaskBoard
     let challenger: Challenger
+    let epochs: EpochBook
     let challengeInterval: Int
     let reloadInterval: Double
     let logger: Logger
@@ -163,6 +166,13 @@ struct Refresher: Service {
                     for task in try await board.repair() { logger.info("title \(task.content): new host \(task.node) (replication)") }
                 } catch {
                     logger.warning("hosting repair failed: \(error)")
+                }
+                do {
+                    for report in try await epochs.settleDue() {
+                        logger.info("epoch \(report.epoch) settled: pool \(report.pool), \(report.payouts.count) miners paid, \(report.carryOut) carried, root \(report.root)")
+                    }
+                } catch {
+                    logger.warning("epoch settlement failed: \(error)")
                 }
             }
         }

@@ -67,6 +67,19 @@ package protocol CoordinatorStore: Sendable {
     /// A node's settled challenges issued at or after `since`, oldest first.
     func settledChallenges(node: String, since: Int64) async throws -> [ChallengeRecord]
 
+    /// Records revenue for an epoch; refused (``StoreFailure/duplicate(_:)``) when the epoch is settled.
+    func addRevenue(_ entry: RevenueEntry) async throws -> RevenueEntry
+    func revenue(epoch: Int64) async throws -> [RevenueEntry]
+    /// The earliest epoch with revenue, or nil.
+    func firstRevenueEpoch() async throws -> Int64?
+    /// Accepted claims with `from <= acceptedAt < to`.
+    func claims(acceptedFrom from: Int64, to: Int64) async throws -> [ClaimRecord]
+    /// Stores a settled epoch; refused (``StoreFailure/duplicate(_:)``) when it is settled already.
+    func saveEpoch(_ epoch: EpochRecord) async throws
+    func epoch(_ number: Int64) async throws -> EpochRecord?
+    /// Settled epochs, newest first, at most `limit`.
+    func epochs(limit: Int) async throws -> [EpochRecord]
+
     /// Releases connections (PostgreSQL) or the file (SQLite).
     func close() async throws
 }
@@ -290,6 +303,47 @@ package struct ChallengeRecord: Sendable, Equatable {
         self.deadline = deadline
         self.outcome = outcome
         self.answeredAt = answeredAt
+    }
+}
+
+/// Revenue that feeds an epoch's pool, in base units, before the configured share is taken.
+package struct RevenueEntry: Sendable, Equatable {
+    package enum Source: String, Sendable, CaseIterable {
+        case subscriptions, ads, purchases
+        /// Token transaction fees.
+        case tokenFees = "token_fees"
+    }
+    package var sequence: Int64?
+    package var epoch: Int64
+    package var source: Source
+    package var amount: Int64
+    package var reason: String
+    package var at: Int64
+
+    package init(sequence: Int64? = nil, epoch: Int64, source: Source, amount: Int64, reason: String, at: Int64) {
+        self.sequence = sequence
+        self.epoch = epoch
+        self.source = source
+        self.amount = amount
+        self.reason = reason
+        self.at = at
+    }
+}
+
+/// A settled epoch: its pool, what rounding carried on, and the published report (JSON).
+package struct EpochRecord: Sendable, Equatable {
+    package var epoch: Int64
+    package var pool: Int64
+    package var carry: Int64
+    package var settledAt: Int64
+    package var report: String
+
+    package init(epoch: Int64, pool: Int64, carry: Int64, settledAt: Int64, report: String) {
+        self.epoch = epoch
+        self.pool = pool
+        self.carry = carry
+        self.settledAt = settledAt
+        self.report = report
     }
 }
 

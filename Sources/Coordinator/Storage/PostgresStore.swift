@@ -335,6 +335,73 @@ package final class PostgresStore: CoordinatorStore {
             "\(unescaped: Self.challengeColumns) WHERE node_id = \(node) AND issued_at >= \(since) AND outcome IS NOT NULL ORDER BY issued_at, id")
     }
 
+    package func addRevenue(_ entry: RevenueEntry) async throws -> RevenueEntry {
+        let sequence = try await first(
+            Int64.self,
+            """
+            INSERT INTO revenue (epoch, source, amount, reason, at)
+            SELECT \(entry.epoch), \(entry.source.rawValue), \(entry.amount), \(entry.reason), \(entry.at)
+            WHERE NOT EXISTS (SELECT 1 FROM epochs WHERE epoch = \(entry.epoch)) RETURNING seq
+            """)
+        guard let sequence else { throw StoreFailure.duplicate("epoch \(entry.epoch) is settled; its revenue can no longer change") }
+        var stored = entry
+        stored.sequence = sequence
+        return stored
+    }
+
+    package func revenue(epoch: Int64) async throws -> [RevenueEntry] {
+        try await guarded {
+            var out: [RevenueEntry] = []
+            for try await (seq, epoch, source, amount, reason, at) in try await self.client.query(
+                "SELECT seq, epoch, source, amount, reason, at FROM revenue WHERE epoch = \(epoch) ORDER BY seq", logger: self.logger
+            ).decode((Int64, Int64, String, Int64, String, Int64).self) {
+                if let source = RevenueEntry.Source(rawValue: source) {
+                    out.append(RevenueEntry(sequence: seq, epoch: epoch, source: source, amount: amount, reason: reason, at: at))
+                }
+            }
+            return out
+        }
+    }
+
+    package func firstRevenueEpoch() async throws -> Int64? {
+        try await first(Int64?.self, "SELECT MIN(epoch) FROM revenue") ?? nil
+    }
+
+    package func claims(acceptedFrom from: Int64, to: Int64) async throws -> [ClaimRecord] {
+        try await claims(
+            "SELECT id, node_id, content_id, session_id, bytes, accepted_at, receipt FROM claims WHERE accepted_at >= \(from) AND accepted_at < \(to) ORDER BY accepted_at, id")
+    }
+
+    package func saveEpoch(_ epoch: EpochRecord) async throws {
+        let inserted = try await first(
+            Int64.self,
+            """
+            INSERT INTO epochs (epoch, pool, carry, settled_at, report) VALUES (\(epoch.epoch), \(epoch.pool), \(epoch.carry), \(epoch.settledAt), \(epoch.report))
+            ON CONFLICT DO NOTHING RETURNING epoch
+            """)
+        guard inserted != nil else { throw StoreFailure.duplicate("epoch \(epoch.epoch) is settled already") }
+    }
+
+    package func epoch(_ number: Int64) async throws -> EpochRecord? {
+        try await epochs("SELECT epoch, pool, carry, settled_at, report FROM epochs WHERE epoch = \(number)").first
+    }
+
+    package func epochs(limit: Int) async throws -> [EpochRecord] {
+        try await epochs("SELECT epoch, pool, carry, settled_at, report FROM epochs ORDER BY epoch DESC LIMIT \(limit)")
+    }
+
+    private func epochs(_ query: PostgresQuery) async throws -> [EpochRecord] {
+        try await guarded {
+            var out: [EpochRecord] = []
+            for try await (epoch, pool, carry, settled, report) in try await self.client.query(query, logger: self.logger)
+                .decode((Int64, Int64, Int64, Int64, String).self)
+            {
+                out.append(EpochRecord(epoch: epoch, pool: pool, carry: carry, settledAt: settled, report: report))
+            }
+            return out
+        }
+    }
+
     private func challenges(_ query: PostgresQuery) async throws -> [ChallengeRecord] {
         try await guarded {
             var out: [ChallengeRecord] = []

@@ -261,6 +261,62 @@ package final class SQLiteStore: CoordinatorStore {
         }
     }
 
+    package func addRevenue(_ entry: RevenueEntry) async throws -> RevenueEntry {
+        try await write { db in
+            guard try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM epochs WHERE epoch = ?", arguments: [entry.epoch]) == 0 else {
+                throw StoreFailure.duplicate("epoch \(entry.epoch) is settled; its revenue can no longer change")
+            }
+            try db.execute(
+                sql: "INSERT INTO revenue (epoch, source, amount, reason, at) VALUES (?, ?, ?, ?, ?)",
+                arguments: [entry.epoch, entry.source.rawValue, entry.amount, entry.reason, entry.at])
+            var stored = entry
+            stored.sequence = db.lastInsertedRowID
+            return stored
+        }
+    }
+
+    package func revenue(epoch: Int64) async throws -> [RevenueEntry] {
+        try await read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM revenue WHERE epoch = ? ORDER BY seq", arguments: [epoch]).compactMap { row in
+                RevenueEntry.Source(rawValue: row["source"]).map {
+                    RevenueEntry(sequence: row["seq"], epoch: row["epoch"], source: $0, amount: row["amount"], reason: row["reason"], at: row["at"])
+                }
+            }
+        }
+    }
+
+    package func firstRevenueEpoch() async throws -> Int64? {
+        try await read { db in try Int64.fetchOne(db, sql: "SELECT MIN(epoch) FROM revenue") }
+    }
+
+    package func claims(acceptedFrom from: Int64, to: Int64) async throws -> [ClaimRecord] {
+        try await read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM claims WHERE accepted_at >= ? AND accepted_at < ? ORDER BY accepted_at, id", arguments: [from, to])
+                .map(Self.claim)
+        }
+    }
+
+    package func saveEpoch(_ epoch: EpochRecord) async throws {
+        try await write { db in
+            try db.execute(
+                sql: "INSERT INTO epochs (epoch, pool, carry, settled_at, report) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                arguments: [epoch.epoch, epoch.pool, epoch.carry, epoch.settledAt, epoch.report])
+            guard db.changesCount == 1 else { throw StoreFailure.duplicate("epoch \(epoch.epoch) is settled already") }
+        }
+    }
+
+    package func epoch(_ number: Int64) async throws -> EpochRecord? {
+        try await read { db in try Row.fetchOne(db, sql: "SELECT * FROM epochs WHERE epoch = ?", arguments: [number]).map(Self.epoch) }
+    }
+
+    package func epochs(limit: Int) async throws -> [EpochRecord] {
+        try await read { db in try Row.fetchAll(db, sql: "SELECT * FROM epochs ORDER BY epoch DESC LIMIT ?", arguments: [limit]).map(Self.epoch) }
+    }
+
+    private static func epoch(_ row: Row) -> EpochRecord {
+        EpochRecord(epoch: row["epoch"], pool: row["pool"], carry: row["carry"], settledAt: row["settled_at"], report: row["report"])
+    }
+
     private static func challenge(_ row: Row) -> ChallengeRecord {
         ChallengeRecord(
             id: row["id"], node: row["node_id"], content: row["content_id"], segment: row["segment"], chunk: row["chunk"],

@@ -67,6 +67,16 @@ enum Schema {
             "CREATE INDEX challenges_node ON challenges (node_id, issued_at)",
             "CREATE INDEX challenges_open ON challenges (deadline) WHERE outcome IS NULL",
         ]),
+        (6, [
+            """
+            CREATE TABLE revenue (
+                seq {ID}, epoch BIGINT NOT NULL, source TEXT NOT NULL, amount BIGINT NOT NULL CHECK (amount > 0), reason TEXT NOT NULL,
+                at BIGINT NOT NULL)
+            """,
+            "CREATE INDEX revenue_epoch ON revenue (epoch)",
+            "CREATE TABLE epochs (epoch BIGINT PRIMARY KEY, pool BIGINT NOT NULL, carry BIGINT NOT NULL, settled_at BIGINT NOT NULL, report TEXT NOT NULL)",
+            "CREATE INDEX claims_accepted ON claims (accepted_at)",
+        ]),
     ]
 
     static var latest: Int { migrations.last!.version }

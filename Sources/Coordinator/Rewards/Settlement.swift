@@ -1,0 +1,121 @@
+import Crypto
+import DePINProtocol
+import Foundation
+
+/// What one miner did in an epoch, as the coordinator measured it: the inputs of its reward.
+package struct MinerInputs: Codable, Sendable, Equatable {
+    package var miner: String
+    package var deviceClass: String
+    package var cores: Int
+    package var ramGB: Double
+    /// Bandwidth the miner claimed at registration, and the most its receipts showed (bits
+    /// per second / 10^6), if it delivered anything.
+    package var mbpsClaimed: Double
+    package var mbpsMeasured: Double?
+    /// Bytes of accepted delivery claims (receipts) in the epoch.
+    package var deliveredBytes: Int64
+    /// Bytes of the titles it held whole in the epoch, and its challenges there.
+    package var hostedBytes: Int64
+    package var challengesPassed: Int
+    package var challengesTotal: Int
+    /// Its proof-of-retrievability reputation at the epoch's end (0 to 1).
+    package var reputation: Double
+
+    package init(
+        miner: String, deviceClass: String, cores: Int, ramGB: Double, mbpsClaimed: Double, mbpsMeasured: Double?, deliveredBytes: Int64,
+        hostedBytes: Int64, challengesPassed: Int, challengesTotal: Int, reputation: Double
+    ) {
+        self.miner = miner
+        self.deviceClass = deviceClass
+        self.cores = cores
+        self.ramGB = ramGB
+        self.mbpsClaimed = mbpsClaimed
+        self.mbpsMeasured = mbpsMeasured
+        self.deliveredBytes = deliveredBytes
+        self.hostedBytes = hostedBytes
+        self.challengesPassed = challengesPassed
+        self.challengesTotal = challengesTotal
+        self.reputation = reputation
+    }
+}
+
+/// One miner's share of an epoch's pool, with the path that proves it against the epoch's root.
+package struct Payout: Codable, Sendable, Equatable {
+    package var miner: String
+    package var points: Double
+    /// Base units (1 DHB = 10^8).
+    package var amount: Int64
+    package var proof: MerkleProof
+
+    package init(miner: String, points: Double, amount: Int64, proof: MerkleProof) {
+        self.miner = miner
+        self.points = points
+        self.amount = amount
+        self.proof = proof
+    }
+}
+
+/// The whitepaper's reward formula, made sound (DESIGN.md, "Rewards"):
+/// `points = Σ task weight x resource score x verified volume (GB) x quality`, with weights
+/// hosting 1.5, transcoding 2.0, delivery 1.0 and resource score `0.4 cores + 0.3 Mbps + 0.3 GB
+/// RAM`; each miner gets `pool x points / all points` rounded down in base units, and what
+/// rounding leaves is carried to the next epoch, so payouts plus the carry equal the pool
+/// exactly and nothing is minted.
+///
+/// - Bandwidth counts as measured: the claimed Mbps, but never more than the receipts showed.
+/// - Delivery volume is what receipts back; hosting volume is the bytes hosted times the share
+///   of the epoch's challenges passed, times the reputation. Transcoding earns nothing until
+///   transcodes are verified (issue 5, not built yet).
+/// - Points are fixed-point (micro-points) and the division is exact 128-bit integer
+///   arithmetic, so settlement is deterministic: the same inputs give the same payouts and root.
+package enum Settlement {
+    package static let weights: [DeviceClass.Task: Double] = [.hosting: 1.5, .transcoding: 2.0, .delivery: 1.0]
+
+    package static func resourceScore(cores: Int, mbps: Double, ramGB: Double) -> Double {
+        0.4 * Double(max(0, cores)) + 0.3 * max(0, mbps) + 0.3 * max(0, ramGB)
+    }
+
+    /// A miner's points for its inputs.
+    package static func points(_ inputs: MinerInputs) -> Double {
+        let mbps = min(inputs.mbpsClaimed, inputs.mbpsMeasured ?? inputs.mbpsClaimed)
+        let score = resourceScore(cores: inputs.cores, mbps: mbps, ramGB: inputs.ramGB)
+        let delivered = Double(max(0, inputs.deliveredBytes)) / 1e9
+        let passedShare = inputs.challengesTotal > 0 ? Double(inputs.challengesPassed) / Double(inputs.challengesTotal) : 0
+        let hosted = Double(max(0, inputs.hostedBytes)) / 1e9 * passedShare * min(1, max(0, inputs.reputation))
+        return weights[.delivery]! * score * delivered + weights[.hosting]! * score * hosted
+    }
+
+    /// Splits `pool` over the miners by their points.
+    /// - Returns: payouts (miners with no points get none), the Merkle root over them, and the
+    ///   carry; `payouts.sum + carry == pool`.
+    package static func settle(epoch: Int64, pool: Int64, inputs: [MinerInputs]) -> (payouts: [Payout], root: [UInt8], carry: Int64) {
+        let scored = inputs.sorted { $0.miner < $1.miner }.map { ($0.miner, points($0)) }.filter { $0.1 > 0 && $0.1.isFinite }
+        let micro = scored.map { UInt64(min($0.1 * 1e6, 9e15)) }
+        let total = micro.reduce(UInt64(0), +)
+        var amounts: [Int64] = []
+        if total > 0, pool > 0 {
+            for share in micro {
+                let product = UInt64(pool).multipliedFullWidth(by: share)
+                amounts.append(Int64(total.dividingFullWidth(product).quotient))
+            }
+        } else {
+            amounts = micro.map { _ in 0 }
+        }
+        let leaves = zip(scored, amounts).map { MerkleTree.leafHash(Array(leaf(epoch: epoch, miner: $0.0, amount: $1).utf8)) }
+        let tree = MerkleTree(leafHashes: leaves.isEmpty ? [MerkleTree.leafHash(Array("DEPIN-PAYOUT-1\n\(epoch)\nnone".utf8))] : leaves)
+        let payouts = zip(scored, amounts).enumerated().map { index, pair in
+            Payout(miner: pair.0.0, points: pair.0.1, amount: pair.1, proof: tree.proof(chunk: index)!)
+        }
+        let paid = amounts.reduce(0, +)
+        assert(paid <= pool, "Settlement paid \(paid) of a pool of \(pool)")
+        return (payouts, tree.root, pool - paid)
+    }
+
+    /// The bytes a payout's leaf hashes.
+    package static func leaf(epoch: Int64, miner: String, amount: Int64) -> String { "DEPIN-PAYOUT-1\n\(epoch)\n\(miner)\n\(amount)" }
+
+    /// True when `payout` is in the epoch whose payout root is `root`.
+    package static func verifies(_ payout: Payout, epoch: Int64, root: [UInt8]) -> Bool {
+        payout.proof.verifies(leafHash: MerkleTree.leafHash(Array(leaf(epoch: epoch, miner: payout.miner, amount: payout.amount).utf8)), root: root)
+    }
+}
