@@ -1,6 +1,7 @@
 import DePINProtocol
 import Foundation
 import NIOHTTP1
+import Media
 import TestSupport
 import Testing
 
@@ -146,5 +147,69 @@ struct RewardTests {
         let late = try await network.client.send(
             .POST, "/v1/admin/revenue", body: Data(#"{"source":"ads","amount":5,"reason":"late","epoch":\#(epoch)}"#.utf8), headers: admin)
         #expect(late.status == 409, "\(late.text)")
+    }
+}
+
+@Suite("adversary edges against a real coordinator", .serialized)
+struct AdversaryClaimTests {
+    @Test("inflated, replayed, altered and forged claims are refused, honest ones in the same run are receipted, and nothing is counted twice")
+    func adversaries() async throws {
+        let dir = TemporaryDirectory("adversaries")
+        defer { dir.remove() }
+        let coordinator = try await CoordinatorProcess.start(["--db", "sqlite:\(dir.path)/c.sqlite", "--identity", dir.path + "/c.key"])
+        defer { coordinator.stop() }
+        let client = CoordinatorClient(base: coordinator.base)
+        try await TestClip.make(dir.path + "/in.mp4", seconds: 4, keyint: 30)
+        var environment = ProcessInfo.processInfo.environment
+        environment["DEPIN_COORDINATOR_ADMIN_TOKEN"] = CoordinatorProcess.adminToken
+        #expect(try await run(depinBinary, ["publish", dir.path + "/in.mp4", "--out", dir.path + "/out", "--id", "movie", "--coordinator", coordinator.base], environment: environment).status == 0)
+        let manifest = try JSONDecoder().decode(ContentManifest.self, from: Data(contentsOf: URL(fileURLWithPath: dir.path + "/out/movie/manifest.json")))
+        let size = manifest.segments.reduce(Int64(0)) { $0 + Int64($1.length) }
+        let honest = NodeIdentity(), cheat = NodeIdentity()
+        for node in [honest, cheat] {
+            #expect(try await client.admin(node.id, "deposit", 1_000_000) == 200)
+            #expect(try await client.admin(node.id, "bond", 1_000_000) == 200)
+            #expect(try await client.register(node, lat: 48.86, lon: 2.35).status == 201)
+        }
+        let session = try #require(try await client.send(.GET, "/v1/route?content=movie&lat=48&lon=2").json["session"] as? String)
+        let now = Int64(Date().timeIntervalSince1970)
+        func claim(_ bytes: Int64, session: String = session) -> DeliveryClaim {
+            DeliveryClaim(id: DeliveryClaim.newID(), content: "movie", session: session, bytes: bytes, segments: 1, ttfbMilliseconds: 9, firstAt: now, lastAt: now)
+        }
+        func submit(_ claims: [DeliveryClaim], as node: NodeIdentity) async throws -> ClaimAnswer {
+            let body = try JSONEncoder().encode(ClaimBatch(claims: claims))
+            let answer = try await client.send(.POST, "/v1/claims", body: body, headers: SignedRequest.headers(identity: node, method: "POST", path: "/v1/claims", body: body))
+            #expect(answer.status == 200, "\(answer.text)")
+            return try JSONDecoder().decode(ClaimAnswer.self, from: Data(answer.text.utf8))
+        }
+        let honestClaim = claim(size / 2)
+        let first = try await submit([honestClaim], as: honest)
+        #expect(first.receipts.count == 1 && first.refused.isEmpty)
+
+        var attacks: [(String, DeliveryClaim, NodeIdentity)] = [
+            ("inflated", claim(size * 10), cheat),
+            ("replayed by another edge", honestClaim, cheat),
+            ("forged session", claim(1000, session: "1800000000-0011223344556677-00112233445566778899aabbccddeeff"), cheat),
+        ]
+        var altered = honestClaim
+        altered.bytes *= 3
+        attacks.append(("altered and resent", altered, honest))
+        var caught = 0
+        for (name, attack, node) in attacks {
+            let answer = try await submit([attack], as: node)
+            if answer.receipts.isEmpty && answer.refused.count == 1 { caught += 1 } else { Issue.record("\(name) was not refused: \(answer)") }
+        }
+        // The honest edge's resend gets its receipt again, not a second one; a second honest claim
+        // within the cap is receipted.
+        let again = try await submit([honestClaim], as: honest)
+        #expect(again.receipts == first.receipts)
+        let second = try await submit([claim(size / 4)], as: honest)
+        #expect(second.receipts.count == 1)
+        // Unsigned or wrongly signed claims never reach the checks.
+        let body = try JSONEncoder().encode(ClaimBatch(claims: [claim(1)]))
+        #expect(try await client.send(.POST, "/v1/claims", body: body).status == 401)
+        #expect(try await client.send(.POST, "/v1/claims", body: body, headers: SignedRequest.headers(identity: NodeIdentity(), method: "POST", path: "/v1/claims", body: body)).status == 401)
+        print("adversary claims: \(caught) of \(attacks.count) caught; honest claims: 2 of 2 receipted, 0 false positives")
+        #expect(caught == attacks.count)
     }
 }
