@@ -23,7 +23,7 @@ struct RewardsCommand: AsyncParsableCommand {
         @Option(name: .customLong("class"), help: "mobile, pc or server.") var deviceClass: String
         @Option(help: "Cores.") var cores: Int
         @Option(help: "GB of RAM.") var ram: Double
-        @Option(help: "Mbit/s of bandwidth (counts only as far as receipts show it).") var mbps: Double
+        @Option(help: "Mbit/s of bandwidth, as receipts would show it (claimed bandwidth counts only as far as receipts show it).") var mbps: Double
         @Option(help: "The epoch's pool, DHB.") var pool: Double
         @Option(name: .customLong("delivered-gb"), help: "GB delivered with receipts in the epoch.") var deliveredGB = 100.0
         @Option(name: .customLong("hosted-gb"), help: "GB hosted, all challenges passed.") var hostedGB = 0.0
@@ -40,7 +40,7 @@ struct RewardsCommand: AsyncParsableCommand {
                 print("note: class \(deviceClass.name) does not deliver; its delivered volume counts for nothing")
             }
             let inputs = MinerInputs(
-                miner: "you", deviceClass: deviceClass.name, cores: cores, ramGB: ram, mbpsClaimed: mbps, mbpsMeasured: nil,
+                miner: "you", deviceClass: deviceClass.name, cores: cores, ramGB: ram, mbpsClaimed: mbps, mbpsMeasured: mbps,
                 deliveredBytes: deviceClass.tasks.contains(.delivery) ? Int64(deliveredGB * 1e9) : 0, hostedBytes: Int64(hostedGB * 1e9),
                 challengesPassed: hostedGB > 0 ? 1 : 0, challengesTotal: hostedGB > 0 ? 1 : 0, reputation: 1)
             var others = networkPoints ?? 0

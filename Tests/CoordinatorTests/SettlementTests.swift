@@ -45,7 +45,9 @@ struct SettlementTests {
             inputs: [Self.miner("idle"), Self.miner("failed-host", hosted: 1_000_000_000, passed: 0, total: 4), Self.miner("worker", delivered: 1_000_000_000)])
         #expect(settled.payouts.map(\.miner) == ["worker"] && settled.payouts[0].amount == 1_000_000)
         // An edge claiming 10 Gbit/s whose receipts show 10 Mbit/s scores as 10 Mbit/s.
-        #expect(Settlement.points(Self.miner("a", delivered: 1_000_000_000, mbps: 10_000, measured: 10)) == Settlement.points(Self.miner("b", delivered: 1_000_000_000, mbps: 10)))
+        #expect(Settlement.points(Self.miner("a", delivered: 1_000_000_000, mbps: 10_000, measured: 10)) == Settlement.points(Self.miner("b", delivered: 1_000_000_000, mbps: 10, measured: 10)))
+        // Bandwidth no receipt showed counts for nothing.
+        #expect(Settlement.points(Self.miner("c", hosted: 1_000_000_000, passed: 1, total: 1, mbps: 10_000)) == Settlement.points(Self.miner("d", hosted: 1_000_000_000, passed: 1, total: 1, mbps: 0)))
         // Nobody worked: the whole pool carries on.
         #expect(Settlement.settle(epoch: 2, pool: 500, inputs: [Self.miner("idle")]).carry == 500)
     }

@@ -51,6 +51,17 @@ struct TestNetwork {
         return id
     }
 
+    /// Makes a clip and publishes it as `movie` with the coordinator (uploading to the hosts it picks).
+    func publishMovie(seconds: Double = 8, width: Int = 640, height: Int = 360) async throws -> CommandResult {
+        try await TestClip.make(dir.path + "/in.mp4", width: width, height: height, seconds: seconds, keyint: 30)
+        var environment = ProcessInfo.processInfo.environment
+        environment["DEPIN_COORDINATOR_ADMIN_TOKEN"] = CoordinatorProcess.adminToken
+        return try await run(
+            depinBinary,
+            ["publish", dir.path + "/in.mp4", "--out", dir.path + "/out", "--id", "movie", "--coordinator", coordinator.base, "--ca-file", certificate],
+            environment: environment)
+    }
+
     /// The ids a route look-up from (lat, lon) answers.
     func routed(_ content: String, lat: Double, lon: Double) async throws -> [String] {
         let answer = try await client.send(.GET, "/v1/route?content=\(content)&lat=\(lat)&lon=\(lon)&limit=10")
@@ -85,14 +96,7 @@ struct HostingTests {
         let berlin = try await network.addEdge("berlin", "server", lat: 52.52, lon: 13.40)
         #expect(try await network.waitUntil(seconds: 10) { Set(try await network.routed("movie", lat: 50, lon: 8)) == [paris, berlin] })
 
-        try await TestClip.make(network.dir.path + "/in.mp4", width: 1280, height: 720, seconds: 8, keyint: 30)
-        var environment = ProcessInfo.processInfo.environment
-        environment["DEPIN_COORDINATOR_ADMIN_TOKEN"] = CoordinatorProcess.adminToken
-        let published = try await run(
-            depinBinary,
-            ["publish", network.dir.path + "/in.mp4", "--out", network.dir.path + "/out", "--id", "movie", "--coordinator", network.coordinator.base,
-             "--ca-file", network.certificate],
-            environment: environment)
+        let published = try await network.publishMovie(width: 1280, height: 720)
         #expect(published.status == 0, "\(published.output)")
         #expect(published.output.contains("uploaded movie to \(paris)") && published.output.contains("uploaded movie to \(berlin)"), "\(published.output)")
         let manifest = try JSONDecoder().decode(ContentManifest.self, from: Data(contentsOf: URL(fileURLWithPath: network.dir.path + "/out/movie/manifest.json")))

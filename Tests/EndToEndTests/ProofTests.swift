@@ -14,14 +14,7 @@ struct ProofTests {
         let honest = try await network.addEdge("honest", "server", lat: 48.86, lon: 2.35)
         let cheat = try await network.addEdge("cheat", "server", lat: 52.52, lon: 13.40)
         #expect(try await network.waitUntil(seconds: 10) { Set(try await network.routed("movie", lat: 50, lon: 8)) == [honest, cheat] })
-        try await TestClip.make(network.dir.path + "/in.mp4", seconds: 8, keyint: 30)
-        var environment = ProcessInfo.processInfo.environment
-        environment["DEPIN_COORDINATOR_ADMIN_TOKEN"] = CoordinatorProcess.adminToken
-        let published = try await run(
-            depinBinary,
-            ["publish", network.dir.path + "/in.mp4", "--out", network.dir.path + "/out", "--id", "movie", "--coordinator", network.coordinator.base,
-             "--ca-file", network.certificate],
-            environment: environment)
+        let published = try await network.publishMovie()
         #expect(published.status == 0, "\(published.output)")
         // The cheat drops segment 0 of the two (and its chunk hashes) but keeps hosting.
         let dropped = network.dir.path + "/cache-cheat/hosted/movie/source/0.ts"

@@ -25,14 +25,7 @@ struct ReceiptTests {
         defer { network.stop() }
         let edgeID = try await network.addEdge("paris", "server", lat: 48.86, lon: 2.35, extra: ["--claim-interval", "1"])
         #expect(try await network.waitUntil(seconds: 10) { try await network.routed("movie", lat: 48, lon: 2) == [edgeID] })
-        try await TestClip.make(network.dir.path + "/in.mp4", seconds: 8, keyint: 30)
-        var environment = ProcessInfo.processInfo.environment
-        environment["DEPIN_COORDINATOR_ADMIN_TOKEN"] = CoordinatorProcess.adminToken
-        let published = try await run(
-            depinBinary,
-            ["publish", network.dir.path + "/in.mp4", "--out", network.dir.path + "/out", "--id", "movie", "--coordinator", network.coordinator.base,
-             "--ca-file", network.certificate],
-            environment: environment)
+        let published = try await network.publishMovie()
         #expect(published.status == 0, "\(published.output)")
         let edge = network.edges["paris"]!.process
         let token = try #require(try await network.client.send(.GET, "/v1/route?content=movie&lat=48&lon=2").json["token"] as? String)
@@ -102,14 +95,7 @@ struct RewardTests {
         defer { network.stop() }
         let edgeID = try await network.addEdge("paris", "server", lat: 48.86, lon: 2.35, extra: ["--claim-interval", "1"])
         #expect(try await network.waitUntil(seconds: 10) { try await network.routed("movie", lat: 48, lon: 2) == [edgeID] })
-        try await TestClip.make(network.dir.path + "/in.mp4", seconds: 4, keyint: 30)
-        var environment = ProcessInfo.processInfo.environment
-        environment["DEPIN_COORDINATOR_ADMIN_TOKEN"] = CoordinatorProcess.adminToken
-        #expect(try await run(
-            depinBinary,
-            ["publish", network.dir.path + "/in.mp4", "--out", network.dir.path + "/out", "--id", "movie", "--coordinator", network.coordinator.base,
-             "--ca-file", network.certificate],
-            environment: environment).status == 0)
+        #expect(try await network.publishMovie(seconds: 4).status == 0)
         // 1,000 DHB of subscriptions: the pool gets 30% (--app-share 0.3).
         let admin = [("Authorization", "Bearer \(CoordinatorProcess.adminToken)")]
         let revenue = try await network.client.send(

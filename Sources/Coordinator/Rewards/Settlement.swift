@@ -62,7 +62,8 @@ package struct Payout: Codable, Sendable, Equatable {
 /// rounding leaves is carried to the next epoch, so payouts plus the carry equal the pool
 /// exactly and nothing is minted.
 ///
-/// - Bandwidth counts as measured: the claimed Mbps, but never more than the receipts showed.
+/// - Bandwidth counts as measured: what the receipts showed (none without receipts), never more
+///   than the miner claimed.
 /// - Delivery volume is what receipts back; hosting volume is the bytes hosted times the share
 ///   of the epoch's challenges passed, times the reputation. Transcoding earns nothing until
 ///   transcodes are verified (issue 5, not built yet).
@@ -77,7 +78,7 @@ package enum Settlement {
 
     /// A miner's points for its inputs.
     package static func points(_ inputs: MinerInputs) -> Double {
-        let mbps = min(inputs.mbpsClaimed, inputs.mbpsMeasured ?? inputs.mbpsClaimed)
+        let mbps = min(inputs.mbpsClaimed, inputs.mbpsMeasured ?? 0)
         let score = resourceScore(cores: inputs.cores, mbps: mbps, ramGB: inputs.ramGB)
         let delivered = Double(max(0, inputs.deliveredBytes)) / 1e9
         let passedShare = inputs.challengesTotal > 0 ? Double(inputs.challengesPassed) / Double(inputs.challengesTotal) : 0
