@@ -4,7 +4,7 @@ import GRDB
 /// ``CoordinatorStore`` in one SQLite file (GRDB), in WAL mode: the default for a single
 /// coordinator.
 package final class SQLiteStore: CoordinatorStore {
-    private let database: DatabasePool
+    let database: DatabasePool
 
     /// Opens (creating) the file at `path`.
     /// - Throws: ``StoreFailure`` when the file cannot be opened as SQLite.
@@ -158,186 +158,6 @@ package final class SQLiteStore: CoordinatorStore {
         }
     }
 
-    package func claims(ids: [String]) async throws -> [ClaimRecord] { try await claimContext(ids: ids, sessions: []).claims }
-
-    package func claimContext(ids: [String], sessions: [String]) async throws -> (claims: [ClaimRecord], sessions: [SessionTotal]) {
-        guard !ids.isEmpty || !sessions.isEmpty else { return ([], []) }
-        return try await read { db in
-            var claims: [ClaimRecord] = []
-            var totals: [SessionTotal] = []
-            // SQLite allows 32,766 parameters a statement: look up in slices.
-            for slice in stride(from: 0, to: ids.count, by: 10_000).map({ Array(ids[$0..<min($0 + 10_000, ids.count)]) }) {
-                claims += try Row.fetchAll(db, sql: "SELECT * FROM claims WHERE id IN (\(Self.placeholders(slice.count)))", arguments: StatementArguments(slice))
-                    .map(Self.claim)
-            }
-            for slice in stride(from: 0, to: sessions.count, by: 10_000).map({ Array(sessions[$0..<min($0 + 10_000, sessions.count)]) }) {
-                totals += try Row.fetchAll(db, sql: "SELECT * FROM sessions WHERE id IN (\(Self.placeholders(slice.count)))", arguments: StatementArguments(slice))
-                    .map(Self.total)
-            }
-            return (claims, totals)
-        }
-    }
-
-    package func claims(node: String) async throws -> [ClaimRecord] {
-        try await read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM claims WHERE node_id = ? ORDER BY accepted_at, id", arguments: [node]).map(Self.claim)
-        }
-    }
-
-    package func sessionTotals(ids: [String]) async throws -> [SessionTotal] { try await claimContext(ids: [], sessions: ids).sessions }
-
-    package func saveClaims(_ claims: [ClaimRecord], sessions: [SessionTotal]) async throws {
-        try await write { db in
-            for claim in claims {
-                try db.execute(
-                    sql: "INSERT INTO claims (id, node_id, content_id, session_id, bytes, accepted_at, receipt) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                    arguments: [claim.id, claim.node, claim.content, claim.session, claim.bytes, claim.acceptedAt, claim.receipt])
-                // Throwing rolls the whole transaction back.
-                guard db.changesCount == 1 else { throw StoreFailure.duplicate("claim \(claim.id) is already stored") }
-            }
-            for session in sessions {
-                try db.execute(
-                    sql: """
-                        INSERT INTO sessions (id, content_id, issued_at, bytes, edges) VALUES (?, ?, ?, ?, ?)
-                        ON CONFLICT (id) DO UPDATE SET bytes = excluded.bytes, edges = excluded.edges
-                        """,
-                    arguments: [session.id, session.content, session.issuedAt, session.bytes, session.edges.joined(separator: ",")])
-            }
-        }
-    }
-
-    package func addChallenge(_ challenge: ChallengeRecord) async throws {
-        try await write { db in
-            try db.execute(
-                sql: """
-                    INSERT INTO challenges (id, node_id, content_id, segment, chunk, issued_at, deadline, outcome, answered_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """,
-                arguments: [
-                    challenge.id, challenge.node, challenge.content, challenge.segment, challenge.chunk, challenge.issuedAt, challenge.deadline,
-                    challenge.outcome?.rawValue, challenge.answeredAt,
-                ])
-        }
-    }
-
-    package func challenge(id: String) async throws -> ChallengeRecord? {
-        try await read { db in try Row.fetchOne(db, sql: "SELECT * FROM challenges WHERE id = ?", arguments: [id]).map(Self.challenge) }
-    }
-
-    package func openChallenges(node: String) async throws -> [ChallengeRecord] {
-        try await read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM challenges WHERE node_id = ? AND outcome IS NULL ORDER BY issued_at, id", arguments: [node])
-                .map(Self.challenge)
-        }
-    }
-
-    package func settleChallenge(id: String, outcome: ChallengeRecord.Outcome, at: Int64) async throws -> Bool {
-        try await write { db in
-            try db.execute(
-                sql: "UPDATE challenges SET outcome = ?, answered_at = ? WHERE id = ? AND outcome IS NULL", arguments: [outcome.rawValue, at, id])
-            return db.changesCount == 1
-        }
-    }
-
-    package func expireChallenges(deadlineBefore time: Int64) async throws -> [ChallengeRecord] {
-        try await write { db in
-            let expired = try Row.fetchAll(db, sql: "SELECT * FROM challenges WHERE outcome IS NULL AND deadline < ? ORDER BY issued_at, id", arguments: [time])
-                .map(Self.challenge)
-            try db.execute(sql: "UPDATE challenges SET outcome = 'offline' WHERE outcome IS NULL AND deadline < ?", arguments: [time])
-            return expired.map {
-                var settled = $0
-                settled.outcome = .offline
-                return settled
-            }
-        }
-    }
-
-    package func settledChallenges(node: String, since: Int64) async throws -> [ChallengeRecord] {
-        try await read { db in
-            try Row.fetchAll(
-                db, sql: "SELECT * FROM challenges WHERE node_id = ? AND issued_at >= ? AND outcome IS NOT NULL ORDER BY issued_at, id",
-                arguments: [node, since]
-            ).map(Self.challenge)
-        }
-    }
-
-    package func addRevenue(_ entry: RevenueEntry) async throws -> RevenueEntry {
-        try await write { db in
-            guard try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM epochs WHERE epoch = ?", arguments: [entry.epoch]) == 0 else {
-                throw StoreFailure.duplicate("epoch \(entry.epoch) is settled; its revenue can no longer change")
-            }
-            try db.execute(
-                sql: "INSERT INTO revenue (epoch, source, amount, reason, at) VALUES (?, ?, ?, ?, ?)",
-                arguments: [entry.epoch, entry.source.rawValue, entry.amount, entry.reason, entry.at])
-            var stored = entry
-            stored.sequence = db.lastInsertedRowID
-            return stored
-        }
-    }
-
-    package func revenue(epoch: Int64) async throws -> [RevenueEntry] {
-        try await read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM revenue WHERE epoch = ? ORDER BY seq", arguments: [epoch]).compactMap { row in
-                RevenueEntry.Source(rawValue: row["source"]).map {
-                    RevenueEntry(sequence: row["seq"], epoch: row["epoch"], source: $0, amount: row["amount"], reason: row["reason"], at: row["at"])
-                }
-            }
-        }
-    }
-
-    package func firstRevenueEpoch() async throws -> Int64? {
-        try await read { db in try Int64.fetchOne(db, sql: "SELECT MIN(epoch) FROM revenue") }
-    }
-
-    package func claims(acceptedFrom from: Int64, to: Int64) async throws -> [ClaimRecord] {
-        try await read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM claims WHERE accepted_at >= ? AND accepted_at < ? ORDER BY accepted_at, id", arguments: [from, to])
-                .map(Self.claim)
-        }
-    }
-
-    package func saveEpoch(_ epoch: EpochRecord) async throws {
-        try await write { db in
-            try db.execute(
-                sql: "INSERT INTO epochs (epoch, pool, carry, settled_at, report) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                arguments: [epoch.epoch, epoch.pool, epoch.carry, epoch.settledAt, epoch.report])
-            guard db.changesCount == 1 else { throw StoreFailure.duplicate("epoch \(epoch.epoch) is settled already") }
-        }
-    }
-
-    package func epoch(_ number: Int64) async throws -> EpochRecord? {
-        try await read { db in try Row.fetchOne(db, sql: "SELECT * FROM epochs WHERE epoch = ?", arguments: [number]).map(Self.epoch) }
-    }
-
-    package func epochs(limit: Int) async throws -> [EpochRecord] {
-        try await read { db in try Row.fetchAll(db, sql: "SELECT * FROM epochs ORDER BY epoch DESC LIMIT ?", arguments: [limit]).map(Self.epoch) }
-    }
-
-    private static func epoch(_ row: Row) -> EpochRecord {
-        EpochRecord(epoch: row["epoch"], pool: row["pool"], carry: row["carry"], settledAt: row["settled_at"], report: row["report"])
-    }
-
-    private static func challenge(_ row: Row) -> ChallengeRecord {
-        ChallengeRecord(
-            id: row["id"], node: row["node_id"], content: row["content_id"], segment: row["segment"], chunk: row["chunk"],
-            issuedAt: row["issued_at"], deadline: row["deadline"], outcome: (row["outcome"] as String?).flatMap(ChallengeRecord.Outcome.init),
-            answeredAt: row["answered_at"])
-    }
-
-    private static func placeholders(_ count: Int) -> String { Array(repeating: "?", count: count).joined(separator: ",") }
-
-    private static func total(_ row: Row) -> SessionTotal {
-        SessionTotal(
-            id: row["id"], content: row["content_id"], issuedAt: row["issued_at"], bytes: row["bytes"],
-            edges: (row["edges"] as String).split(separator: ",").map(String.init))
-    }
-
-    private static func claim(_ row: Row) -> ClaimRecord {
-        ClaimRecord(
-            id: row["id"], node: row["node_id"], content: row["content_id"], session: row["session_id"], bytes: row["bytes"],
-            acceptedAt: row["accepted_at"], receipt: row["receipt"])
-    }
-
     /// Writes many nodes and ledger events in one transaction (benchmarks seed a database
     /// with 100,000 edges this way; one transaction each would take minutes).
     package func seed(nodes: [NodeRecord], events: [LedgerEvent]) async throws {
@@ -367,19 +187,19 @@ package final class SQLiteStore: CoordinatorStore {
 
     // MARK: -
 
-    private func read<T: Sendable>(_ body: @Sendable @escaping (Database) throws -> T) async throws -> T {
+    func read<T: Sendable>(_ body: @Sendable @escaping (Database) throws -> T) async throws -> T {
         do { return try await database.read(body) } catch let failure as StoreFailure { throw failure } catch {
             throw StoreFailure.unavailable("SQLite: \(error)")
         }
     }
 
-    private func write<T: Sendable>(_ body: @Sendable @escaping (Database) throws -> T) async throws -> T {
+    func write<T: Sendable>(_ body: @Sendable @escaping (Database) throws -> T) async throws -> T {
         do { return try await database.write(body) } catch let failure as StoreFailure { throw failure } catch {
             throw StoreFailure.unavailable("SQLite: \(error)")
         }
     }
 
-    private static func node(_ row: Row) -> NodeRecord {
+    static func node(_ row: Row) -> NodeRecord {
         NodeRecord(
             id: row["id"], publicKey: row["public_key"], deviceClass: row["class"], cores: row["cores"], ramGB: row["ram_gb"],
             mbps: row["mbps"], gpu: row["gpu"], diskGB: row["disk_gb"], ssd: row["ssd"], latitude: row["latitude"],
@@ -387,7 +207,7 @@ package final class SQLiteStore: CoordinatorStore {
             load: row["load"], freeCache: row["free_cache"], healthy: row["healthy"], transcodes: row["transcodes"])
     }
 
-    private static func task(_ row: Row) throws -> TaskRecord {
+    static func task(_ row: Row) throws -> TaskRecord {
         guard let kind = TaskRecord.Kind(rawValue: row["kind"]) else {
             throw StoreFailure.corrupt("task \(row["seq"] as Int64? ?? -1) has an unknown kind")
         }
@@ -396,7 +216,7 @@ package final class SQLiteStore: CoordinatorStore {
             doneAt: row["done_at"])
     }
 
-    private static func event(_ row: Row) throws -> LedgerEvent {
+    static func event(_ row: Row) throws -> LedgerEvent {
         guard let kind = LedgerEvent.Kind(rawValue: row["kind"]) else {
             throw StoreFailure.corrupt("ledger entry \(row["seq"] as Int64? ?? -1) has an unknown kind")
         }

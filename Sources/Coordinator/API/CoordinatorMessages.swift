@@ -1,0 +1,150 @@
+import DePINProtocol
+import Foundation
+import Media
+
+/// `POST /v1/admin/ledger`.
+struct LedgerRequest: Codable, KnownFields {
+    var node: String
+    var kind: String
+    var amount: Int64
+    var reason: String
+    var evidence: String?
+    static let knownFields: Set<String> = ["node", "kind", "amount", "reason", "evidence"]
+}
+
+/// A node as the API shows it.
+struct NodeView: Codable {
+    var id: String
+    var deviceClass: String
+    var url: String
+    var latitude: Double
+    var longitude: Double
+    var lastHeartbeat: Int64
+    var load: Double
+    var healthy: Bool
+    var stake: StakeView
+    var routed: Bool
+    var reason: String?
+    /// Proof-of-retrievability reputation (0 to 1) and, when it is poor, what it means.
+    var reputation: Double?
+    var standing: String?
+
+    init(_ status: NodeStatus) {
+        id = status.node.id
+        deviceClass = status.node.deviceClass
+        url = status.node.url
+        latitude = status.node.latitude
+        longitude = status.node.longitude
+        lastHeartbeat = status.node.lastHeartbeat
+        load = status.node.load
+        healthy = status.node.healthy
+        stake = StakeView(status.stake)
+        routed = status.refusal == nil
+        reason = status.refusal
+    }
+}
+
+/// Stake in base units.
+struct StakeView: Codable {
+    var deposited: Int64
+    var available: Int64
+    var bonded: Int64
+    var unbonding: Int64
+    var slashed: Int64
+
+    init(_ balance: StakeBalance) {
+        deposited = balance.deposited
+        available = balance.available
+        bonded = balance.bonded
+        unbonding = balance.unbonding
+        slashed = balance.slashed
+    }
+}
+
+/// `GET /v1/route`.
+package struct RouteAnswer: Codable, Sendable {
+    package var content: String
+    /// The playback session the token is bound to.
+    package var session: String
+    /// A playback token for `content` (JWT, EdDSA), for edges and the key service.
+    package var token: String
+    package var edges: [RoutedEdge]
+
+    /// The answer as JSON, written by hand: it is on the hot path, and `JSONEncoder` costs
+    /// several times the look-up. Same keys, sorted, as `JSONEncoder` with `.sortedKeys`
+    /// writes (tested against `JSONDecoder`).
+    var json: String {
+        var out = "{\"content\":"
+        JSONText.append(content, to: &out)
+        out += ",\"edges\":["
+        for (index, edge) in edges.enumerated() {
+            if index > 0 { out += "," }
+            out += "{\"distanceKilometres\":"
+            out += edge.distanceKilometres.isFinite ? String(edge.distanceKilometres) : "0"
+            out += ",\"id\":"
+            JSONText.append(edge.id, to: &out)
+            out += ",\"url\":"
+            JSONText.append(edge.url, to: &out)
+            out += "}"
+        }
+        out += "],\"session\":"
+        JSONText.append(session, to: &out)
+        out += ",\"token\":"
+        JSONText.append(token, to: &out)
+        out += "}"
+        return out
+    }
+}
+/// `GET /v1/keys/coordinator`: the public key edges verify tokens and receipts with (also as
+/// a JWK's fields).
+struct CoordinatorKey: Codable {
+    var id: String
+    var publicKey: String
+    var kty: String
+    var crv: String
+    var alg: String
+    var x: String
+}
+
+/// `POST /v1/admin/revenue`.
+struct RevenueRequest: Codable, KnownFields {
+    var source: String
+    var amount: Int64
+    var reason: String
+    var epoch: Int64?
+    static let knownFields: Set<String> = ["source", "amount", "reason", "epoch"]
+}
+
+/// One line of `GET /v1/epochs`.
+struct EpochSummary: Codable {
+    var epoch: Int64
+    var startsAt: Int64
+    var endsAt: Int64
+    var pool: Int64
+    var paid: Int64
+    var carryOut: Int64
+    var miners: Int
+    var root: String
+}
+
+/// `GET /v1/epochs/{n}/miners/{id}`: one payout and every input behind it.
+package struct MinerExplanation: Codable {
+    package var epoch: Int64
+    package var pool: Int64
+    package var totalPoints: Double
+    package var root: String
+    package var signature: String
+    package var inputs: MinerInputs
+    package var resourceScore: Double
+    package var points: Double
+    package var amount: Int64
+    package var proof: MerkleProof?
+}
+
+/// `POST /v1/contents`: a published manifest and its content key.
+struct ContentRegistration: Codable, KnownFields {
+    var manifest: ContentManifest
+    /// base64 of the 16-byte key.
+    var key: String
+    static let knownFields: Set<String> = ["manifest", "key"]
+}
