@@ -41,6 +41,8 @@ struct CoordinatorCommand: AsyncParsableCommand {
     @Option(name: .customLong("epoch-seconds"), help: "Seconds an epoch lasts (rewards are settled when one ends).") var epochSeconds: Int64 = 86_400
     @Option(name: .customLong("app-share"), help: "Share of in-app revenue (subscriptions, ads, purchases) that feeds the reward pool.") var appShare = 0.3
     @Option(name: .customLong("fee-share"), help: "Share of token transaction fees that feeds the reward pool.") var feeShare = 0.5
+    @Option(name: .customLong("transcode-sample"), help: "Share of challenge rounds that also audit a transcode against two other edges (0 to 1).") var transcodeSample = 0.1
+    @Option(name: .customLong("edge-ca-file"), help: "PEM certificate to trust when fetching from edges (transcode audits), besides the system's.") var edgeCAFile: String?
     @Option(name: .customLong("geo-prefixes"), help: "File of 'PREFIX LAT LON' or 'PREFIX REGION' lines that place viewers by address when they give no place.")
     var geoPrefixes: String?
     @Option(name: .customLong("reload-interval"), help: "Seconds between reloads from the database (coordinators sharing one converge).") var reloadInterval = 5.0
@@ -92,6 +94,9 @@ struct CoordinatorCommand: AsyncParsableCommand {
             throw ValidationError("--challenge-interval must be 0 or more and --challenge-deadline 1 to 3600 seconds")
         }
         configuration.challengeInterval = challengeInterval
+        guard (0...1).contains(transcodeSample) else { throw ValidationError("--transcode-sample must be 0 to 1") }
+        configuration.transcodeSample = transcodeSample
+        configuration.edgeCAFile = edgeCAFile
         configuration.challengeDeadline = challengeDeadline
         guard (1...1000).contains(minChallenges) else { throw ValidationError("--min-challenges must be 1 to 1000") }
         configuration.reputation.minimumChallenges = minChallenges

@@ -16,7 +16,8 @@ struct TestNetwork {
 
     var certificate: String { dir.path + "/cert.pem" }
 
-    static func start(_ name: String, coordinatorArguments: [String] = []) async throws -> TestNetwork {
+    /// - Parameter trustEdges: the coordinator trusts the edges' certificate (for transcode audits).
+    static func start(_ name: String, coordinatorArguments: [String] = [], trustEdges: Bool = false) async throws -> TestNetwork {
         let dir = TemporaryDirectory(name)
         let made = try await run(
             "/usr/bin/openssl",
@@ -26,7 +27,8 @@ struct TestNetwork {
             ])
         guard made.status == 0 else { throw ToolError("openssl: \(made.output)") }
         let coordinator = try await CoordinatorProcess.start(
-            ["--db", "sqlite:\(dir.path)/c.sqlite", "--identity", dir.path + "/c.key"] + coordinatorArguments)
+            ["--db", "sqlite:\(dir.path)/c.sqlite", "--identity", dir.path + "/c.key"] + coordinatorArguments
+                + (trustEdges ? ["--edge-ca-file", dir.path + "/cert.pem"] : []))
         return TestNetwork(dir: dir, coordinator: coordinator, client: CoordinatorClient(base: coordinator.base))
     }
 

@@ -47,3 +47,61 @@ struct ProofTests {
         print("proofs: cheat \(onDropped.count) of \(onDropped.count) challenges on dropped data caught, \(cheatRows.count - onDropped.count) on kept data passed; honest \(honestRows.count) passed, 0 false positives")
     }
 }
+
+@Suite("transcode audits with real processes", .serialized)
+struct TranscodeAuditTests {
+    /// A transcode worker a lazy miner might run: it reads the job and answers each rendition
+    /// with filler instead of encoding it (the edge's protocol, garbage inside).
+    static let lazyWorker = """
+        #!/usr/bin/env python3
+        import json, struct, sys
+        stdin, out = sys.stdin.buffer, sys.stdout.buffer
+        line = stdin.readline()
+        if not line:
+            sys.exit(0)
+        job = json.loads(line)
+        left = job["sourceBytes"]
+        while left > 0:
+            chunk = stdin.read(min(left, 65536))
+            if not chunk:
+                break
+            left -= len(chunk)
+        sizes = []
+        for index, _ in enumerate(job["renditions"]):
+            payload = (bytes([0x47]) + bytes(187)) * 400
+            out.write(bytes([index]) + struct.pack(">I", len(payload)) + payload)
+            sizes.append(len(payload))
+        outcome = json.dumps({"error": None, "inputProblem": False, "bytes": sizes}).encode()
+        out.write(bytes([0xFF]) + struct.pack(">I", len(outcome)) + outcome)
+        out.flush()
+
+        """
+
+    @Test("an edge that serves garbage renditions disagrees with two honest edges and is slashed; the honest edges are not")
+    func lazyTranscoder() async throws {
+        var network = try await TestNetwork.start(
+            "audits", coordinatorArguments: ["--challenge-interval", "1", "--transcode-sample", "1"], trustEdges: true)
+        defer { network.stop() }
+        let worker = network.dir.path + "/lazy-worker"
+        try Self.lazyWorker.write(toFile: worker, atomically: true, encoding: .utf8)
+        chmod(worker, 0o755)
+        let honest1 = try await network.addEdge("paris", "pc", lat: 48.86, lon: 2.35, extra: ["--transcode", "true"])
+        let honest2 = try await network.addEdge("lyon", "pc", lat: 45.76, lon: 4.84, extra: ["--transcode", "true"])
+        let lazy = try await network.addEdge("berlin", "pc", lat: 52.52, lon: 13.40, extra: ["--transcode", "true", "--transcode-worker", worker])
+        #expect(try await network.waitUntil(seconds: 10) { Set(try await network.routed("movie", lat: 50, lon: 8)) == [honest1, honest2, lazy] })
+        #expect(try await network.publishMovie(seconds: 4, width: 1280, height: 720).status == 0)
+        // Viewers near each edge: every edge gets a delivery and a transcoding task.
+        for (lat, lon) in [(48.86, 2.35), (45.76, 4.84), (52.52, 13.40)] { _ = try await network.routed("movie", lat: lat, lon: lon) }
+
+        func slashed(_ id: String) async throws -> Int {
+            ((try await network.client.send(.GET, "/v1/nodes/\(id)").json["stake"] as? [String: Any])?["slashed"] as? Int) ?? 0
+        }
+        let caught = try await network.waitUntil(seconds: 120) { try await slashed(lazy) > 0 }
+        #expect(caught, "\(network.coordinator.log.suffix(1500))")
+        #expect(try await slashed(honest1) == 0)
+        #expect(try await slashed(honest2) == 0)
+        #expect(!(try await network.routed("movie", lat: 52.5, lon: 13.4)).contains(lazy))
+        let audits = network.coordinator.log.split(separator: "\n").filter { $0.contains("transcode audit of") }
+        print("transcode audits: \(audits.count) run, the lazy edge slashed, honest edges slashed 0 times")
+    }
+}

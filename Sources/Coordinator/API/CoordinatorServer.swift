@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import DePINProtocol
 import Foundation
 import Hummingbird
@@ -38,6 +39,10 @@ package struct CoordinatorServer {
         package var challengeDeadline: Int64 = 10
         package var reputation = ReputationPolicy()
         package var rewards = RewardPolicy()
+        /// The share of challenge rounds that also audit a transcode (0 to 1).
+        package var transcodeSample = 0.1
+        /// A PEM certificate to trust, besides the system's, when fetching from edges (audits).
+        package var edgeCAFile: String?
         package var policy = RoutingPolicy()
         package var bandKilometres = 50.0
         /// Seconds between reloads from the store (PostgreSQL only: coordinators sharing it
@@ -79,6 +84,14 @@ package struct CoordinatorServer {
         let board = TaskBoard(store: store, registry: registry, policy: configuration.hosting)
         let challenger = Challenger(
             store: store, registry: registry, board: board, policy: configuration.reputation, deadline: configuration.challengeDeadline)
+        var clientConfiguration = HTTPClient.Configuration(redirectConfiguration: .disallow, timeout: .init(connect: .seconds(5), read: .seconds(60)))
+        if let ca = configuration.edgeCAFile {
+            var tls = TLSConfiguration.makeClientConfiguration()
+            tls.additionalTrustRoots = [.certificates(try NIOSSLCertificate.fromPEMFile(ca))]
+            clientConfiguration.tlsConfiguration = tls
+        }
+        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
+        let auditor = TranscodeAuditor(store: store, registry: registry, vault: vault, client: client, sample: configuration.transcodeSample, logger: logger)
         let epochBook = EpochBook(store: store, vault: vault, reputation: configuration.reputation, policy: configuration.rewards)
         var claimPolicy = configuration.claims
         claimPolicy.sessionLifetime = Int64(configuration.tokenLifetime)
@@ -90,7 +103,8 @@ package struct CoordinatorServer {
         let shared = !configuration.database.hasPrefix("sqlite:")
         var services: [any Service] = [
             Refresher(
-                registry: registry, board: board, challenger: challenger, epochs: epochBook, challengeInterval: configuration.challengeInterval,
+                registry: registry, board: board, challenger: challenger, auditor: auditor, epochs: epochBook,
+                challengeInterval: configuration.challengeInterval,
                 reloadInterval: shared ? configuration.reloadInterval : .infinity, logger: logger)
         ]
         if let listen = configuration.httpListen {
@@ -113,7 +127,13 @@ package struct CoordinatorServer {
         }
         let group = ServiceGroup(
             configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        try await group.run()
+        do {
+            try await group.run()
+        } catch {
+            try? await client.shutdown()
+            throw error
+        }
+        try? await client.shutdown()
         try await store.close()
     }
 }
@@ -125,6 +145,7 @@ struct Refresher: Service {
     let registry: Registry
     let board: TaskBoard
     let challenger: Challenger
+    let auditor: TranscodeAuditor
     let epochs: EpochBook
     let challengeInterval: Int
     let reloadInterval: Double
@@ -155,6 +176,7 @@ struct Refresher: Service {
                 do {
                     let issued = try await challenger.round()
                     if !issued.isEmpty { logger.debug("issued \(issued.count) proof-of-retrievability challenges") }
+                    try await auditor.round()
                 } catch {
                     logger.warning("challenge round failed: \(error)")
                 }

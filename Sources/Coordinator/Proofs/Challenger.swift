@@ -161,18 +161,13 @@ package final class Challenger: Sendable {
     }
 
     private func slash(_ node: String, outcomes: [ChallengeRecord], score: Double) async throws {
-        guard !registry.isSlashed(node), let record = registry.known(node), let deviceClass = DeviceClass.named(record.deviceClass),
-            let status = try await registry.status(of: node), status.stake.bonded > 0
-        else { return }
-        let amount = min(status.stake.bonded, max(1, Int64(Double(deviceClass.stake) * policy.slashFraction)))
         let failed = outcomes.filter { $0.outcome != .pass }.suffix(20).map {
             #"{"challenge":"\#($0.id)","content":"\#($0.content)","segment":\#($0.segment),"chunk":\#($0.chunk),"outcome":"\#($0.outcome?.rawValue ?? "")","issuedAt":\#($0.issuedAt)}"#
         }
-        _ = try await registry.record(
-            LedgerEvent(
-                node: node, kind: .slash, amount: amount,
-                reason: String(format: "failed proofs of retrievability: reputation %.2f over %d challenges", score, outcomes.count),
-                evidence: "[" + failed.joined(separator: ",") + "]", at: now()))
+        try await registry.slash(
+            node, fraction: policy.slashFraction,
+            reason: String(format: "failed proofs of retrievability: reputation %.2f over %d challenges", score, outcomes.count),
+            evidence: "[" + failed.joined(separator: ",") + "]")
     }
 
     static func describe(_ standing: ReputationPolicy.Standing, score: Double, count: Int, policy: ReputationPolicy) -> String? {

@@ -201,6 +201,19 @@ package final class Registry: Sendable {
         }
     }
 
+    /// Slashes `fraction` of the node's class stake (no more than it has bonded) for a proven
+    /// fault, once: a node slashed before is left as it is.
+    /// - Returns: the amount taken, or nil when nothing was.
+    @discardableResult
+    package func slash(_ node: String, fraction: Double, reason: String, evidence: String) async throws -> Int64? {
+        guard !isSlashed(node), let record = known(node), let deviceClass = DeviceClass.named(record.deviceClass) else { return nil }
+        let bonded = try await stake(of: node).bonded
+        guard bonded > 0 else { return nil }
+        let amount = min(bonded, max(1, Int64(Double(deviceClass.stake) * fraction)))
+        _ = try await self.record(LedgerEvent(node: node, kind: .slash, amount: amount, reason: reason, evidence: evidence, at: now()))
+        return amount
+    }
+
     /// Suspends a node from every task (nil: lifts the suspension).
     package func setSuspension(_ id: String, reason: String?) {
         let time = now()
