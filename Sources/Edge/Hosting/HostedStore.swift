@@ -129,6 +129,18 @@ package struct HostedStore: Sendable {
         }
     }
 
+    /// The most bytes an upload of `path` may carry: a segment's length in the manifest, or the
+    /// text limit for the manifest and playlists (and for anything else, refused on arrival).
+    package func uploadLimit(content: String, path: String) -> Int {
+        let prefix = ContentManifest.sourceRendition + "/"
+        if path.hasPrefix(prefix), path.hasSuffix(".ts"), let index = Int(path.dropFirst(prefix.count).dropLast(3)),
+            let segment = manifest(content)?.segments.first(where: { $0.index == index })
+        {
+            return segment.length
+        }
+        return Self.maxTextBytes
+    }
+
     /// Reads one stored file.
     package func read(_ content: String, _ path: String) -> Data? { FileManager.default.contents(atPath: "\(root)/\(content)/\(path)") }
 

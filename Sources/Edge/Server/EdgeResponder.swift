@@ -201,11 +201,13 @@ struct EdgeResponder: HTTPResponder {
             throw HTTPFailure(
                 status: .forbidden, message: "this token does not let anyone upload \(key.content) to node \(hosting.node); the coordinator's POST /v1/contents gives upload tokens")
         }
+        // No more is read than the file may weigh: its length in the manifest, or the text limit.
+        let limit = hosting.store.uploadLimit(content: key.content, path: key.path)
         let body: ByteBuffer
         do {
-            body = try await request.body.collect(upTo: 1 << 30)
+            body = try await request.body.collect(upTo: limit)
         } catch {
-            throw HTTPFailure(status: .contentTooLarge, message: "an uploaded file may be at most 1 GiB")
+            throw HTTPFailure(status: .contentTooLarge, message: "\(key.path) may be at most \(limit) bytes")
         }
         let stored: Bool
         do {
