@@ -109,7 +109,7 @@ struct RewardTests {
 
         // Wait for an epoch that pays the edge (revenue is carried until an epoch has work to pay).
         var paidEpoch: Int?
-        for _ in 0..<200 where paidEpoch == nil {
+        for _ in 0..<400 where paidEpoch == nil {
             try await Task.sleep(for: .milliseconds(100))
             let list = try await network.client.send(.GET, "/v1/epochs").json["epochs"] as? [[String: Any]] ?? []
             paidEpoch = list.first { ($0["paid"] as? Int ?? 0) > 0 }?["epoch"] as? Int
