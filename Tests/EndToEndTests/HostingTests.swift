@@ -6,6 +6,11 @@ import NIOHTTP1
 import TestSupport
 import Testing
 
+/// The suites that run a coordinator and several edges, with FFmpeg: one at a time, so their
+/// load does not starve the timing-sensitive tests that run beside them.
+@Suite("networks of real processes", .serialized)
+enum NetworkSuites {}
+
 /// A network on loopback: a coordinator and edges with one certificate (for 127.0.0.1) that
 /// they and the publisher trust, so every edge-to-edge and upload hop is verified TLS.
 struct TestNetwork {
@@ -86,138 +91,140 @@ struct TestNetwork {
     }
 }
 
-@Suite("hosting: titles live on the edges the coordinator picks", .serialized)
-struct HostingTests {
-    @Test("publish uploads to spread hosts; an edge with no upstream fills from them, transcodes with a leased key, and ffmpeg plays; a lost host is replaced by a copy; slashed, unstaked and silent edges are never routed")
-    func hostedNetwork() async throws {
-        var network = try await TestNetwork.start("hosting", coordinatorArguments: ["--heartbeat-timeout", "12"])
-        defer { network.stop() }
-        let client = network.client
-        // Hosts-to-be in Paris (pc) and Berlin (server); no edge has an upstream.
-        let paris = try await network.addEdge("paris", "pc", lat: 48.86, lon: 2.35)
-        let berlin = try await network.addEdge("berlin", "server", lat: 52.52, lon: 13.40)
-        #expect(try await network.waitUntil(seconds: 10) { Set(try await network.routed("movie", lat: 50, lon: 8)) == [paris, berlin] })
+extension NetworkSuites {
+    @Suite("hosting: titles live on the edges the coordinator picks")
+    struct HostingTests {
+        @Test("publish uploads to spread hosts; an edge with no upstream fills from them, transcodes with a leased key, and ffmpeg plays; a lost host is replaced by a copy; slashed, unstaked and silent edges are never routed")
+        func hostedNetwork() async throws {
+            var network = try await TestNetwork.start("hosting", coordinatorArguments: ["--heartbeat-timeout", "12"])
+            defer { network.stop() }
+            let client = network.client
+            // Hosts-to-be in Paris (pc) and Berlin (server); no edge has an upstream.
+            let paris = try await network.addEdge("paris", "pc", lat: 48.86, lon: 2.35)
+            let berlin = try await network.addEdge("berlin", "server", lat: 52.52, lon: 13.40)
+            #expect(try await network.waitUntil(seconds: 10) { Set(try await network.routed("movie", lat: 50, lon: 8)) == [paris, berlin] })
 
-        let published = try await network.publishMovie(width: 1280, height: 720)
-        #expect(published.status == 0, "\(published.output)")
-        #expect(published.output.contains("uploaded movie to \(paris)") && published.output.contains("uploaded movie to \(berlin)"), "\(published.output)")
-        let manifest = try JSONDecoder().decode(ContentManifest.self, from: Data(contentsOf: URL(fileURLWithPath: network.dir.path + "/out/movie/manifest.json")))
-        for name in ["paris", "berlin"] {
-            for segment in manifest.segments {
-                let hosted = network.dir.path + "/cache-\(name)/hosted/movie/source/\(segment.index).ts"
-                #expect(FileManager.default.contents(atPath: hosted) == FileManager.default.contents(atPath: network.dir.path + "/out/movie/source/\(segment.index).ts"))
+            let published = try await network.publishMovie(width: 1280, height: 720)
+            #expect(published.status == 0, "\(published.output)")
+            #expect(published.output.contains("uploaded movie to \(paris)") && published.output.contains("uploaded movie to \(berlin)"), "\(published.output)")
+            let manifest = try JSONDecoder().decode(ContentManifest.self, from: Data(contentsOf: URL(fileURLWithPath: network.dir.path + "/out/movie/manifest.json")))
+            for name in ["paris", "berlin"] {
+                for segment in manifest.segments {
+                    let hosted = network.dir.path + "/cache-\(name)/hosted/movie/source/\(segment.index).ts"
+                    #expect(FileManager.default.contents(atPath: hosted) == FileManager.default.contents(atPath: network.dir.path + "/out/movie/source/\(segment.index).ts"))
+                }
             }
+
+            // A New York pc joins, with a slashed pc and an unstaked one beside it.
+            let newYork = try await network.addEdge("newyork", "pc", lat: 40.71, lon: -74.0, extra: ["--transcode", "true"])
+            let slashed = try await network.addEdge("slashed", "pc", lat: 40.72, lon: -74.01)
+            let unstaked = try await network.addEdge("unstaked", "pc", lat: 40.70, lon: -73.99, stake: false)
+            #expect(try await network.waitUntil(seconds: 10) { try await network.routed("movie", lat: 40.7, lon: -74).contains(slashed) })
+            #expect(try await client.admin(slashed, "slash", 1) == 200)
+            let routes = try await network.routed("movie", lat: 40.7, lon: -74)
+            #expect(routes == [newYork, paris, berlin], "routes \(routes)")
+            #expect(!routes.contains(unstaked) && network.edges["unstaked"]!.process.log.contains("DHB bonded"))
+
+            // A viewer in New York plays through the New York edge, which has no upstream: segments
+            // come from the hosts, renditions are transcoded there with a leased key, the key from
+            // the coordinator.
+            let route = try await client.send(.GET, "/v1/route?content=movie&lat=40.7&lon=-74")
+            let token = try #require(route.json["token"] as? String)
+            let edgeURL = try #require((route.json["edges"] as? [[String: Any]])?.first?["url"] as? String)
+            #expect(edgeURL == network.edges["newyork"]!.process.httpsBase)
+            let play = try await run(
+                "/usr/bin/ffmpeg",
+                ["-v", "error", "-tls_verify", "0", "-i", "\(edgeURL)/v/movie/master.m3u8?token=\(token)", "-map", "0:v", "-f", "framecrc", "-"],
+                mergeErrors: false)
+            #expect(play.status == 0)
+            // Every video frame of the source and of each rendition decoded (8 s at 30 fps each).
+            #expect(!manifest.ladder.isEmpty)
+            let frames = play.output.split(separator: "\n").filter { !$0.hasPrefix("#") }.count
+            #expect(frames == 240 * (1 + manifest.ladder.count), "\(frames) frames: \(play.output.suffix(300))")
+            let newYorkLog = network.edges["newyork"]!.process.log
+            #expect(newYorkLog.contains("keys leased from the coordinator") && newYorkLog.contains("transcoded movie/source/0.ts"), "\(newYorkLog.suffix(800))")
+            #expect(!FileManager.default.fileExists(atPath: network.dir.path + "/cache-newyork/hosted/movie"))
+
+            // Berlin dies: it stops being routed, and the New York edge is asked to host in its
+            // place, copying the title from Paris.
+            network.edges["berlin"]!.process.kill(SIGKILL)
+            #expect(try await network.waitUntil(seconds: 30) { !(try await network.routed("movie", lat: 50, lon: 8).contains(berlin)) })
+            let copied = try await network.waitUntil(seconds: 30) {
+                manifest.segments.allSatisfy { FileManager.default.fileExists(atPath: network.dir.path + "/cache-newyork/hosted/movie/source/\($0.index).ts") }
+            }
+            #expect(copied, "\(network.coordinator.log.suffix(600))\n\(network.edges["newyork"]!.process.log.suffix(600))")
+            #expect(try await network.waitUntil(seconds: 10) { network.edges["newyork"]!.process.log.contains("reported to the coordinator: hosting movie") })
+            #expect(try await !network.routed("movie", lat: 40.7, lon: -74).contains(slashed))
         }
 
-        // A New York pc joins, with a slashed pc and an unstaked one beside it.
-        let newYork = try await network.addEdge("newyork", "pc", lat: 40.71, lon: -74.0, extra: ["--transcode", "true"])
-        let slashed = try await network.addEdge("slashed", "pc", lat: 40.72, lon: -74.01)
-        let unstaked = try await network.addEdge("unstaked", "pc", lat: 40.70, lon: -73.99, stake: false)
-        #expect(try await network.waitUntil(seconds: 10) { try await network.routed("movie", lat: 40.7, lon: -74).contains(slashed) })
-        #expect(try await client.admin(slashed, "slash", 1) == 200)
-        let routes = try await network.routed("movie", lat: 40.7, lon: -74)
-        #expect(routes == [newYork, paris, berlin], "routes \(routes)")
-        #expect(!routes.contains(unstaked) && network.edges["unstaked"]!.process.log.contains("DHB bonded"))
+        @Test("uploads, task polls and lease requests that are not what they claim get a clear 4xx and store nothing")
+        func refusals() async throws {
+            var network = try await TestNetwork.start("hosting-refusals")
+            defer { network.stop() }
+            let client = network.client
+            let host = try await network.addEdge("host", "server", lat: 48.86, lon: 2.35)
+            #expect(try await network.waitUntil(seconds: 10) { try await network.routed("movie", lat: 48, lon: 2) == [host] })
+            let edge = network.edges["host"]!.process
 
-        // A viewer in New York plays through the New York edge, which has no upstream: segments
-        // come from the hosts, renditions are transcoded there with a leased key, the key from
-        // the coordinator.
-        let route = try await client.send(.GET, "/v1/route?content=movie&lat=40.7&lon=-74")
-        let token = try #require(route.json["token"] as? String)
-        let edgeURL = try #require((route.json["edges"] as? [[String: Any]])?.first?["url"] as? String)
-        #expect(edgeURL == network.edges["newyork"]!.process.httpsBase)
-        let play = try await run(
-            "/usr/bin/ffmpeg",
-            ["-v", "error", "-tls_verify", "0", "-i", "\(edgeURL)/v/movie/master.m3u8?token=\(token)", "-map", "0:v", "-f", "framecrc", "-"],
-            mergeErrors: false)
-        #expect(play.status == 0)
-        // Every video frame of the source and of each rendition decoded (8 s at 30 fps each).
-        #expect(!manifest.ladder.isEmpty)
-        let frames = play.output.split(separator: "\n").filter { !$0.hasPrefix("#") }.count
-        #expect(frames == 240 * (1 + manifest.ladder.count), "\(frames) frames: \(play.output.suffix(300))")
-        let newYorkLog = network.edges["newyork"]!.process.log
-        #expect(newYorkLog.contains("keys leased from the coordinator") && newYorkLog.contains("transcoded movie/source/0.ts"), "\(newYorkLog.suffix(800))")
-        #expect(!FileManager.default.fileExists(atPath: network.dir.path + "/cache-newyork/hosted/movie"))
+            // The coordinator picks the only edge as host and answers an upload token for it.
+            try await TestClip.make(network.dir.path + "/in.mp4", seconds: 4, keyint: 30)
+            let published = try await run(depinBinary, ["publish", network.dir.path + "/in.mp4", "--out", network.dir.path + "/out", "--id", "movie"])
+            #expect(published.status == 0)
+            let manifestData = try Data(contentsOf: URL(fileURLWithPath: network.dir.path + "/out/movie/manifest.json"))
+            let key = try Data(contentsOf: URL(fileURLWithPath: network.dir.path + "/out/movie.key"))
+            let registration = try JSONSerialization.data(withJSONObject: [
+                "manifest": try JSONSerialization.jsonObject(with: manifestData), "key": key.base64EncodedString(),
+            ])
+            let registered = try await client.send(.POST, "/v1/contents", body: registration, headers: [("Authorization", "Bearer \(CoordinatorProcess.adminToken)")])
+            let hosts = try JSONDecoder().decode(ContentRegistrationAnswer.self, from: Data(registered.text.utf8)).hosts
+            #expect(registered.status == 201 && hosts.map(\.id) == [host], "\(registered.text)")
+            let uploadToken = hosts[0].token
+            let viewerToken = try #require(try await client.send(.GET, "/v1/route?content=movie&lat=48&lon=2").json["token"] as? String)
 
-        // Berlin dies: it stops being routed, and the New York edge is asked to host in its
-        // place, copying the title from Paris.
-        network.edges["berlin"]!.process.kill(SIGKILL)
-        #expect(try await network.waitUntil(seconds: 30) { !(try await network.routed("movie", lat: 50, lon: 8).contains(berlin)) })
-        let copied = try await network.waitUntil(seconds: 30) {
-            manifest.segments.allSatisfy { FileManager.default.fileExists(atPath: network.dir.path + "/cache-newyork/hosted/movie/source/\($0.index).ts") }
+            func put(_ path: String, _ body: Data, token: String?) async throws -> (Int, String) {
+                var request = HTTPClientRequest(url: "\(edge.httpBase)/hosting/\(path)")
+                request.method = .PUT
+                if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
+                request.body = .bytes(ByteBuffer(bytes: body))
+                let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+                return (Int(response.status.code), String(buffer: try await response.body.collect(upTo: 1 << 16)))
+            }
+            let segment = try Data(contentsOf: URL(fileURLWithPath: network.dir.path + "/out/movie/source/0.ts"))
+            #expect(try await put("movie/manifest.json", manifestData, token: nil).0 == 401)
+            let byViewer = try await put("movie/manifest.json", manifestData, token: viewerToken)
+            #expect(byViewer.0 == 403 && byViewer.1.contains("does not let anyone upload"), "\(byViewer)")
+            let early = try await put("movie/source/0.ts", segment, token: uploadToken)
+            #expect(early.0 == 409 && early.1.contains("manifest.json first"), "\(early)")
+            #expect(try await put("movie/manifest.json", Data("{\"id\":\"movie\"}".utf8), token: uploadToken).0 == 422)
+            #expect(try await put("movie/manifest.json", manifestData, token: uploadToken).0 == 201)
+            var damaged = segment
+            damaged[damaged.count / 2] ^= 0xff
+            let bad = try await put("movie/source/0.ts", damaged, token: uploadToken)
+            #expect(bad.0 == 422 && bad.1.contains("SHA-256"), "\(bad)")
+            #expect(try await put("movie/source/99.ts", segment, token: uploadToken).0 == 422)
+            #expect(try await put("movie/../etc/passwd", segment, token: uploadToken).0 == 400)
+            #expect(try await put("movie/source/0.ts", segment, token: uploadToken).0 == 201)
+            #expect(FileManager.default.contents(atPath: network.dir.path + "/cache-host/hosted/movie/source/0.ts") == segment)
+            #expect((try? FileManager.default.contentsOfDirectory(atPath: network.dir.path + "/cache-host/hosted/.tmp"))?.isEmpty == true)
+            let get = try await run("/usr/bin/curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "DELETE", "\(edge.httpBase)/hosting/movie/source/0.ts"], mergeErrors: false)
+            #expect(get.output == "405")
+
+            // Task polls and leases: signed by a registered node, well-formed, and leases only for
+            // a transcoding task.
+            let stranger = NodeIdentity()
+            let poll = Data(#"{"after":0,"wait":0,"hosted":[]}"#.utf8)
+            let unsigned = try await client.send(.POST, "/v1/tasks", body: poll)
+            #expect(unsigned.status == 401)
+            let strangerHeaders = try SignedRequest.headers(identity: stranger, method: "POST", path: "/v1/tasks", body: poll)
+            #expect(try await client.send(.POST, "/v1/tasks", body: poll, headers: strangerHeaders).status == 401)
+            let badPoll = Data(#"{"after":0,"wait":600,"hosted":[]}"#.utf8)
+            #expect(try await client.send(.POST, "/v1/tasks", body: badPoll, headers: strangerHeaders).status == 400)
+            #expect(try await client.send(.POST, "/v1/tasks", body: Data(#"{"after":0,"wait":0,"hosted":[],"x":1}"#.utf8)).status == 400)
+            let lease = Data(#"{"content":"movie","leaseKey":"AAAA"}"#.utf8)
+            #expect(try await client.send(.POST, "/v1/leases", body: lease).status == 400)
+            let x25519 = Data(repeating: 9, count: 32).base64EncodedString()
+            let leaseBody = Data(#"{"content":"movie","leaseKey":"\#(x25519)"}"#.utf8)
+            #expect(try await client.send(.POST, "/v1/leases", body: leaseBody, headers: SignedRequest.headers(identity: stranger, method: "POST", path: "/v1/leases", body: leaseBody)).status == 401)
         }
-        #expect(copied, "\(network.coordinator.log.suffix(600))\n\(network.edges["newyork"]!.process.log.suffix(600))")
-        #expect(try await network.waitUntil(seconds: 10) { network.edges["newyork"]!.process.log.contains("reported to the coordinator: hosting movie") })
-        #expect(try await !network.routed("movie", lat: 40.7, lon: -74).contains(slashed))
-    }
-
-    @Test("uploads, task polls and lease requests that are not what they claim get a clear 4xx and store nothing")
-    func refusals() async throws {
-        var network = try await TestNetwork.start("hosting-refusals")
-        defer { network.stop() }
-        let client = network.client
-        let host = try await network.addEdge("host", "server", lat: 48.86, lon: 2.35)
-        #expect(try await network.waitUntil(seconds: 10) { try await network.routed("movie", lat: 48, lon: 2) == [host] })
-        let edge = network.edges["host"]!.process
-
-        // The coordinator picks the only edge as host and answers an upload token for it.
-        try await TestClip.make(network.dir.path + "/in.mp4", seconds: 4, keyint: 30)
-        let published = try await run(depinBinary, ["publish", network.dir.path + "/in.mp4", "--out", network.dir.path + "/out", "--id", "movie"])
-        #expect(published.status == 0)
-        let manifestData = try Data(contentsOf: URL(fileURLWithPath: network.dir.path + "/out/movie/manifest.json"))
-        let key = try Data(contentsOf: URL(fileURLWithPath: network.dir.path + "/out/movie.key"))
-        let registration = try JSONSerialization.data(withJSONObject: [
-            "manifest": try JSONSerialization.jsonObject(with: manifestData), "key": key.base64EncodedString(),
-        ])
-        let registered = try await client.send(.POST, "/v1/contents", body: registration, headers: [("Authorization", "Bearer \(CoordinatorProcess.adminToken)")])
-        let hosts = try JSONDecoder().decode(ContentRegistrationAnswer.self, from: Data(registered.text.utf8)).hosts
-        #expect(registered.status == 201 && hosts.map(\.id) == [host], "\(registered.text)")
-        let uploadToken = hosts[0].token
-        let viewerToken = try #require(try await client.send(.GET, "/v1/route?content=movie&lat=48&lon=2").json["token"] as? String)
-
-        func put(_ path: String, _ body: Data, token: String?) async throws -> (Int, String) {
-            var request = HTTPClientRequest(url: "\(edge.httpBase)/hosting/\(path)")
-            request.method = .PUT
-            if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
-            request.body = .bytes(ByteBuffer(bytes: body))
-            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
-            return (Int(response.status.code), String(buffer: try await response.body.collect(upTo: 1 << 16)))
-        }
-        let segment = try Data(contentsOf: URL(fileURLWithPath: network.dir.path + "/out/movie/source/0.ts"))
-        #expect(try await put("movie/manifest.json", manifestData, token: nil).0 == 401)
-        let byViewer = try await put("movie/manifest.json", manifestData, token: viewerToken)
-        #expect(byViewer.0 == 403 && byViewer.1.contains("does not let anyone upload"), "\(byViewer)")
-        let early = try await put("movie/source/0.ts", segment, token: uploadToken)
-        #expect(early.0 == 409 && early.1.contains("manifest.json first"), "\(early)")
-        #expect(try await put("movie/manifest.json", Data("{\"id\":\"movie\"}".utf8), token: uploadToken).0 == 422)
-        #expect(try await put("movie/manifest.json", manifestData, token: uploadToken).0 == 201)
-        var damaged = segment
-        damaged[damaged.count / 2] ^= 0xff
-        let bad = try await put("movie/source/0.ts", damaged, token: uploadToken)
-        #expect(bad.0 == 422 && bad.1.contains("SHA-256"), "\(bad)")
-        #expect(try await put("movie/source/99.ts", segment, token: uploadToken).0 == 422)
-        #expect(try await put("movie/../etc/passwd", segment, token: uploadToken).0 == 400)
-        #expect(try await put("movie/source/0.ts", segment, token: uploadToken).0 == 201)
-        #expect(FileManager.default.contents(atPath: network.dir.path + "/cache-host/hosted/movie/source/0.ts") == segment)
-        #expect((try? FileManager.default.contentsOfDirectory(atPath: network.dir.path + "/cache-host/hosted/.tmp"))?.isEmpty == true)
-        let get = try await run("/usr/bin/curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "DELETE", "\(edge.httpBase)/hosting/movie/source/0.ts"], mergeErrors: false)
-        #expect(get.output == "405")
-
-        // Task polls and leases: signed by a registered node, well-formed, and leases only for
-        // a transcoding task.
-        let stranger = NodeIdentity()
-        let poll = Data(#"{"after":0,"wait":0,"hosted":[]}"#.utf8)
-        let unsigned = try await client.send(.POST, "/v1/tasks", body: poll)
-        #expect(unsigned.status == 401)
-        let strangerHeaders = try SignedRequest.headers(identity: stranger, method: "POST", path: "/v1/tasks", body: poll)
-        #expect(try await client.send(.POST, "/v1/tasks", body: poll, headers: strangerHeaders).status == 401)
-        let badPoll = Data(#"{"after":0,"wait":600,"hosted":[]}"#.utf8)
-        #expect(try await client.send(.POST, "/v1/tasks", body: badPoll, headers: strangerHeaders).status == 400)
-        #expect(try await client.send(.POST, "/v1/tasks", body: Data(#"{"after":0,"wait":0,"hosted":[],"x":1}"#.utf8)).status == 400)
-        let lease = Data(#"{"content":"movie","leaseKey":"AAAA"}"#.utf8)
-        #expect(try await client.send(.POST, "/v1/leases", body: lease).status == 400)
-        let x25519 = Data(repeating: 9, count: 32).base64EncodedString()
-        let leaseBody = Data(#"{"content":"movie","leaseKey":"\#(x25519)"}"#.utf8)
-        #expect(try await client.send(.POST, "/v1/leases", body: leaseBody, headers: SignedRequest.headers(identity: stranger, method: "POST", path: "/v1/leases", body: leaseBody)).status == 401)
     }
 }
