@@ -2,12 +2,12 @@ import ArgumentParser
 import DePINProtocol
 import Foundation
 
-/// `depin keys generate --out KEYFILE`: a node's Ed25519 identity.
+/// `depin keys generate --out KEYFILE`, `depin keys show --key KEYFILE`: a node's Ed25519 identity.
 struct KeysCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "keys",
         abstract: "Node identity keys.",
-        subcommands: [Generate.self]
+        subcommands: [Generate.self, Show.self]
     )
 
     struct Generate: ParsableCommand {
@@ -25,6 +25,21 @@ struct KeysCommand: ParsableCommand {
             }
             print(identity.id)
             FileHandle.standardError.write(Data("node \(identity.id): key pair written to \(out) (keep it private)\n".utf8))
+        }
+    }
+
+    /// `depin keys show --key KEYFILE`: the node id of an existing identity.
+    struct Show: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print the node id of a key file.")
+
+        @Option(name: .long, help: "The key file.") var key: String
+
+        func run() throws {
+            do {
+                print(try NodeIdentity.read(from: key).id)
+            } catch {
+                throw ValidationError("\(error)")
+            }
         }
     }
 }

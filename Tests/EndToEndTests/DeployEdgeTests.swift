@@ -1,4 +1,5 @@
 import Foundation
+import NIOHTTP1
 import TestSupport
 import Testing
 
@@ -48,6 +49,45 @@ struct DeployEdgeTests {
             served = try await run("/usr/bin/curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(port)/v/show/hd/0.ts"]).output
         }
         #expect(served == "200", "log: \((try? String(contentsOfFile: root.path + "/var/log/depin-edge.log", encoding: .utf8)) ?? "")")
+    }
+
+    @Test("with --coordinator it makes the node's identity once, prints the id to stake for, and the installed edge registers and is routed once staked")
+    func installWithCoordinator() async throws {
+        let root = TemporaryDirectory("deploy-coordinated")
+        let origin = TemporaryDirectory("deploy-coordinated-origin")
+        let coordinator = try await CoordinatorProcess.start(["--db", "sqlite:\(origin.path)/c.sqlite", "--identity", origin.path + "/c.key"])
+        defer {
+            if let pid = try? String(contentsOfFile: root.path + "/run/depin-edge.pid", encoding: .utf8), let n = Int32(pid.trimmingCharacters(in: .whitespacesAndNewlines)) {
+                kill(n, SIGTERM)
+            }
+            coordinator.stop()
+            root.remove()
+            origin.remove()
+        }
+        let port = freeLoopbackPort()
+        let arguments = [
+            Self.script, "--binary", depinBinary, "--root", root.path, "--listen", "off", "--http-listen", "127.0.0.1:\(port)",
+            "--coordinator", coordinator.base, "--class", "server", "--region", "eu-west", "--public-url", "http://127.0.0.1:\(port)",
+            "--cores", "8", "--ram", "16", "--cache-size", "100MiB",
+        ]
+        let result = try await run("/bin/bash", arguments)
+        #expect(result.status == 0, "\(result.output)")
+        let id = try #require(result.output.firstMatch(of: /made the node identity .*: node ([0-9a-f]{32})/)?.1).description
+        #expect(result.output.contains("deposit and bond the server class's stake for node \(id)"))
+        let attributes = try FileManager.default.attributesOfItem(atPath: root.path + "/etc/depin/node.key")
+        #expect((attributes[.posixPermissions] as? Int) == 0o600)
+        let client = CoordinatorClient(base: coordinator.base)
+        #expect(try await client.admin(id, "deposit", 10_000_000) == 200)
+        #expect(try await client.admin(id, "bond", 10_000_000) == 200)
+        var routed = false
+        for _ in 0..<150 where !routed {
+            try await Task.sleep(for: .milliseconds(100))
+            routed = try await client.send(.GET, "/v1/nodes/\(id)").json["routed"] as? Bool == true
+        }
+        #expect(routed, "\((try? String(contentsOfFile: root.path + "/var/log/depin-edge.log", encoding: .utf8)) ?? "")")
+        // A second install keeps the identity.
+        let again = try await run("/bin/bash", arguments + ["--no-start"])
+        #expect(again.status == 0 && again.output.contains("keeping the node identity") && again.output.contains(id), "\(again.output)")
     }
 
     @Test("a configuration the edge would refuse stops the install before anything is written")
