@@ -65,7 +65,12 @@ struct EdgeProcessTests {
             let h2Viewer = Task {
                 try await run("/usr/bin/curl", ["-sk", "--http2", "-o", out2, "-w", "%{http_version} %{http_code}", "\(edge.httpsBase)/v/movie/720p/1.ts"])
             }
-            try await Task.sleep(for: .milliseconds(300))
+            // Both requests in flight (one fills, the other joins it), however busy the machine.
+            for _ in 0..<200 {
+                let metrics = try await run("/usr/bin/curl", ["-s", "\(edge.httpBase)/metrics"], mergeErrors: false).output
+                if metrics.contains("depin_cache_lookups_total{result=\"joined\"} 1") || metrics.contains("depin_cache_lookups_total{result=\"joined\"} 2") { break }
+                try await Task.sleep(for: .milliseconds(50))
+            }
             edge.kill(SIGTERM)
             let result = try await viewer.value
             #expect(result.output == "200")
