@@ -148,7 +148,7 @@ struct RouteCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Content id.") var content: String
     @Option(name: .long, help: "Viewer latitude.") var lat: Double?
     @Option(name: .long, help: "Viewer longitude.") var lon: Double?
-    @Option(name: .long, help: "Viewer region name (instead of --lat/--lon).") var region: String?
+    @Option(name: .long, help: "Viewer region name (instead of --lat/--lon; with neither, the coordinator places you by your address).") var region: String?
     @Option(name: .long, help: "Edges to return.") var limit = 5
 
     func run() async throws {
@@ -158,9 +158,10 @@ struct RouteCommand: AsyncParsableCommand {
             items += [URLQueryItem(name: "lat", value: String(lat)), URLQueryItem(name: "lon", value: String(lon))]
         } else if let region {
             items.append(URLQueryItem(name: "region", value: region))
-        } else {
-            throw ValidationError("give --lat and --lon, or --region")
+        } else if lat != nil || lon != nil {
+            throw ValidationError("give both --lat and --lon")
         }
+        // Neither: the coordinator places this machine by its address (--geo-prefixes).
         components?.queryItems = items
         guard let url = components?.url else { throw ValidationError("--coordinator must be a URL") }
         let result = try await RouteClient.get(url)

@@ -110,6 +110,8 @@ struct CoordinatorTests {
         #expect(try await client.register(berlin, lat: 52.52, lon: 13.40).status == 201)
         let placed = try await client.send(.GET, "/v1/route?content=movie")
         #expect((placed.json["edges"] as? [[String: Any]] ?? []).compactMap { $0["id"] as? String } == [berlin.id, paris.id], "\(placed.text)")
+        let cli = try await run(depinBinary, ["route", "--coordinator", coordinator.base, "--content", "movie"])
+        #expect(cli.status == 0 && cli.output.contains("1. \(berlin.id)"), "\(cli.output)")
 
         // Without a table: a clear 400; a bad table stops the coordinator with the line.
         let plain = try await CoordinatorProcess.start(["--db", "sqlite:\(dir.path)/d.sqlite"])
