@@ -12,11 +12,11 @@ extension SQLiteStore {
             var totals: [SessionTotal] = []
             // SQLite allows 32,766 parameters a statement: look up in slices.
             for slice in stride(from: 0, to: ids.count, by: 10_000).map({ Array(ids[$0..<min($0 + 10_000, ids.count)]) }) {
-                claims += try Row.fetchAll(db, sql: "SELECT * FROM claims WHERE id IN (\(Self.placeholders(slice.count)))", arguments: StatementArguments(slice))
+                claims += try Row.fetchAll(db, sql: "SELECT * FROM claims WHERE id IN (\(Self.sqlParameters(slice.count)))", arguments: StatementArguments(slice))
                     .map(Self.claim)
             }
             for slice in stride(from: 0, to: sessions.count, by: 10_000).map({ Array(sessions[$0..<min($0 + 10_000, sessions.count)]) }) {
-                totals += try Row.fetchAll(db, sql: "SELECT * FROM sessions WHERE id IN (\(Self.placeholders(slice.count)))", arguments: StatementArguments(slice))
+                totals += try Row.fetchAll(db, sql: "SELECT * FROM sessions WHERE id IN (\(Self.sqlParameters(slice.count)))", arguments: StatementArguments(slice))
                     .map(Self.total)
             }
             return (claims, totals)
@@ -169,7 +169,7 @@ extension SQLiteStore {
             answeredAt: row["answered_at"])
     }
 
-    static func placeholders(_ count: Int) -> String { Array(repeating: "?", count: count).joined(separator: ",") }
+    static func sqlParameters(_ count: Int) -> String { Array(repeating: "?", count: count).joined(separator: ",") }
 
     static func total(_ row: Row) -> SessionTotal {
         SessionTotal(
