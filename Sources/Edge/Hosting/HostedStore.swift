@@ -3,6 +3,7 @@ import DePINProtocol
 import Foundation
 import Media
 import NIOCore
+import Synchronization
 
 /// The titles this edge hosts for the coordinator (hosting tasks): each title's manifest,
 /// playlists and encrypted source segments under `{root}/{content}/{path}`, outside the cache's
@@ -14,8 +15,19 @@ import NIOCore
 /// leaves a torn file. A title's files are immutable: a different manifest is refused.
 ///
 /// Thread-safe: files are independent and each write is one rename.
+///
+/// ## Performance characteristics
+/// Each title's manifest is decoded once and its missing files listed once (from disk, the
+/// first time the title is asked about); a stored file then costs a set removal, so uploading a
+/// title of n files checks completeness in O(1) per file, not O(n).
 package struct HostedStore: Sendable {
     package let root: String
+    private let index = Index()
+
+    /// Per title: its manifest and the files of it not stored yet, as this process knows them.
+    private final class Index: Sendable {
+        let titles = Mutex<[String: (manifest: ContentManifest, missing: Set<String>)]>([:])
+    }
     /// The most a manifest or playlist may weigh.
     static let maxTextBytes = 4 << 20
 
@@ -34,15 +46,25 @@ package struct HostedStore: Sendable {
     }
 
     /// The stored manifest of `content`, if any.
-    package func manifest(_ content: String) -> ContentManifest? {
-        guard let data = FileManager.default.contents(atPath: "\(root)/\(content)/manifest.json") else { return nil }
-        return try? JSONDecoder().decode(ContentManifest.self, from: data)
-    }
+    package func manifest(_ content: String) -> ContentManifest? { entry(content)?.manifest }
 
     /// True when every file of the title is here.
-    package func isComplete(_ content: String) -> Bool {
-        guard let manifest = manifest(content) else { return false }
-        return Self.files(of: manifest).allSatisfy { has(content, $0) }
+    package func isComplete(_ content: String) -> Bool { entry(content)?.missing.isEmpty ?? false }
+
+    /// The title's manifest and missing files: from the index, or read from disk once.
+    private func entry(_ content: String) -> (manifest: ContentManifest, missing: Set<String>)? {
+        if let known = index.titles.withLock({ $0[content] }) { return known }
+        guard let data = FileManager.default.contents(atPath: "\(root)/\(content)/manifest.json"),
+            let manifest = try? JSONDecoder().decode(ContentManifest.self, from: data)
+        else { return nil }
+        // The disk is read under the lock, so a file stored meanwhile is either seen here or
+        // removed from the entry by put(), never lost between the two.
+        return index.titles.withLock { titles in
+            if let known = titles[content] { return known }
+            let missing = Set(Self.files(of: manifest).filter { !has(content, $0) })
+            titles[content] = (manifest, missing)
+            return (manifest, missing)
+        }
     }
 
     package func has(_ content: String, _ path: String) -> Bool { FileManager.default.fileExists(atPath: "\(root)/\(content)/\(path)") }
@@ -95,6 +117,7 @@ package struct HostedStore: Sendable {
             if has(content, path) { return false }
         }
         try write(Data(bytes), to: "\(root)/\(content)/\(path)")
+        _ = index.titles.withLock { $0[content]?.missing.remove(path) }
         return true
     }
 
