@@ -24,7 +24,12 @@ extension NetworkSuites {
             try FileManager.default.removeItem(atPath: dropped + ".leaves")
 
             func status(_ id: String) async throws -> [String: Any] { try await network.client.send(.GET, "/v1/nodes/\(id)").json }
-            let slashed = try await network.waitUntil(seconds: 90) { (try await status(cheat)["standing"] as? String)?.hasPrefix("slashed") == true }
+            // The standing is read from the settled challenges; the ledger's slash follows it.
+            let slashed = try await network.waitUntil(seconds: 90) {
+                let now = try await status(cheat)
+                return (now["standing"] as? String)?.hasPrefix("slashed") == true
+                    && ((now["stake"] as? [String: Any])?["slashed"] as? Int ?? 0) > 0
+            }
             let cheatStatus = try await status(cheat)
             #expect(slashed, "\(cheatStatus)\n\(network.edges["cheat"]!.process.log.suffix(600))")
             #expect(cheatStatus["routed"] as? Bool == false)

@@ -149,8 +149,9 @@ package final class TaskBoard: Sendable {
     /// coordinator is shutting down, so a long poll never holds a restart back.
     package func poll(node: String, after: Int64, wait: Duration) async throws -> [TaskRecord] {
         let deadline = ContinuousClock.now + wait
+        // Counted once: a wake between two store reads must still end the wait.
+        let seen = state.withLock { $0.changes[node, default: 0] }
         while true {
-            let seen = state.withLock { $0.changes[node, default: 0] }
             let tasks = try await store.tasks(node: node, after: 0)
             if tasks.contains(where: { ($0.sequence ?? 0) > after }) || ContinuousClock.now >= deadline || Task.isShuttingDownGracefully {
                 return tasks

@@ -30,6 +30,8 @@ struct CoordinatorAgent: Service {
     let registration: @Sendable () -> RegistrationRequest?
     let gate: TokenGate
     let cache: EdgeCache
+    /// The client for other edges (hosting copies), with the upstream timeouts.
+    let peers: HTTPClient
     let hosted: HostedStore
     let assignments: Assignments
     let ledger: DeliveryLedger
@@ -37,8 +39,10 @@ struct CoordinatorAgent: Service {
     let keyFile: String
     let logger: Logger
     var interval: Duration = .seconds(10)
-    /// Seconds a task poll waits at the coordinator for new tasks.
+    /// Seconds a task poll waits at the coordinator for new tasks (at most ``longestPoll``).
     var pollWait = 25
+    /// The longest wait a coordinator grants a task poll, in seconds.
+    static let longestPoll = 60
     /// How often delivery is claimed.
     var claimInterval: Duration = .seconds(10)
 
@@ -199,7 +203,7 @@ struct CoordinatorAgent: Service {
     }
 
     private func copyHostedTitles() async {
-        let copier = HostingCopier(store: hosted, client: link.client)
+        let copier = HostingCopier(store: hosted, client: peers)
         while !Task.isCancelled {
             guard let (content, sources) = assignments.nextCopy() else {
                 do { try await Task.sleep(for: .milliseconds(500)) } catch { return }

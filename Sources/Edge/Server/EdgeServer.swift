@@ -47,13 +47,19 @@ package struct EdgeServer: Sendable {
             clientConfiguration.tlsConfiguration = tls
         }
         let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
+        // The coordinator holds a task poll open for up to a minute without a byte: its link
+        // waits that long, whatever the upstream read timeout is.
+        clientConfiguration.timeout.read = .seconds(Int64(CoordinatorAgent.longestPoll + 15))
+        let coordinatorClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
         do {
-            try await runServices(client: client, signals: signals, onListening: onListening)
+            try await runServices(client: client, coordinatorClient: coordinatorClient, signals: signals, onListening: onListening)
         } catch {
             try? await client.shutdown()
+            try? await coordinatorClient.shutdown()
             throw error
         }
         try await client.shutdown()
+        try await coordinatorClient.shutdown()
     }
 
     /// What this machine offers, measured (reported at registration unless configured).
@@ -79,7 +85,7 @@ package struct EdgeServer: Sendable {
         return CommandLine.arguments[0]
     }
 
-    private func runServices(client: HTTPClient, signals: [UnixSignal], onListening: @escaping OnListening) async throws {
+    private func runServices(client: HTTPClient, coordinatorClient: HTTPClient, signals: [UnixSignal], onListening: @escaping OnListening) async throws {
         let config = configuration
         // With a coordinator: the node's identity, the titles it hosts, and the hosts it fills from.
         var coordinated: (link: CoordinatorLink, hosted: HostedStore, assignments: Assignments, journal: ClaimJournal)?
@@ -102,7 +108,7 @@ package struct EdgeServer: Sendable {
             } catch {
                 throw ConfigurationError.invalid("cache.dir", config.cacheDirectory, expected: "a folder for delivery claims (\(error))")
             }
-            coordinated = (CoordinatorLink(base: coordinator, identity: identity, client: client), hosted, Assignments(), journal)
+            coordinated = (CoordinatorLink(base: coordinator, identity: identity, client: coordinatorClient), hosted, Assignments(), journal)
         }
         var origins: [any Origin] = []
         if let coordinated {
@@ -172,7 +178,7 @@ package struct EdgeServer: Sendable {
                             latitude: config.latitude, longitude: config.longitude, region: config.latitude == nil ? config.region : nil, url: url,
                             transcodes: transcoding)
                     },
-                    gate: gate, cache: cache, hosted: coordinated.hosted, assignments: coordinated.assignments, ledger: ledger,
+                    gate: gate, cache: cache, peers: client, hosted: coordinated.hosted, assignments: coordinated.assignments, ledger: ledger,
                     journal: coordinated.journal,
                     keyFile: config.cacheDirectory + "/coordinator.pub", logger: logger,
                     claimInterval: .milliseconds(Int64(config.claimInterval * 1000))))
