@@ -23,11 +23,14 @@ public struct TaskPollAnswer: Codable, Sendable, Equatable {
     public var tasks: [AssignedTask]
     /// Open proof-of-retrievability challenges for titles this edge hosts.
     public var challenges: [Challenge]?
+    /// Open capacity probes for this edge.
+    public var probes: [WorkProbe]?
 
-    public init(cursor: Int64, tasks: [AssignedTask], challenges: [Challenge]? = nil) {
+    public init(cursor: Int64, tasks: [AssignedTask], challenges: [Challenge]? = nil, probes: [WorkProbe]? = nil) {
         self.cursor = cursor
         self.tasks = tasks
         self.challenges = challenges
+        self.probes = probes
     }
 }
 

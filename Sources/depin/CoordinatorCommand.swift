@@ -38,6 +38,12 @@ struct CoordinatorCommand: AsyncParsableCommand {
     @Option(name: .customLong("challenge-interval"), help: "Seconds between proof-of-retrievability rounds (0: none).") var challengeInterval = 60
     @Option(name: .customLong("challenge-deadline"), help: "Seconds a host has to answer a challenge.") var challengeDeadline: Int64 = 10
     @Option(name: .customLong("min-challenges"), help: "Challenge outcomes a host must have before it may be suspended or slashed.") var minChallenges = 8
+    @Option(name: .customLong("probe-interval"), help: "Seconds between capacity probes of one node (0: none); the first comes when it registers.")
+    var probeInterval: Int64 = 3600
+    @Option(name: .customLong("probe-seconds"), help: "Seconds a capacity probe takes a node that has the cores it claims.") var probeSeconds = 2.0
+    @Option(name: .customLong("core-hash-rate"), help: "SHA-256 hashes per second of one reference core on probe work: the unit of measured cores.")
+    var coreHashRate = 2_000_000.0
+    @Option(name: .customLong("probe-concurrency"), help: "Capacity probes out at once across the network.") var probeConcurrency = 64
     @Option(name: .customLong("epoch-seconds"), help: "Seconds an epoch lasts (rewards are settled when one ends).") var epochSeconds: Int64 = 86_400
     @Option(name: .customLong("app-share"), help: "Share of in-app revenue (subscriptions, ads, purchases) that feeds the reward pool.") var appShare = 0.3
     @Option(name: .customLong("fee-share"), help: "Share of token transaction fees that feeds the reward pool.") var feeShare = 0.5
@@ -100,6 +106,13 @@ struct CoordinatorCommand: AsyncParsableCommand {
         configuration.challengeDeadline = challengeDeadline
         guard (1...1000).contains(minChallenges) else { throw ValidationError("--min-challenges must be 1 to 1000") }
         configuration.reputation.minimumChallenges = minChallenges
+        guard probeInterval >= 0, (0.1...60).contains(probeSeconds), coreHashRate >= 1000, (1...10_000).contains(probeConcurrency) else {
+            throw ValidationError("--probe-interval must be 0 or more, --probe-seconds 0.1 to 60, --core-hash-rate at least 1000, --probe-concurrency 1 to 10000")
+        }
+        configuration.capacity.interval = probeInterval
+        configuration.capacity.probeSeconds = probeSeconds
+        configuration.capacity.referenceRate = coreHashRate
+        configuration.capacity.concurrency = probeConcurrency
         guard epochSeconds >= 1, (0...1).contains(appShare), (0...1).contains(feeShare) else {
             throw ValidationError("--epoch-seconds must be at least 1, --app-share and --fee-share 0 to 1")
         }

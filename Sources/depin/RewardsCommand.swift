@@ -54,7 +54,7 @@ struct RewardsCommand: AsyncParsableCommand {
             }
             let points = Settlement.points(inputs)
             let poolUnits = Int64(pool * Double(DeviceClass.baseUnitsPerDHB))
-            let score = Settlement.resourceScore(cores: cores, mbps: mbps, ramGB: ram)
+            let score = Settlement.resourceScore(inputs)
             let share = points + others > 0 ? points / (points + others) : 0
             let reward = min(poolUnits, Int64((Double(poolUnits) * share).rounded(.down)))
             print(String(format: "resource score %.2f (0.4 x %d cores + 0.3 x %.1f Mbps + 0.3 x %.1f GB)", score, cores, mbps, ram))

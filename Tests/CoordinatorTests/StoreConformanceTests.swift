@@ -112,6 +112,42 @@ enum StoreConformance {
         #expect(try await store.settledChallenges(node: "a", since: 0).map { $0.outcome } == [.pass, .offline])
         #expect(try await store.settledChallenges(node: "a", since: 101).map(\.id) == ["ch2"])
 
+        // Capacity probes: handed over once, settled once, expired when unanswered.
+        let p1 = ProbeRecord(id: "p1", node: "a", seed: "00", parts: 8, bits: 16, claimedCores: 4, issuedAt: 100, deadline: 110)
+        let p2 = ProbeRecord(id: "p2", node: "a", seed: "01", parts: 8, bits: 16, claimedCores: 4, issuedAt: 101, deadline: 111)
+        try await store.addProbe(p1)
+        try await store.addProbe(p2)
+        #expect(try await store.probe(id: "p1") == p1)
+        try await store.deliverProbe(id: "p1", atMillis: 100_500)
+        try await store.deliverProbe(id: "p1", atMillis: 109_000)
+        #expect(try await store.openProbes(node: "a").map(\.deliveredMillis) == [100_500, nil])
+        #expect(try await store.settleProbe(id: "p1", outcome: .pass, answeredMillis: 102_000, measuredCores: 3.5))
+        #expect(try await !store.settleProbe(id: "p1", outcome: .fail, answeredMillis: 103_000, measuredCores: 0))
+        let expiredProbes = try await store.expireProbes(deadlineBefore: 112)
+        #expect(expiredProbes.map(\.id) == ["p2"] && expiredProbes.first?.outcome == .offline && expiredProbes.first?.measuredCores == 0)
+        #expect(try await store.openProbes(node: "a").isEmpty)
+        #expect(try await store.settledProbes(node: "a", since: 0).map(\.measuredCores) == [3.5, 0])
+        #expect(try await store.settledProbes(node: "a", since: 101).map(\.id) == ["p2"])
+
+        // Transcode reports: once per (node, title, rendition, segment); decided once; only
+        // passed and unsampled ones earn; a liar's are voided.
+        let t1 = TranscodeReport(node: "a", content: "title", rendition: "360p", segment: 0, bytes: 1000, sha256: "aa", reportedAt: 100, status: .sampled)
+        let t2 = TranscodeReport(node: "a", content: "title", rendition: "360p", segment: 1, bytes: 2000, sha256: "bb", reportedAt: 101, status: .unsampled, decidedAt: 101)
+        let t3 = TranscodeReport(node: "b", content: "title", rendition: "360p", segment: 0, bytes: 1000, sha256: "aa", reportedAt: 102, status: .sampled)
+        #expect(try await store.addTranscodes([t1, t2, t3]) == 3)
+        var again = t1
+        again.bytes = 5
+        #expect(try await store.addTranscodes([again]) == 0)
+        #expect(try await store.transcodes(status: .sampled, limit: 10) == [t1, t3])
+        #expect(try await store.transcodes(status: .sampled, limit: 1) == [t1])
+        #expect(try await store.decideTranscode(t1, status: .passed, at: 105))
+        #expect(try await !store.decideTranscode(t1, status: .failed, at: 106))
+        #expect(try await store.decideTranscode(t3, status: .failed, at: 105))
+        #expect(try await store.earningTranscodes(decidedFrom: 100, to: 106).map(\.segment) == [0, 1])
+        #expect(try await store.earningTranscodes(decidedFrom: 102, to: 106).map(\.status) == [.passed])
+        #expect(try await store.forfeitTranscodes(node: "a", since: 104) == 1)
+        #expect(try await store.earningTranscodes(decidedFrom: 100, to: 106).map(\.segment) == [1])
+
         // Revenue and epochs: revenue stops at settlement; an epoch settles once.
         #expect(try await store.firstRevenueEpoch() == nil)
         let r1 = try await store.addRevenue(RevenueEntry(epoch: 7, source: .ads, amount: 100, reason: "ads", at: 1))

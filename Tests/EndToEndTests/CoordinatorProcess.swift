@@ -14,7 +14,9 @@ final class CoordinatorProcess: @unchecked Sendable {
 
     private init(arguments: [String]) throws {
         process.executableURL = URL(fileURLWithPath: depinBinary)
-        process.arguments = ["coordinator", "--http-listen", "127.0.0.1:0"] + arguments
+        // Capacity probes only where a test checks them: they take every core for seconds, and
+        // the test edges all claim 8 cores of this machine.
+        process.arguments = ["coordinator", "--http-listen", "127.0.0.1:0"] + arguments + (arguments.contains("--probe-interval") ? [] : ["--probe-interval", "0"])
         var environment = ProcessInfo.processInfo.environment
         environment["DEPIN_COORDINATOR_ADMIN_TOKEN"] = Self.adminToken
         process.environment = environment

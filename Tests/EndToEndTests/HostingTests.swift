@@ -39,7 +39,9 @@ struct TestNetwork {
 
     /// Starts an edge (staked for its class unless `stake` is false) and returns its node id.
     @discardableResult
-    mutating func addEdge(_ name: String, _ deviceClass: String, lat: Double, lon: Double, stake: Bool = true, extra: [String] = []) async throws -> String {
+    mutating func addEdge(
+        _ name: String, _ deviceClass: String, lat: Double, lon: Double, stake: Bool = true, cores: Int = 8, extra: [String] = []
+    ) async throws -> String {
         let keyFile = dir.path + "/\(name).key"
         let made = try await run(depinBinary, ["keys", "generate", "--out", keyFile], mergeErrors: false)
         let id = made.output.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -51,7 +53,7 @@ struct TestNetwork {
         let process = try await EdgeProcess.start(
             arguments: [
                 "--cache-dir", dir.path + "/cache-\(name)", "--coordinator", coordinator.base, "--identity", keyFile, "--class", deviceClass,
-                "--lat", String(lat), "--lon=\(lon)", "--cores", "8", "--ram", "16", "--gpu", "true", "--ssd", "true",
+                "--lat", String(lat), "--lon=\(lon)", "--cores", String(cores), "--ram", "16", "--gpu", "true", "--ssd", "true",
                 "--tls-cert", certificate, "--tls-key", dir.path + "/key.pem", "--upstream-ca-file", certificate,
             ] + extra)
         edges[name] = (id, process)

@@ -60,7 +60,7 @@ extension CoordinatorAPI {
                 return try Self.encode(
                     MinerExplanation(
                         epoch: report.epoch, pool: report.pool, totalPoints: report.totalPoints, root: report.root, signature: report.signature,
-                        inputs: inputs, resourceScore: Settlement.resourceScore(cores: inputs.cores, mbps: min(inputs.mbpsClaimed, inputs.mbpsMeasured ?? 0), ramGB: inputs.ramGB),
+                        inputs: inputs, resourceScore: Settlement.resourceScore(inputs),
                         points: Settlement.points(inputs), amount: payout?.amount ?? 0, proof: payout?.proof))
             }
         }

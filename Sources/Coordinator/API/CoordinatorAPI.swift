@@ -26,6 +26,8 @@ import NIOCore
 ///   each accepted claim and a reason for each refused one (see ``ClaimBook``).
 /// - `POST /v1/challenges` (signed): a host's answer to a proof-of-retrievability challenge
 ///   (handed out with its tasks); the verdict and its reputation (see ``Challenger``).
+/// - `POST /v1/probes` (signed): a node's answer to a capacity probe (handed out with its
+///   tasks); the cores it showed (see ``CapacityProber``).
 /// - `POST /v1/admin/revenue` (admin token): revenue for an epoch (subscriptions, ads,
 ///   purchases, token fees); `GET /v1/epochs`, `GET /v1/epochs/{n}` (the whole settlement) and
 ///   `GET /v1/epochs/{n}/miners/{id}` (one payout and every input behind it).
@@ -38,6 +40,7 @@ package struct CoordinatorAPI: Sendable {
     let board: TaskBoard
     let claims: ClaimBook
     let challenger: Challenger
+    let prober: CapacityProber
     let epochs: EpochBook
     let vault: KeyVault
     /// How long a playback token (and an upload or fill token) is valid, seconds.
@@ -50,11 +53,12 @@ package struct CoordinatorAPI: Sendable {
     let prefixes: GeoPrefixTable
 
     package init(
-        registry: Registry, board: TaskBoard, claims: ClaimBook, challenger: Challenger, epochs: EpochBook, vault: KeyVault, tokenLifetime: TimeInterval = 6 * 3600, leaseLifetime: Int64 = 3600,
+        registry: Registry, board: TaskBoard, claims: ClaimBook, challenger: Challenger, prober: CapacityProber, epochs: EpochBook, vault: KeyVault, tokenLifetime: TimeInterval = 6 * 3600, leaseLifetime: Int64 = 3600,
         adminToken: String?, prefixes: GeoPrefixTable = GeoPrefixTable()
     ) {
         self.claims = claims
         self.challenger = challenger
+        self.prober = prober
         self.epochs = epochs
         self.prefixes = prefixes
         self.registry = registry
@@ -88,6 +92,7 @@ package struct CoordinatorAPI: Sendable {
                 guard let status = try await registry.status(of: id) else { throw APIError(.notFound, "no node \(id.prefix(64))") }
                 var view = NodeView(status)
                 (view.reputation, view.standing) = try await challenger.reputation(of: id)
+                (view.coresMeasured, view.capacity) = try await prober.standing(of: id)
                 return try Self.encode(view)
             }
         }
@@ -217,6 +222,19 @@ package struct CoordinatorAPI: Sendable {
                 return try Self.encode(try await challenger.answer(response, from: node.id))
             }
         }
+        router.post("v1/probes") { request, context in
+            try await answer {
+                let body = try await Self.body(request, limit: WorkProbeAnswer.maxBytes)
+                let probeAnswer: WorkProbeAnswer
+                do {
+                    probeAnswer = try StrictJSON.decode(WorkProbeAnswer.self, from: body, limit: WorkProbeAnswer.maxBytes)
+                } catch {
+                    throw APIError(.badRequest, "\(error)")
+                }
+                let node = try await registry.authenticate(body: body, headers: Self.headers(request), path: request.uri.path)
+                return try Self.encode(try await prober.answer(probeAnswer, from: node.id))
+            }
+        }
         addRewardRoutes(to: router)
         router.post("v1/leases") { request, context in
             try await answer {
@@ -297,7 +315,8 @@ package struct CoordinatorAPI: Sendable {
         let challenges = try await registry.store.openChallenges(node: node.id).map {
             Challenge(id: $0.id, content: $0.content, segment: $0.segment, chunk: $0.chunk, deadline: $0.deadline)
         }
-        return TaskPollAnswer(cursor: tasks.compactMap(\.sequence).max() ?? 0, tasks: out, challenges: challenges)
+        let probes = try await prober.deliver(to: node.id)
+        return TaskPollAnswer(cursor: tasks.compactMap(\.sequence).max() ?? 0, tasks: out, challenges: challenges, probes: probes.isEmpty ? nil : probes)
     }
 
     func authorizeAdmin(_ request: Request) throws {

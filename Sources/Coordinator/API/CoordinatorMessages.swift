@@ -28,6 +28,11 @@ struct NodeView: Codable {
     /// Proof-of-retrievability reputation (0 to 1) and, when it is poor, what it means.
     var reputation: Double?
     var standing: String?
+    /// Cores claimed, the most a capacity probe measured (reference cores), and a warning
+    /// when the measurement does not back the claim.
+    var cores: Int
+    var coresMeasured: Double?
+    var capacity: String?
 
     init(_ status: NodeStatus) {
         id = status.node.id
@@ -41,6 +46,7 @@ struct NodeView: Codable {
         stake = StakeView(status.stake)
         routed = status.refusal == nil
         reason = status.refusal
+        cores = status.node.cores
     }
 }
 

@@ -39,6 +39,8 @@ package struct CoordinatorServer {
         package var challengeDeadline: Int64 = 10
         package var reputation = ReputationPolicy()
         package var rewards = RewardPolicy()
+        /// How nodes' cores are measured.
+        package var capacity = CapacityPolicy()
         /// The share of challenge rounds that also audit a transcode (0 to 1).
         package var transcodeSample = 0.1
         /// A PEM certificate to trust, besides the system's, when fetching from edges (audits).
@@ -84,6 +86,7 @@ package struct CoordinatorServer {
         let board = TaskBoard(store: store, registry: registry, policy: configuration.hosting)
         let challenger = Challenger(
             store: store, registry: registry, board: board, policy: configuration.reputation, deadline: configuration.challengeDeadline)
+        let prober = CapacityProber(store: store, registry: registry, board: board, policy: configuration.capacity)
         var clientConfiguration = HTTPClient.Configuration(redirectConfiguration: .disallow, timeout: .init(connect: .seconds(5), read: .seconds(60)))
         if let ca = configuration.edgeCAFile {
             var tls = TLSConfiguration.makeClientConfiguration()
@@ -92,18 +95,19 @@ package struct CoordinatorServer {
         }
         let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
         let auditor = TranscodeAuditor(store: store, registry: registry, vault: vault, client: client, sample: configuration.transcodeSample, logger: logger)
-        let epochBook = EpochBook(store: store, vault: vault, reputation: configuration.reputation, policy: configuration.rewards)
+        let epochBook = EpochBook(
+            store: store, vault: vault, reputation: configuration.reputation, capacity: configuration.capacity, policy: configuration.rewards)
         var claimPolicy = configuration.claims
         claimPolicy.sessionLifetime = Int64(configuration.tokenLifetime)
         let api = CoordinatorAPI(
             registry: registry, board: board, claims: ClaimBook(store: store, vault: vault, registry: registry, policy: claimPolicy),
-            challenger: challenger, epochs: epochBook, vault: vault, tokenLifetime: configuration.tokenLifetime,
+            challenger: challenger, prober: prober, epochs: epochBook, vault: vault, tokenLifetime: configuration.tokenLifetime,
             leaseLifetime: configuration.leaseLifetime, adminToken: configuration.adminToken, prefixes: configuration.prefixes)
         // A SQLite file has one coordinator, which already knows every change: no reloads.
         let shared = !configuration.database.hasPrefix("sqlite:")
         var services: [any Service] = [
             Refresher(
-                registry: registry, board: board, challenger: challenger, auditor: auditor, epochs: epochBook,
+                registry: registry, board: board, challenger: challenger, prober: prober, auditor: auditor, epochs: epochBook,
                 challengeInterval: configuration.challengeInterval,
                 reloadInterval: shared ? configuration.reloadInterval : .infinity, logger: logger)
         ]
@@ -145,6 +149,7 @@ struct Refresher: Service {
     let registry: Registry
     let board: TaskBoard
     let challenger: Challenger
+    let prober: CapacityProber
     let auditor: TranscodeAuditor
     let epochs: EpochBook
     let challengeInterval: Int
@@ -169,6 +174,11 @@ struct Refresher: Service {
                 do { try await registry.reload() } catch { logger.warning("reload from the store failed: \(error)") }
             } else {
                 registry.refresh()
+            }
+            do {
+                for probe in try await prober.round() { logger.debug("capacity probe \(probe.id) sent to \(probe.node): \(probe.parts) parts") }
+            } catch {
+                logger.warning("capacity probe round failed: \(error)")
             }
             sinceChallenge += 1
             if challengeInterval > 0 && sinceChallenge >= challengeInterval {

@@ -49,16 +49,18 @@ package final class EpochBook: Sendable {
     let store: any CoordinatorStore
     let vault: KeyVault
     let reputation: ReputationPolicy
+    let capacity: CapacityPolicy
     package let policy: RewardPolicy
     private let now: @Sendable () -> Int64
 
     package init(
-        store: any CoordinatorStore, vault: KeyVault, reputation: ReputationPolicy, policy: RewardPolicy,
+        store: any CoordinatorStore, vault: KeyVault, reputation: ReputationPolicy, capacity: CapacityPolicy = CapacityPolicy(), policy: RewardPolicy,
         now: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970) }
     ) {
         self.store = store
         self.vault = vault
         self.reputation = reputation
+        self.capacity = capacity
         self.policy = policy
         self.now = now
     }
@@ -132,16 +134,20 @@ package final class EpochBook: Sendable {
             let bytes = manifest.segments.reduce(Int64(0)) { $0 + Int64($1.length) }
             for host in hosts { hosted[host.node, default: 0] += bytes }
         }
+        var transcoded: [String: Int64] = [:]
+        for report in try await store.earningTranscodes(decidedFrom: from, to: to) { transcoded[report.node, default: 0] += report.bytes }
         var out: [MinerInputs] = []
-        for node in try await store.nodes() where delivered[node.id] != nil || hosted[node.id] != nil {
+        for node in try await store.nodes() where delivered[node.id] != nil || hosted[node.id] != nil || transcoded[node.id] != nil {
+            let probes = try await store.settledProbes(node: node.id, since: to - capacity.window).filter { $0.issuedAt < to }
+            let best = probes.isEmpty ? nil : probes.map { $0.measuredCores ?? 0 }.max()
             let outcomes = try await store.settledChallenges(node: node.id, since: to - reputation.window).filter { $0.issuedAt < to }
             let inEpoch = outcomes.filter { $0.issuedAt >= from }
             out.append(
                 MinerInputs(
                     miner: node.id, deviceClass: node.deviceClass, cores: node.cores, ramGB: node.ramGB, mbpsClaimed: node.mbps,
                     mbpsMeasured: measured[node.id], deliveredBytes: delivered[node.id] ?? 0, hostedBytes: hosted[node.id] ?? 0,
-                    challengesPassed: inEpoch.filter { $0.outcome == .pass }.count, challengesTotal: inEpoch.count,
-                    reputation: reputation.score(outcomes, now: to)))
+                    transcodedBytes: transcoded[node.id] ?? 0, challengesPassed: inEpoch.filter { $0.outcome == .pass }.count, challengesTotal: inEpoch.count,
+                    reputation: reputation.score(outcomes, now: to), coresMeasured: best, coresCredited: capacity.credited(claimed: node.cores, best: best)))
         }
         return out
     }

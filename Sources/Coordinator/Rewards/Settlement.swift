@@ -6,7 +6,12 @@ import Foundation
 package struct MinerInputs: Codable, Sendable, Equatable {
     package var miner: String
     package var deviceClass: String
+    /// Cores the miner claimed, the most a capacity probe measured (reference cores; nil:
+    /// never measured), and the cores its reward counts (``CapacityPolicy/credited(claimed:best:)``;
+    /// nil in reports from before probes, which counted the claim).
     package var cores: Int
+    package var coresMeasured: Double?
+    package var coresCredited: Double?
     package var ramGB: Double
     /// Bandwidth the miner claimed at registration, and the most its receipts showed (bits
     /// per second / 10^6), if it delivered anything.
@@ -16,6 +21,9 @@ package struct MinerInputs: Codable, Sendable, Equatable {
     package var deliveredBytes: Int64
     /// Bytes of the titles it held whole in the epoch, and its challenges there.
     package var hostedBytes: Int64
+    /// Bytes of rendition segments it made that passed an audit or were not sampled (nil in
+    /// reports from before transcodes earned).
+    package var transcodedBytes: Int64?
     package var challengesPassed: Int
     package var challengesTotal: Int
     /// Its proof-of-retrievability reputation at the epoch's end (0 to 1).
@@ -23,11 +31,15 @@ package struct MinerInputs: Codable, Sendable, Equatable {
 
     package init(
         miner: String, deviceClass: String, cores: Int, ramGB: Double, mbpsClaimed: Double, mbpsMeasured: Double?, deliveredBytes: Int64,
-        hostedBytes: Int64, challengesPassed: Int, challengesTotal: Int, reputation: Double
+        hostedBytes: Int64, transcodedBytes: Int64 = 0, challengesPassed: Int, challengesTotal: Int, reputation: Double, coresMeasured: Double? = nil,
+        coresCredited: Double? = nil
     ) {
         self.miner = miner
         self.deviceClass = deviceClass
         self.cores = cores
+        self.coresMeasured = coresMeasured
+        self.coresCredited = coresCredited ?? Double(cores)
+        self.transcodedBytes = transcodedBytes
         self.ramGB = ramGB
         self.mbpsClaimed = mbpsClaimed
         self.mbpsMeasured = mbpsMeasured
@@ -64,26 +76,35 @@ package struct Payout: Codable, Sendable, Equatable {
 ///
 /// - Bandwidth counts as measured: what the receipts showed (none without receipts), never more
 ///   than the miner claimed.
+/// - Cores count as capacity probes measured them (``CapacityPolicy``), never more than claimed.
 /// - Delivery volume is what receipts back; hosting volume is the bytes hosted times the share
-///   of the epoch's challenges passed, times the reputation. Transcoding earns nothing until
-///   transcodes are verified (issue 5, not built yet).
+///   of the epoch's challenges passed, times the reputation; transcoding volume is the bytes of
+///   rendition segments that passed a transcode audit or were not sampled for one.
 /// - Points are fixed-point (micro-points) and the division is exact 128-bit integer
 ///   arithmetic, so settlement is deterministic: the same inputs give the same payouts and root.
 package enum Settlement {
     package static let weights: [DeviceClass.Task: Double] = [.hosting: 1.5, .transcoding: 2.0, .delivery: 1.0]
 
-    package static func resourceScore(cores: Int, mbps: Double, ramGB: Double) -> Double {
-        0.4 * Double(max(0, cores)) + 0.3 * max(0, mbps) + 0.3 * max(0, ramGB)
+    package static func resourceScore(cores: Double, mbps: Double, ramGB: Double) -> Double {
+        0.4 * max(0, cores) + 0.3 * max(0, mbps) + 0.3 * max(0, ramGB)
+    }
+
+    /// The resource score of what a miner showed: credited cores, measured bandwidth (never
+    /// more than claimed), RAM.
+    package static func resourceScore(_ inputs: MinerInputs) -> Double {
+        resourceScore(
+            cores: min(Double(inputs.cores), inputs.coresCredited ?? Double(inputs.cores)), mbps: min(inputs.mbpsClaimed, inputs.mbpsMeasured ?? 0),
+            ramGB: inputs.ramGB)
     }
 
     /// A miner's points for its inputs.
     package static func points(_ inputs: MinerInputs) -> Double {
-        let mbps = min(inputs.mbpsClaimed, inputs.mbpsMeasured ?? 0)
-        let score = resourceScore(cores: inputs.cores, mbps: mbps, ramGB: inputs.ramGB)
+        let score = resourceScore(inputs)
         let delivered = Double(max(0, inputs.deliveredBytes)) / 1e9
         let passedShare = inputs.challengesTotal > 0 ? Double(inputs.challengesPassed) / Double(inputs.challengesTotal) : 0
         let hosted = Double(max(0, inputs.hostedBytes)) / 1e9 * passedShare * min(1, max(0, inputs.reputation))
-        return weights[.delivery]! * score * delivered + weights[.hosting]! * score * hosted
+        let transcoded = Double(max(0, inputs.transcodedBytes ?? 0)) / 1e9
+        return weights[.delivery]! * score * delivered + weights[.hosting]! * score * hosted + weights[.transcoding]! * score * transcoded
     }
 
     /// Splits `pool` over the miners by their points.

@@ -67,6 +67,34 @@ package protocol CoordinatorStore: Sendable {
     /// A node's settled challenges issued at or after `since`, oldest first.
     func settledChallenges(node: String, since: Int64) async throws -> [ChallengeRecord]
 
+    /// Records an issued capacity probe.
+    func addProbe(_ probe: ProbeRecord) async throws
+    func probe(id: String) async throws -> ProbeRecord?
+    /// A node's probes still unanswered, oldest first.
+    func openProbes(node: String) async throws -> [ProbeRecord]
+    /// Notes when a probe was first handed to its node (milliseconds); later calls change nothing.
+    func deliverProbe(id: String, atMillis: Int64) async throws
+    /// Settles an open probe; false when it was settled already (nothing changes then).
+    func settleProbe(id: String, outcome: ProbeRecord.Outcome, answeredMillis: Int64, measuredCores: Double) async throws -> Bool
+    /// Marks every open probe whose deadline is before `time` as `offline` and returns them.
+    func expireProbes(deadlineBefore time: Int64) async throws -> [ProbeRecord]
+    /// A node's settled probes issued at or after `since`, oldest first.
+    func settledProbes(node: String, since: Int64) async throws -> [ProbeRecord]
+
+    /// Records transcodes an edge reports; one already reported (same node, title, rendition
+    /// and segment) is left as it was.
+    /// - Returns: how many were new.
+    func addTranscodes(_ reports: [TranscodeReport]) async throws -> Int
+    /// Reports with this status, oldest first.
+    func transcodes(status: TranscodeReport.Status, limit: Int) async throws -> [TranscodeReport]
+    /// Decides a report that is still `sampled`; false when it was decided already.
+    func decideTranscode(_ report: TranscodeReport, status: TranscodeReport.Status, at: Int64) async throws -> Bool
+    /// Reports decided (passed an audit, or not sampled) with `from <= decidedAt < to`.
+    func earningTranscodes(decidedFrom from: Int64, to: Int64) async throws -> [TranscodeReport]
+    /// Voids what a node's transcodes decided at or after `since` would earn (it lied in an audit).
+    /// - Returns: how many were voided.
+    func forfeitTranscodes(node: String, since: Int64) async throws -> Int
+
     /// Records revenue for an epoch; refused (``StoreFailure/duplicate(_:)``) when the epoch is settled.
     func addRevenue(_ entry: RevenueEntry) async throws -> RevenueEntry
     func revenue(epoch: Int64) async throws -> [RevenueEntry]

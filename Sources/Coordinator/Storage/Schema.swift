@@ -77,6 +77,24 @@ enum Schema {
             "CREATE TABLE epochs (epoch BIGINT PRIMARY KEY, pool BIGINT NOT NULL, carry BIGINT NOT NULL, settled_at BIGINT NOT NULL, report TEXT NOT NULL)",
             "CREATE INDEX claims_accepted ON claims (accepted_at)",
         ]),
+        (7, [
+            """
+            CREATE TABLE probes (
+                id TEXT PRIMARY KEY, node_id TEXT NOT NULL, seed TEXT NOT NULL, parts INTEGER NOT NULL, bits INTEGER NOT NULL,
+                claimed_cores INTEGER NOT NULL, issued_at BIGINT NOT NULL, deadline BIGINT NOT NULL, delivered_ms BIGINT, outcome TEXT,
+                answered_ms BIGINT, measured_cores DOUBLE PRECISION)
+            """,
+            "CREATE INDEX probes_node ON probes (node_id, issued_at)",
+            "CREATE INDEX probes_open ON probes (deadline) WHERE outcome IS NULL",
+            """
+            CREATE TABLE transcodes (
+                node_id TEXT NOT NULL, content_id TEXT NOT NULL, rendition TEXT NOT NULL, segment INTEGER NOT NULL, bytes BIGINT NOT NULL,
+                sha256 TEXT NOT NULL, reported_at BIGINT NOT NULL, status TEXT NOT NULL, decided_at BIGINT,
+                PRIMARY KEY (node_id, content_id, rendition, segment))
+            """,
+            "CREATE INDEX transcodes_status ON transcodes (status, reported_at)",
+            "CREATE INDEX transcodes_decided ON transcodes (decided_at)",
+        ]),
     ]
 
     static var latest: Int { migrations.last!.version }

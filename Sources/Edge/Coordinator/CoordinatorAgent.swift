@@ -172,6 +172,11 @@ struct CoordinatorAgent: Service {
                     answered.insert(challenge.id)
                     await respond(to: challenge)
                 }
+                for probe in answer.probes ?? [] where !answered.contains(probe.id) {
+                    answered.insert(probe.id)
+                    // Seconds of work on every core: the poll goes on meanwhile.
+                    Task { await respond(to: probe) }
+                }
                 if answered.count > 10_000 { answered = [] }
             } catch {
                 assignments.restore(reports)
@@ -179,6 +184,26 @@ struct CoordinatorAgent: Service {
                 logger.warning("task poll at \(link.base): \(error); retrying")
                 do { try await Task.sleep(for: .seconds(2)) } catch { return }
             }
+        }
+    }
+
+    /// Answers a capacity probe with the work of every core this machine has.
+    private func respond(to probe: WorkProbe) async {
+        let started = ContinuousClock.now
+        guard let nonces = await probe.solve(threads: ProcessInfo.processInfo.activeProcessorCount, stopAt: Double(probe.deadline)) else {
+            logger.warning("capacity probe \(probe.id): malformed, or not done by its deadline; it counts as unanswered")
+            return
+        }
+        do {
+            let verdict = try await link.post("/v1/probes", WorkProbeAnswer(id: probe.id, nonces: nonces), as: WorkProbeVerdict.self)
+            let cores = String(format: "%.1f", verdict.measuredCores)
+            if let standing = verdict.standing {
+                logger.warning("capacity probe \(probe.id): \(verdict.outcome), \(cores) cores measured; \(standing)")
+            } else {
+                logger.info("capacity probe: \(verdict.outcome), \(cores) cores measured (\(probe.parts) parts in \(ContinuousClock.now - started))")
+            }
+        } catch {
+            logger.warning("capacity probe \(probe.id): answer not taken: \(error)")
         }
     }
 

@@ -1,0 +1,73 @@
+import DePINProtocol
+import Foundation
+import NIOHTTP1
+import TestSupport
+import Testing
+
+extension NetworkSuites {
+    @Suite("capacity probes with real processes")
+    struct CapacityTests {
+        @Test("an edge that claims 24 cores is measured at what this machine has and paid for that; the honest edge beside it keeps its claim")
+        func overclaimedCores() async throws {
+            // One reference core = half of one thread of this machine (as built for the tests),
+            // so the machine measures 4 to 5 reference cores: enough for an honest 4-core claim
+            // (half of it, 2, is the tolerance), far from a 24-core one.
+            let rate = Int(WorkProbe.measureRate(seconds: 0.5) / 2)
+            var network = try await TestNetwork.start(
+                "capacity",
+                coordinatorArguments: [
+                    "--probe-interval", "3", "--probe-seconds", "0.5", "--core-hash-rate", String(rate), "--probe-concurrency", "1", "--epoch-seconds", "6",
+                ])
+            defer { network.stop() }
+            let honest = try await network.addEdge("honest", "pc", lat: 48.86, lon: 2.35, cores: 4, extra: ["--claim-interval", "1"])
+            let cheat = try await network.addEdge("cheat", "pc", lat: 52.52, lon: 13.40, cores: 24, extra: ["--claim-interval", "1"])
+            #expect(try await network.waitUntil(seconds: 10) { Set(try await network.routed("movie", lat: 50, lon: 8)) == [honest, cheat] })
+            #expect(try await network.publishMovie(seconds: 4).status == 0)
+
+            func status(_ id: String) async throws -> [String: Any] { try await network.client.send(.GET, "/v1/nodes/\(id)").json }
+            let measured = try await network.waitUntil(seconds: 60) {
+                let first = try await status(honest)["coresMeasured"], second = try await status(cheat)["coresMeasured"]
+                return first != nil && second != nil
+            }
+            #expect(measured, "\(network.coordinator.log.suffix(1500))")
+            let honestStatus = try await status(honest), cheatStatus = try await status(cheat)
+            let honestCores = honestStatus["coresMeasured"] as? Double ?? 0, cheatCores = cheatStatus["coresMeasured"] as? Double ?? 0
+            #expect(honestCores >= 2 && honestStatus["capacity"] == nil, "\(honestStatus)")
+            #expect(cheatCores < 12 && (cheatStatus["capacity"] as? String)?.hasPrefix("warned: claims 24 cores") == true, "\(cheatStatus)")
+
+            // Both deliver a segment in a paid epoch: the honest edge is credited its claim, the
+            // cheat what it showed.
+            let admin = [("Authorization", "Bearer \(CoordinatorProcess.adminToken)")]
+            let revenue = try await network.client.send(
+                .POST, "/v1/admin/revenue", body: Data(#"{"source":"ads","amount":100000000000,"reason":"test"}"#.utf8), headers: admin)
+            #expect(revenue.status == 201, "\(revenue.text)")
+            for (name, lat, lon) in [("honest", 48.86, 2.35), ("cheat", 52.52, 13.40)] {
+                let token = try #require(try await network.client.send(.GET, "/v1/route?content=movie&lat=\(lat)&lon=\(lon)").json["token"] as? String)
+                let fetched = try await run(
+                    "/usr/bin/curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "\(network.edges[name]!.process.httpBase)/v/movie/source/0.ts?token=\(token)"],
+                    mergeErrors: false)
+                #expect(fetched.output == "200")
+            }
+            var report: [String: Any]?
+            for _ in 0..<300 where report == nil {
+                try await Task.sleep(for: .milliseconds(100))
+                let list = try await network.client.send(.GET, "/v1/epochs").json["epochs"] as? [[String: Any]] ?? []
+                for entry in list {
+                    guard let epoch = entry["epoch"] as? Int else { continue }
+                    let full = try await network.client.send(.GET, "/v1/epochs/\(epoch)").json
+                    let paid = Set((full["payouts"] as? [[String: Any]] ?? []).compactMap { $0["miner"] as? String })
+                    if paid.isSuperset(of: [honest, cheat]) { report = full }
+                }
+            }
+            let settled = try #require(report, "no epoch paid both edges")
+            let inputs = Dictionary(
+                uniqueKeysWithValues: (settled["inputs"] as? [[String: Any]] ?? []).compactMap { entry in (entry["miner"] as? String).map { ($0, entry) } })
+            #expect(inputs[honest]?["coresCredited"] as? Double == 4, "\(inputs[honest] ?? [:])")
+            let credited = inputs[cheat]?["coresCredited"] as? Double ?? 99
+            #expect(credited < 12 && credited == inputs[cheat]?["coresMeasured"] as? Double, "\(inputs[cheat] ?? [:])")
+            print(
+                "capacity: the cheat claimed 24 cores, measured \(String(format: "%.1f", cheatCores)), credited \(String(format: "%.1f", credited)); the honest edge claimed 4, measured \(String(format: "%.1f", honestCores)), credited 4"
+            )
+        }
+    }
+}
