@@ -88,10 +88,10 @@ extension NetworkSuites {
 
             """
 
-        @Test("an edge that serves garbage renditions disagrees with two honest edges and is slashed; the honest edges are not")
+        @Test("an edge that serves garbage renditions disagrees with two honest edges and is slashed; the honest edges are not, and are paid for their verified transcodes")
         func lazyTranscoder() async throws {
             var network = try await TestNetwork.start(
-                "audits", coordinatorArguments: ["--challenge-interval", "1", "--transcode-sample", "1"], trustEdges: true)
+                "audits", coordinatorArguments: ["--challenge-interval", "1", "--transcode-sample", "1", "--epoch-seconds", "5"], trustEdges: true)
             defer { network.stop() }
             let worker = network.dir.path + "/lazy-worker"
             try Self.lazyWorker.write(toFile: worker, atomically: true, encoding: .utf8)
@@ -112,8 +112,34 @@ extension NetworkSuites {
             #expect(try await slashed(honest1) == 0)
             #expect(try await slashed(honest2) == 0)
             #expect(!(try await network.routed("movie", lat: 52.5, lon: 13.4)).contains(lazy))
+
+            // Epochs settle from the first with revenue on.
+            let admin = [("Authorization", "Bearer \(CoordinatorProcess.adminToken)")]
+            let revenue = try await network.client.send(
+                .POST, "/v1/admin/revenue", body: Data(#"{"source":"ads","amount":100000000000,"reason":"test"}"#.utf8), headers: admin)
+            #expect(revenue.status == 201, "\(revenue.text)")
+            // Every report was sampled (--transcode-sample 1): the honest edges' passed and
+            // count in the epoch they passed in, with points; the lazy edge's garbage never does.
+            var transcoded: [String: Int] = [:]
+            for _ in 0..<300 where transcoded.isEmpty {
+                try await Task.sleep(for: .milliseconds(200))
+                for entry in try await network.client.send(.GET, "/v1/epochs").json["epochs"] as? [[String: Any]] ?? [] {
+                    guard let epoch = entry["epoch"] as? Int else { continue }
+                    let report = try await network.client.send(.GET, "/v1/epochs/\(epoch)").json
+                    let scored = Set((report["payouts"] as? [[String: Any]] ?? []).filter { ($0["points"] as? Double ?? 0) > 0 }.compactMap { $0["miner"] as? String })
+                    for inputs in report["inputs"] as? [[String: Any]] ?? [] {
+                        if let miner = inputs["miner"] as? String, let bytes = inputs["transcodedBytes"] as? Int, bytes > 0, scored.contains(miner) {
+                            transcoded[miner, default: 0] += bytes
+                        }
+                    }
+                }
+            }
+            #expect(!transcoded.isEmpty && transcoded[lazy] == nil, "\(transcoded)\n\(network.coordinator.log.suffix(1500))")
+            #expect(Set(transcoded.keys).isSubset(of: [honest1, honest2]))
             let audits = network.coordinator.log.split(separator: "\n").filter { $0.contains("transcode audit of") }
-            print("transcode audits: \(audits.count) run, the lazy edge slashed, honest edges slashed 0 times")
+            print(
+                "transcode audits: \(audits.count) run, the lazy edge slashed, honest edges slashed 0 times; verified transcoded bytes counted: \(transcoded.values.reduce(0, +)) (honest), 0 (lazy)"
+            )
         }
     }
 }

@@ -26,6 +26,8 @@ import NIOCore
 ///   each accepted claim and a reason for each refused one (see ``ClaimBook``).
 /// - `POST /v1/challenges` (signed): a host's answer to a proof-of-retrievability challenge
 ///   (handed out with its tasks); the verdict and its reputation (see ``Challenger``).
+/// - `POST /v1/transcodes` (signed): rendition segments an edge made, each with its size and
+///   SHA-256; a sample is held for an audit (see ``TranscodeAuditor``).
 /// - `POST /v1/probes` (signed): a node's answer to a capacity probe (handed out with its
 ///   tasks); the cores it showed (see ``CapacityProber``).
 /// - `POST /v1/admin/revenue` (admin token): revenue for an epoch (subscriptions, ads,
@@ -41,6 +43,7 @@ package struct CoordinatorAPI: Sendable {
     let claims: ClaimBook
     let challenger: Challenger
     let prober: CapacityProber
+    let auditor: TranscodeAuditor
     let epochs: EpochBook
     let vault: KeyVault
     /// How long a playback token (and an upload or fill token) is valid, seconds.
@@ -53,12 +56,13 @@ package struct CoordinatorAPI: Sendable {
     let prefixes: GeoPrefixTable
 
     package init(
-        registry: Registry, board: TaskBoard, claims: ClaimBook, challenger: Challenger, prober: CapacityProber, epochs: EpochBook, vault: KeyVault, tokenLifetime: TimeInterval = 6 * 3600, leaseLifetime: Int64 = 3600,
+        registry: Registry, board: TaskBoard, claims: ClaimBook, challenger: Challenger, prober: CapacityProber, auditor: TranscodeAuditor, epochs: EpochBook, vault: KeyVault, tokenLifetime: TimeInterval = 6 * 3600, leaseLifetime: Int64 = 3600,
         adminToken: String?, prefixes: GeoPrefixTable = GeoPrefixTable()
     ) {
         self.claims = claims
         self.challenger = challenger
         self.prober = prober
+        self.auditor = auditor
         self.epochs = epochs
         self.prefixes = prefixes
         self.registry = registry
@@ -220,6 +224,23 @@ package struct CoordinatorAPI: Sendable {
                 }
                 let node = try await registry.authenticate(body: body, headers: Self.headers(request), path: request.uri.path)
                 return try Self.encode(try await challenger.answer(response, from: node.id))
+            }
+        }
+        router.post("v1/transcodes") { request, context in
+            try await answer {
+                let body = try await Self.body(request, limit: TranscodeReportBatch.maxBytes)
+                let batch: TranscodeReportBatch
+                do {
+                    batch = try StrictJSON.decode(TranscodeReportBatch.self, from: body, limit: TranscodeReportBatch.maxBytes)
+                } catch {
+                    throw APIError(.badRequest, "\(error)")
+                }
+                guard !batch.made.isEmpty, batch.made.count <= TranscodeReportBatch.maxReports else {
+                    throw APIError(.badRequest, "a report holds 1 to \(TranscodeReportBatch.maxReports) rendition segments")
+                }
+                // Reports are recorded once by (node, title, rendition, segment): a replayed request changes nothing.
+                let node = try await registry.authenticate(body: body, headers: Self.headers(request), path: request.uri.path, onceOnly: false)
+                return try Self.encode(try await auditor.report(batch.made, from: node.id))
             }
         }
         router.post("v1/probes") { request, context in

@@ -94,14 +94,16 @@ package struct CoordinatorServer {
             clientConfiguration.tlsConfiguration = tls
         }
         let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
-        let auditor = TranscodeAuditor(store: store, registry: registry, vault: vault, client: client, sample: configuration.transcodeSample, logger: logger)
+        let auditor = TranscodeAuditor(
+            store: store, registry: registry, vault: vault, client: client, sample: configuration.transcodeSample,
+            epochSeconds: configuration.rewards.epochSeconds, logger: logger)
         let epochBook = EpochBook(
             store: store, vault: vault, reputation: configuration.reputation, capacity: configuration.capacity, policy: configuration.rewards)
         var claimPolicy = configuration.claims
         claimPolicy.sessionLifetime = Int64(configuration.tokenLifetime)
         let api = CoordinatorAPI(
             registry: registry, board: board, claims: ClaimBook(store: store, vault: vault, registry: registry, policy: claimPolicy),
-            challenger: challenger, prober: prober, epochs: epochBook, vault: vault, tokenLifetime: configuration.tokenLifetime,
+            challenger: challenger, prober: prober, auditor: auditor, epochs: epochBook, vault: vault, tokenLifetime: configuration.tokenLifetime,
             leaseLifetime: configuration.leaseLifetime, adminToken: configuration.adminToken, prefixes: configuration.prefixes)
         // A SQLite file has one coordinator, which already knows every change: no reloads.
         let shared = !configuration.database.hasPrefix("sqlite:")

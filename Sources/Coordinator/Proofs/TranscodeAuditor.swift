@@ -9,12 +9,20 @@ import NIOHTTP1
 import Synchronization
 
 /// Checks transcodes: the encoder is deterministic (the manifest fixes every setting, the
-/// thread count included), so two honest edges make byte-identical renditions. Each round,
-/// with probability ``sample``, one transcoding task is audited: a random rendition and segment
-/// of its title is fetched from its edge and from another transcoding edge and their SHA-256s
-/// compared; when they differ a third edge decides, and the edge whose output disagrees with
-/// the other two is slashed (the hashes as evidence) and suspended. With no third edge the
-/// audit is recorded as undecided and nobody is slashed.
+/// thread count included), so two honest edges make byte-identical renditions.
+///
+/// - **Reports.** Edges report each rendition segment they made with its size and SHA-256
+///   (`POST /v1/transcodes`); those are what transcoding earns from. A ``sample`` of reports is
+///   held back for an audit: another transcoding edge makes the same segment and its hash is
+///   compared with the reported one. A match passes the report; a mismatch goes to a third
+///   edge, and the edge that disagrees with the other two is slashed, suspended, and forfeits
+///   its transcodes of the epoch. Reports not sampled earn at once; sampled ones only once passed.
+/// - **Served bytes.** With probability ``sample`` a round also fetches a random rendition
+///   segment from a transcoding edge as viewers get it and compares it the same way, so an edge
+///   cannot report honestly and serve garbage.
+///
+/// With no witness, or no third edge on a mismatch, the audit is undecided: nobody is slashed
+/// and a sampled report waits for the next round.
 package final class TranscodeAuditor: Sendable {
     package enum Verdict: Sendable, Equatable {
         case agreed(nodes: [String])
@@ -29,10 +37,16 @@ package final class TranscodeAuditor: Sendable {
     /// The share of rounds that audit a transcode (0 to 1).
     let sample: Double
     let slashFraction: Double
+    /// Seconds an epoch lasts: a liar forfeits its transcodes from the start of the current one.
+    let epochSeconds: Int64
     let logger: Logger
     private let running = Mutex(false)
 
-    package init(store: any CoordinatorStore, registry: Registry, vault: KeyVault, client: HTTPClient, sample: Double, slashFraction: Double = 0.1, logger: Logger) {
+    package init(
+        store: any CoordinatorStore, registry: Registry, vault: KeyVault, client: HTTPClient, sample: Double, slashFraction: Double = 0.1,
+        epochSeconds: Int64 = 86_400, logger: Logger
+    ) {
+        self.epochSeconds = epochSeconds
         self.store = store
         self.registry = registry
         self.vault = vault
@@ -42,13 +56,75 @@ package final class TranscodeAuditor: Sendable {
         self.logger = logger
     }
 
-    /// Audits one transcoding task picked at random, if the sample says so and no audit runs.
+    /// Records an edge's reports of rendition segments it made; each is checked against the
+    /// title (a transcoding task of this node, a rendition of the ladder, a segment of the
+    /// title, a plausible size and a SHA-256) and held for an audit with probability ``sample``.
+    package func report(_ made: [MadeRendition], from node: String) async throws -> TranscodeReportAnswer {
+        var refused: [TranscodeReportAnswer.Refusal] = []
+        var taken: [TranscodeReport] = []
+        var titles: [String: ContentManifest?] = [:]
+        var allowed: [String: Bool] = [:]
+        let time = Int64(Date().timeIntervalSince1970)
+        var generator = SystemRandomNumberGenerator()
+        for (index, item) in made.enumerated() {
+            guard Identifier.isValid(item.content) else {
+                refused.append(.init(index: index, reason: "content must be a content id (\(Identifier.rule))"))
+                continue
+            }
+            if titles[item.content] == nil {
+                titles[item.content] = try await store.content(id: item.content).flatMap {
+                    try? JSONDecoder().decode(ContentManifest.self, from: Data($0.manifest.utf8))
+                }
+                allowed[item.content] = try await store.tasks(content: item.content).contains { $0.node == node && $0.kind == .transcoding }
+            }
+            guard let manifest = titles[item.content] ?? nil else {
+                refused.append(.init(index: index, reason: "no content \(item.content)"))
+                continue
+            }
+            guard allowed[item.content] == true else {
+                refused.append(.init(index: index, reason: "node \(node) has no transcoding task for \(item.content)"))
+                continue
+            }
+            guard manifest.ladder.contains(where: { $0.name == item.rendition }) else {
+                refused.append(.init(index: index, reason: "\(item.content) has no rendition '\(item.rendition.prefix(32))'"))
+                continue
+            }
+            guard let source = manifest.segments.first(where: { $0.index == item.segment }) else {
+                refused.append(.init(index: index, reason: "\(item.content) has no segment \(item.segment)"))
+                continue
+            }
+            // A rendition is never taller than the source, so never much larger; allow generous headroom.
+            guard item.bytes > 0, item.bytes <= max(Int64(source.length) * 4, 1 << 20) else {
+                refused.append(.init(index: index, reason: "\(item.bytes) bytes is not a plausible size for segment \(item.segment) of \(item.content)"))
+                continue
+            }
+            guard item.sha256.count == 64, JSONText.bytes(hex: item.sha256) != nil else {
+                refused.append(.init(index: index, reason: "sha256 must be 64 hex digits"))
+                continue
+            }
+            let sampled = sample > 0 && Double.random(in: 0..<1, using: &generator) < sample
+            taken.append(
+                TranscodeReport(
+                    node: node, content: item.content, rendition: item.rendition, segment: item.segment, bytes: item.bytes,
+                    sha256: item.sha256.lowercased(), reportedAt: time, status: sampled ? .sampled : .unsampled, decidedAt: sampled ? nil : time))
+        }
+        _ = try await store.addTranscodes(taken)
+        return TranscodeReportAnswer(accepted: taken.count, refused: refused)
+    }
+
+    /// Audits the oldest report held for an audit, if any; otherwise, if the sample says so,
+    /// one transcoding task's served output picked at random. One audit at a time.
     @discardableResult
     package func round() async throws -> Verdict? {
-        var generator = SystemRandomNumberGenerator()
-        guard sample > 0, Double.random(in: 0..<1, using: &generator) < sample else { return nil }
         guard running.withLock({ busy in defer { busy = true }; return !busy }) else { return nil }
         defer { running.withLock { $0 = false } }
+        if let report = try await store.transcodes(status: .sampled, limit: 1).first {
+            let verdict = try await audit(report)
+            logger.info("transcode audit of the report of \(report.node) (\(report.content)/\(report.rendition)/\(report.segment).ts): \(verdict)")
+            return verdict
+        }
+        var generator = SystemRandomNumberGenerator()
+        guard sample > 0, Double.random(in: 0..<1, using: &generator) < sample else { return nil }
         var candidates: [TaskRecord] = []
         for content in try await store.contentIDs() {
             candidates += try await store.tasks(content: content).filter { $0.kind == .transcoding && registry.eligible($0.node, for: .transcoding) != nil }
@@ -62,12 +138,34 @@ package final class TranscodeAuditor: Sendable {
         return verdict
     }
 
-    /// Compares one rendition segment as `node` makes it with other transcoding edges' output.
-    package func audit(node: String, content: String, rendition: String, segment: Int) async throws -> Verdict {
+    /// Audits a held report: its hash against another edge's output.
+    func audit(_ report: TranscodeReport) async throws -> Verdict {
+        let verdict = try await audit(
+            node: report.node, content: report.content, rendition: report.rendition, segment: report.segment, reported: report.sha256)
+        let time = Int64(Date().timeIntervalSince1970)
+        switch verdict {
+        case .agreed:
+            _ = try await store.decideTranscode(report, status: .passed, at: time)
+        case .liar(let node, _) where node == report.node:
+            _ = try await store.decideTranscode(report, status: .failed, at: time)
+        case .liar:
+            // The witness lied; the report matched the referee.
+            _ = try await store.decideTranscode(report, status: .passed, at: time)
+        case .undecided:
+            break  // held for the next round
+        }
+        return verdict
+    }
+
+    /// Compares one rendition segment as `node` makes it (or the hash it `reported`) with
+    /// other transcoding edges' output.
+    package func audit(node: String, content: String, rendition: String, segment: Int, reported: String? = nil) async throws -> Verdict {
         let others = registry.candidates(for: .transcoding).map(\.id).filter { $0 != node }.shuffled()
         guard let second = others.first else { return .undecided(reason: "no second transcoding edge to compare with") }
         let path = "\(content)/\(rendition)/\(segment).ts"
-        guard let subject = try await digest(of: path, at: node), let witness = try await digest(of: path, at: second) else {
+        let served: String?
+        if let reported { served = reported } else { served = try await digest(of: path, at: node) }
+        guard let subject = served, let witness = try await digest(of: path, at: second) else {
             return .undecided(reason: "an edge did not answer for \(path)")
         }
         if subject == witness { return .agreed(nodes: [node, second]) }
@@ -114,5 +212,8 @@ package final class TranscodeAuditor: Sendable {
         let reason = "slashed: its \(path) disagreed with two other edges' (a transcode audit)"
         registry.setSuspension(node, reason: reason)
         try await registry.slash(node, fraction: slashFraction, reason: "transcode audit: output disagreed with two other edges", evidence: evidence)
+        let time = Int64(Date().timeIntervalSince1970)
+        let voided = try await store.forfeitTranscodes(node: node, since: time - time % epochSeconds)
+        if voided > 0 { logger.info("transcode audit: \(node) forfeits \(voided) transcode reports of this epoch") }
     }
 }

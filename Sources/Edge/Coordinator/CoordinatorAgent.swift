@@ -35,6 +35,7 @@ struct CoordinatorAgent: Service {
     let hosted: HostedStore
     let assignments: Assignments
     let ledger: DeliveryLedger
+    let tally: TranscodeTally
     let journal: ClaimJournal
     let keyFile: String
     let logger: Logger
@@ -96,6 +97,26 @@ struct CoordinatorAgent: Service {
                     logger.warning("claims to \(link.base): \(error); kept, sent again later")
                     break
                 }
+            }
+            await reportTranscodes()
+        }
+    }
+
+    /// Sends the rendition segments made since the last report; kept when the coordinator is
+    /// unreachable.
+    private func reportTranscodes() async {
+        while !Task.isCancelled {
+            let made = tally.take(TranscodeReportBatch.maxReports)
+            guard !made.isEmpty else { return }
+            do {
+                let answer = try await link.post("/v1/transcodes", TranscodeReportBatch(made: made), as: TranscodeReportAnswer.self, timeout: .seconds(30))
+                logger.info("transcodes: \(answer.accepted) reported, \(answer.refused.count) refused\(answer.refused.first.map { ": \($0.reason)" } ?? "")")
+            } catch let error as AgentError where (400..<500).contains(error.status) {
+                logger.warning("transcode reports refused: \(error); dropped")
+            } catch {
+                tally.restore(made)
+                logger.warning("transcode reports to \(link.base): \(error); kept, sent again later")
+                return
             }
         }
     }

@@ -130,6 +130,7 @@ package struct EdgeServer: Sendable {
             key.fileExtension != "m3u8" || !PlaylistInfo(parsing: body.readableBytesView).isLive
         }
         var transcoder: TranscodeOrigin?
+        let tally = TranscodeTally()
         let keys: (any ContentKeyProvider)? = config.transcode.keyDirectory.map { KeyDirectory(path: $0) } ?? coordinated.map { LeasedKeys(link: $0.link) }
         if config.transcode.enabled, let keys {
             let executable = config.transcode.worker ?? Self.ownExecutable()
@@ -137,7 +138,7 @@ package struct EdgeServer: Sendable {
                 worker: TranscodeWorker(
                     executable: executable, timeout: .milliseconds(Int64(config.transcode.timeout * 1000)),
                     memoryLimit: config.transcode.memoryLimit),
-                keys: keys, jobs: config.transcode.jobs, logger: logger)
+                keys: keys, jobs: config.transcode.jobs, logger: logger, onMade: { [coordinated] made in if coordinated != nil { tally.add(made) } })
             let source = config.transcode.keyDirectory.map { "keys in \($0)" } ?? "keys leased from the coordinator"
             logger.info("transcoding on demand with \(executable) transcode-worker, \(source)")
         }
@@ -178,7 +179,7 @@ package struct EdgeServer: Sendable {
                             latitude: config.latitude, longitude: config.longitude, region: config.latitude == nil ? config.region : nil, url: url,
                             transcodes: transcoding)
                     },
-                    gate: gate, cache: cache, peers: client, hosted: coordinated.hosted, assignments: coordinated.assignments, ledger: ledger,
+                    gate: gate, cache: cache, peers: client, hosted: coordinated.hosted, assignments: coordinated.assignments, ledger: ledger, tally: tally,
                     journal: coordinated.journal,
                     keyFile: config.cacheDirectory + "/coordinator.pub", logger: logger,
                     claimInterval: .milliseconds(Int64(config.claimInterval * 1000))))

@@ -30,6 +30,8 @@ package final class TranscodeOrigin: Producer {
     private let slots: AsyncSemaphore
     private let logger: Logger
     private let counters = Counters()
+    /// Told of every rendition segment made whole: its size and SHA-256 as served.
+    private let onMade: @Sendable ([MadeRendition]) -> Void
 
     private struct Counters: Sendable {
         let made = Counter(label: "depin_transcodes_total", dimensions: [("result", "made")])
@@ -40,7 +42,10 @@ package final class TranscodeOrigin: Producer {
     }
 
     /// - Parameter jobs: workers allowed at once.
-    package init(worker: TranscodeWorker, keys: any ContentKeyProvider, jobs: Int, logger: Logger) {
+    package init(
+        worker: TranscodeWorker, keys: any ContentKeyProvider, jobs: Int, logger: Logger, onMade: @escaping @Sendable ([MadeRendition]) -> Void = { _ in }
+    ) {
+        self.onMade = onMade
         self.worker = worker
         self.keys = keys
         self.slots = AsyncSemaphore(count: max(jobs, 1))
@@ -117,19 +122,30 @@ package final class TranscodeOrigin: Producer {
             defer { slots.release() }
             let wanted = job.start()
             let iv = SegmentCipher.iv(sequence: segment.index)
-            let encryptors = Mutex(wanted.map { _ in cipher.streamEncryptor(iv: iv) })
+            // Each rendition's encryptor, and the size and hash of what it served.
+            let encryptors = Mutex(wanted.map { _ in (cipher: cipher.streamEncryptor(iv: iv), hash: SHA256(), bytes: Int64(0)) })
             let request = TranscodeRequest(renditions: wanted.map(\.rendition), settings: job.manifest.transcode, sourceBytes: plaintext.count)
             try await worker.run(request, source: plaintext) { index, bytes in
                 let encrypted = try encryptors.withLock { encryptors in
-                    try bytes.withUnsafeBytes { try encryptors[index].update($0) }
+                    let out = try bytes.withUnsafeBytes { try encryptors[index].cipher.update($0) }
+                    encryptors[index].hash.update(data: out)
+                    encryptors[index].bytes += Int64(out.count)
+                    return out
                 }
                 if !encrypted.isEmpty { wanted[index].output.yield(ByteBuffer(bytes: encrypted)) }
             }
+            var made: [MadeRendition] = []
             for (index, entry) in wanted.enumerated() {
-                let tail = try encryptors.withLock { try $0[index].finish() }
+                let (tail, hash, bytes) = try encryptors.withLock { encryptors in
+                    let tail = try encryptors[index].cipher.finish()
+                    encryptors[index].hash.update(data: tail)
+                    return (tail, encryptors[index].hash.finalize(), encryptors[index].bytes + Int64(tail.count))
+                }
                 entry.output.yield(ByteBuffer(bytes: tail))
                 entry.output.finish()
+                made.append(MadeRendition(content: segment.content, rendition: entry.rendition.name, segment: segment.index, bytes: bytes, sha256: hash.hexString))
             }
+            onMade(made)
             counters.made.increment()
             counters.renditions.increment(by: wanted.count)
             counters.seconds.recordNanoseconds((ContinuousClock.now - started).nanoseconds)
