@@ -66,4 +66,23 @@ struct SettlementTests {
             #expect(after >= before, "\(inputs[index].miner): \(before) -> \(after)")
         }
     }
+
+    @Test("verified transcoding weighs 2.0 against delivery's 1.0; cores count as credited by probes, never more than claimed")
+    func transcodingAndCores() {
+        var transcoder = Self.miner("t", measured: 100)
+        transcoder.transcodedBytes = 1_000_000_000
+        var deliverer = Self.miner("d", delivered: 1_000_000_000, measured: 100)
+        #expect(abs(Settlement.points(transcoder) - 2 * Settlement.points(deliverer)) < 1e-9)
+        // Cores as measured: a miner claiming 8 and credited 2 scores 0.4 x 2, not 0.4 x 8.
+        deliverer.coresCredited = 2
+        #expect(abs(Settlement.resourceScore(deliverer) - (0.4 * 2 + 0.3 * 100 + 0.3 * 16)) < 1e-9)
+        deliverer.coresCredited = 50
+        #expect(abs(Settlement.resourceScore(deliverer) - (0.4 * 8 + 0.3 * 100 + 0.3 * 16)) < 1e-9)
+        // A report from before probes (no credited cores) counted the claim.
+        deliverer.coresCredited = nil
+        #expect(abs(Settlement.resourceScore(deliverer) - (0.4 * 8 + 0.3 * 100 + 0.3 * 16)) < 1e-9)
+        // No transcode earns without a verified volume.
+        transcoder.transcodedBytes = 0
+        #expect(Settlement.points(transcoder) == 0)
+    }
 }

@@ -227,6 +227,30 @@ extension NetworkSuites {
             let x25519 = Data(repeating: 9, count: 32).base64EncodedString()
             let leaseBody = Data(#"{"content":"movie","leaseKey":"\#(x25519)"}"#.utf8)
             #expect(try await client.send(.POST, "/v1/leases", body: leaseBody, headers: SignedRequest.headers(identity: stranger, method: "POST", path: "/v1/leases", body: leaseBody)).status == 401)
+
+            // Transcode reports and probe answers: signed by a registered node, well-formed; a
+            // report for work the node was not given is refused with its reason, and stores nothing.
+            let hostIdentity = try NodeIdentity.read(from: network.dir.path + "/host.key")
+            func signed(_ path: String, _ body: Data) async throws -> (status: Int, text: String) {
+                let answer = try await client.send(.POST, path, body: body, headers: SignedRequest.headers(identity: hostIdentity, method: "POST", path: path, body: body))
+                return (answer.status, answer.text)
+            }
+            let made = #"{"content":"movie","rendition":"360p","segment":0,"bytes":1000,"sha256":"\#(String(repeating: "ab", count: 32))"}"#
+            #expect(try await client.send(.POST, "/v1/transcodes", body: Data(#"{"made":[\#(made)]}"#.utf8)).status == 401)
+            #expect(try await signed("/v1/transcodes", Data(#"{"made":[]}"#.utf8)).status == 400)
+            #expect(try await signed("/v1/transcodes", Data(#"{"made":[\#(made)],"extra":1}"#.utf8)).status == 400)
+            let nested = try await signed("/v1/transcodes", Data(#"{"made":[{"content":"movie","x":1}]}"#.utf8))
+            #expect(nested.status == 400 && nested.text.contains("unknown field 'x'"), "\(nested)")
+            let notGiven = try await signed("/v1/transcodes", Data(#"{"made":[\#(made)]}"#.utf8))
+            #expect(notGiven.status == 200 && notGiven.text.contains("no transcoding task"), "\(notGiven)")
+            let stored = try await run(
+                "/usr/bin/python3", ["-c", "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('SELECT COUNT(*) FROM transcodes').fetchone()[0])", network.dir.path + "/c.sqlite"],
+                mergeErrors: false)
+            #expect(stored.output.trimmingCharacters(in: .whitespacesAndNewlines) == "0")
+            #expect(try await client.send(.POST, "/v1/probes", body: Data(#"{"id":"x","nonces":[]}"#.utf8)).status == 401)
+            #expect(try await signed("/v1/probes", Data(#"{"id":"x","nonces":"no"}"#.utf8)).status == 400)
+            let unknownProbe = try await signed("/v1/probes", Data(#"{"id":"0123456789abcdef0123456789abcdef","nonces":[1]}"#.utf8))
+            #expect(unknownProbe.status == 400 && unknownProbe.text.contains("has no probe"), "\(unknownProbe)")
         }
     }
 }
