@@ -96,6 +96,25 @@ public struct DeliveryReceipt: Codable, Sendable, Equatable {
     /// base64 Ed25519 signature of ``signedMessage(root:)``.
     public var signature: String
 
+    public init(
+        claim: String, node: String, content: String, session: String, bytes: Int64, segments: Int, ttfbMilliseconds: Int, firstAt: Int64,
+        lastAt: Int64, acceptedAt: Int64, root: String, proof: MerkleProof, signature: String
+    ) {
+        self.claim = claim
+        self.node = node
+        self.content = content
+        self.session = session
+        self.bytes = bytes
+        self.segments = segments
+        self.ttfbMilliseconds = ttfbMilliseconds
+        self.firstAt = firstAt
+        self.lastAt = lastAt
+        self.acceptedAt = acceptedAt
+        self.root = root
+        self.proof = proof
+        self.signature = signature
+    }
+
     /// What a receipt says, before it is signed.
     public struct Body: Sendable, Equatable {
         public var claim: DeliveryClaim
@@ -107,6 +126,9 @@ public struct DeliveryReceipt: Codable, Sendable, Equatable {
             self.node = node
             self.acceptedAt = acceptedAt
         }
+
+        /// The hash of this receipt's leaf in its batch's tree.
+        public var leafHash: [UInt8] { MerkleTree.leafHash(canonical) }
 
         /// The canonical bytes hashed into the batch's tree.
         var canonical: [UInt8] {
@@ -166,14 +188,38 @@ public struct DeliveryReceipt: Codable, Sendable, Equatable {
     /// Signs `bodies` as one batch: one Ed25519 signature, one receipt each.
     public static func sign(_ bodies: [Body], with key: Curve25519.Signing.PrivateKey) throws -> [DeliveryReceipt] {
         guard !bodies.isEmpty else { return [] }
-        let tree = MerkleTree(leafHashes: bodies.map { MerkleTree.leafHash($0.canonical) })
-        let signature = try key.signature(for: signedMessage(root: tree.root)).base64EncodedString()
-        let root = tree.root.hexString
-        return bodies.enumerated().map { index, body in
-            DeliveryReceipt(
+        let batch = try SignedBatch(bodies, leaves: bodies.map(\.leafHash), with: key)
+        return bodies.indices.map { batch.receipt($0) }
+    }
+
+    /// A batch signed once: its tree over the receipts' leaf hashes and the signature of its
+    /// root. Receipts (each with its path) are made from it one by one, when they are needed.
+    public struct SignedBatch: Sendable {
+        public let bodies: [Body]
+        public let leaves: [[UInt8]]
+        public let tree: MerkleTree
+        /// base64.
+        public let signature: String
+        let rootHex: String
+
+        /// - Parameter leaves: each body's ``Body/leafHash``, computed beforehand (perhaps on
+        ///   other cores).
+        public init(_ bodies: [Body], leaves: [[UInt8]], with key: Curve25519.Signing.PrivateKey) throws {
+            precondition(!bodies.isEmpty && bodies.count == leaves.count, "a signed batch needs one leaf per body")
+            self.bodies = bodies
+            self.leaves = leaves
+            tree = MerkleTree(leafHashes: leaves)
+            signature = try key.signature(for: signedMessage(root: tree.root)).base64EncodedString()
+            rootHex = tree.root.hexString
+        }
+
+        /// The receipt of body `index`.
+        public func receipt(_ index: Int) -> DeliveryReceipt {
+            let body = bodies[index]
+            return DeliveryReceipt(
                 claim: body.claim.id, node: body.node, content: body.claim.content, session: body.claim.session, bytes: body.claim.bytes,
                 segments: body.claim.segments, ttfbMilliseconds: body.claim.ttfbMilliseconds, firstAt: body.claim.firstAt,
-                lastAt: body.claim.lastAt, acceptedAt: body.acceptedAt, root: root, proof: tree.proof(chunk: index)!, signature: signature)
+                lastAt: body.claim.lastAt, acceptedAt: body.acceptedAt, root: rootHex, proof: tree.proof(chunk: index)!, signature: signature)
         }
     }
 

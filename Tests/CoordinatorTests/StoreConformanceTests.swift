@@ -81,18 +81,26 @@ enum StoreConformance {
 
         // Claims and session totals: saved together; a taken claim id refuses the whole batch.
         let c1 = ClaimRecord(id: "c1", node: "a", content: "title", session: "s1", bytes: 100, acceptedAt: 90, receipt: "{\"r\":1}")
-        let c2 = ClaimRecord(id: "c2", node: "b", content: "title", session: "s1", bytes: 50, acceptedAt: 91, receipt: "{\"r\":2}")
+        // c1 as stored before receipts were kept by batch; c2 with its batch.
+        let c2 = ClaimRecord(
+            id: "c2", node: "b", content: "title", session: "s1", bytes: 50, acceptedAt: 91, segments: 2, ttfbMilliseconds: 15, firstAt: 85, lastAt: 90,
+            batch: "b1", leaf: 0)
+        let b1 = ReceiptBatch(id: "b1", acceptedAt: 91, root: "ab", signature: "sig", leaves: "AAAA")
         let total = SessionTotal(id: "s1", content: "title", issuedAt: 80, bytes: 150, edges: ["a", "b"])
-        try await store.saveClaims([c1, c2], sessions: [total])
+        try await store.saveClaims([c1, c2], batch: b1, sessions: [total])
+        #expect(try await store.receiptBatches(ids: ["b1", "b2"]) == [b1])
+        #expect(try await store.claims(ids: ["c2"]) == [c2])
         #expect(Set(try await store.claims(ids: ["c1", "c2", "nope"]).map(\.id)) == ["c1", "c2"])
         #expect(try await store.claims(node: "a") == [c1])
         #expect(try await store.sessionTotals(ids: ["s1", "s2"]) == [total])
         let c3 = ClaimRecord(id: "c3", node: "a", content: "title", session: "s2", bytes: 1, acceptedAt: 92, receipt: "{}")
-        await #expect { try await store.saveClaims([c3, c1], sessions: [SessionTotal(id: "s2", content: "title", issuedAt: 1, bytes: 1, edges: ["a"])]) }
+        let b2 = ReceiptBatch(id: "b2", acceptedAt: 92, root: "cd", signature: "sig", leaves: "AAAA")
+        await #expect { try await store.saveClaims([c3, c1], batch: b2, sessions: [SessionTotal(id: "s2", content: "title", issuedAt: 1, bytes: 1, edges: ["a"])]) }
             throws: { ($0 as? StoreFailure)?.code == .duplicate }
+        #expect(try await store.receiptBatches(ids: ["b2"]).isEmpty)
         #expect(try await store.claims(ids: ["c3"]).isEmpty)
         #expect(try await store.sessionTotals(ids: ["s2"]).isEmpty)
-        try await store.saveClaims([], sessions: [SessionTotal(id: "s1", content: "title", issuedAt: 80, bytes: 175, edges: ["a", "b", "c"])])
+        try await store.saveClaims([], batch: nil, sessions: [SessionTotal(id: "s1", content: "title", issuedAt: 80, bytes: 175, edges: ["a", "b", "c"])])
         #expect(try await store.sessionTotals(ids: ["s1"]).first?.edges == ["a", "b", "c"])
         #expect(try await store.claims(ids: []).isEmpty)
 

@@ -59,23 +59,84 @@ package actor ClaimBook {
         self.now = now
     }
 
-    /// One edge's batch in a round.
+    /// One edge's batch in a round, checked as far as it can be without the store.
     private struct Submission {
-        var claims: [DeliveryClaim]
+        var claims: [Prepared]
         var node: String
         /// Where a waiting batch gets its answer (or nil: the turn to run the next round).
-        var reply: CheckedContinuation<Result<ClaimAnswer, any Error>?, Never>?
+        var reply: CheckedContinuation<Result<[Outcome], any Error>?, Never>?
     }
+
+    /// A claim after the checks that need no store: a reason to refuse it, or when its session
+    /// was issued and its receipt's leaf hash.
+    private enum Prepared: Sendable {
+        case refused(DeliveryClaim, String)
+        case ready(DeliveryReceipt.Body, issued: Int64, leaf: [UInt8])
+    }
+
+    /// What a round decided for one claim.
+    private enum Outcome: Sendable {
+        /// Accepted: the receipt is the signed batch's `index`-th.
+        case signed(SignedRound, index: Int)
+        /// Accepted before: the receipt it got then.
+        case again(DeliveryReceipt)
+        case refused(claim: String, reason: String)
+    }
+
+    /// A round's signed batch, shared by the submissions it answers.
+    private final class SignedRound: Sendable {
+        let batch: DeliveryReceipt.SignedBatch
+        init(_ batch: DeliveryReceipt.SignedBatch) { self.batch = batch }
+    }
+
     /// The most claims one round takes along.
     static let roundClaims = 20_000
 
     /// Checks `claims` from `node` and answers a receipt or a reason for each.
     ///
-    /// Batches that arrive while a round runs wait, and the next round takes them all along:
-    /// one read, one Ed25519 signature and one transaction for every edge that claimed
-    /// meanwhile (group commit).
+    /// What needs no store (the claim's form, its session's MAC, its receipt's leaf hash) is
+    /// checked on the caller's task, so batches from many edges use every core. Then the batch
+    /// waits for its turn; batches that arrive while a round runs wait, and the next round takes
+    /// them all along: one read, one Ed25519 signature and one transaction for every edge that
+    /// claimed meanwhile (group commit). The receipts, each with its Merkle path, are made
+    /// after the turn, again on the caller's task.
     /// - Throws: ``StoreFailure`` when the store fails (nothing is accepted then).
-    package func submit(_ claims: [DeliveryClaim], from node: String) async throws -> ClaimAnswer {
+    package nonisolated func submit(_ claims: [DeliveryClaim], from node: String) async throws -> ClaimAnswer {
+        let time = now()
+        let prepared = claims.map { prepare($0, node: node, at: time) }
+        let outcomes = try await enter(prepared, from: node)
+        var answer = ClaimAnswer(receipts: [], refused: [])
+        answer.receipts.reserveCapacity(outcomes.count)
+        for outcome in outcomes {
+            switch outcome {
+            case .signed(let round, let index): answer.receipts.append(round.batch.receipt(index))
+            case .again(let receipt): answer.receipts.append(receipt)
+            case .refused(let claim, let reason): answer.refused.append(.init(claim: claim, reason: reason))
+            }
+        }
+        return answer
+    }
+
+    private nonisolated func prepare(_ claim: DeliveryClaim, node: String, at time: Int64) -> Prepared {
+        guard Self.isClaimID(claim.id) else { return .refused(claim, "claim id must be 32 lowercase hex digits") }
+        guard Identifier.isValid(claim.content), let issued = vault.sessionIssued(claim.session, content: claim.content) else {
+            return .refused(claim, "session \(claim.session.prefix(80)) was not issued by this coordinator for \(claim.content.prefix(64))")
+        }
+        guard claim.bytes > 0, claim.segments >= 0, claim.segments <= 1_000_000, (0...600_000).contains(claim.ttfbMilliseconds),
+            claim.firstAt <= claim.lastAt
+        else {
+            return .refused(claim, "bytes must be positive, segments and ttfbMilliseconds plausible, firstAt not after lastAt")
+        }
+        guard claim.firstAt >= issued - policy.skew, claim.lastAt <= time + policy.skew, claim.lastAt <= issued + policy.sessionLifetime + policy.skew
+        else {
+            return .refused(claim, "the claim's times (\(claim.firstAt) to \(claim.lastAt)) fall outside session \(claim.session)'s life (issued \(issued))")
+        }
+        let body = DeliveryReceipt.Body(claim: claim, node: node, acceptedAt: time)
+        return .ready(body, issued: issued, leaf: body.leafHash)
+    }
+
+    /// Waits for the turn, runs a round with the batches waiting, and hands each its outcomes.
+    private func enter(_ claims: [Prepared], from node: String) async throws -> [Outcome] {
         if busy {
             let handed = await withCheckedContinuation { waiting.append(Submission(claims: claims, node: node, reply: $0)) }
             if let result = handed { return try result.get() }
@@ -89,7 +150,7 @@ package actor ClaimBook {
             round.append(waiting.removeFirst())
             taken += next.claims.count
         }
-        let results: [Result<ClaimAnswer, any Error>]
+        let results: [Result<[Outcome], any Error>]
         do {
             results = try await check(round).map { .success($0) }
         } catch {
@@ -100,36 +161,43 @@ package actor ClaimBook {
         return try results[0].get()
     }
 
-    /// Checks every submission of a round, signs the receipts of all at once and stores them.
-    private func check(_ round: [Submission]) async throws -> [ClaimAnswer] {
-        let time = now()
-        let all = round.flatMap(\.claims)
-        let (storedClaims, storedTotals) = try await store.claimContext(ids: all.map(\.id), sessions: Array(Set(all.map(\.session))))
+    /// Checks every submission of a round against the store, signs the receipts of all at once
+    /// and stores them (the batch's root, signature and leaves once; each claim's row).
+    private func check(_ round: [Submission]) async throws -> [[Outcome]] {
+        var ids: [String] = [], sessions: Set<String> = []
+        for submission in round {
+            for case .ready(let body, _, _) in submission.claims {
+                ids.append(body.claim.id)
+                sessions.insert(body.claim.session)
+            }
+        }
+        let (storedClaims, storedTotals) = try await store.claimContext(ids: ids, sessions: Array(sessions))
         let stored = Dictionary(storedClaims.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        let batches = Dictionary(
+            try await store.receiptBatches(ids: Array(Set(storedClaims.compactMap(\.batch)))).map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         var totals = Dictionary(storedTotals.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         var touched: Set<String> = []
-        var accepted: [DeliveryReceipt.Body] = []
-        var owners: [Int] = []  // which submission each accepted body is for
-        var answers = round.map { _ in ClaimAnswer(receipts: [], refused: []) }
+        var bodies: [DeliveryReceipt.Body] = [], leaves: [[UInt8]] = []
+        var outcomes: [[Outcome?]] = round.map { Array(repeating: nil, count: $0.claims.count) }
+        var pending: [(submission: Int, claim: Int)] = []  // which claim each accepted body is
         var seen: Set<String> = []
         for (index, submission) in round.enumerated() {
             let node = submission.node
             let slashed = registry.isSlashed(node)
-            for claim in submission.claims {
-                func refuse(_ reason: String) { answers[index].refused.append(.init(claim: claim.id, reason: reason)) }
-                guard Self.isClaimID(claim.id) else {
-                    refuse("claim id must be 32 lowercase hex digits")
+            for (position, prepared) in submission.claims.enumerated() {
+                guard case .ready(let body, let issued, let leaf) = prepared else {
+                    if case .refused(let claim, let reason) = prepared { outcomes[index][position] = .refused(claim: claim.id, reason: reason) }
                     continue
                 }
+                let claim = body.claim
+                func refuse(_ reason: String) { outcomes[index][position] = .refused(claim: claim.id, reason: reason) }
                 guard seen.insert(claim.id).inserted else {
                     refuse("claim \(claim.id) was sent twice at once: a replayed claim")
                     continue
                 }
                 if let previous = stored[claim.id] {
-                    if previous.node == node, let receipt = try? JSONDecoder().decode(DeliveryReceipt.self, from: Data(previous.receipt.utf8)),
-                        receipt.body.claim == claim
-                    {
-                        answers[index].receipts.append(receipt)  // a resubmission: the same receipt again
+                    if previous.node == node, let receipt = previous.receipt(in: previous.batch.flatMap { batches[$0] }), receipt.body.claim == claim {
+                        outcomes[index][position] = .again(receipt)  // a resubmission: the same receipt again
                     } else {
                         refuse("claim id \(claim.id) was already used: a replayed or altered claim")
                     }
@@ -137,22 +205,6 @@ package actor ClaimBook {
                 }
                 if slashed {
                     refuse("node \(node) has been slashed and earns no receipts")
-                    continue
-                }
-                guard Identifier.isValid(claim.content), let issued = vault.sessionIssued(claim.session, content: claim.content) else {
-                    refuse("session \(claim.session.prefix(80)) was not issued by this coordinator for \(claim.content.prefix(64))")
-                    continue
-                }
-                guard claim.bytes > 0, claim.segments >= 0, claim.segments <= 1_000_000, (0...600_000).contains(claim.ttfbMilliseconds),
-                    claim.firstAt <= claim.lastAt
-                else {
-                    refuse("bytes must be positive, segments and ttfbMilliseconds plausible, firstAt not after lastAt")
-                    continue
-                }
-                guard claim.firstAt >= issued - policy.skew, claim.lastAt <= time + policy.skew,
-                    claim.lastAt <= issued + policy.sessionLifetime + policy.skew
-                else {
-                    refuse("the claim's times (\(claim.firstAt) to \(claim.lastAt)) fall outside session \(claim.session)'s life (issued \(issued))")
                     continue
                 }
                 guard let title = try await title(claim.content) else {
@@ -183,17 +235,25 @@ package actor ClaimBook {
                 if !total.edges.contains(node) { total.edges = (total.edges + [node]).sorted() }
                 totals[claim.session] = total
                 touched.insert(claim.session)
-                accepted.append(DeliveryReceipt.Body(claim: claim, node: node, acceptedAt: time))
-                owners.append(index)
+                bodies.append(body)
+                leaves.append(leaf)
+                pending.append((index, position))
             }
         }
-        let signed = try DeliveryReceipt.sign(accepted, with: vault.identity.privateKey)
-        let records = signed.map {
-            ClaimRecord(id: $0.claim, node: $0.node, content: $0.content, session: $0.session, bytes: $0.bytes, acceptedAt: time, receipt: $0.json)
+        if !bodies.isEmpty {
+            let signed = SignedRound(try DeliveryReceipt.SignedBatch(bodies, leaves: leaves, with: vault.identity.privateKey))
+            let batchID = DeliveryClaim.newID()
+            let records = bodies.enumerated().map { leaf, body in
+                ClaimRecord(
+                    id: body.claim.id, node: body.node, content: body.claim.content, session: body.claim.session, bytes: body.claim.bytes,
+                    acceptedAt: body.acceptedAt, segments: body.claim.segments, ttfbMilliseconds: body.claim.ttfbMilliseconds, firstAt: body.claim.firstAt,
+                    lastAt: body.claim.lastAt, batch: batchID, leaf: leaf)
+            }
+            let batch = ReceiptBatch(id: batchID, acceptedAt: bodies[0].acceptedAt, signed: signed.batch)
+            try await store.saveClaims(records, batch: batch, sessions: touched.compactMap { totals[$0] })
+            for (index, place) in pending.enumerated() { outcomes[place.submission][place.claim] = .signed(signed, index: index) }
         }
-        try await store.saveClaims(records, sessions: touched.compactMap { totals[$0] })
-        for (receipt, owner) in zip(signed, owners) { answers[owner].receipts.append(receipt) }
-        return answers
+        return outcomes.map { $0.compactMap { $0 } }
     }
 
     /// Hands the turn to the next batch waiting (which then holds it), or frees it.

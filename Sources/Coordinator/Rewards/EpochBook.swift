@@ -120,8 +120,8 @@ package final class EpochBook: Sendable {
         var measured: [String: Double] = [:]
         for claim in try await store.claims(acceptedFrom: from, to: to) {
             delivered[claim.node, default: 0] += claim.bytes
-            if let receipt = try? JSONDecoder().decode(DeliveryReceipt.self, from: Data(claim.receipt.utf8)) {
-                let mbps = Double(receipt.bytes) * 8 / Double(max(1, receipt.lastAt - receipt.firstAt)) / 1e6
+            if let window = claim.window {
+                let mbps = Double(claim.bytes) * 8 / Double(max(1, window.lastAt - window.firstAt)) / 1e6
                 measured[claim.node] = max(measured[claim.node] ?? 0, mbps)
             }
         }

@@ -1,3 +1,6 @@
+import DePINProtocol
+import Foundation
+
 /// Where the coordinator keeps what must survive a restart: nodes, the staking ledger, used
 /// nonces, published content. One protocol, two backends: ``SQLiteStore`` (a file, the
 /// default) and ``PostgresStore`` (for several coordinators on one database). Both pass the
@@ -51,9 +54,12 @@ package protocol CoordinatorStore: Sendable {
     func sessionTotals(ids: [String]) async throws -> [SessionTotal]
     /// Both of the above in one read.
     func claimContext(ids: [String], sessions: [String]) async throws -> (claims: [ClaimRecord], sessions: [SessionTotal])
-    /// Stores accepted claims and their sessions' new totals in one transaction.
+    /// Stores accepted claims, the receipt batch they were signed in, and their sessions' new
+    /// totals in one transaction.
     /// - Throws: ``StoreFailure/duplicate(_:)`` (and writes nothing) when a claim id is taken.
-    func saveClaims(_ claims: [ClaimRecord], sessions: [SessionTotal]) async throws
+    func saveClaims(_ claims: [ClaimRecord], batch: ReceiptBatch?, sessions: [SessionTotal]) async throws
+    /// Receipt batches by id (any order; unknown ids are left out).
+    func receiptBatches(ids: [String]) async throws -> [ReceiptBatch]
 
     /// Records an issued challenge.
     func addChallenge(_ challenge: ChallengeRecord) async throws
@@ -264,10 +270,21 @@ package struct ClaimRecord: Sendable, Equatable {
     package var session: String
     package var bytes: Int64
     package var acceptedAt: Int64
-    /// The receipt, JSON.
+    /// The receipt as JSON, for claims stored before receipts were kept by batch; empty since.
     package var receipt: String
+    /// The rest of the claim (nil in rows from before receipts were kept by batch).
+    package var segments: Int?
+    package var ttfbMilliseconds: Int?
+    package var firstAt: Int64?
+    package var lastAt: Int64?
+    /// The receipt batch it was signed in, and its leaf there.
+    package var batch: String?
+    package var leaf: Int?
 
-    package init(id: String, node: String, content: String, session: String, bytes: Int64, acceptedAt: Int64, receipt: String) {
+    package init(
+        id: String, node: String, content: String, session: String, bytes: Int64, acceptedAt: Int64, receipt: String = "", segments: Int? = nil,
+        ttfbMilliseconds: Int? = nil, firstAt: Int64? = nil, lastAt: Int64? = nil, batch: String? = nil, leaf: Int? = nil
+    ) {
         self.id = id
         self.node = node
         self.content = content
@@ -275,6 +292,66 @@ package struct ClaimRecord: Sendable, Equatable {
         self.bytes = bytes
         self.acceptedAt = acceptedAt
         self.receipt = receipt
+        self.segments = segments
+        self.ttfbMilliseconds = ttfbMilliseconds
+        self.firstAt = firstAt
+        self.lastAt = lastAt
+        self.batch = batch
+        self.leaf = leaf
+    }
+
+    /// The claim's delivery window (from the row, or from the receipt JSON of an older row).
+    package var window: (firstAt: Int64, lastAt: Int64)? {
+        if let firstAt, let lastAt { return (firstAt, lastAt) }
+        guard let receipt = try? JSONDecoder().decode(DeliveryReceipt.self, from: Data(self.receipt.utf8)) else { return nil }
+        return (receipt.firstAt, receipt.lastAt)
+    }
+
+    /// The receipt the coordinator answered for this claim: rebuilt from its batch, or decoded
+    /// from an older row's JSON.
+    package func receipt(in batch: ReceiptBatch?) -> DeliveryReceipt? {
+        if !receipt.isEmpty { return try? JSONDecoder().decode(DeliveryReceipt.self, from: Data(receipt.utf8)) }
+        guard let batch, batch.id == self.batch, let leaf, let segments, let ttfbMilliseconds, let firstAt, let lastAt,
+            let tree = batch.tree, let proof = tree.proof(chunk: leaf)
+        else { return nil }
+        return DeliveryReceipt(
+            claim: id, node: node, content: content, session: session, bytes: bytes, segments: segments, ttfbMilliseconds: ttfbMilliseconds,
+            firstAt: firstAt, lastAt: lastAt, acceptedAt: acceptedAt, root: batch.root, proof: proof, signature: batch.signature)
+    }
+}
+
+/// One signed batch of receipts: the Merkle root over its leaves (one per receipt), the
+/// coordinator's signature of it, and the leaf hashes, from which each receipt's path is rebuilt.
+package struct ReceiptBatch: Sendable, Equatable {
+    package var id: String
+    package var acceptedAt: Int64
+    /// Hex.
+    package var root: String
+    /// base64.
+    package var signature: String
+    /// The leaf hashes, 32 bytes each, concatenated and base64-encoded.
+    package var leaves: String
+
+    package init(id: String, acceptedAt: Int64, root: String, signature: String, leaves: String) {
+        self.id = id
+        self.acceptedAt = acceptedAt
+        self.root = root
+        self.signature = signature
+        self.leaves = leaves
+    }
+
+    package init(id: String, acceptedAt: Int64, signed: DeliveryReceipt.SignedBatch) {
+        self.init(
+            id: id, acceptedAt: acceptedAt, root: JSONText.hex(signed.tree.root), signature: signed.signature,
+            leaves: Data(signed.leaves.joined()).base64EncodedString())
+    }
+
+    /// The batch's tree, or nil when the stored leaves are damaged.
+    var tree: MerkleTree? {
+        guard let data = Data(base64Encoded: leaves), data.count % 32 == 0, !data.isEmpty else { return nil }
+        let bytes = [UInt8](data)
+        let tree = MerkleTree(leafHashes: stride(from: 0, to: bytes.count, by: 32).map { Array(bytes[$0..<$0 + 32]) })
+        return JSONText.hex(tree.root) == root ? tree : nil
     }
 }
 

@@ -6,7 +6,7 @@ import PostgresNIO
 extension PostgresStore {
     package func claims(ids: [String]) async throws -> [ClaimRecord] {
         guard !ids.isEmpty else { return [] }
-        return try await claims("SELECT id, node_id, content_id, session_id, bytes, accepted_at, receipt FROM claims WHERE id = ANY(\(ids))")
+        return try await claims("SELECT \(unescaped: Self.claimColumns) FROM claims WHERE id = ANY(\(ids))")
     }
 
     package func claimContext(ids: [String], sessions: [String]) async throws -> (claims: [ClaimRecord], sessions: [SessionTotal]) {
@@ -14,16 +14,34 @@ extension PostgresStore {
     }
 
     package func claims(node: String) async throws -> [ClaimRecord] {
-        try await claims("SELECT id, node_id, content_id, session_id, bytes, accepted_at, receipt FROM claims WHERE node_id = \(node) ORDER BY accepted_at, id")
+        try await claims("SELECT \(unescaped: Self.claimColumns) FROM claims WHERE node_id = \(node) ORDER BY accepted_at, id")
     }
+
+    static let claimColumns = "id, node_id, content_id, session_id, bytes, accepted_at, receipt, segments, ttfb_ms, first_at, last_at, batch_id, leaf"
 
     func claims(_ query: PostgresQuery) async throws -> [ClaimRecord] {
         try await guarded {
             var out: [ClaimRecord] = []
-            for try await (id, node, content, session, bytes, at, receipt) in try await self.client.query(query, logger: self.logger)
-                .decode((String, String, String, String, Int64, Int64, String).self)
-            {
-                out.append(ClaimRecord(id: id, node: node, content: content, session: session, bytes: bytes, acceptedAt: at, receipt: receipt))
+            for try await (id, node, content, session, bytes, at, receipt, segments, ttfb, firstAt, lastAt, batch, leaf) in try await self.client.query(
+                query, logger: self.logger
+            ).decode((String, String, String, String, Int64, Int64, String, Int?, Int?, Int64?, Int64?, String?, Int?).self) {
+                out.append(
+                    ClaimRecord(
+                        id: id, node: node, content: content, session: session, bytes: bytes, acceptedAt: at, receipt: receipt, segments: segments,
+                        ttfbMilliseconds: ttfb, firstAt: firstAt, lastAt: lastAt, batch: batch, leaf: leaf))
+            }
+            return out
+        }
+    }
+
+    package func receiptBatches(ids: [String]) async throws -> [ReceiptBatch] {
+        guard !ids.isEmpty else { return [] }
+        return try await guarded {
+            var out: [ReceiptBatch] = []
+            for try await (id, at, root, signature, leaves) in try await self.client.query(
+                "SELECT id, accepted_at, root, signature, leaves FROM receipt_batches WHERE id = ANY(\(ids))", logger: self.logger
+            ).decode((String, Int64, String, String, String).self) {
+                out.append(ReceiptBatch(id: id, acceptedAt: at, root: root, signature: signature, leaves: leaves))
             }
             return out
         }
@@ -42,14 +60,22 @@ extension PostgresStore {
         }
     }
 
-    package func saveClaims(_ claims: [ClaimRecord], sessions: [SessionTotal]) async throws {
+    package func saveClaims(_ claims: [ClaimRecord], batch: ReceiptBatch?, sessions: [SessionTotal]) async throws {
         try await transaction { connection in
+            if let batch {
+                try await connection.query(
+                    """
+                    INSERT INTO receipt_batches (id, accepted_at, root, signature, leaves)
+                    VALUES (\(batch.id), \(batch.acceptedAt), \(batch.root), \(batch.signature), \(batch.leaves))
+                    """, logger: self.logger)
+            }
             for claim in claims {
                 var inserted = false
                 for try await _ in try await connection.query(
                     """
-                    INSERT INTO claims (id, node_id, content_id, session_id, bytes, accepted_at, receipt)
-                    VALUES (\(claim.id), \(claim.node), \(claim.content), \(claim.session), \(claim.bytes), \(claim.acceptedAt), \(claim.receipt))
+                    INSERT INTO claims (id, node_id, content_id, session_id, bytes, accepted_at, receipt, segments, ttfb_ms, first_at, last_at, batch_id, leaf)
+                    VALUES (\(claim.id), \(claim.node), \(claim.content), \(claim.session), \(claim.bytes), \(claim.acceptedAt), \(claim.receipt),
+                            \(claim.segments), \(claim.ttfbMilliseconds), \(claim.firstAt), \(claim.lastAt), \(claim.batch), \(claim.leaf))
                     ON CONFLICT DO NOTHING RETURNING id
                     """, logger: self.logger
                 ).decode(String.self) {
@@ -142,7 +168,7 @@ extension PostgresStore {
 
     package func claims(acceptedFrom from: Int64, to: Int64) async throws -> [ClaimRecord] {
         try await claims(
-            "SELECT id, node_id, content_id, session_id, bytes, accepted_at, receipt FROM claims WHERE accepted_at >= \(from) AND accepted_at < \(to) ORDER BY accepted_at, id")
+            "SELECT \(unescaped: Self.claimColumns) FROM claims WHERE accepted_at >= \(from) AND accepted_at < \(to) ORDER BY accepted_at, id")
     }
 
     package func saveEpoch(_ epoch: EpochRecord) async throws {

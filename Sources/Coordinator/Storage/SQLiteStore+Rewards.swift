@@ -31,12 +31,23 @@ extension SQLiteStore {
 
     package func sessionTotals(ids: [String]) async throws -> [SessionTotal] { try await claimContext(ids: [], sessions: ids).sessions }
 
-    package func saveClaims(_ claims: [ClaimRecord], sessions: [SessionTotal]) async throws {
+    package func saveClaims(_ claims: [ClaimRecord], batch: ReceiptBatch?, sessions: [SessionTotal]) async throws {
         try await write { db in
-            for claim in claims {
+            if let batch {
                 try db.execute(
-                    sql: "INSERT INTO claims (id, node_id, content_id, session_id, bytes, accepted_at, receipt) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                    arguments: [claim.id, claim.node, claim.content, claim.session, claim.bytes, claim.acceptedAt, claim.receipt])
+                    sql: "INSERT INTO receipt_batches (id, accepted_at, root, signature, leaves) VALUES (?, ?, ?, ?, ?)",
+                    arguments: [batch.id, batch.acceptedAt, batch.root, batch.signature, batch.leaves])
+            }
+            let insert = try db.cachedStatement(
+                sql: """
+                    INSERT INTO claims (id, node_id, content_id, session_id, bytes, accepted_at, receipt, segments, ttfb_ms, first_at, last_at, batch_id, leaf)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
+                    """)
+            for claim in claims {
+                try insert.execute(arguments: [
+                    claim.id, claim.node, claim.content, claim.session, claim.bytes, claim.acceptedAt, claim.receipt, claim.segments, claim.ttfbMilliseconds,
+                    claim.firstAt, claim.lastAt, claim.batch, claim.leaf,
+                ])
                 // Throwing rolls the whole transaction back.
                 guard db.changesCount == 1 else { throw StoreFailure.duplicate("claim \(claim.id) is already stored") }
             }
@@ -47,6 +58,15 @@ extension SQLiteStore {
                         ON CONFLICT (id) DO UPDATE SET bytes = excluded.bytes, edges = excluded.edges
                         """,
                     arguments: [session.id, session.content, session.issuedAt, session.bytes, session.edges.joined(separator: ",")])
+            }
+        }
+    }
+
+    package func receiptBatches(ids: [String]) async throws -> [ReceiptBatch] {
+        guard !ids.isEmpty else { return [] }
+        return try await read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM receipt_batches WHERE id IN (\(Self.sqlParameters(ids.count)))", arguments: StatementArguments(ids)).map {
+                ReceiptBatch(id: $0["id"], acceptedAt: $0["accepted_at"], root: $0["root"], signature: $0["signature"], leaves: $0["leaves"])
             }
         }
     }
@@ -180,6 +200,7 @@ extension SQLiteStore {
     static func claim(_ row: Row) -> ClaimRecord {
         ClaimRecord(
             id: row["id"], node: row["node_id"], content: row["content_id"], session: row["session_id"], bytes: row["bytes"],
-            acceptedAt: row["accepted_at"], receipt: row["receipt"])
+            acceptedAt: row["accepted_at"], receipt: row["receipt"], segments: row["segments"], ttfbMilliseconds: row["ttfb_ms"], firstAt: row["first_at"],
+            lastAt: row["last_at"], batch: row["batch_id"], leaf: row["leaf"])
     }
 }

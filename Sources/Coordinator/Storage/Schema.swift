@@ -95,6 +95,18 @@ enum Schema {
             "CREATE INDEX transcodes_status ON transcodes (status, reported_at)",
             "CREATE INDEX transcodes_decided ON transcodes (decided_at)",
         ]),
+        (8, [
+            // Receipts kept compactly: a batch's root, signature and leaf hashes once; each claim
+            // its own fields and its place in the batch (receipts are rebuilt on demand). Rows
+            // from before keep their receipt JSON.
+            "CREATE TABLE receipt_batches (id TEXT PRIMARY KEY, accepted_at BIGINT NOT NULL, root TEXT NOT NULL, signature TEXT NOT NULL, leaves TEXT NOT NULL)",
+            "ALTER TABLE claims ADD COLUMN segments INTEGER",
+            "ALTER TABLE claims ADD COLUMN ttfb_ms INTEGER",
+            "ALTER TABLE claims ADD COLUMN first_at BIGINT",
+            "ALTER TABLE claims ADD COLUMN last_at BIGINT",
+            "ALTER TABLE claims ADD COLUMN batch_id TEXT",
+            "ALTER TABLE claims ADD COLUMN leaf INTEGER",
+        ]),
     ]
 
     static var latest: Int { migrations.last!.version }
