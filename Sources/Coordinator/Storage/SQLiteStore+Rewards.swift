@@ -38,26 +38,28 @@ extension SQLiteStore {
                     sql: "INSERT INTO receipt_batches (id, accepted_at, root, signature, leaves) VALUES (?, ?, ?, ?, ?)",
                     arguments: [batch.id, batch.acceptedAt, batch.root, batch.signature, batch.leaves])
             }
-            let insert = try db.cachedStatement(
+            let insert = try SQLiteRows(
+                db,
                 sql: """
                     INSERT INTO claims (id, node_id, content_id, session_id, bytes, accepted_at, receipt, segments, ttfb_ms, first_at, last_at, batch_id, leaf)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
                     """)
             for claim in claims {
-                try insert.execute(arguments: [
-                    claim.id, claim.node, claim.content, claim.session, claim.bytes, claim.acceptedAt, claim.receipt, claim.segments, claim.ttfbMilliseconds,
-                    claim.firstAt, claim.lastAt, claim.batch, claim.leaf,
-                ])
+                let changed = try insert.run(
+                    .text(claim.id), .text(claim.node), .text(claim.content), .text(claim.session), .integer(claim.bytes), .integer(claim.acceptedAt),
+                    .text(claim.receipt), claim.segments.sqlite, claim.ttfbMilliseconds.sqlite, claim.firstAt.sqlite, claim.lastAt.sqlite, claim.batch.sqlite,
+                    claim.leaf.sqlite)
                 // Throwing rolls the whole transaction back.
-                guard db.changesCount == 1 else { throw StoreFailure.duplicate("claim \(claim.id) is already stored") }
+                guard changed == 1 else { throw StoreFailure.duplicate("claim \(claim.id) is already stored") }
             }
+            let upsert = try SQLiteRows(
+                db,
+                sql: """
+                    INSERT INTO sessions (id, content_id, issued_at, bytes, edges) VALUES (?, ?, ?, ?, ?)
+                    ON CONFLICT (id) DO UPDATE SET bytes = excluded.bytes, edges = excluded.edges
+                    """)
             for session in sessions {
-                try db.execute(
-                    sql: """
-                        INSERT INTO sessions (id, content_id, issued_at, bytes, edges) VALUES (?, ?, ?, ?, ?)
-                        ON CONFLICT (id) DO UPDATE SET bytes = excluded.bytes, edges = excluded.edges
-                        """,
-                    arguments: [session.id, session.content, session.issuedAt, session.bytes, session.edges.joined(separator: ",")])
+                try upsert.run(.text(session.id), .text(session.content), .integer(session.issuedAt), .integer(session.bytes), .text(session.edges.joined(separator: ",")))
             }
         }
     }
