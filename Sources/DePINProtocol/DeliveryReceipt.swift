@@ -37,8 +37,13 @@ public struct DeliveryClaim: Codable, Sendable, Equatable, Hashable {
 }
 
 /// `POST /v1/claims` (signed): claims, at most ``maxClaims``.
-public struct ClaimBatch: Codable, Sendable, Equatable, ChecksItsFields {
+public struct ClaimBatch: Codable, Sendable, Equatable, ChecksItsFields, ParsesItsBody {
     public var claims: [DeliveryClaim]
+
+    public static func parse(_ data: Data) throws(ProtocolError) -> ClaimBatch {
+        let parsed = data.withUnsafeBytes { raw in Result { () throws(ProtocolError) in try ClaimBatchParser.parse(raw.bindMemory(to: UInt8.self)) } }
+        return ClaimBatch(claims: try parsed.get())
+    }
 
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: AnyKey.self)
@@ -201,6 +206,7 @@ public struct DeliveryReceipt: Codable, Sendable, Equatable {
         /// base64.
         public let signature: String
         let rootHex: String
+        let hexLevels: [[String]]
 
         /// - Parameter leaves: each body's ``Body/leafHash``, computed beforehand (perhaps on
         ///   other cores).
@@ -211,6 +217,7 @@ public struct DeliveryReceipt: Codable, Sendable, Equatable {
             tree = MerkleTree(leafHashes: leaves)
             signature = try key.signature(for: signedMessage(root: tree.root)).base64EncodedString()
             rootHex = tree.root.hexString
+            hexLevels = tree.hexLevels
         }
 
         /// The receipt of body `index`.
@@ -219,7 +226,7 @@ public struct DeliveryReceipt: Codable, Sendable, Equatable {
             return DeliveryReceipt(
                 claim: body.claim.id, node: body.node, content: body.claim.content, session: body.claim.session, bytes: body.claim.bytes,
                 segments: body.claim.segments, ttfbMilliseconds: body.claim.ttfbMilliseconds, firstAt: body.claim.firstAt,
-                lastAt: body.claim.lastAt, acceptedAt: body.acceptedAt, root: rootHex, proof: tree.proof(chunk: index)!, signature: signature)
+                lastAt: body.claim.lastAt, acceptedAt: body.acceptedAt, root: rootHex, proof: tree.proof(chunk: index, hex: hexLevels)!, signature: signature)
         }
     }
 

@@ -36,8 +36,11 @@ public enum JSONText {
     }
 
     /// The bytes of hex text (either case); nil when it is not an even number of hex digits.
-    public static func bytes(hex: String) -> [UInt8]? {
-        let utf8 = Array(hex.utf8)
+    public static func bytes(hex: String) -> [UInt8]? { bytes(hex: hex.utf8) }
+
+    /// The bytes of hex text given as its UTF-8 bytes.
+    public static func bytes(hex: some Collection<UInt8>) -> [UInt8]? {
+        let utf8 = Array(hex)
         guard utf8.count % 2 == 0 else { return nil }
         func nibble(_ c: UInt8) -> UInt8? {
             switch c {

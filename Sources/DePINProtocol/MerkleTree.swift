@@ -47,13 +47,20 @@ public struct MerkleTree: Sendable {
     public var chunkCount: Int { levels[0].count }
 
     /// The proof for chunk `index`, or nil when there is no such chunk.
-    public func proof(chunk index: Int) -> MerkleProof? {
+    public func proof(chunk index: Int) -> MerkleProof? { proof(chunk: index, hex: nil) }
+
+    /// Every node below the root in hex, level by level: made once, it spares a batch of proofs
+    /// converting the same upper nodes again and again (``proof(chunk:hex:)``).
+    public var hexLevels: [[String]] { levels.dropLast().map { $0.map(\.hexString) } }
+
+    /// The proof for chunk `index`, its siblings taken from `hex` (``hexLevels``) when given.
+    public func proof(chunk index: Int, hex: [[String]]?) -> MerkleProof? {
         guard index >= 0, index < chunkCount else { return nil }
         var siblings: [String] = []
         var position = index
-        for level in levels.dropLast() {
+        for (depth, level) in levels.dropLast().enumerated() {
             let sibling = position ^ 1
-            if sibling < level.count { siblings.append(level[sibling].hexString) }
+            if sibling < level.count { siblings.append(hex?[depth][sibling] ?? level[sibling].hexString) }
             position /= 2
         }
         return MerkleProof(chunk: index, chunkCount: chunkCount, siblings: siblings)

@@ -60,9 +60,24 @@ struct ClaimBatchTests {
             (#"[1,2]"#, "wrong type"),
             (#"{"claims":[{"id":"x"}]}"#, "missing field"),
             ("not json", "not JSON"),
+            (#"{"claims":[\#(claim.dropLast()),"x":1}]}"#, "unknown field 'claims.0.x'"),
+            (#"{"claims":[\#(claim.replacingOccurrences(of: #""bytes":1"#, with: #""bytes":1.5"#))]}"#, "field 'claims.0.bytes' has the wrong type"),
+            (#"{"claims":[\#(claim.replacingOccurrences(of: #""bytes":1"#, with: #""bytes":"1""#))]}"#, "field 'claims.0.bytes' has the wrong type"),
+            (#"{"claims":[\#(claim)] } x"#, "not JSON"),
+            (#"{"claims":[\#(claim)"#, "not JSON"),
         ] {
             #expect(performing: { try StrictJSON.decode(ClaimBatch.self, from: Data(body.utf8)) }, throws: { "\($0)".contains(expected) })
         }
         #expect(performing: { try StrictJSON.decode(ClaimBatch.self, from: Data(repeating: 32, count: 100), limit: 10) }, throws: { "\($0)".contains("at most 10") })
+        // Escapes and spacing read as JSONDecoder reads them.
+        let spaced = " {\n \"claims\" : [ \(claim.replacingOccurrences(of: #""content":"t""#, with: #""content":"t\u0041\/\"""#)) ]\t}\r\n"
+        let parsed = try StrictJSON.decode(ClaimBatch.self, from: Data(spaced.utf8))
+        #expect(parsed == (try JSONDecoder().decode(ClaimBatch.self, from: Data(spaced.utf8))))
+        #expect(parsed.claims.first?.content == "tA/\"")
+        // What an edge writes, the parser reads back.
+        let claims = (0..<50).map { index in
+            DeliveryClaim(id: DeliveryClaim.newID(), content: "title-\(index)", session: "s\(index)", bytes: Int64(index) << 33, segments: index, ttfbMilliseconds: 7, firstAt: -5, lastAt: 1_800_000_000)
+        }
+        #expect(try StrictJSON.decode(ClaimBatch.self, from: try JSONEncoder().encode(ClaimBatch(claims: claims))).claims == claims)
     }
 }

@@ -27,23 +27,40 @@ package struct KeyVault: Sendable {
     /// has, so a delivery claim's session is checked without storing every session issued.
     package func newSession(content: String, now: Int64) -> String {
         let random = JSONText.hex((0..<8).map { _ in UInt8.random(in: 0...255) })
-        return "\(now)-\(random)-\(sessionMAC(content: content, issued: now, random: random))"
+        return "\(now)-\(random)-\(JSONText.hex(sessionMAC(content: content, issued: now, random: Array(random.utf8))))"
     }
 
     /// When `session` was issued for `content`, or nil when this coordinator did not issue it for
     /// that title.
     package func sessionIssued(_ session: String, content: String) -> Int64? {
-        let parts = session.split(separator: "-")
-        guard parts.count == 3, let issued = Int64(parts[0]), parts[1].count == 16, parts[2].count == 32 else { return nil }
-        let expected = sessionMAC(content: content, issued: issued, random: String(parts[1]))
-        // Constant-time comparison.
-        guard zip(expected.utf8, parts[2].utf8).reduce(UInt8(0), { $0 | ($1.0 ^ $1.1) }) == 0 else { return nil }
-        return issued
+        // Read byte by byte (a claim path checks one per claim): ISSUED-RANDOM16-MAC32.
+        var session = session
+        return session.withUTF8 { bytes -> Int64? in
+            guard bytes.count >= 51, bytes.count <= 70 else { return nil }
+            let macStart = bytes.count - 32, randomStart = macStart - 17
+            guard bytes[randomStart - 1] == UInt8(ascii: "-"), bytes[macStart - 1] == UInt8(ascii: "-") else { return nil }
+            var issued: Int64 = 0
+            for byte in bytes[0..<(randomStart - 1)] {
+                guard (48...57).contains(byte), issued < Int64.max / 10 - 10 else { return nil }
+                issued = issued * 10 + Int64(byte - 48)
+            }
+            guard randomStart > 1, let claimed = JSONText.bytes(hex: bytes[macStart...]) else { return nil }
+            let random = bytes[randomStart..<(macStart - 1)]
+            guard random.allSatisfy({ (48...57).contains($0) || (97...102).contains($0) }) else { return nil }
+            let mac = sessionMAC(content: content, issued: issued, random: random)
+            // Constant-time comparison.
+            guard zip(mac, claimed).reduce(UInt8(0), { $0 | ($1.0 ^ $1.1) }) == 0 else { return nil }
+            return issued
+        }
     }
 
-    private func sessionMAC(content: String, issued: Int64, random: String) -> String {
-        let mac = HMAC<SHA256>.authenticationCode(for: Data("\(content)\n\(issued)\n\(random)".utf8), using: sessions)
-        return JSONText.hex(mac.prefix(16))
+    private func sessionMAC(content: String, issued: Int64, random: some Collection<UInt8>) -> [UInt8] {
+        var message = Array(content.utf8)
+        message.append(UInt8(ascii: "\n"))
+        message += "\(issued)".utf8
+        message.append(UInt8(ascii: "\n"))
+        message += random
+        return Array(HMAC<SHA256>.authenticationCode(for: message, using: sessions).prefix(16))
     }
 
     /// Reads the coordinator's identity from `path`, making it (mode 0600) when absent.

@@ -12,6 +12,9 @@ package final class SQLiteStore: CoordinatorStore {
         do {
             var configuration = Configuration()
             configuration.busyMode = .timeout(5)
+            // 64 MiB of page cache a connection (SQLite's default is 2 MiB): claim ids and
+            // sessions are random keys, so a round's inserts touch pages all over their indexes.
+            configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA cache_size = -65536") }
             database = try DatabasePool(path: path, configuration: configuration)
         } catch {
             throw StoreFailure.unavailable("cannot open the SQLite database \(path): \(error)")

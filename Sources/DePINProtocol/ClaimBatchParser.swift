@@ -1,0 +1,184 @@
+/// Reads a `POST /v1/claims` body byte by byte: a coordinator decodes claims by the hundred
+/// thousand, and Foundation's `JSONDecoder` spent more on each than checking it. It is as
+/// strict as ``StrictJSON``: an object with `claims` alone, each claim an object with exactly
+/// the fields of ``DeliveryClaim`` (strings and whole numbers), nothing after the value; every
+/// failure says what was wrong the same way.
+struct ClaimBatchParser {
+    private let bytes: UnsafeBufferPointer<UInt8>
+    private var at = 0
+
+    static func parse(_ bytes: UnsafeBufferPointer<UInt8>) throws(ProtocolError) -> [DeliveryClaim] {
+        var parser = ClaimBatchParser(bytes: bytes)
+        var claims: [DeliveryClaim]?
+        try parser.object(path: "") { parser, key throws(ProtocolError) in
+            guard key == "claims" else { throw ProtocolError.invalid("unknown field '\(key)' (known: claims)") }
+            claims = try parser.claimList()
+        }
+        parser.skipSpace()
+        guard parser.at == bytes.count else { throw ProtocolError.invalid("the body is not JSON") }
+        guard let claims else { throw ProtocolError.invalid("missing field 'claims'") }
+        return claims
+    }
+
+    private init(bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
+
+    private mutating func claimList() throws(ProtocolError) -> [DeliveryClaim] {
+        skipSpace()
+        guard peek == UInt8(ascii: "[") else { throw ProtocolError.invalid("field 'claims' has the wrong type") }
+        at += 1
+        var claims: [DeliveryClaim] = []
+        skipSpace()
+        if peek == UInt8(ascii: "]") {
+            at += 1
+            return claims
+        }
+        while true {
+            claims.append(try claim(path: "claims.\(claims.count)"))
+            skipSpace()
+            switch peek {
+            case UInt8(ascii: ","): at += 1
+            case UInt8(ascii: "]"):
+                at += 1
+                return claims
+            default: throw ProtocolError.invalid("the body is not JSON")
+            }
+        }
+    }
+
+    private mutating func claim(path: String) throws(ProtocolError) -> DeliveryClaim {
+        var id: String?, content: String?, session: String?
+        var bytes: Int64?, segments: Int64?, ttfb: Int64?, firstAt: Int64?, lastAt: Int64?
+        try object(path: path) { parser, key throws(ProtocolError) in
+            switch key {
+            case "id": id = try parser.string(path: path + ".id")
+            case "content": content = try parser.string(path: path + ".content")
+            case "session": session = try parser.string(path: path + ".session")
+            case "bytes": bytes = try parser.integer(path: path + ".bytes")
+            case "segments": segments = try parser.integer(path: path + ".segments")
+            case "ttfbMilliseconds": ttfb = try parser.integer(path: path + ".ttfbMilliseconds")
+            case "firstAt": firstAt = try parser.integer(path: path + ".firstAt")
+            case "lastAt": lastAt = try parser.integer(path: path + ".lastAt")
+            default:
+                throw ProtocolError.invalid("unknown field '\(path).\(key)' (known: bytes, content, firstAt, id, lastAt, segments, session, ttfbMilliseconds)")
+            }
+        }
+        guard let id else { throw ProtocolError.invalid("missing field 'id'") }
+        guard let content else { throw ProtocolError.invalid("missing field 'content'") }
+        guard let session else { throw ProtocolError.invalid("missing field 'session'") }
+        guard let bytes else { throw ProtocolError.invalid("missing field 'bytes'") }
+        guard let segments else { throw ProtocolError.invalid("missing field 'segments'") }
+        guard let ttfb else { throw ProtocolError.invalid("missing field 'ttfbMilliseconds'") }
+        guard let firstAt else { throw ProtocolError.invalid("missing field 'firstAt'") }
+        guard let lastAt else { throw ProtocolError.invalid("missing field 'lastAt'") }
+        guard let segmentCount = Int(exactly: segments), let ttfbCount = Int(exactly: ttfb) else {
+            throw ProtocolError.invalid("field '\(path).segments' has the wrong type")
+        }
+        return DeliveryClaim(
+            id: id, content: content, session: session, bytes: bytes, segments: segmentCount, ttfbMilliseconds: ttfbCount, firstAt: firstAt, lastAt: lastAt)
+    }
+
+    /// An object, handing each key to `field`, which must read the value.
+    private mutating func object(path: String, _ field: (inout ClaimBatchParser, String) throws(ProtocolError) -> Void) throws(ProtocolError) {
+        skipSpace()
+        guard peek == UInt8(ascii: "{") else {
+            guard path.isEmpty else { throw ProtocolError.invalid("field '\(path)' has the wrong type") }
+            // Another JSON value, or not JSON at all.
+            let rest = bytes[at...]
+            let another = peek.map(Array("[\"-0123456789".utf8).contains) == true || ["true", "false", "null"].contains { rest.starts(with: $0.utf8) }
+            throw ProtocolError.invalid(another ? "the body has the wrong type: a JSON object is expected" : "the body is not JSON")
+        }
+        at += 1
+        skipSpace()
+        if peek == UInt8(ascii: "}") {
+            at += 1
+            return
+        }
+        while true {
+            skipSpace()
+            guard peek == UInt8(ascii: "\"") else { throw ProtocolError.invalid("the body is not JSON") }
+            let key = try string(path: path)
+            skipSpace()
+            guard peek == UInt8(ascii: ":") else { throw ProtocolError.invalid("the body is not JSON") }
+            at += 1
+            try field(&self, key)
+            skipSpace()
+            switch peek {
+            case UInt8(ascii: ","): at += 1
+            case UInt8(ascii: "}"):
+                at += 1
+                return
+            default: throw ProtocolError.invalid("the body is not JSON")
+            }
+        }
+    }
+
+    private mutating func string(path: String) throws(ProtocolError) -> String {
+        skipSpace()
+        guard peek == UInt8(ascii: "\"") else { throw ProtocolError.invalid("field '\(path)' has the wrong type") }
+        at += 1
+        let start = at
+        // The common case: no escapes.
+        while at < bytes.count, bytes[at] != UInt8(ascii: "\""), bytes[at] != UInt8(ascii: "\\"), bytes[at] >= 0x20 { at += 1 }
+        guard at < bytes.count else { throw ProtocolError.invalid("the body is not JSON") }
+        if bytes[at] == UInt8(ascii: "\"") {
+            defer { at += 1 }
+            return String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<at]), as: UTF8.self)
+        }
+        var out = Array(bytes[start..<at])
+        while at < bytes.count {
+            let byte = bytes[at]
+            at += 1
+            switch byte {
+            case UInt8(ascii: "\""): return String(decoding: out, as: UTF8.self)
+            case UInt8(ascii: "\\"):
+                guard at < bytes.count else { break }
+                let escaped = bytes[at]
+                at += 1
+                switch escaped {
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): out.append(escaped)
+                case UInt8(ascii: "b"): out.append(8)
+                case UInt8(ascii: "f"): out.append(12)
+                case UInt8(ascii: "n"): out.append(10)
+                case UInt8(ascii: "r"): out.append(13)
+                case UInt8(ascii: "t"): out.append(9)
+                case UInt8(ascii: "u"):
+                    guard at + 4 <= bytes.count, let unit = UInt16(String(decoding: UnsafeBufferPointer(rebasing: bytes[at..<at + 4]), as: UTF8.self), radix: 16)
+                    else { throw ProtocolError.invalid("the body is not JSON") }
+                    at += 4
+                    // Lone surrogates become U+FFFD; ids with them are refused later anyway.
+                    out += Array(String(Unicode.Scalar(unit).map(Character.init) ?? "\u{FFFD}").utf8)
+                default: throw ProtocolError.invalid("the body is not JSON")
+                }
+            case 0..<0x20: throw ProtocolError.invalid("the body is not JSON")
+            default: out.append(byte)
+            }
+        }
+        throw ProtocolError.invalid("the body is not JSON")
+    }
+
+    private mutating func integer(path: String) throws(ProtocolError) -> Int64 {
+        skipSpace()
+        let negative = peek == UInt8(ascii: "-")
+        if negative { at += 1 }
+        let start = at
+        var value: Int64 = 0
+        while at < bytes.count, (48...57).contains(bytes[at]) {
+            let (shifted, overflow1) = value.multipliedReportingOverflow(by: 10)
+            let (added, overflow2) = shifted.addingReportingOverflow(Int64(bytes[at] - 48))
+            guard !overflow1, !overflow2 else { throw ProtocolError.invalid("field '\(path)' has the wrong type") }
+            value = added
+            at += 1
+        }
+        // A fraction, an exponent or no digits at all is not a whole number.
+        guard at > start, at == bytes.count || !(bytes[at] == UInt8(ascii: ".") || bytes[at] | 0x20 == UInt8(ascii: "e")) else {
+            throw ProtocolError.invalid("field '\(path)' has the wrong type")
+        }
+        return negative ? -value : value
+    }
+
+    private var peek: UInt8? { at < bytes.count ? bytes[at] : nil }
+
+    private mutating func skipSpace() {
+        while at < bytes.count, bytes[at] == 0x20 || bytes[at] == 0x0A || bytes[at] == 0x0D || bytes[at] == 0x09 { at += 1 }
+    }
+}
