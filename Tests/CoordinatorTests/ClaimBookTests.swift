@@ -52,6 +52,35 @@ struct ClaimBookTests {
         #expect(try await setup.store.claims(node: "edge-a").count == 1)
     }
 
+    @Test("large rounds overlap their writes: caps hold across rounds in flight, a batch sent twice at once is counted once, and every receipt is stored")
+    func overlappingRounds() async throws {
+        var policy = ClaimBook.Policy()
+        policy.overlapClaims = 100
+        let setup = try await Setup(policy: policy)
+        defer { setup.dir.remove() }
+        // The title is 20 MB; one session may take 3 x 20 MB. Six batches of 100 claims of
+        // 200 kB (20 MB each) on one session, sent at once: exactly three fit.
+        let session = setup.vault.newSession(content: "title", now: setup.clock.now())
+        setup.clock.advance(3000)
+        let batches = (0..<6).map { _ in (0..<100).map { _ in setup.claim(session, bytes: 200_000, at: 2900) } }
+        let answers = try await withThrowingTaskGroup(of: ClaimAnswer.self) { group in
+            for batch in batches { group.addTask { try await setup.book.submit(batch, from: "edge-a") } }
+            // The first batch again, at once: the same receipts, counted once.
+            group.addTask { try await setup.book.submit(batches[0], from: "edge-a") }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        let receipts = Set(answers.flatMap(\.receipts).map(\.claim))
+        #expect(receipts.count == 300, "\(receipts.count) distinct claims receipted")
+        #expect(answers.allSatisfy { $0.receipts.isEmpty || $0.receipts.count == 100 })
+        #expect(try await setup.store.sessionTotals(ids: [session]).first?.bytes == 60_000_000)
+        let stored = try await setup.store.claims(node: "edge-a")
+        #expect(stored.count == 300 && Set(stored.map(\.id)) == receipts)
+        // Each stored claim rebuilds the receipt that was answered.
+        let batchesByID = Dictionary(uniqueKeysWithValues: try await setup.store.receiptBatches(ids: Array(Set(stored.compactMap(\.batch)))).map { ($0.id, $0) })
+        let answered = Dictionary(answers.flatMap(\.receipts).map { ($0.claim, $0) }, uniquingKeysWith: { first, _ in first })
+        #expect(stored.allSatisfy { $0.receipt(in: $0.batch.flatMap { batchesByID[$0] }) == answered[$0.id] })
+    }
+
     @Test("replays, altered claims, forged sessions, inflation, impossible speed, too many edges, bad times and slashed edges are refused with a reason")
     func refusals() async throws {
         var policy = ClaimBook.Policy()

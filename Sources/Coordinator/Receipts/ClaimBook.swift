@@ -33,6 +33,10 @@ package actor ClaimBook {
         package var skew: Int64 = 300
         /// How long after it is issued a session may be delivered (the token lifetime), seconds.
         package var sessionLifetime: Int64 = 6 * 3600
+        /// Rounds of at least this many claims are written while the next is checked; smaller
+        /// ones keep the turn while they are written, so the claims that wait meanwhile share
+        /// one commit (group commit matters most when each request carries one claim).
+        package var overlapClaims = 1000
 
         package init() {}
     }
@@ -47,6 +51,14 @@ package actor ClaimBook {
     /// Whether a batch holds the turn, and the batches waiting, in order.
     private var busy = false
     private var waiting: [Submission] = []
+    /// Claims and session totals of rounds whose write has not finished. A large round hands
+    /// the turn on as soon as it is signed, and the next round is checked against these while
+    /// it is written; each write waits for the one before and fails if that failed, so nothing
+    /// is answered or built on a round that was not stored.
+    private var claimsInFlight: [String: (node: String, claim: DeliveryClaim, outcome: Outcome, round: Int)] = [:]
+    private var totalsInFlight: [String: (total: SessionTotal, round: Int)] = [:]
+    private var lastWrite: Task<Void, any Error>?
+    private var rounds = 0
 
     package init(
         store: any CoordinatorStore, vault: KeyVault, registry: Registry, policy: Policy = Policy(),
@@ -150,20 +162,45 @@ package actor ClaimBook {
             round.append(waiting.removeFirst())
             taken += next.claims.count
         }
-        let results: [Result<[Outcome], any Error>]
+        var results: [Result<[Outcome], any Error>]
         do {
-            results = try await check(round).map { .success($0) }
+            let checked = try await check(round)
+            if taken >= policy.overlapClaims { passTurn() }
+            do {
+                try await checked.written.value
+                results = checked.outcomes.map { .success($0) }
+            } catch {
+                results = round.map { _ in .failure(error) }
+                // Rounds that start later begin afresh rather than fail after this one.
+                if lastWrite == checked.written { lastWrite = nil }
+            }
+            land(checked.round)
+            if taken < policy.overlapClaims { passTurn() }
         } catch {
+            passTurn()
             results = round.map { _ in .failure(error) }
         }
         for (submission, result) in zip(round, results).dropFirst() { submission.reply?.resume(returning: result) }
-        passTurn()
         return try results[0].get()
     }
 
-    /// Checks every submission of a round against the store, signs the receipts of all at once
-    /// and stores them (the batch's root, signature and leaves once; each claim's row).
-    private func check(_ round: [Submission]) async throws -> [[Outcome]] {
+    /// Forgets what round `number` had in flight (its write finished, or failed).
+    private func land(_ number: Int) {
+        claimsInFlight = claimsInFlight.filter { $0.value.round != number }
+        totalsInFlight = totalsInFlight.filter { $0.value.round != number }
+    }
+
+    /// Checks every submission of a round against the store and the rounds still being
+    /// written, signs the receipts of all at once and starts writing them (the batch's root,
+    /// signature and leaves once; each claim's row) after the rounds before.
+    /// - Returns: each submission's outcomes, the round's number, and its write (which also
+    ///   waits for, and fails with, the writes before it).
+    private func check(_ round: [Submission]) async throws -> (outcomes: [[Outcome]], round: Int, written: Task<Void, any Error>) {
+        rounds += 1
+        let number = rounds
+        // Taken before the store is read: a round that lands meanwhile is in one or the other.
+        let flyingClaims = claimsInFlight, flyingTotals = totalsInFlight
+        let previous = lastWrite
         var ids: [String] = [], sessions: Set<String> = []
         for submission in round {
             for case .ready(let body, _, _) in submission.claims {
@@ -176,6 +213,7 @@ package actor ClaimBook {
         let batches = Dictionary(
             try await store.receiptBatches(ids: Array(Set(storedClaims.compactMap(\.batch)))).map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         var totals = Dictionary(storedTotals.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        for session in sessions { if let flying = flyingTotals[session] { totals[session] = flying.total } }
         var touched: Set<String> = []
         var bodies: [DeliveryReceipt.Body] = [], leaves: [[UInt8]] = []
         var outcomes: [[Outcome?]] = round.map { Array(repeating: nil, count: $0.claims.count) }
@@ -193,6 +231,14 @@ package actor ClaimBook {
                 func refuse(_ reason: String) { outcomes[index][position] = .refused(claim: claim.id, reason: reason) }
                 guard seen.insert(claim.id).inserted else {
                     refuse("claim \(claim.id) was sent twice at once: a replayed claim")
+                    continue
+                }
+                if let flying = flyingClaims[claim.id] {
+                    if flying.node == node, flying.claim == claim {
+                        outcomes[index][position] = flying.outcome  // a resubmission while its round is written
+                    } else {
+                        refuse("claim id \(claim.id) was already used: a replayed or altered claim")
+                    }
                     continue
                 }
                 if let previous = stored[claim.id] {
@@ -240,20 +286,35 @@ package actor ClaimBook {
                 pending.append((index, position))
             }
         }
-        if !bodies.isEmpty {
-            let signed = SignedRound(try DeliveryReceipt.SignedBatch(bodies, leaves: leaves, with: vault.identity.privateKey))
-            let batchID = DeliveryClaim.newID()
-            let records = bodies.enumerated().map { leaf, body in
-                ClaimRecord(
-                    id: body.claim.id, node: body.node, content: body.claim.content, session: body.claim.session, bytes: body.claim.bytes,
-                    acceptedAt: body.acceptedAt, segments: body.claim.segments, ttfbMilliseconds: body.claim.ttfbMilliseconds, firstAt: body.claim.firstAt,
-                    lastAt: body.claim.lastAt, batch: batchID, leaf: leaf)
-            }
-            let batch = ReceiptBatch(id: batchID, acceptedAt: bodies[0].acceptedAt, signed: signed.batch)
-            try await store.saveClaims(records, batch: batch, sessions: touched.compactMap { totals[$0] })
-            for (index, place) in pending.enumerated() { outcomes[place.submission][place.claim] = .signed(signed, index: index) }
+        guard !bodies.isEmpty else {
+            // Nothing to write; resubmissions answered from rounds in flight wait for those.
+            let written = Task { if let previous { try await previous.value } }
+            lastWrite = written
+            return (outcomes.map { $0.compactMap { $0 } }, number, written)
         }
-        return outcomes.map { $0.compactMap { $0 } }
+        let signed = SignedRound(try DeliveryReceipt.SignedBatch(bodies, leaves: leaves, with: vault.identity.privateKey))
+        let batchID = DeliveryClaim.newID()
+        let records = bodies.enumerated().map { leaf, body in
+            ClaimRecord(
+                id: body.claim.id, node: body.node, content: body.claim.content, session: body.claim.session, bytes: body.claim.bytes,
+                acceptedAt: body.acceptedAt, segments: body.claim.segments, ttfbMilliseconds: body.claim.ttfbMilliseconds, firstAt: body.claim.firstAt,
+                lastAt: body.claim.lastAt, batch: batchID, leaf: leaf)
+        }
+        let batch = ReceiptBatch(id: batchID, acceptedAt: bodies[0].acceptedAt, signed: signed.batch)
+        let sessionTotals = touched.compactMap { totals[$0] }
+        let store = store
+        let written = Task {
+            if let previous { try await previous.value }
+            try await store.saveClaims(records, batch: batch, sessions: sessionTotals)
+        }
+        lastWrite = written
+        for (index, place) in pending.enumerated() {
+            let outcome = Outcome.signed(signed, index: index)
+            outcomes[place.submission][place.claim] = outcome
+            claimsInFlight[bodies[index].claim.id] = (bodies[index].node, bodies[index].claim, outcome, number)
+        }
+        for total in sessionTotals { totalsInFlight[total.id] = (total, number) }
+        return (outcomes.map { $0.compactMap { $0 } }, number, written)
     }
 
     /// Hands the turn to the next batch waiting (which then holds it), or frees it.
