@@ -16,7 +16,7 @@ struct RewardsCommand: AsyncParsableCommand {
             commandName: "estimate",
             abstract: "The whitepaper's calculator, made sound: a share of the pool, never more than the pool.",
             discussion: """
-                points = task weight (hosting 1.5, delivery 1.0) x (0.4 cores + 0.3 Mbps + 0.3 GB RAM) x GB verified,
+                points = task weight (hosting 1.5, transcoding 2.0, delivery 1.0) x (0.4 cores + 0.3 Mbps + 0.3 GB RAM) x GB verified,
                 reward = pool x points / (points + the rest of the network's points).
                 """)
 
@@ -27,22 +27,26 @@ struct RewardsCommand: AsyncParsableCommand {
         @Option(help: "The epoch's pool, DHB.") var pool: Double
         @Option(name: .customLong("delivered-gb"), help: "GB delivered with receipts in the epoch.") var deliveredGB = 100.0
         @Option(name: .customLong("hosted-gb"), help: "GB hosted, all challenges passed.") var hostedGB = 0.0
+        @Option(name: .customLong("transcoded-gb"), help: "GB of renditions made that passed audits or were not sampled (pc class).") var transcodedGB = 0.0
         @Option(name: .customLong("network-points"), help: "Points of the rest of the network (default: the last settled epoch's, with --coordinator; else 0).")
         var networkPoints: Double?
         @Option(help: "A coordinator to take the network's points from (http(s)://HOST:PORT).") var coordinator: String?
 
         func run() async throws {
             guard let deviceClass = DeviceClass.named(self.deviceClass) else { throw ValidationError("--class must be mobile, pc or server") }
-            guard cores > 0, ram > 0, mbps >= 0, pool >= 0, pool < 1e10, deliveredGB >= 0, hostedGB >= 0 else {
+            guard cores > 0, ram > 0, mbps >= 0, pool >= 0, pool < 1e10, deliveredGB >= 0, hostedGB >= 0, transcodedGB >= 0 else {
                 throw ValidationError("cores and RAM must be positive; Mbps, pool and volumes not negative")
             }
             if !deviceClass.tasks.contains(.delivery) && deliveredGB > 0 {
                 print("note: class \(deviceClass.name) does not deliver; its delivered volume counts for nothing")
             }
+            if !deviceClass.tasks.contains(.transcoding) && transcodedGB > 0 {
+                print("note: class \(deviceClass.name) does not transcode; its transcoded volume counts for nothing")
+            }
             let inputs = MinerInputs(
                 miner: "you", deviceClass: deviceClass.name, cores: cores, ramGB: ram, mbpsClaimed: mbps, mbpsMeasured: mbps,
                 deliveredBytes: deviceClass.tasks.contains(.delivery) ? Int64(deliveredGB * 1e9) : 0, hostedBytes: Int64(hostedGB * 1e9),
-                challengesPassed: hostedGB > 0 ? 1 : 0, challengesTotal: hostedGB > 0 ? 1 : 0, reputation: 1)
+                transcodedBytes: deviceClass.tasks.contains(.transcoding) ? Int64(transcodedGB * 1e9) : 0, challengesPassed: hostedGB > 0 ? 1 : 0, challengesTotal: hostedGB > 0 ? 1 : 0, reputation: 1)
             var others = networkPoints ?? 0
             if networkPoints == nil, let coordinator {
                 let list = try await Self.get(coordinator, "/v1/epochs")
@@ -114,10 +118,14 @@ struct RewardsCommand: AsyncParsableCommand {
             let explanation = try JSONDecoder().decode(MinerExplanation.self, from: answer.body)
             let inputs = explanation.inputs
             print("epoch \(explanation.epoch), miner \(inputs.miner) (\(inputs.deviceClass))")
-            print("  resources: \(inputs.cores) cores, \(inputs.ramGB) GB RAM, \(inputs.mbpsClaimed) Mbps claimed, \(inputs.mbpsMeasured.map { String(format: "%.1f", $0) } ?? "none") Mbps shown by receipts")
+            let measured = inputs.coresMeasured.map { String(format: "%.1f", $0) } ?? "not measured"
+            let credited = String(format: "%.1f", min(Double(inputs.cores), inputs.coresCredited ?? Double(inputs.cores)))
+            print("  resources: \(inputs.cores) cores claimed, \(measured) measured by capacity probes, \(credited) counted; \(inputs.ramGB) GB RAM")
+            print("  bandwidth: \(inputs.mbpsClaimed) Mbps claimed, \(inputs.mbpsMeasured.map { String(format: "%.1f", $0) } ?? "none") Mbps shown by receipts")
             print(String(format: "  resource score %.3f", explanation.resourceScore))
             print("  delivered with receipts: \(inputs.deliveredBytes) bytes (weight 1.0)")
             print("  hosted: \(inputs.hostedBytes) bytes, challenges passed \(inputs.challengesPassed) of \(inputs.challengesTotal), reputation \(String(format: "%.2f", inputs.reputation)) (weight 1.5)")
+            print("  transcoded, audited or not sampled: \(inputs.transcodedBytes ?? 0) bytes (weight 2.0)")
             print(String(format: "  points %.4f of %.4f in all", explanation.points, explanation.totalPoints))
             print("  payout \(Estimate.dhb(explanation.amount)) DHB of a pool of \(Estimate.dhb(explanation.pool)) DHB")
             guard let proof = explanation.proof, let root = JSONText.bytes(hex: explanation.root) else {

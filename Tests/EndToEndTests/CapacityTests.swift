@@ -9,10 +9,11 @@ extension NetworkSuites {
     struct CapacityTests {
         @Test("an edge that claims 24 cores is measured at what this machine has and paid for that; the honest edge beside it keeps its claim")
         func overclaimedCores() async throws {
-            // One reference core = half of one thread of this machine (as built for the tests),
-            // so the machine measures 4 to 5 reference cores: enough for an honest 4-core claim
-            // (half of it, 2, is the tolerance), far from a 24-core one.
-            let rate = Int(WorkProbe.measureRate(seconds: 0.5) / 2)
+            // One reference core = a third of one thread of this machine (as built for the
+            // tests), so the idle machine measures 4 to 7 reference cores: enough for an honest
+            // 4-core claim (half of it, 2, is the tolerance) even while other tests load it,
+            // far from a 24-core one (12).
+            let rate = Int(WorkProbe.measureRate(seconds: 0.5) / 3)
             var network = try await TestNetwork.start(
                 "capacity",
                 coordinatorArguments: [
@@ -25,9 +26,11 @@ extension NetworkSuites {
             #expect(try await network.publishMovie(seconds: 4).status == 0)
 
             func status(_ id: String) async throws -> [String: Any] { try await network.client.send(.GET, "/v1/nodes/\(id)").json }
-            let measured = try await network.waitUntil(seconds: 60) {
-                let first = try await status(honest)["coresMeasured"], second = try await status(cheat)["coresMeasured"]
-                return first != nil && second != nil
+            // Probes repeat every 3 s and the best counts: a probe slowed by other work on this
+            // machine is made up by the next.
+            let measured = try await network.waitUntil(seconds: 90) {
+                let first = try await status(honest), second = try await status(cheat)
+                return (first["coresMeasured"] as? Double ?? 0) >= 2 && second["coresMeasured"] != nil
             }
             #expect(measured, "\(network.coordinator.log.suffix(1500))")
             let honestStatus = try await status(honest), cheatStatus = try await status(cheat)
