@@ -118,9 +118,9 @@ struct RewardsCommand: AsyncParsableCommand {
             let explanation = try JSONDecoder().decode(MinerExplanation.self, from: answer.body)
             let inputs = explanation.inputs
             print("epoch \(explanation.epoch), miner \(inputs.miner) (\(inputs.deviceClass))")
-            let measured = inputs.coresMeasured.map { String(format: "%.1f", $0) } ?? "not measured"
+            let measured = inputs.coresMeasured.map { String(format: "%.1f measured by capacity probes", $0) } ?? "no capacity probe yet"
             let credited = String(format: "%.1f", min(Double(inputs.cores), inputs.coresCredited ?? Double(inputs.cores)))
-            print("  resources: \(inputs.cores) cores claimed, \(measured) measured by capacity probes, \(credited) counted; \(inputs.ramGB) GB RAM")
+            print("  resources: \(inputs.cores) cores claimed, \(measured), \(credited) counted; \(inputs.ramGB) GB RAM")
             print("  bandwidth: \(inputs.mbpsClaimed) Mbps claimed, \(inputs.mbpsMeasured.map { String(format: "%.1f", $0) } ?? "none") Mbps shown by receipts")
             print(String(format: "  resource score %.3f", explanation.resourceScore))
             print("  delivered with receipts: \(inputs.deliveredBytes) bytes (weight 1.0)")
