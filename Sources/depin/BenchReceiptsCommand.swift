@@ -17,6 +17,7 @@ struct BenchReceiptsCommand: AsyncParsableCommand {
     @Option(help: "Claims sent one per signed request.") var single = 4_000
     @Option(help: "Claims sent in batches.") var batched = 100_000
     @Option(help: "Claims per batch.") var batch = 1_000
+    @Option(help: "A postgres:// URL to store in (default: a SQLite file in a temporary folder).") var db: String?
     @Option(help: "Requests in flight at once (edges claiming together: 100,000 edges claiming every 10 s keep about 1,000 in flight).")
     var concurrency = 1024
 
@@ -24,7 +25,7 @@ struct BenchReceiptsCommand: AsyncParsableCommand {
         let folder = NSTemporaryDirectory() + "depin-bench-receipts-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: folder) }
-        let store = try SQLiteStore(path: folder + "/coordinator.sqlite")
+        let store: any CoordinatorStore = try db.map { try PostgresStore(url: $0) } ?? SQLiteStore(path: folder + "/coordinator.sqlite")
         try await store.migrate()
         let vault = await KeyVault(identity: NodeIdentity())
         let registry = Registry(store: store)

@@ -98,6 +98,13 @@ enum StoreConformance {
         await #expect { try await store.saveClaims([c3, c1], batch: b2, sessions: [SessionTotal(id: "s2", content: "title", issuedAt: 1, bytes: 1, edges: ["a"])]) }
             throws: { ($0 as? StoreFailure)?.code == .duplicate }
         #expect(try await store.receiptBatches(ids: ["b2"]).isEmpty)
+        // The same for claims written together: one taken id, nothing of the round written.
+        var c4 = c2
+        c4.id = "c4"
+        await #expect { try await store.saveClaims([c4, c2], batch: nil, sessions: [SessionTotal(id: "s4", content: "title", issuedAt: 1, bytes: 1, edges: ["b"])]) }
+            throws: { ($0 as? StoreFailure)?.code == .duplicate }
+        #expect(try await store.claims(ids: ["c4"]).isEmpty)
+        #expect(try await store.sessionTotals(ids: ["s4"]).isEmpty)
         #expect(try await store.claims(ids: ["c3"]).isEmpty)
         #expect(try await store.sessionTotals(ids: ["s2"]).isEmpty)
         try await store.saveClaims([], batch: nil, sessions: [SessionTotal(id: "s1", content: "title", issuedAt: 80, bytes: 175, edges: ["a", "b", "c"])])

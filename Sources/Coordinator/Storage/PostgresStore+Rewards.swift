@@ -69,7 +69,28 @@ extension PostgresStore {
                     VALUES (\(batch.id), \(batch.acceptedAt), \(batch.root), \(batch.signature), \(batch.leaves))
                     """, logger: self.logger)
             }
-            for claim in claims {
+            // One statement for the whole round (a round trip per claim cost more than the rows):
+            // arrays of each column, unnested, when every claim has its fields (all claims saved
+            // since receipts are kept by batch do).
+            let complete = claims.filter { Self.claimColumns([$0]) != nil }
+            if !complete.isEmpty, let columns = Self.claimColumns(complete) {
+                var inserted = 0
+                for try await _ in try await connection.query(
+                    """
+                    INSERT INTO claims (id, node_id, content_id, session_id, bytes, accepted_at, receipt, segments, ttfb_ms, first_at, last_at, batch_id, leaf)
+                    SELECT * FROM UNNEST(\(columns.ids)::text[], \(columns.nodes)::text[], \(columns.contents)::text[], \(columns.sessions)::text[],
+                                         \(columns.bytes)::bigint[], \(columns.acceptedAt)::bigint[], \(columns.receipts)::text[], \(columns.segments)::bigint[],
+                                         \(columns.ttfb)::bigint[], \(columns.firstAt)::bigint[], \(columns.lastAt)::bigint[], \(columns.batches)::text[],
+                                         \(columns.leaves)::bigint[])
+                    ON CONFLICT DO NOTHING RETURNING id
+                    """, logger: self.logger
+                ).decode(String.self) {
+                    inserted += 1
+                }
+                // Throwing rolls the whole transaction back.
+                guard inserted == complete.count else { throw StoreFailure.duplicate("a claim of the round is already stored") }
+            }
+            for claim in claims where Self.claimColumns([claim]) == nil {
                 var inserted = false
                 for try await _ in try await connection.query(
                     """
@@ -84,15 +105,51 @@ extension PostgresStore {
                 // Throwing rolls the whole transaction back.
                 guard inserted else { throw StoreFailure.duplicate("claim \(claim.id) is already stored") }
             }
-            for session in sessions {
-                let edges = session.edges.joined(separator: ",")
+            if !sessions.isEmpty {
+                let ids = sessions.map(\.id), contents = sessions.map(\.content), issued = sessions.map(\.issuedAt)
+                let bytes = sessions.map(\.bytes), edges = sessions.map { $0.edges.joined(separator: ",") }
                 try await connection.query(
                     """
-                    INSERT INTO sessions (id, content_id, issued_at, bytes, edges) VALUES (\(session.id), \(session.content), \(session.issuedAt), \(session.bytes), \(edges))
+                    INSERT INTO sessions (id, content_id, issued_at, bytes, edges)
+                    SELECT * FROM UNNEST(\(ids)::text[], \(contents)::text[], \(issued)::bigint[], \(bytes)::bigint[], \(edges)::text[])
                     ON CONFLICT (id) DO UPDATE SET bytes = excluded.bytes, edges = excluded.edges
                     """, logger: self.logger)
             }
         }
+    }
+
+    /// The claims as one array per column, or nil when one lacks the fields kept since receipts
+    /// are kept by batch (such a claim is written on its own).
+    static func claimColumns(_ claims: [ClaimRecord]) -> ClaimColumns? {
+        var columns = ClaimColumns()
+        for claim in claims {
+            guard let segments = claim.segments, let ttfb = claim.ttfbMilliseconds, let firstAt = claim.firstAt, let lastAt = claim.lastAt,
+                let batch = claim.batch, let leaf = claim.leaf
+            else { return nil }
+            columns.ids.append(claim.id)
+            columns.nodes.append(claim.node)
+            columns.contents.append(claim.content)
+            columns.sessions.append(claim.session)
+            columns.bytes.append(claim.bytes)
+            columns.acceptedAt.append(claim.acceptedAt)
+            columns.receipts.append(claim.receipt)
+            columns.segments.append(Int64(segments))
+            columns.ttfb.append(Int64(ttfb))
+            columns.firstAt.append(firstAt)
+            columns.lastAt.append(lastAt)
+            columns.batches.append(batch)
+            columns.leaves.append(Int64(leaf))
+        }
+        return columns
+    }
+
+    struct ClaimColumns {
+        var ids: [String] = [], nodes: [String] = [], contents: [String] = [], sessions: [String] = []
+        var bytes: [Int64] = [], acceptedAt: [Int64] = []
+        var receipts: [String] = []
+        var segments: [Int64] = [], ttfb: [Int64] = [], firstAt: [Int64] = [], lastAt: [Int64] = []
+        var batches: [String] = []
+        var leaves: [Int64] = []
     }
 
     package func addChallenge(_ challenge: ChallengeRecord) async throws {
