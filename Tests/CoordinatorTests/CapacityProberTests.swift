@@ -38,6 +38,9 @@ struct CapacityProberTests {
         #expect(policy.credited(claimed: 8, best: 3.9) == 3.9)
         #expect(policy.credited(claimed: 8, best: 20) == 8)
         #expect(policy.credited(claimed: 64, best: 2) == 2)
+        // Probes turned off: nothing is measured, claims count.
+        policy.interval = 0
+        #expect(policy.credited(claimed: 8, best: nil) == 8)
     }
 
     @Test("nodes are probed in turn up to the concurrency; a right answer is timed from the hand-over; wrong, foreign and repeated answers are refused")

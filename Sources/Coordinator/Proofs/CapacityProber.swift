@@ -38,8 +38,10 @@ package struct CapacityPolicy: Sendable, Equatable {
     }
 
     /// The cores a miner is credited with: its claim when the best measurement backs at least
-    /// ``tolerance`` of it, else the best measurement; none when it was never measured.
+    /// ``tolerance`` of it, else the best measurement; none when it was never measured. With
+    /// probes turned off (``interval`` 0) nothing is measured and claims count as made.
     package func credited(claimed: Int, best: Double?) -> Double {
+        guard interval > 0 else { return Double(claimed) }
         guard let best else { return 0 }
         return best >= tolerance * Double(claimed) ? Double(claimed) : min(Double(claimed), best)
     }
