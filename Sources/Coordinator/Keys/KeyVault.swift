@@ -9,7 +9,9 @@ package struct KeyVault: Sendable {
     package let identity: NodeIdentity
     package let tokens: PlaybackTokens
     private let sealing: SymmetricKey
-    private let sessions: SymmetricKey
+    /// HMAC-SHA256 keyed once with the session key: each MAC starts from a copy (the key's
+    /// two padded blocks are hashed once, not per claim).
+    private let sessions: HMAC<SHA256>
 
     package init(identity: NodeIdentity) async {
         self.identity = identity
@@ -17,9 +19,10 @@ package struct KeyVault: Sendable {
         sealing = HKDF<SHA256>.deriveKey(
             inputKeyMaterial: SymmetricKey(data: identity.privateKey.rawRepresentation), info: Data("depin content keys v1".utf8),
             outputByteCount: 32)
-        sessions = HKDF<SHA256>.deriveKey(
-            inputKeyMaterial: SymmetricKey(data: identity.privateKey.rawRepresentation), info: Data("depin sessions v1".utf8),
-            outputByteCount: 32)
+        sessions = HMAC<SHA256>(
+            key: HKDF<SHA256>.deriveKey(
+                inputKeyMaterial: SymmetricKey(data: identity.privateKey.rawRepresentation), info: Data("depin sessions v1".utf8),
+                outputByteCount: 32))
     }
 
     /// A new playback session id for `content`: `ISSUED-RANDOM-MAC` (seconds since 1970, 16 and
@@ -60,7 +63,9 @@ package struct KeyVault: Sendable {
         message += "\(issued)".utf8
         message.append(UInt8(ascii: "\n"))
         message += random
-        return Array(HMAC<SHA256>.authenticationCode(for: message, using: sessions).prefix(16))
+        var mac = sessions
+        mac.update(data: message)
+        return Array(mac.finalize().prefix(16))
     }
 
     /// Reads the coordinator's identity from `path`, making it (mode 0600) when absent.

@@ -202,6 +202,9 @@ package actor ClaimBook {
         let flyingClaims = claimsInFlight, flyingTotals = totalsInFlight
         let previous = lastWrite
         var ids: [String] = [], sessions: Set<String> = []
+        let claimCount = round.reduce(0) { $0 + $1.claims.count }
+        ids.reserveCapacity(claimCount)
+        sessions.reserveCapacity(claimCount)
         for submission in round {
             for case .ready(let body, _, _) in submission.claims {
                 ids.append(body.claim.id)
@@ -214,11 +217,18 @@ package actor ClaimBook {
             try await store.receiptBatches(ids: Array(Set(storedClaims.compactMap(\.batch)))).map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         var totals = Dictionary(storedTotals.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         for session in sessions { if let flying = flyingTotals[session] { totals[session] = flying.total } }
+        totals.reserveCapacity(sessions.count)
         var touched: Set<String> = []
+        touched.reserveCapacity(sessions.count)
         var bodies: [DeliveryReceipt.Body] = [], leaves: [[UInt8]] = []
+        bodies.reserveCapacity(claimCount)
+        leaves.reserveCapacity(claimCount)
+        // Rounds usually carry one title or a few: the last one looked up is kept at hand.
+        var lastTitle: (content: String, title: (bytes: Int64, bitrate: Int64))?
         var outcomes: [[Outcome?]] = round.map { Array(repeating: nil, count: $0.claims.count) }
         var pending: [(submission: Int, claim: Int)] = []  // which claim each accepted body is
         var seen: Set<String> = []
+        seen.reserveCapacity(claimCount)
         for (index, submission) in round.enumerated() {
             let node = submission.node
             let slashed = registry.isSlashed(node)
@@ -233,7 +243,7 @@ package actor ClaimBook {
                     refuse("claim \(claim.id) was sent twice at once: a replayed claim")
                     continue
                 }
-                if let flying = flyingClaims[claim.id] {
+                if !flyingClaims.isEmpty, let flying = flyingClaims[claim.id] {
                     if flying.node == node, flying.claim == claim {
                         outcomes[index][position] = flying.outcome  // a resubmission while its round is written
                     } else {
@@ -241,7 +251,7 @@ package actor ClaimBook {
                     }
                     continue
                 }
-                if let previous = stored[claim.id] {
+                if !stored.isEmpty, let previous = stored[claim.id] {
                     if previous.node == node, let receipt = previous.receipt(in: previous.batch.flatMap { batches[$0] }), receipt.body.claim == claim {
                         outcomes[index][position] = .again(receipt)  // a resubmission: the same receipt again
                     } else {
@@ -253,7 +263,13 @@ package actor ClaimBook {
                     refuse("node \(node) has been slashed and earns no receipts")
                     continue
                 }
-                guard let title = try await title(claim.content) else {
+                let title: (bytes: Int64, bitrate: Int64)
+                if let lastTitle, lastTitle.content == claim.content {
+                    title = lastTitle.title
+                } else if let found = try await self.title(claim.content) {
+                    title = found
+                    lastTitle = (claim.content, found)
+                } else {
                     refuse("no content \(claim.content)")
                     continue
                 }
