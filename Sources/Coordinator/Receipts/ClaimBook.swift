@@ -57,6 +57,8 @@ package actor ClaimBook {
     /// is answered or built on a round that was not stored.
     private var claimsInFlight: [String: (node: String, claim: DeliveryClaim, outcome: Outcome, round: Int)] = [:]
     private var totalsInFlight: [String: (total: SessionTotal, round: Int)] = [:]
+    /// Which claims and sessions each round in flight put there.
+    private var keysInFlight: [Int: (claims: [String], sessions: [String])] = [:]
     private var lastWrite: Task<Void, any Error>?
     private var rounds = 0
 
@@ -186,8 +188,9 @@ package actor ClaimBook {
 
     /// Forgets what round `number` had in flight (its write finished, or failed).
     private func land(_ number: Int) {
-        claimsInFlight = claimsInFlight.filter { $0.value.round != number }
-        totalsInFlight = totalsInFlight.filter { $0.value.round != number }
+        guard let keys = keysInFlight.removeValue(forKey: number) else { return }
+        for id in keys.claims where claimsInFlight[id]?.round == number { claimsInFlight[id] = nil }
+        for id in keys.sessions where totalsInFlight[id]?.round == number { totalsInFlight[id] = nil }
     }
 
     /// Checks every submission of a round against the store and the rounds still being
@@ -324,12 +327,15 @@ package actor ClaimBook {
             try await store.saveClaims(records, batch: batch, sessions: sessionTotals)
         }
         lastWrite = written
+        claimsInFlight.reserveCapacity(claimsInFlight.count + bodies.count)
+        totalsInFlight.reserveCapacity(totalsInFlight.count + sessionTotals.count)
         for (index, place) in pending.enumerated() {
             let outcome = Outcome.signed(signed, index: index)
             outcomes[place.submission][place.claim] = outcome
             claimsInFlight[bodies[index].claim.id] = (bodies[index].node, bodies[index].claim, outcome, number)
         }
         for total in sessionTotals { totalsInFlight[total.id] = (total, number) }
+        keysInFlight[number] = (bodies.map(\.claim.id), sessionTotals.map(\.id))
         return (outcomes.map { $0.compactMap { $0 } }, number, written)
     }
 

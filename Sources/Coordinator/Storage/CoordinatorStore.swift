@@ -343,7 +343,13 @@ package struct ReceiptBatch: Sendable, Equatable {
     package init(id: String, acceptedAt: Int64, signed: DeliveryReceipt.SignedBatch) {
         self.init(
             id: id, acceptedAt: acceptedAt, root: JSONText.hex(signed.tree.root), signature: signed.signature,
-            leaves: Data(signed.leaves.joined()).base64EncodedString())
+            leaves: Self.joined(signed.leaves).base64EncodedString())
+    }
+
+    private static func joined(_ leaves: [[UInt8]]) -> Data {
+        var data = Data(capacity: leaves.count * 32)
+        for leaf in leaves { data.append(contentsOf: leaf) }
+        return data
     }
 
     /// The batch's tree, or nil when the stored leaves are damaged.
