@@ -71,8 +71,8 @@ public enum SignedRequest {
         guard abs(now - timestamp) <= maxSkew else {
             throw ProtocolError.invalid("the request's timestamp is \(now - timestamp) s from the coordinator's clock (at most \(maxSkew))")
         }
-        guard let key = try? Curve25519.Signing.PublicKey(rawRepresentation: Array(publicKey)),
-            key.isValidSignature(signature, for: message(method: method, path: path, timestamp: timestamp, nonce: nonce, body: body))
+        // Nodes sign request after request with one key: its table is kept (Ed25519Verifier).
+        guard Ed25519Verifier.shared.isValidSignature(signature, for: message(method: method, path: path, timestamp: timestamp, nonce: nonce, body: body), publicKey: publicKey)
         else {
             throw ProtocolError.invalid("the signature does not verify with node \(node)'s key")
         }
