@@ -174,7 +174,10 @@ let package = Package(
         ),
         .testTarget(
             name: "CoordinatorTests",
-            dependencies: ["Coordinator", "DePINProtocol", "TestSupport", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: [
+                "Coordinator", "DePINProtocol", "TestSupport", .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

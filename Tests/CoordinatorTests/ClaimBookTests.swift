@@ -1,6 +1,7 @@
 @testable import Coordinator
 import DePINProtocol
 import Foundation
+import GRDB
 import Media
 import TestSupport
 import Testing
@@ -52,11 +53,9 @@ struct ClaimBookTests {
         #expect(try await setup.store.claims(node: "edge-a").count == 1)
     }
 
-    @Test("large rounds overlap their writes: caps hold across rounds in flight, a batch sent twice at once is counted once, and every receipt is stored")
+    @Test("rounds overlap their writes: caps hold across rounds in flight, a batch sent twice at once is counted once, and every receipt is stored")
     func overlappingRounds() async throws {
-        var policy = ClaimBook.Policy()
-        policy.overlapClaims = 100
-        let setup = try await Setup(policy: policy)
+        let setup = try await Setup()
         defer { setup.dir.remove() }
         // The title is 20 MB; one session may take 3 x 20 MB. Six batches of 100 claims of
         // 200 kB (20 MB each) on one session, sent at once: exactly three fit.
@@ -169,6 +168,49 @@ struct ClaimBookTests {
             #expect(try await setup.store.sessionTotals(ids: [session]).first?.bytes ?? 0 == bytes)
         }
         #expect(try await (0..<5).asyncReduce(0) { $0 + (try await setup.store.claims(node: "edge-\($1)").count) } == unique.count)
+    }
+
+    @Test("when a round's write fails, it and every round checked against it answer an error; what was answered is exactly what is stored")
+    func failedWrites() async throws {
+        let setup = try await Setup()
+        defer { setup.dir.remove() }
+        let sessions = (0..<3).map { _ in setup.vault.newSession(content: "title", now: setup.clock.now()) }
+        setup.clock.advance(3000)
+        var generator = SeededRandom(seed: 11)
+        let batches = (0..<24).map { _ in
+            (0..<50).map { _ in setup.claim(sessions[Int.random(in: 0..<3, using: &generator)], bytes: Int64.random(in: 1...400_000, using: &generator)) }
+        }
+        // The database refuses three of the claims when they are written (as a disk error or
+        // another coordinator's row would), failing their rounds.
+        let poisoned = [batches[2][7].id, batches[9][0].id, batches[17][49].id]
+        let raw = try DatabaseQueue(path: setup.dir.path + "/c.sqlite")
+        try await raw.write { db in
+            // Claim ids are hex: safe to write into the statement (triggers take no parameters).
+            let ids = poisoned.map { "'\($0)'" }.joined(separator: ", ")
+            try db.execute(sql: "CREATE TRIGGER poison BEFORE INSERT ON claim_ids WHEN NEW.id IN (\(ids)) BEGIN SELECT RAISE(ABORT, 'poisoned'); END")
+        }
+        try raw.close()
+        let outcomes = await withTaskGroup(of: (Int, ClaimAnswer?).self) { group in
+            for (index, batch) in batches.enumerated() {
+                group.addTask { (index, try? await setup.book.submit(batch, from: "edge-\(index % 4)")) }
+            }
+            return await group.reduce(into: [:]) { $0[$1.0] = $1.1 }
+        }
+        for index in [2, 9, 17] { #expect(outcomes[index] ?? nil == nil, "batch \(index) holds a poisoned claim") }
+        let receipted = outcomes.values.compactMap { $0 }.flatMap(\.receipts)
+        #expect(receipted.allSatisfy { receipt in !poisoned.contains(receipt.claim) })
+        var stored: [ClaimRecord] = []
+        for edge in 0..<4 { stored += try await setup.store.claims(node: "edge-\(edge)") }
+        #expect(Set(stored.map(\.id)) == Set(receipted.map(\.claim)))
+        for session in sessions {
+            let bytes = stored.filter { $0.session == session }.reduce(Int64(0)) { $0 + $1.bytes }
+            #expect(try await setup.store.sessionTotals(ids: [session]).first?.bytes ?? 0 == bytes)
+        }
+        // Nothing of a failed round was kept: sent again (without the poison), it is accepted.
+        let retry = batches[2].filter { !poisoned.contains($0.id) }
+        let answer = try await setup.book.submit(retry, from: "edge-2")
+        #expect(answer.receipts.count + answer.refused.count == retry.count)
+        #expect(answer.refused.allSatisfy { $0.reason.contains("would have") })
     }
 }
 

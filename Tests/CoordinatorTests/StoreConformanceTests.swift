@@ -1,5 +1,6 @@
 @testable import Coordinator
 import Foundation
+import GRDB
 import TestSupport
 import Testing
 
@@ -87,7 +88,7 @@ enum StoreConformance {
             batch: "b1", leaf: 0)
         let b1 = ReceiptBatch(id: "b1", acceptedAt: 91, root: "ab", signature: "sig", leaves: "AAAA")
         let total = SessionTotal(id: "s1", content: "title", issuedAt: 80, bytes: 150, edges: ["a", "b"])
-        try await store.saveClaims([c1, c2], batch: b1, sessions: [total])
+        try await store.saveClaims([c1, c2], batches: [b1], sessions: [total])
         #expect(try await store.receiptBatches(ids: ["b1", "b2"]) == [b1])
         #expect(try await store.claims(ids: ["c2"]) == [c2])
         #expect(Set(try await store.claims(ids: ["c1", "c2", "nope"]).map(\.id)) == ["c1", "c2"])
@@ -95,21 +96,40 @@ enum StoreConformance {
         #expect(try await store.sessionTotals(ids: ["s1", "s2"]) == [total])
         let c3 = ClaimRecord(id: "c3", node: "a", content: "title", session: "s2", bytes: 1, acceptedAt: 92, receipt: "{}")
         let b2 = ReceiptBatch(id: "b2", acceptedAt: 92, root: "cd", signature: "sig", leaves: "AAAA")
-        await #expect { try await store.saveClaims([c3, c1], batch: b2, sessions: [SessionTotal(id: "s2", content: "title", issuedAt: 1, bytes: 1, edges: ["a"])]) }
+        await #expect { try await store.saveClaims([c3, c1], batches: [b2], sessions: [SessionTotal(id: "s2", content: "title", issuedAt: 1, bytes: 1, edges: ["a"])]) }
             throws: { ($0 as? StoreFailure)?.code == .duplicate }
         #expect(try await store.receiptBatches(ids: ["b2"]).isEmpty)
         // The same for claims written together: one taken id, nothing of the round written.
         var c4 = c2
         c4.id = "c4"
-        await #expect { try await store.saveClaims([c4, c2], batch: nil, sessions: [SessionTotal(id: "s4", content: "title", issuedAt: 1, bytes: 1, edges: ["b"])]) }
+        await #expect { try await store.saveClaims([c4, c2], batches: [], sessions: [SessionTotal(id: "s4", content: "title", issuedAt: 1, bytes: 1, edges: ["b"])]) }
             throws: { ($0 as? StoreFailure)?.code == .duplicate }
         #expect(try await store.claims(ids: ["c4"]).isEmpty)
         #expect(try await store.sessionTotals(ids: ["s4"]).isEmpty)
         #expect(try await store.claims(ids: ["c3"]).isEmpty)
         #expect(try await store.sessionTotals(ids: ["s2"]).isEmpty)
-        try await store.saveClaims([], batch: nil, sessions: [SessionTotal(id: "s1", content: "title", issuedAt: 80, bytes: 175, edges: ["a", "b", "c"])])
+        try await store.saveClaims([], batches: [], sessions: [SessionTotal(id: "s1", content: "title", issuedAt: 80, bytes: 175, edges: ["a", "b", "c"])])
         #expect(try await store.sessionTotals(ids: ["s1"]).first?.edges == ["a", "b", "c"])
         #expect(try await store.claims(ids: []).isEmpty)
+        // Rounds written together: each batch keeps its claims' lines; every field comes back.
+        func line(_ id: String, node: String, leaf: Int, batch: String, at: Int64) -> ClaimRecord {
+            ClaimRecord(
+                id: id, node: node, content: "title_2-x", session: "1700000000-0123456789abcdef-\(id)", bytes: Int64(1000 + leaf), acceptedAt: at,
+                segments: leaf + 1, ttfbMilliseconds: 20 + leaf, firstAt: at - 30, lastAt: at - 1, batch: batch, leaf: leaf)
+        }
+        let b3 = ReceiptBatch(id: "b3", acceptedAt: 93, root: "ef", signature: "sig", leaves: "AAAA")
+        let b4 = ReceiptBatch(id: "b4", acceptedAt: 94, root: "12", signature: "sig", leaves: "AAAA")
+        let round = [
+            line("c5", node: "a", leaf: 0, batch: "b3", at: 93), line("c6", node: "b", leaf: 1, batch: "b3", at: 94),
+            line("c7", node: "a", leaf: 0, batch: "b4", at: 94),
+        ]
+        try await store.saveClaims(round.reversed(), batches: [b3, b4], sessions: [])
+        #expect(try await store.claims(ids: ["c7", "c5", "c6"]).sorted { $0.id < $1.id } == round.sorted { $0.id < $1.id })
+        #expect(try await store.claims(node: "a") == [c1, round[0], round[2]])
+        #expect(try await store.claims(node: "b") == [c2, round[1]])
+        #expect(try await store.receiptBatches(ids: ["b3", "b4"]).count == 2)
+        await #expect { try await store.saveClaims([line("c5", node: "a", leaf: 0, batch: "b5", at: 95)], batches: [], sessions: []) }
+            throws: { ($0 as? StoreFailure)?.code == .duplicate }
 
         // Challenges: open until settled once; overdue ones expire as offline.
         let ch1 = ChallengeRecord(id: "ch1", node: "a", content: "title", segment: 1, chunk: 2, issuedAt: 100, deadline: 110)
@@ -171,6 +191,8 @@ enum StoreConformance {
         #expect(try await store.revenue(epoch: 7) == [r1])
         #expect(try await store.firstRevenueEpoch() == 7)
         #expect(try await store.claims(acceptedFrom: 90, to: 91) == [c1])
+        #expect(try await store.claims(acceptedFrom: 91, to: 94).map(\.id) == ["c2", "c5"])
+        #expect(try await store.claims(acceptedFrom: 94, to: 95).map(\.id) == ["c6", "c7"])
         let settled = EpochRecord(epoch: 7, pool: 30, carry: 1, settledAt: 3, report: "{}")
         try await store.saveEpoch(settled)
         await #expect { try await store.saveEpoch(settled) } throws: { ($0 as? StoreFailure)?.code == .duplicate }
@@ -189,7 +211,7 @@ enum StoreConformance {
         #expect(try await reopened.ledger(node: nil).count == 3)
         #expect(try await reopened.content(id: "title") == content)
         #expect(try await reopened.tasks(content: "title").count == 3)
-        #expect(try await reopened.claims(node: "b") == [c2])
+        #expect(try await reopened.claims(node: "b").map(\.id) == ["c2", "c6"])
         try await reopened.close()
     }
 }
@@ -201,6 +223,40 @@ struct StoreConformanceTests {
         let dir = TemporaryDirectory("sqlite-store")
         defer { dir.remove() }
         try await StoreConformance.run { try SQLiteStore(path: dir.path + "/coordinator.sqlite") }
+    }
+
+    @Test("a database of schema 8 keeps its claims and sessions through migration 9: ids still refused twice, totals still there")
+    func upgradeFromSchema8() async throws {
+        let dir = TemporaryDirectory("sqlite-upgrade")
+        defer { dir.remove() }
+        let path = dir.path + "/coordinator.sqlite"
+        do {
+            let old = try DatabaseQueue(path: path)
+            try await old.write { db in
+                try db.execute(sql: "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)")
+                for migration in Schema.migrations where migration.version <= 8 {
+                    for statement in Schema.statements(migration.statements, for: .sqlite) { try db.execute(sql: statement) }
+                    try db.execute(sql: "INSERT INTO schema_migrations (version, applied_at) VALUES (?, 1)", arguments: [migration.version])
+                }
+                try db.execute(
+                    sql: """
+                        INSERT INTO claims (id, node_id, content_id, session_id, bytes, accepted_at, receipt, segments, ttfb_ms, first_at, last_at, batch_id, leaf)
+                        VALUES ('old1', 'a', 'title', 's1', 100, 90, '', 1, 10, 80, 89, 'b0', 0)
+                        """)
+                try db.execute(sql: "INSERT INTO sessions (id, content_id, issued_at, bytes, edges) VALUES ('s1', 'title', 70, 100, 'a')")
+            }
+            try old.close()
+        }
+        let store = try SQLiteStore(path: path)
+        try await store.migrate()
+        #expect(try await store.schemaVersion() == Schema.latest)
+        #expect(try await store.claims(ids: ["old1"]).map(\.bytes) == [100])
+        #expect(try await store.claims(node: "a").map(\.id) == ["old1"])
+        #expect(try await store.claims(acceptedFrom: 90, to: 91).map(\.id) == ["old1"])
+        #expect(try await store.sessionTotals(ids: ["s1"]) == [SessionTotal(id: "s1", content: "title", issuedAt: 70, bytes: 100, edges: ["a"])])
+        let again = ClaimRecord(id: "old1", node: "a", content: "title", session: "s1", bytes: 1, acceptedAt: 95, receipt: "{}")
+        await #expect { try await store.saveClaims([again], batches: [], sessions: []) } throws: { ($0 as? StoreFailure)?.code == .duplicate }
+        try await store.close()
     }
 
     @Test("PostgreSQL (a real server on loopback, postgres-nio)")

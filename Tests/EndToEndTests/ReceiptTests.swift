@@ -76,11 +76,17 @@ extension NetworkSuites {
                 (try? JSONDecoder().decode([DeliveryClaim].self, from: Data(contentsOf: URL(fileURLWithPath: pendingFile))).isEmpty) ?? false
             })
             // Every receipt the edge holds is in the coordinator's database, and nothing else is.
-            let query = try await run(
-                "/usr/bin/python3",
-                ["-c", "import sqlite3,sys; [print(i, b) for i, b in sqlite3.connect(sys.argv[1]).execute('SELECT id, bytes FROM claims WHERE node_id = ?', (sys.argv[2],))]",
-                 network.dir.path + "/c.sqlite", edgeID],
-                mergeErrors: false)
+            // Claims are kept as lines of their receipt batch (id node content session bytes ...).
+            let script = """
+                import sqlite3, sys
+                db = sqlite3.connect(sys.argv[1])
+                for (text,) in db.execute('SELECT b.claims FROM claim_nodes n JOIN receipt_batches b ON b.id = n.batch_id WHERE n.node_id = ?', (sys.argv[2],)):
+                    for line in text.splitlines():
+                        fields = line.split(' ')
+                        if fields[1] == sys.argv[2]: print(fields[0], fields[4])
+                for i, b in db.execute('SELECT id, bytes FROM claims WHERE node_id = ?', (sys.argv[2],)): print(i, b)
+                """
+            let query = try await run("/usr/bin/python3", ["-c", script, network.dir.path + "/c.sqlite", edgeID], mergeErrors: false)
             let stored = query.output.split(separator: "\n").map { $0.split(separator: " ") }
             let held = Self.receipts(receiptsFile)
             #expect(Set(stored.map { String($0[0]) }) == Set(held.keys), "\(query.output)")

@@ -16,10 +16,12 @@ import Media
 ///   no receipts.
 ///
 /// Accepted claims of a batch get receipts under one Ed25519 signature (a Merkle root), and are
-/// stored with their sessions' new totals in one transaction before the answer goes out.
+/// stored with their sessions' new totals before the answer goes out.
 ///
 /// Rounds are checked one at a time (a FIFO turn, held across the store's awaits, which an
-/// actor alone would not do), so session totals never race within one coordinator. Two
+/// actor alone would not do), so session totals never race within one coordinator. A round
+/// hands the turn on once it is signed; rounds signed while the store writes are written
+/// together in the next transaction (group commit). Two
 /// coordinators on one database may each accept a claim for the same session at once; the
 /// store refuses a claim id twice.
 package actor ClaimBook {
@@ -33,11 +35,6 @@ package actor ClaimBook {
         package var skew: Int64 = 300
         /// How long after it is issued a session may be delivered (the token lifetime), seconds.
         package var sessionLifetime: Int64 = 6 * 3600
-        /// Rounds of at least this many claims are written while the next is checked; smaller
-        /// ones keep the turn while they are written, so the claims that wait meanwhile share
-        /// one commit (group commit matters most when each request carries one claim).
-        package var overlapClaims = 1000
-
         package init() {}
     }
 
@@ -51,16 +48,35 @@ package actor ClaimBook {
     /// Whether a batch holds the turn, and the batches waiting, in order.
     private var busy = false
     private var waiting: [Submission] = []
-    /// Claims and session totals of rounds whose write has not finished. A large round hands
-    /// the turn on as soon as it is signed, and the next round is checked against these while
-    /// it is written; each write waits for the one before and fails if that failed, so nothing
-    /// is answered or built on a round that was not stored.
+    /// Claims and session totals of rounds whose write has not finished. A round hands the
+    /// turn on as soon as it is signed, and the next round is checked against these while it
+    /// is written; a round whose check saw a round in flight fails if that one's write fails,
+    /// so nothing is answered or built on a round that was not stored.
     private var claimsInFlight: [String: (node: String, claim: DeliveryClaim, outcome: Outcome, round: Int)] = [:]
     private var totalsInFlight: [String: (total: SessionTotal, round: Int)] = [:]
     /// Which claims and sessions each round in flight put there.
     private var keysInFlight: [Int: (claims: [String], sessions: [String])] = [:]
-    private var lastWrite: Task<Void, any Error>?
+    /// Rounds whose write finished (or failed): their keys go at the next round's start, before
+    /// its store read, which then sees what they wrote.
+    private var landed: [Int] = []
     private var rounds = 0
+    /// Rounds signed and waiting to be written; whether the writer runs; the last round whose
+    /// write failed (or that depended on one that did).
+    private var unwritten: [Write] = []
+    private var writing = false
+    private var lastFailedRound = 0
+
+    /// A signed round waiting for its write.
+    private struct Write {
+        var number: Int
+        /// The oldest round in flight when this one was checked: it relied on that one and
+        /// every later one being written.
+        var reliesOn: Int?
+        var claims: [ClaimRecord]
+        var batch: ReceiptBatch?
+        var sessions: [SessionTotal]
+        var done: CheckedContinuation<Void, any Error>
+    }
 
     package init(
         store: any CoordinatorStore, vault: KeyVault, registry: Registry, policy: Policy = Policy(),
@@ -167,17 +183,19 @@ package actor ClaimBook {
         var results: [Result<[Outcome], any Error>]
         do {
             let checked = try await check(round)
-            if taken >= policy.overlapClaims { passTurn() }
+            // The next round is checked while this one is written.
+            passTurn()
             do {
-                try await checked.written.value
+                if let write = checked.write {
+                    try await withCheckedThrowingContinuation { done in
+                        unwritten.append(Write(number: checked.round, reliesOn: write.reliesOn, claims: write.claims, batch: write.batch, sessions: write.sessions, done: done))
+                        startWriter()
+                    }
+                }
                 results = checked.outcomes.map { .success($0) }
             } catch {
                 results = round.map { _ in .failure(error) }
-                // Rounds that start later begin afresh rather than fail after this one.
-                if lastWrite == checked.written { lastWrite = nil }
             }
-            land(checked.round)
-            if taken < policy.overlapClaims { passTurn() }
         } catch {
             passTurn()
             results = round.map { _ in .failure(error) }
@@ -186,24 +204,73 @@ package actor ClaimBook {
         return try results[0].get()
     }
 
-    /// Forgets what round `number` had in flight (its write finished, or failed).
-    private func land(_ number: Int) {
-        guard let keys = keysInFlight.removeValue(forKey: number) else { return }
-        for id in keys.claims where claimsInFlight[id]?.round == number { claimsInFlight[id] = nil }
-        for id in keys.sessions where totalsInFlight[id]?.round == number { totalsInFlight[id] = nil }
+    private func startWriter() {
+        guard !writing else { return }
+        writing = true
+        Task { await writeRounds() }
+    }
+
+    /// Writes the rounds signed meanwhile, all in one transaction (group commit), until none
+    /// is left; a round that relied on one whose write failed fails without being written.
+    private func writeRounds() async {
+        while !unwritten.isEmpty {
+            let group = unwritten
+            unwritten = []
+            var writes: [Write] = []
+            for write in group {
+                if let reliesOn = write.reliesOn, reliesOn <= lastFailedRound {
+                    lastFailedRound = max(lastFailedRound, write.number)
+                    write.done.resume(throwing: StoreFailure.unavailable("an earlier round of claims this one was checked against could not be stored"))
+                    landed.append(write.number)
+                } else {
+                    writes.append(write)
+                }
+            }
+            guard !writes.isEmpty else { continue }
+            // Later rounds carry a session's newer total: each session once, its last total.
+            var sessions: [String: SessionTotal] = [:]
+            for write in writes { for total in write.sessions { sessions[total.id] = total } }
+            do {
+                try await store.saveClaims(writes.flatMap(\.claims), batches: writes.compactMap(\.batch), sessions: Array(sessions.values))
+                for write in writes { write.done.resume() }
+            } catch {
+                lastFailedRound = max(lastFailedRound, writes[writes.count - 1].number)
+                for write in writes { write.done.resume(throwing: error) }
+            }
+            landed.append(contentsOf: writes.map(\.number))
+        }
+        writing = false
+    }
+
+    /// Forgets what the rounds that landed had in flight.
+    private func purgeLanded() {
+        for number in landed {
+            guard let keys = keysInFlight.removeValue(forKey: number) else { continue }
+            for id in keys.claims where claimsInFlight[id]?.round == number { claimsInFlight[id] = nil }
+            for id in keys.sessions where totalsInFlight[id]?.round == number { totalsInFlight[id] = nil }
+        }
+        landed.removeAll(keepingCapacity: true)
+    }
+
+    /// What a round wrote, or nil when it accepted nothing.
+    private struct RoundWrite {
+        var reliesOn: Int?
+        var claims: [ClaimRecord]
+        var batch: ReceiptBatch?
+        var sessions: [SessionTotal]
     }
 
     /// Checks every submission of a round against the store and the rounds still being
-    /// written, signs the receipts of all at once and starts writing them (the batch's root,
-    /// signature and leaves once; each claim's row) after the rounds before.
-    /// - Returns: each submission's outcomes, the round's number, and its write (which also
-    ///   waits for, and fails with, the writes before it).
-    private func check(_ round: [Submission]) async throws -> (outcomes: [[Outcome]], round: Int, written: Task<Void, any Error>) {
+    /// written and signs the receipts of all at once.
+    /// - Returns: each submission's outcomes, the round's number, and what to write (the
+    ///   batch's root, signature and leaves once; each claim's row; the sessions' totals).
+    private func check(_ round: [Submission]) async throws -> (outcomes: [[Outcome]], round: Int, write: RoundWrite?) {
         rounds += 1
         let number = rounds
-        // Taken before the store is read: a round that lands meanwhile is in one or the other.
-        let flyingClaims = claimsInFlight, flyingTotals = totalsInFlight
-        let previous = lastWrite
+        // Rounds that landed are in the store now; the rest stay in flight through this check.
+        purgeLanded()
+        let reliesOn = keysInFlight.keys.min()
+        let roundTime = now()
         var ids: [String] = [], sessions: Set<String> = []
         let claimCount = round.reduce(0) { $0 + $1.claims.count }
         ids.reserveCapacity(claimCount)
@@ -219,7 +286,7 @@ package actor ClaimBook {
         let batches = Dictionary(
             try await store.receiptBatches(ids: Array(Set(storedClaims.compactMap(\.batch)))).map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         var totals = Dictionary(storedTotals.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
-        for session in sessions { if let flying = flyingTotals[session] { totals[session] = flying.total } }
+        for session in sessions { if let flying = totalsInFlight[session] { totals[session] = flying.total } }
         totals.reserveCapacity(sessions.count)
         var touched: Set<String> = []
         touched.reserveCapacity(sessions.count)
@@ -236,9 +303,14 @@ package actor ClaimBook {
             let node = submission.node
             let slashed = registry.isSlashed(node)
             for (position, prepared) in submission.claims.enumerated() {
-                guard case .ready(let body, let issued, let leaf) = prepared else {
+                guard case .ready(var body, let issued, var leaf) = prepared else {
                     if case .refused(let claim, let reason) = prepared { outcomes[index][position] = .refused(claim: claim.id, reason: reason) }
                     continue
+                }
+                if roundTime - body.acceptedAt > ClaimLines.spread {
+                    // Waited long for its turn: accepted now, so a batch's claims stay close in time.
+                    body = DeliveryReceipt.Body(claim: body.claim, node: node, acceptedAt: roundTime)
+                    leaf = body.leafHash
                 }
                 let claim = body.claim
                 func refuse(_ reason: String) { outcomes[index][position] = .refused(claim: claim.id, reason: reason) }
@@ -246,7 +318,7 @@ package actor ClaimBook {
                     refuse("claim \(claim.id) was sent twice at once: a replayed claim")
                     continue
                 }
-                if !flyingClaims.isEmpty, let flying = flyingClaims[claim.id] {
+                if !claimsInFlight.isEmpty, let flying = claimsInFlight[claim.id] {
                     if flying.node == node, flying.claim == claim {
                         outcomes[index][position] = flying.outcome  // a resubmission while its round is written
                     } else {
@@ -307,9 +379,7 @@ package actor ClaimBook {
         }
         guard !bodies.isEmpty else {
             // Nothing to write; resubmissions answered from rounds in flight wait for those.
-            let written = Task { if let previous { try await previous.value } }
-            lastWrite = written
-            return (outcomes.map { $0.compactMap { $0 } }, number, written)
+            return (outcomes.map { $0.compactMap { $0 } }, number, reliesOn.map { RoundWrite(reliesOn: $0, claims: [], batch: nil, sessions: []) })
         }
         let signed = SignedRound(try DeliveryReceipt.SignedBatch(bodies, leaves: leaves, with: vault.identity.privateKey))
         let batchID = DeliveryClaim.newID()
@@ -319,14 +389,8 @@ package actor ClaimBook {
                 acceptedAt: body.acceptedAt, segments: body.claim.segments, ttfbMilliseconds: body.claim.ttfbMilliseconds, firstAt: body.claim.firstAt,
                 lastAt: body.claim.lastAt, batch: batchID, leaf: leaf)
         }
-        let batch = ReceiptBatch(id: batchID, acceptedAt: bodies[0].acceptedAt, signed: signed.batch)
+        let batch = ReceiptBatch(id: batchID, acceptedAt: bodies.lazy.map(\.acceptedAt).min() ?? roundTime, signed: signed.batch)
         let sessionTotals = touched.compactMap { totals[$0] }
-        let store = store
-        let written = Task {
-            if let previous { try await previous.value }
-            try await store.saveClaims(records, batch: batch, sessions: sessionTotals)
-        }
-        lastWrite = written
         claimsInFlight.reserveCapacity(claimsInFlight.count + bodies.count)
         totalsInFlight.reserveCapacity(totalsInFlight.count + sessionTotals.count)
         for (index, place) in pending.enumerated() {
@@ -336,7 +400,7 @@ package actor ClaimBook {
         }
         for total in sessionTotals { totalsInFlight[total.id] = (total, number) }
         keysInFlight[number] = (bodies.map(\.claim.id), sessionTotals.map(\.id))
-        return (outcomes.map { $0.compactMap { $0 } }, number, written)
+        return (outcomes.map { $0.compactMap { $0 } }, number, RoundWrite(reliesOn: reliesOn, claims: records, batch: batch, sessions: sessionTotals))
     }
 
     /// Hands the turn to the next batch waiting (which then holds it), or frees it.

@@ -54,10 +54,10 @@ package protocol CoordinatorStore: Sendable {
     func sessionTotals(ids: [String]) async throws -> [SessionTotal]
     /// Both of the above in one read.
     func claimContext(ids: [String], sessions: [String]) async throws -> (claims: [ClaimRecord], sessions: [SessionTotal])
-    /// Stores accepted claims, the receipt batch they were signed in, and their sessions' new
-    /// totals in one transaction.
+    /// Stores accepted claims, the receipt batches they were signed in, and their sessions' new
+    /// totals (each session once) in one transaction.
     /// - Throws: ``StoreFailure/duplicate(_:)`` (and writes nothing) when a claim id is taken.
-    func saveClaims(_ claims: [ClaimRecord], batch: ReceiptBatch?, sessions: [SessionTotal]) async throws
+    func saveClaims(_ claims: [ClaimRecord], batches: [ReceiptBatch], sessions: [SessionTotal]) async throws
     /// Receipt batches by id (any order; unknown ids are left out).
     func receiptBatches(ids: [String]) async throws -> [ReceiptBatch]
 

@@ -6,7 +6,26 @@ import PostgresNIO
 extension PostgresStore {
     package func claims(ids: [String]) async throws -> [ClaimRecord] {
         guard !ids.isEmpty else { return [] }
-        return try await claims("SELECT \(unescaped: Self.claimColumns) FROM claims WHERE id = ANY(\(ids))")
+        var places: [ClaimLines.Place] = []
+        try await guarded {
+            var out: [ClaimLines.Place] = []
+            for try await (id, batch, leaf) in try await self.client.query(
+                "SELECT id, batch_id, leaf FROM claim_ids WHERE id = ANY(\(ids))", logger: self.logger
+            ).decode((String, String, Int).self) {
+                out.append(ClaimLines.Place(id: id, batch: batch, leaf: leaf))
+            }
+            return out
+        }.forEach { places.append($0) }
+        let batchIDs = Array(Set(places.map(\.batch).filter { !$0.isEmpty }))
+        var texts: [String: String] = [:]
+        if !batchIDs.isEmpty {
+            for (id, text) in try await batchLines("SELECT id, claims FROM receipt_batches WHERE id = ANY(\(batchIDs)) AND claims IS NOT NULL") {
+                texts[id] = text
+            }
+        }
+        var (claims, ownRows) = try ClaimLines.claims(at: places, texts: texts)
+        if !ownRows.isEmpty { claims += try await self.claims("SELECT \(unescaped: Self.claimColumns) FROM claims WHERE id = ANY(\(ownRows))") }
+        return claims
     }
 
     package func claimContext(ids: [String], sessions: [String]) async throws -> (claims: [ClaimRecord], sessions: [SessionTotal]) {
@@ -14,7 +33,19 @@ extension PostgresStore {
     }
 
     package func claims(node: String) async throws -> [ClaimRecord] {
-        try await claims("SELECT \(unescaped: Self.claimColumns) FROM claims WHERE node_id = \(node) ORDER BY accepted_at, id")
+        let own = try await claims("SELECT \(unescaped: Self.claimColumns) FROM claims WHERE node_id = \(node)")
+        let batched = try await batchLines(
+            "SELECT b.id, b.claims FROM claim_nodes n JOIN receipt_batches b ON b.id = n.batch_id WHERE n.node_id = \(node) AND b.claims IS NOT NULL")
+        return ClaimLines.sorted(own + (try batched.flatMap { try ClaimLines.decode($0.text, batch: $0.id) }).filter { $0.node == node })
+    }
+
+    /// Batches' ids and claim lines.
+    func batchLines(_ query: PostgresQuery) async throws -> [(id: String, text: String)] {
+        try await guarded {
+            var out: [(id: String, text: String)] = []
+            for try await (id, text) in try await self.client.query(query, logger: self.logger).decode((String, String).self) { out.append((id, text)) }
+            return out
+        }
     }
 
     static let claimColumns = "id, node_id, content_id, session_id, bytes, accepted_at, receipt, segments, ttfb_ms, first_at, last_at, batch_id, leaf"
@@ -52,7 +83,7 @@ extension PostgresStore {
         return try await guarded {
             var out: [SessionTotal] = []
             for try await (id, content, issued, bytes, edges) in try await self.client.query(
-                "SELECT id, content_id, issued_at, bytes, edges FROM sessions WHERE id = ANY(\(ids))", logger: self.logger
+                "SELECT id, content_id, issued_at, bytes, edges FROM session_totals WHERE id = ANY(\(ids))", logger: self.logger
             ).decode((String, String, Int64, Int64, String).self) {
                 out.append(SessionTotal(id: id, content: content, issuedAt: issued, bytes: bytes, edges: edges.split(separator: ",").map(String.init)))
             }
@@ -60,96 +91,58 @@ extension PostgresStore {
         }
     }
 
-    package func saveClaims(_ claims: [ClaimRecord], batch: ReceiptBatch?, sessions: [SessionTotal]) async throws {
+    package func saveClaims(_ claims: [ClaimRecord], batches: [ReceiptBatch], sessions: [SessionTotal]) async throws {
+        let (lines, ownRows) = ClaimLines.split(claims, batches: batches)
+        let texts = lines.mapValues(ClaimLines.encode)
         try await transaction { connection in
-            if let batch {
+            for batch in batches {
                 try await connection.query(
                     """
-                    INSERT INTO receipt_batches (id, accepted_at, root, signature, leaves)
-                    VALUES (\(batch.id), \(batch.acceptedAt), \(batch.root), \(batch.signature), \(batch.leaves))
+                    INSERT INTO receipt_batches (id, accepted_at, root, signature, leaves, claims)
+                    VALUES (\(batch.id), \(batch.acceptedAt), \(batch.root), \(batch.signature), \(batch.leaves), \(texts[batch.id]))
                     """, logger: self.logger)
+                let nodes = Array(Set((lines[batch.id] ?? []).map(\.node)))
+                if !nodes.isEmpty {
+                    try await connection.query(
+                        "INSERT INTO claim_nodes (node_id, batch_id) SELECT node, \(batch.id) FROM UNNEST(\(nodes)::text[]) AS node ON CONFLICT DO NOTHING",
+                        logger: self.logger)
+                }
             }
-            // One statement for the whole round (a round trip per claim cost more than the rows):
-            // arrays of each column, unnested, when every claim has its fields (all claims saved
-            // since receipts are kept by batch do).
-            let complete = claims.filter { Self.claimColumns([$0]) != nil }
-            if !complete.isEmpty, let columns = Self.claimColumns(complete) {
+            // Every id once, in one narrow table, whichever way its claim is kept: one statement
+            // for the whole round (a round trip per claim cost more than the rows).
+            if !claims.isEmpty {
+                let ids = claims.map(\.id), batchIDs = claims.map { $0.batch ?? "" }, leaves = claims.map { Int64($0.leaf ?? -1) }
                 var inserted = 0
                 for try await _ in try await connection.query(
                     """
-                    INSERT INTO claims (id, node_id, content_id, session_id, bytes, accepted_at, receipt, segments, ttfb_ms, first_at, last_at, batch_id, leaf)
-                    SELECT * FROM UNNEST(\(columns.ids)::text[], \(columns.nodes)::text[], \(columns.contents)::text[], \(columns.sessions)::text[],
-                                         \(columns.bytes)::bigint[], \(columns.acceptedAt)::bigint[], \(columns.receipts)::text[], \(columns.segments)::bigint[],
-                                         \(columns.ttfb)::bigint[], \(columns.firstAt)::bigint[], \(columns.lastAt)::bigint[], \(columns.batches)::text[],
-                                         \(columns.leaves)::bigint[])
+                    INSERT INTO claim_ids (id, batch_id, leaf) SELECT * FROM UNNEST(\(ids)::text[], \(batchIDs)::text[], \(leaves)::bigint[])
                     ON CONFLICT DO NOTHING RETURNING id
                     """, logger: self.logger
                 ).decode(String.self) {
                     inserted += 1
                 }
                 // Throwing rolls the whole transaction back.
-                guard inserted == complete.count else { throw StoreFailure.duplicate("a claim of the round is already stored") }
+                guard inserted == claims.count else { throw StoreFailure.duplicate("a claim of the round is already stored") }
             }
-            for claim in claims where Self.claimColumns([claim]) == nil {
-                var inserted = false
-                for try await _ in try await connection.query(
+            for claim in ownRows {
+                try await connection.query(
                     """
                     INSERT INTO claims (id, node_id, content_id, session_id, bytes, accepted_at, receipt, segments, ttfb_ms, first_at, last_at, batch_id, leaf)
                     VALUES (\(claim.id), \(claim.node), \(claim.content), \(claim.session), \(claim.bytes), \(claim.acceptedAt), \(claim.receipt),
                             \(claim.segments), \(claim.ttfbMilliseconds), \(claim.firstAt), \(claim.lastAt), \(claim.batch), \(claim.leaf))
-                    ON CONFLICT DO NOTHING RETURNING id
-                    """, logger: self.logger
-                ).decode(String.self) {
-                    inserted = true
-                }
-                // Throwing rolls the whole transaction back.
-                guard inserted else { throw StoreFailure.duplicate("claim \(claim.id) is already stored") }
+                    """, logger: self.logger)
             }
             if !sessions.isEmpty {
                 let ids = sessions.map(\.id), contents = sessions.map(\.content), issued = sessions.map(\.issuedAt)
                 let bytes = sessions.map(\.bytes), edges = sessions.map { $0.edges.joined(separator: ",") }
                 try await connection.query(
                     """
-                    INSERT INTO sessions (id, content_id, issued_at, bytes, edges)
+                    INSERT INTO session_totals (id, content_id, issued_at, bytes, edges)
                     SELECT * FROM UNNEST(\(ids)::text[], \(contents)::text[], \(issued)::bigint[], \(bytes)::bigint[], \(edges)::text[])
                     ON CONFLICT (id) DO UPDATE SET bytes = excluded.bytes, edges = excluded.edges
                     """, logger: self.logger)
             }
         }
-    }
-
-    /// The claims as one array per column, or nil when one lacks the fields kept since receipts
-    /// are kept by batch (such a claim is written on its own).
-    static func claimColumns(_ claims: [ClaimRecord]) -> ClaimColumns? {
-        var columns = ClaimColumns()
-        for claim in claims {
-            guard let segments = claim.segments, let ttfb = claim.ttfbMilliseconds, let firstAt = claim.firstAt, let lastAt = claim.lastAt,
-                let batch = claim.batch, let leaf = claim.leaf
-            else { return nil }
-            columns.ids.append(claim.id)
-            columns.nodes.append(claim.node)
-            columns.contents.append(claim.content)
-            columns.sessions.append(claim.session)
-            columns.bytes.append(claim.bytes)
-            columns.acceptedAt.append(claim.acceptedAt)
-            columns.receipts.append(claim.receipt)
-            columns.segments.append(Int64(segments))
-            columns.ttfb.append(Int64(ttfb))
-            columns.firstAt.append(firstAt)
-            columns.lastAt.append(lastAt)
-            columns.batches.append(batch)
-            columns.leaves.append(Int64(leaf))
-        }
-        return columns
-    }
-
-    struct ClaimColumns {
-        var ids: [String] = [], nodes: [String] = [], contents: [String] = [], sessions: [String] = []
-        var bytes: [Int64] = [], acceptedAt: [Int64] = []
-        var receipts: [String] = []
-        var segments: [Int64] = [], ttfb: [Int64] = [], firstAt: [Int64] = [], lastAt: [Int64] = []
-        var batches: [String] = []
-        var leaves: [Int64] = []
     }
 
     package func addChallenge(_ challenge: ChallengeRecord) async throws {
@@ -224,8 +217,11 @@ extension PostgresStore {
     }
 
     package func claims(acceptedFrom from: Int64, to: Int64) async throws -> [ClaimRecord] {
-        try await claims(
-            "SELECT \(unescaped: Self.claimColumns) FROM claims WHERE accepted_at >= \(from) AND accepted_at < \(to) ORDER BY accepted_at, id")
+        let own = try await claims("SELECT \(unescaped: Self.claimColumns) FROM claims WHERE accepted_at >= \(from) AND accepted_at < \(to)")
+        // A batch's time is its first claim's; its last is at most ClaimLines.spread later.
+        let batched = try await batchLines(
+            "SELECT id, claims FROM receipt_batches WHERE accepted_at >= \(from - ClaimLines.spread) AND accepted_at < \(to) AND claims IS NOT NULL")
+        return ClaimLines.sorted(own + (try batched.flatMap { try ClaimLines.decode($0.text, batch: $0.id) }).filter { $0.acceptedAt >= from && $0.acceptedAt < to })
     }
 
     package func saveEpoch(_ epoch: EpochRecord) async throws {

@@ -1,9 +1,9 @@
 import GRDB
 import GRDBSQLite
 
-/// Rows written through SQLite's C API on a statement GRDB prepared and caches: for the claim
-/// path, which writes thousands of rows a round, where building GRDB's boxed arguments per row
-/// cost more than SQLite's own work.
+/// Rows written and read through SQLite's C API on a statement GRDB prepared and caches: for
+/// the claim path, which writes and looks up thousands of rows a round, where building GRDB's
+/// boxed arguments and rows cost more than SQLite's own work.
 struct SQLiteRows {
     let database: Database
     let statement: Statement
@@ -20,10 +20,34 @@ struct SQLiteRows {
         case null
     }
 
-    /// Binds `values`, runs the statement, and answers how many rows it changed.
-    /// - Throws: ``StoreFailure`` with SQLite's message when the statement fails.
-    @discardableResult
-    func run(_ values: Value...) throws -> Int {
+    /// The columns of the row a query stands on.
+    struct Columns {
+        let statement: OpaquePointer
+
+        func text(_ column: Int32) -> String { sqlite3_column_text(statement, column).map { String(cString: $0) } ?? "" }
+        func optionalText(_ column: Int32) -> String? {
+            sqlite3_column_type(statement, column) == SQLITE_NULL ? nil : text(column)
+        }
+        func integer(_ column: Int32) -> Int64 { sqlite3_column_int64(statement, column) }
+    }
+
+    /// Binds `values`, runs the query and hands each row to `row`.
+    /// - Throws: ``StoreFailure`` with SQLite's message when the query fails; what `row` throws.
+    func query(_ values: Value..., row: (Columns) throws -> Void) throws {
+        let raw = statement.sqliteStatement
+        bind(values)
+        defer { sqlite3_reset(raw) }
+        while true {
+            let code = sqlite3_step(raw)
+            if code == SQLITE_DONE { return }
+            guard code == SQLITE_ROW else {
+                throw StoreFailure.unavailable("SQLite: \(String(cString: sqlite3_errmsg(database.sqliteConnection)))")
+            }
+            try row(Columns(statement: raw))
+        }
+    }
+
+    private func bind(_ values: [Value]) {
         let raw = statement.sqliteStatement
         sqlite3_reset(raw)
         for (offset, value) in values.enumerated() {
@@ -38,6 +62,14 @@ struct SQLiteRows {
             case .null: sqlite3_bind_null(raw, index)
             }
         }
+    }
+
+    /// Binds `values`, runs the statement, and answers how many rows it changed.
+    /// - Throws: ``StoreFailure`` with SQLite's message when the statement fails.
+    @discardableResult
+    func run(_ values: Value...) throws -> Int {
+        let raw = statement.sqliteStatement
+        bind(values)
         let code = sqlite3_step(raw)
         sqlite3_reset(raw)
         guard code == SQLITE_DONE else {

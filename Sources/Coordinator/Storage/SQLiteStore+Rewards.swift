@@ -8,54 +8,92 @@ extension SQLiteStore {
     package func claimContext(ids: [String], sessions: [String]) async throws -> (claims: [ClaimRecord], sessions: [SessionTotal]) {
         guard !ids.isEmpty || !sessions.isEmpty else { return ([], []) }
         return try await read { db in
-            var claims: [ClaimRecord] = []
-            var totals: [SessionTotal] = []
-            // SQLite allows 32,766 parameters a statement: look up in slices.
-            for slice in stride(from: 0, to: ids.count, by: 10_000).map({ Array(ids[$0..<min($0 + 10_000, ids.count)]) }) {
-                claims += try Row.fetchAll(db, sql: "SELECT * FROM claims WHERE id IN (\(Self.sqlParameters(slice.count)))", arguments: StatementArguments(slice))
-                    .map(Self.claim)
+            // One cached look-up a key: the claim path reads thousands a round.
+            var places: [ClaimLines.Place] = []
+            let place = try SQLiteRows(db, sql: "SELECT batch_id, leaf FROM claim_ids WHERE id = ?")
+            for id in ids {
+                try place.query(.text(id)) { places.append(ClaimLines.Place(id: id, batch: $0.text(0), leaf: Int($0.integer(1)))) }
             }
-            for slice in stride(from: 0, to: sessions.count, by: 10_000).map({ Array(sessions[$0..<min($0 + 10_000, sessions.count)]) }) {
-                totals += try Row.fetchAll(db, sql: "SELECT * FROM sessions WHERE id IN (\(Self.sqlParameters(slice.count)))", arguments: StatementArguments(slice))
-                    .map(Self.total)
+            let claims = try Self.claims(db, at: places)
+            var totals: [SessionTotal] = []
+            let total = try SQLiteRows(db, sql: "SELECT content_id, issued_at, bytes, edges FROM session_totals WHERE id = ?")
+            for id in sessions {
+                try total.query(.text(id)) {
+                    totals.append(
+                        SessionTotal(id: id, content: $0.text(0), issuedAt: $0.integer(1), bytes: $0.integer(2), edges: $0.text(3).split(separator: ",").map(String.init)))
+                }
             }
             return (claims, totals)
         }
     }
 
+    /// The claims at `places`: from their batches' lines, or their own rows.
+    static func claims(_ db: Database, at places: [ClaimLines.Place]) throws -> [ClaimRecord] {
+        guard !places.isEmpty else { return [] }
+        var texts: [String: String] = [:]
+        let batch = try SQLiteRows(db, sql: "SELECT claims FROM receipt_batches WHERE id = ? AND claims IS NOT NULL")
+        for id in Set(places.map(\.batch)) where !id.isEmpty {
+            try batch.query(.text(id)) { texts[id] = $0.text(0) }
+        }
+        var (claims, ownRows) = try ClaimLines.claims(at: places, texts: texts)
+        for slice in stride(from: 0, to: ownRows.count, by: 10_000).map({ Array(ownRows[$0..<min($0 + 10_000, ownRows.count)]) }) {
+            claims += try Row.fetchAll(db, sql: "SELECT * FROM claims WHERE id IN (\(Self.sqlParameters(slice.count)))", arguments: StatementArguments(slice))
+                .map(Self.claim)
+        }
+        return claims
+    }
+
+    /// Claims kept in batches' lines, from `batches` rows with columns id and claims.
+    static func batchClaims(_ db: Database, sql: String, arguments: StatementArguments) throws -> [ClaimRecord] {
+        try Row.fetchAll(db, sql: sql, arguments: arguments).flatMap { row in try ClaimLines.decode(row["claims"], batch: row["id"]) }
+    }
+
     package func claims(node: String) async throws -> [ClaimRecord] {
         try await read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM claims WHERE node_id = ? ORDER BY accepted_at, id", arguments: [node]).map(Self.claim)
+            let own = try Row.fetchAll(db, sql: "SELECT * FROM claims WHERE node_id = ?", arguments: [node]).map(Self.claim)
+            let batched = try Self.batchClaims(
+                db, sql: "SELECT b.id, b.claims FROM claim_nodes n JOIN receipt_batches b ON b.id = n.batch_id WHERE n.node_id = ? AND b.claims IS NOT NULL",
+                arguments: [node])
+            return ClaimLines.sorted(own + batched.filter { $0.node == node })
         }
     }
 
     package func sessionTotals(ids: [String]) async throws -> [SessionTotal] { try await claimContext(ids: [], sessions: ids).sessions }
 
-    package func saveClaims(_ claims: [ClaimRecord], batch: ReceiptBatch?, sessions: [SessionTotal]) async throws {
+    package func saveClaims(_ claims: [ClaimRecord], batches: [ReceiptBatch], sessions: [SessionTotal]) async throws {
+        let (lines, ownRows) = ClaimLines.split(claims, batches: batches)
+        let texts = lines.mapValues(ClaimLines.encode)
         try await write { db in
-            if let batch {
+            let nodeRow = try SQLiteRows(db, sql: "INSERT INTO claim_nodes (node_id, batch_id) VALUES (?, ?) ON CONFLICT DO NOTHING")
+            for batch in batches {
                 try db.execute(
-                    sql: "INSERT INTO receipt_batches (id, accepted_at, root, signature, leaves) VALUES (?, ?, ?, ?, ?)",
-                    arguments: [batch.id, batch.acceptedAt, batch.root, batch.signature, batch.leaves])
+                    sql: "INSERT INTO receipt_batches (id, accepted_at, root, signature, leaves, claims) VALUES (?, ?, ?, ?, ?, ?)",
+                    arguments: [batch.id, batch.acceptedAt, batch.root, batch.signature, batch.leaves, texts[batch.id]])
+                for node in Set((lines[batch.id] ?? []).map(\.node)) { try nodeRow.run(.text(node), .text(batch.id)) }
+            }
+            // Every id once, in one narrow table, whichever way its claim is kept.
+            let idRow = try SQLiteRows(db, sql: "INSERT INTO claim_ids (id, batch_id, leaf) VALUES (?, ?, ?) ON CONFLICT DO NOTHING")
+            for claim in claims {
+                let changed = try idRow.run(.text(claim.id), .text(claim.batch ?? ""), .integer(Int64(claim.leaf ?? -1)))
+                // Throwing rolls the whole transaction back.
+                guard changed == 1 else { throw StoreFailure.duplicate("claim \(claim.id) is already stored") }
             }
             let insert = try SQLiteRows(
                 db,
                 sql: """
                     INSERT INTO claims (id, node_id, content_id, session_id, bytes, accepted_at, receipt, segments, ttfb_ms, first_at, last_at, batch_id, leaf)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """)
-            for claim in claims {
-                let changed = try insert.run(
+            for claim in ownRows {
+                try insert.run(
                     .text(claim.id), .text(claim.node), .text(claim.content), .text(claim.session), .integer(claim.bytes), .integer(claim.acceptedAt),
                     .text(claim.receipt), claim.segments.sqlite, claim.ttfbMilliseconds.sqlite, claim.firstAt.sqlite, claim.lastAt.sqlite, claim.batch.sqlite,
                     claim.leaf.sqlite)
-                // Throwing rolls the whole transaction back.
-                guard changed == 1 else { throw StoreFailure.duplicate("claim \(claim.id) is already stored") }
             }
             let upsert = try SQLiteRows(
                 db,
                 sql: """
-                    INSERT INTO sessions (id, content_id, issued_at, bytes, edges) VALUES (?, ?, ?, ?, ?)
+                    INSERT INTO session_totals (id, content_id, issued_at, bytes, edges) VALUES (?, ?, ?, ?, ?)
                     ON CONFLICT (id) DO UPDATE SET bytes = excluded.bytes, edges = excluded.edges
                     """)
             for session in sessions {
@@ -158,8 +196,12 @@ extension SQLiteStore {
 
     package func claims(acceptedFrom from: Int64, to: Int64) async throws -> [ClaimRecord] {
         try await read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM claims WHERE accepted_at >= ? AND accepted_at < ? ORDER BY accepted_at, id", arguments: [from, to])
-                .map(Self.claim)
+            let own = try Row.fetchAll(db, sql: "SELECT * FROM claims WHERE accepted_at >= ? AND accepted_at < ?", arguments: [from, to]).map(Self.claim)
+            // A batch's time is its first claim's; its last is at most ClaimLines.spread later.
+            let batched = try Self.batchClaims(
+                db, sql: "SELECT id, claims FROM receipt_batches WHERE accepted_at >= ? AND accepted_at < ? AND claims IS NOT NULL",
+                arguments: [from - ClaimLines.spread, to])
+            return ClaimLines.sorted(own + batched.filter { $0.acceptedAt >= from && $0.acceptedAt < to })
         }
     }
 
