@@ -53,6 +53,33 @@ struct ClaimBookTests {
         #expect(try await setup.store.claims(node: "edge-a").count == 1)
     }
 
+    @Test("a coordinator restarted on the same store knows what it accepted before: the same receipt for a resubmission, earlier bytes counted in caps")
+    func restart() async throws {
+        let setup = try await Setup()
+        defer { setup.dir.remove() }
+        let old = setup.vault.newSession(content: "title", now: setup.clock.now())
+        setup.clock.advance(3000)
+        let first = setup.claim(old, bytes: 50_000_000, at: 2900)
+        let receipt = try #require(try await setup.book.submit([first], from: "edge-a").receipts.first)
+        // A new process: nothing in memory; sessions issued up to the newest stored one are read.
+        let book = ClaimBook(store: setup.store, vault: setup.vault, registry: setup.registry, now: setup.clock.now)
+        #expect(try await book.submit([first], from: "edge-a").receipts == [receipt])
+        let over = try await book.submit([setup.claim(old, bytes: 20_000_000, at: 2900)], from: "edge-b")
+        #expect(over.receipts.isEmpty && over.refused.first?.reason.contains("would have 70000000 bytes") == true)
+        // A session issued after the newest stored one starts from nothing, and is then known.
+        setup.clock.advance(10)
+        let fresh = setup.vault.newSession(content: "title", now: setup.clock.now())
+        setup.clock.advance(3000)
+        let claim = setup.claim(fresh, bytes: 1_000_000, at: 2900)
+        let accepted = try await book.submit([claim], from: "edge-a")
+        #expect(accepted.receipts.count == 1)
+        #expect(try await book.submit([claim], from: "edge-a").receipts == accepted.receipts)
+        var altered = claim
+        altered.bytes += 1
+        #expect(try await book.submit([altered], from: "edge-a").refused.first?.reason.contains("already used") == true)
+        #expect(try await setup.store.sessionTotals(ids: [old, fresh]).map(\.bytes).sorted() == [1_000_000, 50_000_000])
+    }
+
     @Test("rounds overlap their writes: caps hold across rounds in flight, a batch sent twice at once is counted once, and every receipt is stored")
     func overlappingRounds() async throws {
         let setup = try await Setup()
@@ -187,7 +214,7 @@ struct ClaimBookTests {
         try await raw.write { db in
             // Claim ids are hex: safe to write into the statement (triggers take no parameters).
             let ids = poisoned.map { "'\($0)'" }.joined(separator: ", ")
-            try db.execute(sql: "CREATE TRIGGER poison BEFORE INSERT ON claim_ids WHEN NEW.id IN (\(ids)) BEGIN SELECT RAISE(ABORT, 'poisoned'); END")
+            try db.execute(sql: "CREATE TRIGGER poison BEFORE INSERT ON session_claims WHEN NEW.id IN (\(ids)) BEGIN SELECT RAISE(ABORT, 'poisoned'); END")
         }
         try raw.close()
         let outcomes = await withTaskGroup(of: (Int, ClaimAnswer?).self) { group in

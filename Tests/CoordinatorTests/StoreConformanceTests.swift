@@ -80,37 +80,34 @@ enum StoreConformance {
         #expect(try await !store.completeTask(node: "b", content: "title", kind: .hosting, at: 70))
         #expect(try await store.tasks(node: "a", after: 0).first?.doneAt == 70)
 
-        // Claims and session totals: saved together; a taken claim id refuses the whole batch.
+        // Claims: saved with their batches; a claim taken in its session refuses the whole save.
         let c1 = ClaimRecord(id: "c1", node: "a", content: "title", session: "s1", bytes: 100, acceptedAt: 90, receipt: "{\"r\":1}")
         // c1 as stored before receipts were kept by batch; c2 with its batch.
         let c2 = ClaimRecord(
             id: "c2", node: "b", content: "title", session: "s1", bytes: 50, acceptedAt: 91, segments: 2, ttfbMilliseconds: 15, firstAt: 85, lastAt: 90,
             batch: "b1", leaf: 0)
         let b1 = ReceiptBatch(id: "b1", acceptedAt: 91, root: "ab", signature: "sig", leaves: "AAAA")
-        let total = SessionTotal(id: "s1", content: "title", issuedAt: 80, bytes: 150, edges: ["a", "b"])
-        try await store.saveClaims([c1, c2], batches: [b1], sessions: [total])
+        #expect(try await store.newestClaimedSession() == nil)
+        try await store.saveClaims([c1, c2], batches: [b1])
+        #expect(try await store.newestClaimedSession() == "s1")
+        func key(_ claim: ClaimRecord) -> SessionClaim.Key { SessionClaim.Key(session: claim.session, id: claim.id) }
         #expect(try await store.receiptBatches(ids: ["b1", "b2"]) == [b1])
-        #expect(try await store.claims(ids: ["c2"]) == [c2])
-        #expect(Set(try await store.claims(ids: ["c1", "c2", "nope"]).map(\.id)) == ["c1", "c2"])
+        #expect(try await store.claims(keys: [key(c2)]) == [c2])
+        #expect(Set(try await store.claims(keys: [key(c1), key(c2), SessionClaim.Key(session: "s1", id: "nope"), SessionClaim.Key(session: "s9", id: "c1")]).map(\.id)) == ["c1", "c2"])
         #expect(try await store.claims(node: "a") == [c1])
-        #expect(try await store.sessionTotals(ids: ["s1", "s2"]) == [total])
+        #expect(Set(try await store.sessionClaims(sessions: ["s1", "s2"])) == [SessionClaim(session: "s1", id: "c1", node: "a", bytes: 100), SessionClaim(session: "s1", id: "c2", node: "b", bytes: 50)])
+        #expect(try await store.sessionTotals(ids: ["s1", "s2"]) == [SessionTotal(id: "s1", bytes: 150, edges: ["a", "b"])])
         let c3 = ClaimRecord(id: "c3", node: "a", content: "title", session: "s2", bytes: 1, acceptedAt: 92, receipt: "{}")
         let b2 = ReceiptBatch(id: "b2", acceptedAt: 92, root: "cd", signature: "sig", leaves: "AAAA")
-        await #expect { try await store.saveClaims([c3, c1], batches: [b2], sessions: [SessionTotal(id: "s2", content: "title", issuedAt: 1, bytes: 1, edges: ["a"])]) }
-            throws: { ($0 as? StoreFailure)?.code == .duplicate }
+        await #expect { try await store.saveClaims([c3, c1], batches: [b2]) } throws: { ($0 as? StoreFailure)?.code == .duplicate }
         #expect(try await store.receiptBatches(ids: ["b2"]).isEmpty)
-        // The same for claims written together: one taken id, nothing of the round written.
+        // The same for claims written together: one taken, nothing of the round written.
         var c4 = c2
         c4.id = "c4"
-        await #expect { try await store.saveClaims([c4, c2], batches: [], sessions: [SessionTotal(id: "s4", content: "title", issuedAt: 1, bytes: 1, edges: ["b"])]) }
-            throws: { ($0 as? StoreFailure)?.code == .duplicate }
-        #expect(try await store.claims(ids: ["c4"]).isEmpty)
-        #expect(try await store.sessionTotals(ids: ["s4"]).isEmpty)
-        #expect(try await store.claims(ids: ["c3"]).isEmpty)
+        await #expect { try await store.saveClaims([c4, c2], batches: []) } throws: { ($0 as? StoreFailure)?.code == .duplicate }
+        #expect(try await store.claims(keys: [key(c4), key(c3)]).isEmpty)
         #expect(try await store.sessionTotals(ids: ["s2"]).isEmpty)
-        try await store.saveClaims([], batches: [], sessions: [SessionTotal(id: "s1", content: "title", issuedAt: 80, bytes: 175, edges: ["a", "b", "c"])])
-        #expect(try await store.sessionTotals(ids: ["s1"]).first?.edges == ["a", "b", "c"])
-        #expect(try await store.claims(ids: []).isEmpty)
+        #expect(try await store.claims(keys: []).isEmpty)
         // Rounds written together: each batch keeps its claims' lines; every field comes back.
         func line(_ id: String, node: String, leaf: Int, batch: String, at: Int64) -> ClaimRecord {
             ClaimRecord(
@@ -123,13 +120,19 @@ enum StoreConformance {
             line("c5", node: "a", leaf: 0, batch: "b3", at: 93), line("c6", node: "b", leaf: 1, batch: "b3", at: 94),
             line("c7", node: "a", leaf: 0, batch: "b4", at: 94),
         ]
-        try await store.saveClaims(round.reversed(), batches: [b3, b4], sessions: [])
-        #expect(try await store.claims(ids: ["c7", "c5", "c6"]).sorted { $0.id < $1.id } == round.sorted { $0.id < $1.id })
+        try await store.saveClaims(round.reversed(), batches: [b3, b4])
+        #expect(try await store.claims(keys: round.map(key).reversed()).sorted { $0.id < $1.id } == round.sorted { $0.id < $1.id })
         #expect(try await store.claims(node: "a") == [c1, round[0], round[2]])
         #expect(try await store.claims(node: "b") == [c2, round[1]])
         #expect(try await store.receiptBatches(ids: ["b3", "b4"]).count == 2)
-        await #expect { try await store.saveClaims([line("c5", node: "a", leaf: 0, batch: "b5", at: 95)], batches: [], sessions: []) }
+        await #expect { try await store.saveClaims([line("c5", node: "a", leaf: 0, batch: "b5", at: 95)], batches: []) }
             throws: { ($0 as? StoreFailure)?.code == .duplicate }
+        // The same id in another session is another claim.
+        var elsewhere = line("c5", node: "a", leaf: 0, batch: "b6", at: 95)
+        elsewhere.session = "1700000001-0123456789abcdef-other"
+        try await store.saveClaims([elsewhere], batches: [ReceiptBatch(id: "b6", acceptedAt: 95, root: "34", signature: "sig", leaves: "AAAA")])
+        #expect(try await store.claims(keys: [key(elsewhere)]) == [elsewhere])
+        #expect(try await store.newestClaimedSession() == "s1")
 
         // Challenges: open until settled once; overdue ones expire as offline.
         let ch1 = ChallengeRecord(id: "ch1", node: "a", content: "title", segment: 1, chunk: 2, issuedAt: 100, deadline: 110)
@@ -192,7 +195,7 @@ enum StoreConformance {
         #expect(try await store.firstRevenueEpoch() == 7)
         #expect(try await store.claims(acceptedFrom: 90, to: 91) == [c1])
         #expect(try await store.claims(acceptedFrom: 91, to: 94).map(\.id) == ["c2", "c5"])
-        #expect(try await store.claims(acceptedFrom: 94, to: 95).map(\.id) == ["c6", "c7"])
+        #expect(try await store.claims(acceptedFrom: 94, to: 96).map(\.id) == ["c6", "c7", "c5"])
         let settled = EpochRecord(epoch: 7, pool: 30, carry: 1, settledAt: 3, report: "{}")
         try await store.saveEpoch(settled)
         await #expect { try await store.saveEpoch(settled) } throws: { ($0 as? StoreFailure)?.code == .duplicate }
@@ -250,12 +253,13 @@ struct StoreConformanceTests {
         let store = try SQLiteStore(path: path)
         try await store.migrate()
         #expect(try await store.schemaVersion() == Schema.latest)
-        #expect(try await store.claims(ids: ["old1"]).map(\.bytes) == [100])
+        #expect(try await store.claims(keys: [SessionClaim.Key(session: "s1", id: "old1")]).map(\.bytes) == [100])
         #expect(try await store.claims(node: "a").map(\.id) == ["old1"])
         #expect(try await store.claims(acceptedFrom: 90, to: 91).map(\.id) == ["old1"])
-        #expect(try await store.sessionTotals(ids: ["s1"]) == [SessionTotal(id: "s1", content: "title", issuedAt: 70, bytes: 100, edges: ["a"])])
+        #expect(try await store.sessionTotals(ids: ["s1"]) == [SessionTotal(id: "s1", bytes: 100, edges: ["a"])])
+        #expect(try await store.newestClaimedSession() == "s1")
         let again = ClaimRecord(id: "old1", node: "a", content: "title", session: "s1", bytes: 1, acceptedAt: 95, receipt: "{}")
-        await #expect { try await store.saveClaims([again], batches: [], sessions: []) } throws: { ($0 as? StoreFailure)?.code == .duplicate }
+        await #expect { try await store.saveClaims([again], batches: []) } throws: { ($0 as? StoreFailure)?.code == .duplicate }
         try await store.close()
     }
 

@@ -57,6 +57,11 @@ package struct KeyVault: Sendable {
         }
     }
 
+    /// When a session id says it was issued (its MAC unchecked: for ids already accepted).
+    package static func issued(ofSession session: String) -> Int64? {
+        session.split(separator: "-", maxSplits: 1).first.flatMap { Int64($0) }
+    }
+
     private func sessionMAC(content: String, issued: Int64, random: some Collection<UInt8>) -> [UInt8] {
         var message = Array(content.utf8)
         message.append(UInt8(ascii: "\n"))

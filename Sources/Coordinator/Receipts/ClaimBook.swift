@@ -16,14 +16,16 @@ import Media
 ///   no receipts.
 ///
 /// Accepted claims of a batch get receipts under one Ed25519 signature (a Merkle root), and are
-/// stored with their sessions' new totals before the answer goes out.
+/// stored before the answer goes out.
 ///
 /// Rounds are checked one at a time (a FIFO turn, held across the store's awaits, which an
 /// actor alone would not do), so session totals never race within one coordinator. A round
 /// hands the turn on once it is signed; rounds signed while the store writes are written
-/// together in the next transaction (group commit). Two
+/// together in the next transaction (group commit). With a store only this coordinator writes
+/// (SQLite), what it wrote is kept in memory and a round reads the store only for sessions
+/// issued before it started; with a shared one (PostgreSQL) every round reads its sessions. Two
 /// coordinators on one database may each accept a claim for the same session at once; the
-/// store refuses a claim id twice.
+/// store refuses a claim twice.
 package actor ClaimBook {
     package struct Policy: Sendable, Equatable {
         /// How many times a title's size one session may be delivered (renditions, seeks, retries).
@@ -52,10 +54,18 @@ package actor ClaimBook {
     /// turn on as soon as it is signed, and the next round is checked against these while it
     /// is written; a round whose check saw a round in flight fails if that one's write fails,
     /// so nothing is answered or built on a round that was not stored.
-    private var claimsInFlight: [String: (node: String, claim: DeliveryClaim, outcome: Outcome, round: Int)] = [:]
-    private var totalsInFlight: [String: (total: SessionTotal, round: Int)] = [:]
+    private var claimsInFlight: [SessionClaim.Key: (node: String, claim: DeliveryClaim, outcome: Outcome, round: Int)] = [:]
+    private var totalsInFlight: [String: (total: SessionState, round: Int)] = [:]
     /// Which claims and sessions each round in flight put there.
-    private var keysInFlight: [Int: (claims: [String], sessions: [String])] = [:]
+    private var keysInFlight: [Int: (claims: [SessionClaim.Key], sessions: [String])] = [:]
+    /// What the store holds for sessions, as far as this coordinator knows it for certain (a
+    /// store no other coordinator writes): written by this process, or read while no round of
+    /// the session was in flight. A session issued after `watermark` that is not here has no
+    /// stored claim (read from the store at the first round: the newest session it has).
+    private var committed: [String: SessionState] = [:]
+    private var watermark: Int64?
+    /// Sessions kept in memory at most; the oldest issued go first (and raise the watermark).
+    static let committedSessions = 1_000_000
     /// Rounds whose write finished (or failed): their keys go at the next round's start, before
     /// its store read, which then sees what they wrote.
     private var landed: [Int] = []
@@ -74,8 +84,17 @@ package actor ClaimBook {
         var reliesOn: Int?
         var claims: [ClaimRecord]
         var batch: ReceiptBatch?
-        var sessions: [SessionTotal]
+        /// The sessions' totals after this round, and when each was issued.
+        var sessions: [String: (total: SessionState, issued: Int64)]
         var done: CheckedContinuation<Void, any Error>
+    }
+
+    /// What a session has been delivered: bytes, by which edges, in which claims.
+    struct SessionState: Sendable {
+        var bytes: Int64 = 0
+        /// Sorted.
+        var edges: [String] = []
+        var ids: Set<String> = []
     }
 
     package init(
@@ -188,7 +207,8 @@ package actor ClaimBook {
             do {
                 if let write = checked.write {
                     try await withCheckedThrowingContinuation { done in
-                        unwritten.append(Write(number: checked.round, reliesOn: write.reliesOn, claims: write.claims, batch: write.batch, sessions: write.sessions, done: done))
+                        unwritten.append(
+                            Write(number: checked.round, reliesOn: write.reliesOn, claims: write.claims, batch: write.batch, sessions: write.sessions, done: done))
                         startWriter()
                     }
                 }
@@ -227,12 +247,12 @@ package actor ClaimBook {
                 }
             }
             guard !writes.isEmpty else { continue }
-            // Later rounds carry a session's newer total: each session once, its last total.
-            var sessions: [String: SessionTotal] = [:]
-            for write in writes { for total in write.sessions { sessions[total.id] = total } }
             do {
-                try await store.saveClaims(writes.flatMap(\.claims), batches: writes.compactMap(\.batch), sessions: Array(sessions.values))
-                for write in writes { write.done.resume() }
+                try await store.saveClaims(writes.flatMap(\.claims), batches: writes.compactMap(\.batch))
+                for write in writes {
+                    remember(write)
+                    write.done.resume()
+                }
             } catch {
                 lastFailedRound = max(lastFailedRound, writes[writes.count - 1].number)
                 for write in writes { write.done.resume(throwing: error) }
@@ -242,14 +262,38 @@ package actor ClaimBook {
         writing = false
     }
 
-    /// Forgets what the rounds that landed had in flight.
+    /// Keeps what a stored round wrote, for sessions known in memory or issued after the
+    /// watermark (a store no other coordinator writes).
+    private func remember(_ write: Write) {
+        guard !store.isShared else { return }
+        var added: [String: [String]] = [:]
+        for claim in write.claims { added[claim.session, default: []].append(claim.id) }
+        for (session, after) in write.sessions {
+            guard var state = committed[session] ?? (after.issued > watermark ?? .max ? SessionState() : nil) else { continue }
+            state.bytes = after.total.bytes
+            state.edges = after.total.edges
+            state.ids.formUnion(added[session] ?? [])
+            committed[session] = state
+        }
+    }
+
+    /// Forgets what the rounds that landed had in flight, and the oldest sessions kept when
+    /// there are too many.
     private func purgeLanded() {
         for number in landed {
             guard let keys = keysInFlight.removeValue(forKey: number) else { continue }
-            for id in keys.claims where claimsInFlight[id]?.round == number { claimsInFlight[id] = nil }
+            for key in keys.claims where claimsInFlight[key]?.round == number { claimsInFlight[key] = nil }
             for id in keys.sessions where totalsInFlight[id]?.round == number { totalsInFlight[id] = nil }
         }
         landed.removeAll(keepingCapacity: true)
+        if committed.count > Self.committedSessions {
+            // The older half goes; sessions with rounds in flight stay.
+            let issued = committed.keys.compactMap { id in KeyVault.issued(ofSession: id).map { (id, $0) } }.sorted { $0.1 < $1.1 }
+            for (id, time) in issued.prefix(committed.count / 2) where totalsInFlight[id] == nil {
+                committed[id] = nil
+                watermark = max(watermark ?? time, time)
+            }
+        }
     }
 
     /// What a round wrote, or nil when it accepted nothing.
@@ -257,7 +301,7 @@ package actor ClaimBook {
         var reliesOn: Int?
         var claims: [ClaimRecord]
         var batch: ReceiptBatch?
-        var sessions: [SessionTotal]
+        var sessions: [String: (total: SessionState, issued: Int64)]
     }
 
     /// Checks every submission of a round against the store and the rounds still being
@@ -271,25 +315,41 @@ package actor ClaimBook {
         purgeLanded()
         let reliesOn = keysInFlight.keys.min()
         let roundTime = now()
-        var ids: [String] = [], sessions: Set<String> = []
         let claimCount = round.reduce(0) { $0 + $1.claims.count }
-        ids.reserveCapacity(claimCount)
-        sessions.reserveCapacity(claimCount)
+        // Each session's state before this round: from memory, the store, or none yet.
+        var issuedAt: [String: Int64] = [:]
+        for submission in round {
+            for case .ready(let body, let issued, _) in submission.claims { issuedAt[body.claim.session] = issued }
+        }
+        let shared = store.isShared
+        if watermark == nil, !shared { watermark = try await store.newestClaimedSession().map { KeyVault.issued(ofSession: $0) ?? .max } ?? .min }
+        let unknown = issuedAt.compactMap { session, issued in shared || (committed[session] == nil && issued <= watermark ?? .max) ? session : nil }
+        var base: [String: SessionState] = [:]
+        for claim in try await store.sessionClaims(sessions: unknown) {
+            var state = base[claim.key.session] ?? SessionState()
+            state.bytes += claim.bytes
+            if !state.edges.contains(claim.node) { state.edges = (state.edges + [claim.node]).sorted() }
+            state.ids.insert(claim.key.id)
+            base[claim.key.session] = state
+        }
+        if !shared {
+            // Read while none of their rounds was in flight: what the store holds, for good.
+            for session in unknown where totalsInFlight[session] == nil { committed[session] = base[session] ?? SessionState() }
+        }
+        func stored(_ session: String) -> SessionState? { base[session] ?? committed[session] }
+        // Claims sent before: their records, to answer the same receipt.
+        var again: [SessionClaim.Key] = []
         for submission in round {
             for case .ready(let body, _, _) in submission.claims {
-                ids.append(body.claim.id)
-                sessions.insert(body.claim.session)
+                let key = SessionClaim.Key(session: body.claim.session, id: body.claim.id)
+                if claimsInFlight[key] == nil, stored(key.session)?.ids.contains(key.id) == true { again.append(key) }
             }
         }
-        let (storedClaims, storedTotals) = try await store.claimContext(ids: ids, sessions: Array(sessions))
-        let stored = Dictionary(storedClaims.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        let previous = Dictionary(try await store.claims(keys: again).map { (SessionClaim.Key(session: $0.session, id: $0.id), $0) }, uniquingKeysWith: { a, _ in a })
         let batches = Dictionary(
-            try await store.receiptBatches(ids: Array(Set(storedClaims.compactMap(\.batch)))).map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
-        var totals = Dictionary(storedTotals.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
-        for session in sessions { if let flying = totalsInFlight[session] { totals[session] = flying.total } }
-        totals.reserveCapacity(sessions.count)
-        var touched: Set<String> = []
-        touched.reserveCapacity(sessions.count)
+            try await store.receiptBatches(ids: Array(Set(previous.values.compactMap(\.batch)))).map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        var totals: [String: SessionState] = [:]
+        totals.reserveCapacity(issuedAt.count)
         var bodies: [DeliveryReceipt.Body] = [], leaves: [[UInt8]] = []
         bodies.reserveCapacity(claimCount)
         leaves.reserveCapacity(claimCount)
@@ -297,7 +357,7 @@ package actor ClaimBook {
         var lastTitle: (content: String, title: (bytes: Int64, bitrate: Int64))?
         var outcomes: [[Outcome?]] = round.map { Array(repeating: nil, count: $0.claims.count) }
         var pending: [(submission: Int, claim: Int)] = []  // which claim each accepted body is
-        var seen: Set<String> = []
+        var seen: Set<SessionClaim.Key> = []
         seen.reserveCapacity(claimCount)
         for (index, submission) in round.enumerated() {
             let node = submission.node
@@ -313,12 +373,13 @@ package actor ClaimBook {
                     leaf = body.leafHash
                 }
                 let claim = body.claim
+                let key = SessionClaim.Key(session: claim.session, id: claim.id)
                 func refuse(_ reason: String) { outcomes[index][position] = .refused(claim: claim.id, reason: reason) }
-                guard seen.insert(claim.id).inserted else {
+                guard seen.insert(key).inserted else {
                     refuse("claim \(claim.id) was sent twice at once: a replayed claim")
                     continue
                 }
-                if !claimsInFlight.isEmpty, let flying = claimsInFlight[claim.id] {
+                if !claimsInFlight.isEmpty, let flying = claimsInFlight[key] {
                     if flying.node == node, flying.claim == claim {
                         outcomes[index][position] = flying.outcome  // a resubmission while its round is written
                     } else {
@@ -326,8 +387,10 @@ package actor ClaimBook {
                     }
                     continue
                 }
-                if !stored.isEmpty, let previous = stored[claim.id] {
-                    if previous.node == node, let receipt = previous.receipt(in: previous.batch.flatMap { batches[$0] }), receipt.body.claim == claim {
+                if stored(claim.session)?.ids.contains(claim.id) == true {
+                    if let earlier = previous[key], earlier.node == node, let receipt = earlier.receipt(in: earlier.batch.flatMap { batches[$0] }),
+                        receipt.body.claim == claim
+                    {
                         outcomes[index][position] = .again(receipt)  // a resubmission: the same receipt again
                     } else {
                         refuse("claim id \(claim.id) was already used: a replayed or altered claim")
@@ -348,7 +411,7 @@ package actor ClaimBook {
                     refuse("no content \(claim.content)")
                     continue
                 }
-                var total = totals[claim.session] ?? SessionTotal(id: claim.session, content: claim.content, issuedAt: issued, bytes: 0, edges: [])
+                var total = totals[claim.session] ?? totalsInFlight[claim.session]?.total ?? stored(claim.session) ?? SessionState()
                 if !total.edges.contains(node) {
                     guard total.edges.count < policy.maxEdgesPerSession else {
                         refuse("session \(claim.session) already has \(total.edges.count) edges delivering it (at most \(policy.maxEdgesPerSession))")
@@ -370,8 +433,9 @@ package actor ClaimBook {
                 }
                 total.bytes += claim.bytes
                 if !total.edges.contains(node) { total.edges = (total.edges + [node]).sorted() }
+                // Totals carry no ids: the claims in flight and the store have them.
+                total.ids = []
                 totals[claim.session] = total
-                touched.insert(claim.session)
                 bodies.append(body)
                 leaves.append(leaf)
                 pending.append((index, position))
@@ -379,7 +443,7 @@ package actor ClaimBook {
         }
         guard !bodies.isEmpty else {
             // Nothing to write; resubmissions answered from rounds in flight wait for those.
-            return (outcomes.map { $0.compactMap { $0 } }, number, reliesOn.map { RoundWrite(reliesOn: $0, claims: [], batch: nil, sessions: []) })
+            return (outcomes.map { $0.compactMap { $0 } }, number, reliesOn.map { RoundWrite(reliesOn: $0, claims: [], batch: nil, sessions: [:]) })
         }
         let signed = SignedRound(try DeliveryReceipt.SignedBatch(bodies, leaves: leaves, with: vault.identity.privateKey))
         let batchID = DeliveryClaim.newID()
@@ -390,17 +454,21 @@ package actor ClaimBook {
                 lastAt: body.claim.lastAt, batch: batchID, leaf: leaf)
         }
         let batch = ReceiptBatch(id: batchID, acceptedAt: bodies.lazy.map(\.acceptedAt).min() ?? roundTime, signed: signed.batch)
-        let sessionTotals = touched.compactMap { totals[$0] }
         claimsInFlight.reserveCapacity(claimsInFlight.count + bodies.count)
-        totalsInFlight.reserveCapacity(totalsInFlight.count + sessionTotals.count)
+        totalsInFlight.reserveCapacity(totalsInFlight.count + totals.count)
+        var keys: [SessionClaim.Key] = []
+        keys.reserveCapacity(bodies.count)
         for (index, place) in pending.enumerated() {
             let outcome = Outcome.signed(signed, index: index)
             outcomes[place.submission][place.claim] = outcome
-            claimsInFlight[bodies[index].claim.id] = (bodies[index].node, bodies[index].claim, outcome, number)
+            let key = SessionClaim.Key(session: bodies[index].claim.session, id: bodies[index].claim.id)
+            claimsInFlight[key] = (bodies[index].node, bodies[index].claim, outcome, number)
+            keys.append(key)
         }
-        for total in sessionTotals { totalsInFlight[total.id] = (total, number) }
-        keysInFlight[number] = (bodies.map(\.claim.id), sessionTotals.map(\.id))
-        return (outcomes.map { $0.compactMap { $0 } }, number, RoundWrite(reliesOn: reliesOn, claims: records, batch: batch, sessions: sessionTotals))
+        for (session, total) in totals { totalsInFlight[session] = (total, number) }
+        keysInFlight[number] = (keys, Array(totals.keys))
+        let sessions = Dictionary(uniqueKeysWithValues: totals.map { ($0.key, (total: $0.value, issued: issuedAt[$0.key] ?? roundTime)) })
+        return (outcomes.map { $0.compactMap { $0 } }, number, RoundWrite(reliesOn: reliesOn, claims: records, batch: batch, sessions: sessions))
     }
 
     /// Hands the turn to the next batch waiting (which then holds it), or frees it.

@@ -46,18 +46,22 @@ package protocol CoordinatorStore: Sendable {
     /// Marks a node's task done at `at` (the first report counts); false if it has no such task.
     func completeTask(node: String, content: String, kind: TaskRecord.Kind, at: Int64) async throws -> Bool
 
-    /// Accepted claims with these ids (any order).
-    func claims(ids: [String]) async throws -> [ClaimRecord]
+    /// Whether other coordinators may write to this store at the same time (PostgreSQL):
+    /// then the claim path reads every session it checks; a store only this coordinator
+    /// writes (SQLite) lets it keep what it wrote in memory.
+    var isShared: Bool { get }
+    /// The greatest session id with an accepted claim (ids begin with their issue time).
+    func newestClaimedSession() async throws -> String?
+    /// Every accepted claim of these sessions, briefly (any order).
+    func sessionClaims(sessions: [String]) async throws -> [SessionClaim]
+    /// Accepted claims by session and id (any order; unknown ones are left out).
+    func claims(keys: [SessionClaim.Key]) async throws -> [ClaimRecord]
     /// A node's accepted claims, oldest first.
     func claims(node: String) async throws -> [ClaimRecord]
-    /// What these sessions have been delivered so far (those with any claim; any order).
-    func sessionTotals(ids: [String]) async throws -> [SessionTotal]
-    /// Both of the above in one read.
-    func claimContext(ids: [String], sessions: [String]) async throws -> (claims: [ClaimRecord], sessions: [SessionTotal])
-    /// Stores accepted claims, the receipt batches they were signed in, and their sessions' new
-    /// totals (each session once) in one transaction.
-    /// - Throws: ``StoreFailure/duplicate(_:)`` (and writes nothing) when a claim id is taken.
-    func saveClaims(_ claims: [ClaimRecord], batches: [ReceiptBatch], sessions: [SessionTotal]) async throws
+    /// Stores accepted claims and the receipt batches they were signed in, in one transaction.
+    /// - Throws: ``StoreFailure/duplicate(_:)`` (and writes nothing) when a session already
+    ///   has a claim with the id.
+    func saveClaims(_ claims: [ClaimRecord], batches: [ReceiptBatch]) async throws
     /// Receipt batches by id (any order; unknown ids are left out).
     func receiptBatches(ids: [String]) async throws -> [ReceiptBatch]
 
@@ -364,18 +368,51 @@ package struct ReceiptBatch: Sendable, Equatable {
 /// What the network has delivered to one playback session, by accepted claims.
 package struct SessionTotal: Sendable, Equatable {
     package var id: String
-    package var content: String
-    package var issuedAt: Int64
     package var bytes: Int64
     /// Edges that delivered to it, sorted.
     package var edges: [String]
 
-    package init(id: String, content: String, issuedAt: Int64, bytes: Int64, edges: [String]) {
+    package init(id: String, bytes: Int64, edges: [String]) {
         self.id = id
-        self.content = content
-        self.issuedAt = issuedAt
         self.bytes = bytes
         self.edges = edges
+    }
+}
+
+/// One accepted claim as its session's totals and replays need it.
+package struct SessionClaim: Sendable, Hashable {
+    /// A claim is known by its session and its id: the same id in two sessions is two claims.
+    package struct Key: Sendable, Hashable {
+        package var session: String
+        package var id: String
+
+        package init(session: String, id: String) {
+            self.session = session
+            self.id = id
+        }
+    }
+    package var key: Key
+    package var node: String
+    package var bytes: Int64
+
+    package init(session: String, id: String, node: String, bytes: Int64) {
+        key = Key(session: session, id: id)
+        self.node = node
+        self.bytes = bytes
+    }
+}
+
+extension CoordinatorStore {
+    /// What these sessions have been delivered so far (those with any claim; any order).
+    package func sessionTotals(ids: [String]) async throws -> [SessionTotal] {
+        var totals: [String: SessionTotal] = [:]
+        for claim in try await sessionClaims(sessions: ids) {
+            var total = totals[claim.key.session] ?? SessionTotal(id: claim.key.session, bytes: 0, edges: [])
+            total.bytes += claim.bytes
+            if !total.edges.contains(claim.node) { total.edges = (total.edges + [claim.node]).sorted() }
+            totals[claim.key.session] = total
+        }
+        return Array(totals.values)
     }
 }
 

@@ -4,18 +4,40 @@ import PostgresNIO
 
 /// Claims, sessions, challenges, revenue and epochs: the stores of receipts, proofs and rewards.
 extension PostgresStore {
-    package func claims(ids: [String]) async throws -> [ClaimRecord] {
-        guard !ids.isEmpty else { return [] }
-        var places: [ClaimLines.Place] = []
-        try await guarded {
+    package var isShared: Bool { true }
+
+    package func newestClaimedSession() async throws -> String? {
+        try await first(String?.self, "SELECT MAX(session_id) FROM session_claims") ?? nil
+    }
+
+    package func sessionClaims(sessions: [String]) async throws -> [SessionClaim] {
+        guard !sessions.isEmpty else { return [] }
+        return try await guarded {
+            var out: [SessionClaim] = []
+            for try await (session, id, node, bytes) in try await self.client.query(
+                "SELECT session_id, id, node_id, bytes FROM session_claims WHERE session_id = ANY(\(sessions))", logger: self.logger
+            ).decode((String, String, String, Int64).self) {
+                out.append(SessionClaim(session: session, id: id, node: node, bytes: bytes))
+            }
+            return out
+        }
+    }
+
+    package func claims(keys: [SessionClaim.Key]) async throws -> [ClaimRecord] {
+        guard !keys.isEmpty else { return [] }
+        let sessions = keys.map(\.session), ids = keys.map(\.id)
+        let places = try await guarded {
             var out: [ClaimLines.Place] = []
             for try await (id, batch, leaf) in try await self.client.query(
-                "SELECT id, batch_id, leaf FROM claim_ids WHERE id = ANY(\(ids))", logger: self.logger
+                """
+                SELECT c.id, c.batch_id, c.leaf FROM session_claims c JOIN UNNEST(\(sessions)::text[], \(ids)::text[]) AS k (session_id, id)
+                ON c.session_id = k.session_id AND c.id = k.id
+                """, logger: self.logger
             ).decode((String, String, Int).self) {
                 out.append(ClaimLines.Place(id: id, batch: batch, leaf: leaf))
             }
             return out
-        }.forEach { places.append($0) }
+        }
         let batchIDs = Array(Set(places.map(\.batch).filter { !$0.isEmpty }))
         var texts: [String: String] = [:]
         if !batchIDs.isEmpty {
@@ -26,10 +48,6 @@ extension PostgresStore {
         var (claims, ownRows) = try ClaimLines.claims(at: places, texts: texts)
         if !ownRows.isEmpty { claims += try await self.claims("SELECT \(unescaped: Self.claimColumns) FROM claims WHERE id = ANY(\(ownRows))") }
         return claims
-    }
-
-    package func claimContext(ids: [String], sessions: [String]) async throws -> (claims: [ClaimRecord], sessions: [SessionTotal]) {
-        (try await claims(ids: ids), try await sessionTotals(ids: sessions))
     }
 
     package func claims(node: String) async throws -> [ClaimRecord] {
@@ -78,20 +96,7 @@ extension PostgresStore {
         }
     }
 
-    package func sessionTotals(ids: [String]) async throws -> [SessionTotal] {
-        guard !ids.isEmpty else { return [] }
-        return try await guarded {
-            var out: [SessionTotal] = []
-            for try await (id, content, issued, bytes, edges) in try await self.client.query(
-                "SELECT id, content_id, issued_at, bytes, edges FROM session_totals WHERE id = ANY(\(ids))", logger: self.logger
-            ).decode((String, String, Int64, Int64, String).self) {
-                out.append(SessionTotal(id: id, content: content, issuedAt: issued, bytes: bytes, edges: edges.split(separator: ",").map(String.init)))
-            }
-            return out
-        }
-    }
-
-    package func saveClaims(_ claims: [ClaimRecord], batches: [ReceiptBatch], sessions: [SessionTotal]) async throws {
+    package func saveClaims(_ claims: [ClaimRecord], batches: [ReceiptBatch]) async throws {
         let (lines, ownRows) = ClaimLines.split(claims, batches: batches)
         let texts = lines.mapValues(ClaimLines.encode)
         try await transaction { connection in
@@ -108,14 +113,16 @@ extension PostgresStore {
                         logger: self.logger)
                 }
             }
-            // Every id once, in one narrow table, whichever way its claim is kept: one statement
-            // for the whole round (a round trip per claim cost more than the rows).
+            // Every claim once, briefly, whichever way it is kept: one statement for the whole
+            // round (a round trip per claim cost more than the rows).
             if !claims.isEmpty {
-                let ids = claims.map(\.id), batchIDs = claims.map { $0.batch ?? "" }, leaves = claims.map { Int64($0.leaf ?? -1) }
+                let sessions = claims.map(\.session), ids = claims.map(\.id), nodes = claims.map(\.node), bytes = claims.map(\.bytes)
+                let batchIDs = claims.map { $0.batch ?? "" }, leaves = claims.map { Int64($0.leaf ?? -1) }
                 var inserted = 0
                 for try await _ in try await connection.query(
                     """
-                    INSERT INTO claim_ids (id, batch_id, leaf) SELECT * FROM UNNEST(\(ids)::text[], \(batchIDs)::text[], \(leaves)::bigint[])
+                    INSERT INTO session_claims (session_id, id, node_id, bytes, batch_id, leaf)
+                    SELECT * FROM UNNEST(\(sessions)::text[], \(ids)::text[], \(nodes)::text[], \(bytes)::bigint[], \(batchIDs)::text[], \(leaves)::bigint[])
                     ON CONFLICT DO NOTHING RETURNING id
                     """, logger: self.logger
                 ).decode(String.self) {
@@ -130,16 +137,6 @@ extension PostgresStore {
                     INSERT INTO claims (id, node_id, content_id, session_id, bytes, accepted_at, receipt, segments, ttfb_ms, first_at, last_at, batch_id, leaf)
                     VALUES (\(claim.id), \(claim.node), \(claim.content), \(claim.session), \(claim.bytes), \(claim.acceptedAt), \(claim.receipt),
                             \(claim.segments), \(claim.ttfbMilliseconds), \(claim.firstAt), \(claim.lastAt), \(claim.batch), \(claim.leaf))
-                    """, logger: self.logger)
-            }
-            if !sessions.isEmpty {
-                let ids = sessions.map(\.id), contents = sessions.map(\.content), issued = sessions.map(\.issuedAt)
-                let bytes = sessions.map(\.bytes), edges = sessions.map { $0.edges.joined(separator: ",") }
-                try await connection.query(
-                    """
-                    INSERT INTO session_totals (id, content_id, issued_at, bytes, edges)
-                    SELECT * FROM UNNEST(\(ids)::text[], \(contents)::text[], \(issued)::bigint[], \(bytes)::bigint[], \(edges)::text[])
-                    ON CONFLICT (id) DO UPDATE SET bytes = excluded.bytes, edges = excluded.edges
                     """, logger: self.logger)
             }
         }

@@ -3,27 +3,34 @@ import GRDB
 
 /// Claims, sessions, challenges, revenue and epochs: the stores of receipts, proofs and rewards.
 extension SQLiteStore {
-    package func claims(ids: [String]) async throws -> [ClaimRecord] { try await claimContext(ids: ids, sessions: []).claims }
+    package var isShared: Bool { false }
 
-    package func claimContext(ids: [String], sessions: [String]) async throws -> (claims: [ClaimRecord], sessions: [SessionTotal]) {
-        guard !ids.isEmpty || !sessions.isEmpty else { return ([], []) }
+    package func newestClaimedSession() async throws -> String? {
+        try await read { db in try String.fetchOne(db, sql: "SELECT MAX(session_id) FROM session_claims") }
+    }
+
+    package func sessionClaims(sessions: [String]) async throws -> [SessionClaim] {
+        guard !sessions.isEmpty else { return [] }
         return try await read { db in
-            // One cached look-up a key: the claim path reads thousands a round.
+            // One cached range look-up a session: the claim path reads thousands a round.
+            var out: [SessionClaim] = []
+            let rows = try SQLiteRows(db, sql: "SELECT id, node_id, bytes FROM session_claims WHERE session_id = ?")
+            for session in sessions {
+                try rows.query(.text(session)) { out.append(SessionClaim(session: session, id: $0.text(0), node: $0.text(1), bytes: $0.integer(2))) }
+            }
+            return out
+        }
+    }
+
+    package func claims(keys: [SessionClaim.Key]) async throws -> [ClaimRecord] {
+        guard !keys.isEmpty else { return [] }
+        return try await read { db in
             var places: [ClaimLines.Place] = []
-            let place = try SQLiteRows(db, sql: "SELECT batch_id, leaf FROM claim_ids WHERE id = ?")
-            for id in ids {
-                try place.query(.text(id)) { places.append(ClaimLines.Place(id: id, batch: $0.text(0), leaf: Int($0.integer(1)))) }
+            let place = try SQLiteRows(db, sql: "SELECT batch_id, leaf FROM session_claims WHERE session_id = ? AND id = ?")
+            for key in keys {
+                try place.query(.text(key.session), .text(key.id)) { places.append(ClaimLines.Place(id: key.id, batch: $0.text(0), leaf: Int($0.integer(1)))) }
             }
-            let claims = try Self.claims(db, at: places)
-            var totals: [SessionTotal] = []
-            let total = try SQLiteRows(db, sql: "SELECT content_id, issued_at, bytes, edges FROM session_totals WHERE id = ?")
-            for id in sessions {
-                try total.query(.text(id)) {
-                    totals.append(
-                        SessionTotal(id: id, content: $0.text(0), issuedAt: $0.integer(1), bytes: $0.integer(2), edges: $0.text(3).split(separator: ",").map(String.init)))
-                }
-            }
-            return (claims, totals)
+            return try Self.claims(db, at: places)
         }
     }
 
@@ -58,9 +65,7 @@ extension SQLiteStore {
         }
     }
 
-    package func sessionTotals(ids: [String]) async throws -> [SessionTotal] { try await claimContext(ids: [], sessions: ids).sessions }
-
-    package func saveClaims(_ claims: [ClaimRecord], batches: [ReceiptBatch], sessions: [SessionTotal]) async throws {
+    package func saveClaims(_ claims: [ClaimRecord], batches: [ReceiptBatch]) async throws {
         let (lines, ownRows) = ClaimLines.split(claims, batches: batches)
         let texts = lines.mapValues(ClaimLines.encode)
         try await write { db in
@@ -71,12 +76,14 @@ extension SQLiteStore {
                     arguments: [batch.id, batch.acceptedAt, batch.root, batch.signature, batch.leaves, texts[batch.id]])
                 for node in Set((lines[batch.id] ?? []).map(\.node)) { try nodeRow.run(.text(node), .text(batch.id)) }
             }
-            // Every id once, in one narrow table, whichever way its claim is kept.
-            let idRow = try SQLiteRows(db, sql: "INSERT INTO claim_ids (id, batch_id, leaf) VALUES (?, ?, ?) ON CONFLICT DO NOTHING")
+            // Every claim once, briefly, whichever way it is kept.
+            let keyRow = try SQLiteRows(
+                db, sql: "INSERT INTO session_claims (session_id, id, node_id, bytes, batch_id, leaf) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING")
             for claim in claims {
-                let changed = try idRow.run(.text(claim.id), .text(claim.batch ?? ""), .integer(Int64(claim.leaf ?? -1)))
+                let changed = try keyRow.run(
+                    .text(claim.session), .text(claim.id), .text(claim.node), .integer(claim.bytes), .text(claim.batch ?? ""), .integer(Int64(claim.leaf ?? -1)))
                 // Throwing rolls the whole transaction back.
-                guard changed == 1 else { throw StoreFailure.duplicate("claim \(claim.id) is already stored") }
+                guard changed == 1 else { throw StoreFailure.duplicate("claim \(claim.id) of session \(claim.session) is already stored") }
             }
             let insert = try SQLiteRows(
                 db,
@@ -89,15 +96,6 @@ extension SQLiteStore {
                     .text(claim.id), .text(claim.node), .text(claim.content), .text(claim.session), .integer(claim.bytes), .integer(claim.acceptedAt),
                     .text(claim.receipt), claim.segments.sqlite, claim.ttfbMilliseconds.sqlite, claim.firstAt.sqlite, claim.lastAt.sqlite, claim.batch.sqlite,
                     claim.leaf.sqlite)
-            }
-            let upsert = try SQLiteRows(
-                db,
-                sql: """
-                    INSERT INTO session_totals (id, content_id, issued_at, bytes, edges) VALUES (?, ?, ?, ?, ?)
-                    ON CONFLICT (id) DO UPDATE SET bytes = excluded.bytes, edges = excluded.edges
-                    """)
-            for session in sessions {
-                try upsert.run(.text(session.id), .text(session.content), .integer(session.issuedAt), .integer(session.bytes), .text(session.edges.joined(separator: ",")))
             }
         }
     }
@@ -234,12 +232,6 @@ extension SQLiteStore {
     }
 
     static func sqlParameters(_ count: Int) -> String { Array(repeating: "?", count: count).joined(separator: ",") }
-
-    static func total(_ row: Row) -> SessionTotal {
-        SessionTotal(
-            id: row["id"], content: row["content_id"], issuedAt: row["issued_at"], bytes: row["bytes"],
-            edges: (row["edges"] as String).split(separator: ",").map(String.init))
-    }
 
     static func claim(_ row: Row) -> ClaimRecord {
         ClaimRecord(

@@ -117,20 +117,23 @@ enum Schema {
             "ALTER TABLE claims ADD COLUMN leaf INTEGER",
         ]),
         (9, [
-            // A round's claims kept with its receipt batch, one line each (ClaimLines), and
-            // each claim id once in a narrow table that refuses it twice: a row and an index
-            // entry a claim instead of a wide row and four index entries. Rows from before stay
-            // in `claims`. Sessions become one B-tree on their id.
+            // A round's claims kept as lines of its receipt batch (ClaimLines), and each claim
+            // once, briefly, in a narrow table by session and id that refuses it twice and
+            // gives a session's totals: one row a claim instead of a wide row, four index
+            // entries and a session row. Rows from before stay in `claims`; sessions' totals
+            // are sums of their claims.
             "ALTER TABLE receipt_batches ADD COLUMN claims TEXT",
             "CREATE INDEX receipt_batches_accepted ON receipt_batches (accepted_at)",
-            "CREATE TABLE claim_ids (id TEXT PRIMARY KEY, batch_id TEXT NOT NULL, leaf INTEGER NOT NULL) {KEYED}",
-            "INSERT INTO claim_ids (id, batch_id, leaf) SELECT id, COALESCE(batch_id, ''), COALESCE(leaf, -1) FROM claims",
-            "CREATE TABLE claim_nodes (node_id TEXT NOT NULL, batch_id TEXT NOT NULL, PRIMARY KEY (node_id, batch_id)) {KEYED}",
             """
-            CREATE TABLE session_totals (
-                id TEXT PRIMARY KEY, content_id TEXT NOT NULL, issued_at BIGINT NOT NULL, bytes BIGINT NOT NULL, edges TEXT NOT NULL) {KEYED}
+            CREATE TABLE session_claims (
+                session_id TEXT NOT NULL, id TEXT NOT NULL, node_id TEXT NOT NULL, bytes BIGINT NOT NULL, batch_id TEXT NOT NULL,
+                leaf INTEGER NOT NULL, PRIMARY KEY (session_id, id)) {KEYED}
             """,
-            "INSERT INTO session_totals (id, content_id, issued_at, bytes, edges) SELECT id, content_id, issued_at, bytes, edges FROM sessions",
+            """
+            INSERT INTO session_claims (session_id, id, node_id, bytes, batch_id, leaf)
+            SELECT session_id, id, node_id, bytes, COALESCE(batch_id, ''), COALESCE(leaf, -1) FROM claims
+            """,
+            "CREATE TABLE claim_nodes (node_id TEXT NOT NULL, batch_id TEXT NOT NULL, PRIMARY KEY (node_id, batch_id)) {KEYED}",
             "DROP TABLE sessions",
         ]),
     ]
