@@ -35,10 +35,14 @@ package struct KeyVault: Sendable {
 
     /// When `session` was issued for `content`, or nil when this coordinator did not issue it for
     /// that title.
-    package func sessionIssued(_ session: String, content: String) -> Int64? {
+    package func sessionIssued(_ session: String, content: String) -> Int64? { checkedSession(session, content: content)?.issued }
+
+    /// When `session` was issued for `content` and its MAC (128 bits, unique to the session: a
+    /// short key for it), or nil when this coordinator did not issue it for that title.
+    package func checkedSession(_ session: String, content: String) -> (issued: Int64, key: UInt128)? {
         // Read byte by byte (a claim path checks one per claim): ISSUED-RANDOM16-MAC32.
         var session = session
-        return session.withUTF8 { bytes -> Int64? in
+        return session.withUTF8 { bytes -> (issued: Int64, key: UInt128)? in
             guard bytes.count >= 51, bytes.count <= 70 else { return nil }
             let macStart = bytes.count - 32, randomStart = macStart - 17
             guard bytes[randomStart - 1] == UInt8(ascii: "-"), bytes[macStart - 1] == UInt8(ascii: "-") else { return nil }
@@ -53,8 +57,14 @@ package struct KeyVault: Sendable {
             let mac = sessionMAC(content: content, issued: issued, random: random)
             // Constant-time comparison.
             guard zip(mac, claimed).reduce(UInt8(0), { $0 | ($1.0 ^ $1.1) }) == 0 else { return nil }
-            return issued
+            return (issued, mac.reduce(UInt128(0)) { $0 << 8 | UInt128($1) })
         }
+    }
+
+    /// The key ``checkedSession(_:content:)`` gives an accepted session (its MAC unchecked).
+    package static func key(ofSession session: String) -> UInt128? {
+        guard session.utf8.count >= 32 else { return nil }
+        return UInt128.fromHex(session.utf8.suffix(32))
     }
 
     /// When a session id says it was issued (its MAC unchecked: for ids already accepted).
@@ -92,5 +102,21 @@ package struct KeyVault: Sendable {
             let key = try? AES.GCM.open(box, using: sealing, authenticating: Data(content.utf8))
         else { throw StoreFailure.corrupt("the sealed key of \(content) does not open with this coordinator's key") }
         return Array(key)
+    }
+}
+
+extension UInt128 {
+    /// 32 lowercase hex digits as a number; nil for anything else.
+    package static func fromHex(_ digits: some Collection<UInt8>) -> UInt128? {
+        guard digits.count == 32 else { return nil }
+        var value: UInt128 = 0
+        for digit in digits {
+            switch digit {
+            case 48...57: value = value << 4 | UInt128(digit - 48)
+            case 97...102: value = value << 4 | UInt128(digit - 87)
+            default: return nil
+            }
+        }
+        return value
     }
 }

@@ -54,15 +54,15 @@ package actor ClaimBook {
     /// turn on as soon as it is signed, and the next round is checked against these while it
     /// is written; a round whose check saw a round in flight fails if that one's write fails,
     /// so nothing is answered or built on a round that was not stored.
-    private var claimsInFlight: [SessionClaim.Key: (node: String, claim: DeliveryClaim, outcome: Outcome, round: Int)] = [:]
-    private var totalsInFlight: [String: (total: SessionState, round: Int)] = [:]
+    private var claimsInFlight: [ClaimKey: (node: String, claim: DeliveryClaim, outcome: Outcome, round: Int)] = [:]
+    private var totalsInFlight: [UInt128: (total: Delivered, round: Int)] = [:]
     /// Which claims and sessions each round in flight put there.
-    private var keysInFlight: [Int: (claims: [SessionClaim.Key], sessions: [String])] = [:]
+    private var keysInFlight: [Int: (claims: [ClaimKey], sessions: [UInt128])] = [:]
     /// What the store holds for sessions, as far as this coordinator knows it for certain (a
     /// store no other coordinator writes): written by this process, or read while no round of
     /// the session was in flight. A session issued after `watermark` that is not here has no
     /// stored claim (read from the store at the first round: the newest session it has).
-    private var committed: [String: SessionState] = [:]
+    private var committed: [UInt128: (delivered: Delivered, ids: Set<UInt128>, issued: Int64)] = [:]
     private var watermark: Int64?
     /// Sessions kept in memory at most; the oldest issued go first (and raise the watermark).
     static let committedSessions = 1_000_000
@@ -84,17 +84,27 @@ package actor ClaimBook {
         var reliesOn: Int?
         var claims: [ClaimRecord]
         var batch: ReceiptBatch?
-        /// The sessions' totals after this round, and when each was issued.
-        var sessions: [String: (total: SessionState, issued: Int64)]
+        var sessions: [UInt128: SessionWrite]
         var done: CheckedContinuation<Void, any Error>
     }
 
-    /// What a session has been delivered: bytes, by which edges, in which claims.
-    struct SessionState: Sendable {
+    /// What a round did to one session: its totals after, its claims added, when it was issued.
+    private struct SessionWrite {
+        var delivered: Delivered
+        var added: [UInt128]
+        var issued: Int64
+    }
+
+    /// What a session has been delivered: bytes, and by which edges (sorted).
+    struct Delivered: Sendable {
         var bytes: Int64 = 0
-        /// Sorted.
         var edges: [String] = []
-        var ids: Set<String> = []
+    }
+
+    /// A claim in memory: its session's key (the session MAC) and its id, as numbers.
+    struct ClaimKey: Hashable, Sendable {
+        var session: UInt128
+        var id: UInt128
     }
 
     package init(
@@ -117,10 +127,10 @@ package actor ClaimBook {
     }
 
     /// A claim after the checks that need no store: a reason to refuse it, or when its session
-    /// was issued and its receipt's leaf hash.
+    /// was issued, its key and its receipt's leaf hash.
     private enum Prepared: Sendable {
         case refused(DeliveryClaim, String)
-        case ready(DeliveryReceipt.Body, issued: Int64, leaf: [UInt8])
+        case ready(DeliveryReceipt.Body, issued: Int64, key: ClaimKey, leaf: [UInt8])
     }
 
     /// What a round decided for one claim.
@@ -167,8 +177,8 @@ package actor ClaimBook {
     }
 
     private nonisolated func prepare(_ claim: DeliveryClaim, node: String, at time: Int64) -> Prepared {
-        guard Self.isClaimID(claim.id) else { return .refused(claim, "claim id must be 32 lowercase hex digits") }
-        guard Identifier.isValid(claim.content), let issued = vault.sessionIssued(claim.session, content: claim.content) else {
+        guard let id = UInt128.fromHex(claim.id.utf8) else { return .refused(claim, "claim id must be 32 lowercase hex digits") }
+        guard Identifier.isValid(claim.content), let (issued, session) = vault.checkedSession(claim.session, content: claim.content) else {
             return .refused(claim, "session \(claim.session.prefix(80)) was not issued by this coordinator for \(claim.content.prefix(64))")
         }
         guard claim.bytes > 0, claim.segments >= 0, claim.segments <= 1_000_000, (0...600_000).contains(claim.ttfbMilliseconds),
@@ -181,7 +191,7 @@ package actor ClaimBook {
             return .refused(claim, "the claim's times (\(claim.firstAt) to \(claim.lastAt)) fall outside session \(claim.session)'s life (issued \(issued))")
         }
         let body = DeliveryReceipt.Body(claim: claim, node: node, acceptedAt: time)
-        return .ready(body, issued: issued, leaf: body.leafHash)
+        return .ready(body, issued: issued, key: ClaimKey(session: session, id: id), leaf: body.leafHash)
     }
 
     /// Waits for the turn, runs a round with the batches waiting, and hands each its outcomes.
@@ -266,14 +276,13 @@ package actor ClaimBook {
     /// watermark (a store no other coordinator writes).
     private func remember(_ write: Write) {
         guard !store.isShared else { return }
-        var added: [String: [String]] = [:]
-        for claim in write.claims { added[claim.session, default: []].append(claim.id) }
-        for (session, after) in write.sessions {
-            guard var state = committed[session] ?? (after.issued > watermark ?? .max ? SessionState() : nil) else { continue }
-            state.bytes = after.total.bytes
-            state.edges = after.total.edges
-            state.ids.formUnion(added[session] ?? [])
-            committed[session] = state
+        for (session, change) in write.sessions {
+            if committed[session] != nil {
+                committed[session]!.delivered = change.delivered
+                committed[session]!.ids.formUnion(change.added)
+            } else if change.issued > watermark ?? .max {
+                committed[session] = (change.delivered, Set(change.added), change.issued)
+            }
         }
     }
 
@@ -288,10 +297,10 @@ package actor ClaimBook {
         landed.removeAll(keepingCapacity: true)
         if committed.count > Self.committedSessions {
             // The older half goes; sessions with rounds in flight stay.
-            let issued = committed.keys.compactMap { id in KeyVault.issued(ofSession: id).map { (id, $0) } }.sorted { $0.1 < $1.1 }
-            for (id, time) in issued.prefix(committed.count / 2) where totalsInFlight[id] == nil {
-                committed[id] = nil
-                watermark = max(watermark ?? time, time)
+            let oldest = committed.map { ($0.key, $0.value.issued) }.sorted { $0.1 < $1.1 }.prefix(committed.count / 2)
+            for (key, issued) in oldest where totalsInFlight[key] == nil {
+                committed[key] = nil
+                watermark = max(watermark ?? issued, issued)
             }
         }
     }
@@ -301,7 +310,7 @@ package actor ClaimBook {
         var reliesOn: Int?
         var claims: [ClaimRecord]
         var batch: ReceiptBatch?
-        var sessions: [String: (total: SessionState, issued: Int64)]
+        var sessions: [UInt128: SessionWrite]
     }
 
     /// Checks every submission of a round against the store and the rounds still being
@@ -317,53 +326,62 @@ package actor ClaimBook {
         let roundTime = now()
         let claimCount = round.reduce(0) { $0 + $1.claims.count }
         // Each session's state before this round: from memory, the store, or none yet.
-        var issuedAt: [String: Int64] = [:]
+        var sessions: [UInt128: (id: String, issued: Int64)] = [:]
         for submission in round {
-            for case .ready(let body, let issued, _) in submission.claims { issuedAt[body.claim.session] = issued }
+            for case .ready(let body, let issued, let key, _) in submission.claims { sessions[key.session] = (body.claim.session, issued) }
         }
         let shared = store.isShared
         if watermark == nil, !shared { watermark = try await store.newestClaimedSession().map { KeyVault.issued(ofSession: $0) ?? .max } ?? .min }
-        let unknown = issuedAt.compactMap { session, issued in shared || (committed[session] == nil && issued <= watermark ?? .max) ? session : nil }
-        var base: [String: SessionState] = [:]
-        for claim in try await store.sessionClaims(sessions: unknown) {
-            var state = base[claim.key.session] ?? SessionState()
-            state.bytes += claim.bytes
-            if !state.edges.contains(claim.node) { state.edges = (state.edges + [claim.node]).sorted() }
-            state.ids.insert(claim.key.id)
-            base[claim.key.session] = state
+        let unknown = sessions.filter { key, session in shared || (committed[key] == nil && session.issued <= watermark ?? .max) }
+        var read: [UInt128: (delivered: Delivered, ids: Set<UInt128>)] = [:]
+        for claim in try await store.sessionClaims(sessions: unknown.values.map(\.id)) {
+            guard let session = KeyVault.key(ofSession: claim.key.session), let id = UInt128.fromHex(claim.key.id.utf8) else {
+                throw StoreFailure.corrupt("stored claim \(claim.key.id.prefix(64)) of session \(claim.key.session.prefix(80)) has a malformed id")
+            }
+            var state = read[session] ?? (Delivered(), [])
+            state.delivered.bytes += claim.bytes
+            if !state.delivered.edges.contains(claim.node) { state.delivered.edges = (state.delivered.edges + [claim.node]).sorted() }
+            state.ids.insert(id)
+            read[session] = state
         }
         if !shared {
             // Read while none of their rounds was in flight: what the store holds, for good.
-            for session in unknown where totalsInFlight[session] == nil { committed[session] = base[session] ?? SessionState() }
+            for (key, session) in unknown where totalsInFlight[key] == nil {
+                let state = read[key] ?? (Delivered(), [])
+                committed[key] = (state.delivered, state.ids, session.issued)
+            }
         }
-        func stored(_ session: String) -> SessionState? { base[session] ?? committed[session] }
+        func isStored(_ key: ClaimKey) -> Bool { read[key.session]?.ids.contains(key.id) ?? committed[key.session]?.ids.contains(key.id) ?? false }
+        func delivered(_ session: UInt128) -> Delivered {
+            totalsInFlight[session]?.total ?? read[session]?.delivered ?? committed[session]?.delivered ?? Delivered()
+        }
         // Claims sent before: their records, to answer the same receipt.
         var again: [SessionClaim.Key] = []
         for submission in round {
-            for case .ready(let body, _, _) in submission.claims {
-                let key = SessionClaim.Key(session: body.claim.session, id: body.claim.id)
-                if claimsInFlight[key] == nil, stored(key.session)?.ids.contains(key.id) == true { again.append(key) }
+            for case .ready(let body, _, let key, _) in submission.claims where claimsInFlight[key] == nil && isStored(key) {
+                again.append(SessionClaim.Key(session: body.claim.session, id: body.claim.id))
             }
         }
         let previous = Dictionary(try await store.claims(keys: again).map { (SessionClaim.Key(session: $0.session, id: $0.id), $0) }, uniquingKeysWith: { a, _ in a })
         let batches = Dictionary(
             try await store.receiptBatches(ids: Array(Set(previous.values.compactMap(\.batch)))).map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
-        var totals: [String: SessionState] = [:]
-        totals.reserveCapacity(issuedAt.count)
-        var bodies: [DeliveryReceipt.Body] = [], leaves: [[UInt8]] = []
+        var totals: [UInt128: SessionWrite] = [:]
+        totals.reserveCapacity(sessions.count)
+        var bodies: [DeliveryReceipt.Body] = [], leaves: [[UInt8]] = [], keys: [ClaimKey] = []
         bodies.reserveCapacity(claimCount)
         leaves.reserveCapacity(claimCount)
+        keys.reserveCapacity(claimCount)
         // Rounds usually carry one title or a few: the last one looked up is kept at hand.
         var lastTitle: (content: String, title: (bytes: Int64, bitrate: Int64))?
         var outcomes: [[Outcome?]] = round.map { Array(repeating: nil, count: $0.claims.count) }
         var pending: [(submission: Int, claim: Int)] = []  // which claim each accepted body is
-        var seen: Set<SessionClaim.Key> = []
+        var seen: Set<ClaimKey> = []
         seen.reserveCapacity(claimCount)
         for (index, submission) in round.enumerated() {
             let node = submission.node
             let slashed = registry.isSlashed(node)
             for (position, prepared) in submission.claims.enumerated() {
-                guard case .ready(var body, let issued, var leaf) = prepared else {
+                guard case .ready(var body, let issued, let key, var leaf) = prepared else {
                     if case .refused(let claim, let reason) = prepared { outcomes[index][position] = .refused(claim: claim.id, reason: reason) }
                     continue
                 }
@@ -373,7 +391,6 @@ package actor ClaimBook {
                     leaf = body.leafHash
                 }
                 let claim = body.claim
-                let key = SessionClaim.Key(session: claim.session, id: claim.id)
                 func refuse(_ reason: String) { outcomes[index][position] = .refused(claim: claim.id, reason: reason) }
                 guard seen.insert(key).inserted else {
                     refuse("claim \(claim.id) was sent twice at once: a replayed claim")
@@ -387,9 +404,9 @@ package actor ClaimBook {
                     }
                     continue
                 }
-                if stored(claim.session)?.ids.contains(claim.id) == true {
-                    if let earlier = previous[key], earlier.node == node, let receipt = earlier.receipt(in: earlier.batch.flatMap { batches[$0] }),
-                        receipt.body.claim == claim
+                if isStored(key) {
+                    if let earlier = previous[SessionClaim.Key(session: claim.session, id: claim.id)], earlier.node == node,
+                        let receipt = earlier.receipt(in: earlier.batch.flatMap { batches[$0] }), receipt.body.claim == claim
                     {
                         outcomes[index][position] = .again(receipt)  // a resubmission: the same receipt again
                     } else {
@@ -411,33 +428,33 @@ package actor ClaimBook {
                     refuse("no content \(claim.content)")
                     continue
                 }
-                var total = totals[claim.session] ?? totalsInFlight[claim.session]?.total ?? stored(claim.session) ?? SessionState()
-                if !total.edges.contains(node) {
-                    guard total.edges.count < policy.maxEdgesPerSession else {
-                        refuse("session \(claim.session) already has \(total.edges.count) edges delivering it (at most \(policy.maxEdgesPerSession))")
+                var change = totals[key.session] ?? SessionWrite(delivered: delivered(key.session), added: [], issued: issued)
+                if !change.delivered.edges.contains(node) {
+                    guard change.delivered.edges.count < policy.maxEdgesPerSession else {
+                        refuse("session \(claim.session) already has \(change.delivered.edges.count) edges delivering it (at most \(policy.maxEdgesPerSession))")
                         continue
                     }
                 }
+                let total = change.delivered.bytes + claim.bytes
                 let sizeCap = Int64(Double(title.bytes) * policy.bytesFactor)
-                guard total.bytes + claim.bytes <= sizeCap else {
-                    refuse(
-                        "session \(claim.session) would have \(total.bytes + claim.bytes) bytes; at most \(sizeCap) (\(policy.bytesFactor) x the title's \(title.bytes))")
+                guard total <= sizeCap else {
+                    refuse("session \(claim.session) would have \(total) bytes; at most \(sizeCap) (\(policy.bytesFactor) x the title's \(title.bytes))")
                     continue
                 }
                 let wall = max(0, claim.lastAt - issued) + policy.bufferSeconds
                 let rateCap = Int64(Double(wall) * Double(title.bitrate) / 8 * policy.bytesFactor)
-                guard total.bytes + claim.bytes <= rateCap else {
+                guard total <= rateCap else {
                     refuse(
-                        "session \(claim.session) would have \(total.bytes + claim.bytes) bytes \(wall - policy.bufferSeconds) s after it began; playback allows at most \(rateCap)")
+                        "session \(claim.session) would have \(total) bytes \(wall - policy.bufferSeconds) s after it began; playback allows at most \(rateCap)")
                     continue
                 }
-                total.bytes += claim.bytes
-                if !total.edges.contains(node) { total.edges = (total.edges + [node]).sorted() }
-                // Totals carry no ids: the claims in flight and the store have them.
-                total.ids = []
-                totals[claim.session] = total
+                change.delivered.bytes = total
+                if !change.delivered.edges.contains(node) { change.delivered.edges = (change.delivered.edges + [node]).sorted() }
+                change.added.append(key.id)
+                totals[key.session] = change
                 bodies.append(body)
                 leaves.append(leaf)
+                keys.append(key)
                 pending.append((index, position))
             }
         }
@@ -456,19 +473,14 @@ package actor ClaimBook {
         let batch = ReceiptBatch(id: batchID, acceptedAt: bodies.lazy.map(\.acceptedAt).min() ?? roundTime, signed: signed.batch)
         claimsInFlight.reserveCapacity(claimsInFlight.count + bodies.count)
         totalsInFlight.reserveCapacity(totalsInFlight.count + totals.count)
-        var keys: [SessionClaim.Key] = []
-        keys.reserveCapacity(bodies.count)
         for (index, place) in pending.enumerated() {
             let outcome = Outcome.signed(signed, index: index)
             outcomes[place.submission][place.claim] = outcome
-            let key = SessionClaim.Key(session: bodies[index].claim.session, id: bodies[index].claim.id)
-            claimsInFlight[key] = (bodies[index].node, bodies[index].claim, outcome, number)
-            keys.append(key)
+            claimsInFlight[keys[index]] = (bodies[index].node, bodies[index].claim, outcome, number)
         }
-        for (session, total) in totals { totalsInFlight[session] = (total, number) }
+        for (session, change) in totals { totalsInFlight[session] = (change.delivered, number) }
         keysInFlight[number] = (keys, Array(totals.keys))
-        let sessions = Dictionary(uniqueKeysWithValues: totals.map { ($0.key, (total: $0.value, issued: issuedAt[$0.key] ?? roundTime)) })
-        return (outcomes.map { $0.compactMap { $0 } }, number, RoundWrite(reliesOn: reliesOn, claims: records, batch: batch, sessions: sessions))
+        return (outcomes.map { $0.compactMap { $0 } }, number, RoundWrite(reliesOn: reliesOn, claims: records, batch: batch, sessions: totals))
     }
 
     /// Hands the turn to the next batch waiting (which then holds it), or frees it.
@@ -488,9 +500,5 @@ package actor ClaimBook {
         let title = (manifest.segments.reduce(Int64(0)) { $0 + Int64($1.length) }, Int64(max(manifest.source.bandwidth, 1)))
         titles[content] = title
         return title
-    }
-
-    static func isClaimID(_ id: String) -> Bool {
-        id.utf8.count == 32 && id.utf8.allSatisfy { (48...57).contains($0) || (97...102).contains($0) }
     }
 }
