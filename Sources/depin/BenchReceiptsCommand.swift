@@ -18,8 +18,10 @@ struct BenchReceiptsCommand: AsyncParsableCommand {
     @Option(help: "Claims sent in batches.") var batched = 100_000
     @Option(help: "Claims per batch.") var batch = 1_000
     @Option(help: "A postgres:// URL to store in (default: a SQLite file in a temporary folder).") var db: String?
-    @Option(help: "Requests in flight at once (edges claiming together: 100,000 edges claiming every 10 s keep about 1,000 in flight).")
+    @Option(help: "Requests of one claim in flight at once (edges claiming together: 100,000 edges claiming every 10 s keep about 1,000 in flight).")
     var concurrency = 1024
+    @Option(help: "Batched requests in flight at once (64 of 1,000 claims: 64,000 claims in flight).")
+    var batchedConcurrency = 64
 
     func run() async throws {
         let folder = NSTemporaryDirectory() + "depin-bench-receipts-\(UUID().uuidString)"
@@ -54,13 +56,18 @@ struct BenchReceiptsCommand: AsyncParsableCommand {
         print(
             "Ed25519 on this machine, the coordinator's verifier (a table per key): \(Int(tableRate))/s on one core, \(Int(tableAllCores))/s on all \(cores) (the ceiling for one claim per signature)"
         )
-        for (label, count, size) in [("one claim per signature", single, 1), ("\(batch) claims per signature", batched, batch)] {
+        for (label, count, size, inFlight) in [
+            ("one claim per signature", single, 1, concurrency), ("\(batch) claims per signature", batched, batch, batchedConcurrency),
+        ] {
             let requests = try Self.requests(count: count, batchSize: size, node: node, vault: vault, now: now)
             let started = ContinuousClock.now
-            let accepted = try await Self.submit(requests, registry: registry, book: book, concurrency: concurrency)
+            let accepted = try await Self.submit(requests, registry: registry, book: book, concurrency: inFlight)
             let elapsed = ContinuousClock.now - started
             let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-            print(String(format: "%@: %d claims, %d receipts in %.3f s: %.0f claims/s", label, count, accepted, seconds, Double(count) / seconds))
+            print(
+                String(
+                    format: "%@ (%d requests in flight): %d claims, %d receipts in %.3f s: %.0f claims/s", label, inFlight, count, accepted, seconds,
+                    Double(count) / seconds))
         }
         try await store.close()
     }

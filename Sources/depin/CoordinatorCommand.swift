@@ -20,7 +20,8 @@ struct CoordinatorCommand: AsyncParsableCommand {
     @Option(name: .long, help: "HTTPS listener HOST:PORT (HTTP/2 and HTTP/1.1), with --tls-cert and --tls-key.") var listen: String?
     @Option(name: .customLong("tls-cert"), help: "PEM certificate chain.") var tlsCert: String?
     @Option(name: .customLong("tls-key"), help: "PEM private key.") var tlsKey: String?
-    @Option(name: .long, help: "sqlite:PATH or postgres://user[:password]@host[:port]/database.") var db = "sqlite:./depin-coordinator.sqlite"
+    @Option(name: .long, help: "sqlite:PATH (one coordinator a file) or postgres://user[:password]@host[:port]/database (coordinators may share it).")
+    var db = "sqlite:./depin-coordinator.sqlite"
     @Option(name: .customLong("admin-token-file"), help: "File holding the admin API's bearer token.") var adminTokenFile: String?
     @Option(name: .customLong("heartbeat-timeout"), help: "Seconds without a heartbeat before an edge stops being routed to.") var heartbeatTimeout: Int64 = 30
     @Option(name: .customLong("max-load"), help: "Load (0 to 1) at which an edge gets no new viewers.") var maxLoad = 0.9

@@ -23,23 +23,11 @@ import Media
 /// hands the turn on once it is signed; rounds signed while the store writes are written
 /// together in the next transaction (group commit). With a store only this coordinator writes
 /// (SQLite), what it wrote is kept in memory and a round reads the store only for sessions
-/// issued before it started; with a shared one (PostgreSQL) every round reads its sessions. Two
+/// issued up to the newest one stored when it started (or dropped from memory since); with a
+/// shared one (PostgreSQL) every round reads its sessions. Two
 /// coordinators on one database may each accept a claim for the same session at once; the
 /// store refuses a claim twice.
 package actor ClaimBook {
-    package struct Policy: Sendable, Equatable {
-        /// How many times a title's size one session may be delivered (renditions, seeks, retries).
-        package var bytesFactor = 3.0
-        package var maxEdgesPerSession = 5
-        /// How far ahead of playback a player may fetch, seconds.
-        package var bufferSeconds: Int64 = 120
-        /// Clock difference tolerated between edges and the coordinator, seconds.
-        package var skew: Int64 = 300
-        /// How long after it is issued a session may be delivered (the token lifetime), seconds.
-        package var sessionLifetime: Int64 = 6 * 3600
-        package init() {}
-    }
-
     let store: any CoordinatorStore
     let vault: KeyVault
     let registry: Registry
@@ -48,64 +36,33 @@ package actor ClaimBook {
     /// Per title: its size in bytes and peak bitrate (bits/s).
     private var titles: [String: (bytes: Int64, bitrate: Int64)] = [:]
     /// Whether a batch holds the turn, and the batches waiting, in order.
-    private var busy = false
-    private var waiting: [Submission] = []
+    var busy = false
+    var waiting: [Submission] = []
     /// Claims and session totals of rounds whose write has not finished. A round hands the
     /// turn on as soon as it is signed, and the next round is checked against these while it
     /// is written; a round whose check saw a round in flight fails if that one's write fails,
     /// so nothing is answered or built on a round that was not stored.
-    private var claimsInFlight: [ClaimKey: (node: String, claim: DeliveryClaim, outcome: Outcome, round: Int)] = [:]
-    private var totalsInFlight: [UInt128: (total: Delivered, round: Int)] = [:]
+    var claimsInFlight: [ClaimKey: (node: String, claim: DeliveryClaim, outcome: Outcome, round: Int)] = [:]
+    var totalsInFlight: [UInt128: (total: Delivered, round: Int)] = [:]
     /// Which claims and sessions each round in flight put there.
-    private var keysInFlight: [Int: (claims: [ClaimKey], sessions: [UInt128])] = [:]
+    var keysInFlight: [Int: (claims: [ClaimKey], sessions: [UInt128])] = [:]
     /// What the store holds for sessions, as far as this coordinator knows it for certain (a
     /// store no other coordinator writes): written by this process, or read while no round of
     /// the session was in flight. A session issued after `watermark` that is not here has no
     /// stored claim (read from the store at the first round: the newest session it has).
-    private var committed: [UInt128: (delivered: Delivered, ids: Set<UInt128>, issued: Int64)] = [:]
-    private var watermark: Int64?
+    var committed: [UInt128: (delivered: Delivered, ids: Set<UInt128>, issued: Int64)] = [:]
+    var watermark: Int64?
     /// Sessions kept in memory at most; the oldest issued go first (and raise the watermark).
-    static let committedSessions = 1_000_000
+    static let committedSessions = 200_000
     /// Rounds whose write finished (or failed): their keys go at the next round's start, before
     /// its store read, which then sees what they wrote.
-    private var landed: [Int] = []
-    private var rounds = 0
+    var landed: [Int] = []
+    var rounds = 0
     /// Rounds signed and waiting to be written; whether the writer runs; the last round whose
     /// write failed (or that depended on one that did).
-    private var unwritten: [Write] = []
-    private var writing = false
-    private var lastFailedRound = 0
-
-    /// A signed round waiting for its write.
-    private struct Write {
-        var number: Int
-        /// The oldest round in flight when this one was checked: it relied on that one and
-        /// every later one being written.
-        var reliesOn: Int?
-        var claims: [ClaimRecord]
-        var batch: ReceiptBatch?
-        var sessions: [UInt128: SessionWrite]
-        var done: CheckedContinuation<Void, any Error>
-    }
-
-    /// What a round did to one session: its totals after, its claims added, when it was issued.
-    private struct SessionWrite {
-        var delivered: Delivered
-        var added: [UInt128]
-        var issued: Int64
-    }
-
-    /// What a session has been delivered: bytes, and by which edges (sorted).
-    struct Delivered: Sendable {
-        var bytes: Int64 = 0
-        var edges: [String] = []
-    }
-
-    /// A claim in memory: its session's key (the session MAC) and its id, as numbers.
-    struct ClaimKey: Hashable, Sendable {
-        var session: UInt128
-        var id: UInt128
-    }
+    var unwritten: [Write] = []
+    var writing = false
+    var lastFailedRound = 0
 
     package init(
         store: any CoordinatorStore, vault: KeyVault, registry: Registry, policy: Policy = Policy(),
@@ -116,36 +73,6 @@ package actor ClaimBook {
         self.registry = registry
         self.policy = policy
         self.now = now
-    }
-
-    /// One edge's batch in a round, checked as far as it can be without the store.
-    private struct Submission {
-        var claims: [Prepared]
-        var node: String
-        /// Where a waiting batch gets its answer (or nil: the turn to run the next round).
-        var reply: CheckedContinuation<Result<[Outcome], any Error>?, Never>?
-    }
-
-    /// A claim after the checks that need no store: a reason to refuse it, or when its session
-    /// was issued, its key and its receipt's leaf hash.
-    private enum Prepared: Sendable {
-        case refused(DeliveryClaim, String)
-        case ready(DeliveryReceipt.Body, issued: Int64, key: ClaimKey, leaf: [UInt8])
-    }
-
-    /// What a round decided for one claim.
-    private enum Outcome: Sendable {
-        /// Accepted: the receipt is the signed batch's `index`-th.
-        case signed(SignedRound, index: Int)
-        /// Accepted before: the receipt it got then.
-        case again(DeliveryReceipt)
-        case refused(claim: String, reason: String)
-    }
-
-    /// A round's signed batch, shared by the submissions it answers.
-    private final class SignedRound: Sendable {
-        let batch: DeliveryReceipt.SignedBatch
-        init(_ batch: DeliveryReceipt.SignedBatch) { self.batch = batch }
     }
 
     /// The most claims one round takes along.
@@ -232,85 +159,6 @@ package actor ClaimBook {
         }
         for (submission, result) in zip(round, results).dropFirst() { submission.reply?.resume(returning: result) }
         return try results[0].get()
-    }
-
-    private func startWriter() {
-        guard !writing else { return }
-        writing = true
-        Task { await writeRounds() }
-    }
-
-    /// Writes the rounds signed meanwhile, all in one transaction (group commit), until none
-    /// is left; a round that relied on one whose write failed fails without being written.
-    private func writeRounds() async {
-        while !unwritten.isEmpty {
-            let group = unwritten
-            unwritten = []
-            var writes: [Write] = []
-            for write in group {
-                if let reliesOn = write.reliesOn, reliesOn <= lastFailedRound {
-                    lastFailedRound = max(lastFailedRound, write.number)
-                    write.done.resume(throwing: StoreFailure.unavailable("an earlier round of claims this one was checked against could not be stored"))
-                    landed.append(write.number)
-                } else {
-                    writes.append(write)
-                }
-            }
-            guard !writes.isEmpty else { continue }
-            do {
-                try await store.saveClaims(writes.flatMap(\.claims), batches: writes.compactMap(\.batch))
-                for write in writes {
-                    remember(write)
-                    write.done.resume()
-                }
-            } catch {
-                lastFailedRound = max(lastFailedRound, writes[writes.count - 1].number)
-                for write in writes { write.done.resume(throwing: error) }
-            }
-            landed.append(contentsOf: writes.map(\.number))
-        }
-        writing = false
-    }
-
-    /// Keeps what a stored round wrote, for sessions known in memory or issued after the
-    /// watermark (a store no other coordinator writes).
-    private func remember(_ write: Write) {
-        guard !store.isShared else { return }
-        for (session, change) in write.sessions {
-            if committed[session] != nil {
-                committed[session]!.delivered = change.delivered
-                committed[session]!.ids.formUnion(change.added)
-            } else if change.issued > watermark ?? .max {
-                committed[session] = (change.delivered, Set(change.added), change.issued)
-            }
-        }
-    }
-
-    /// Forgets what the rounds that landed had in flight, and the oldest sessions kept when
-    /// there are too many.
-    private func purgeLanded() {
-        for number in landed {
-            guard let keys = keysInFlight.removeValue(forKey: number) else { continue }
-            for key in keys.claims where claimsInFlight[key]?.round == number { claimsInFlight[key] = nil }
-            for id in keys.sessions where totalsInFlight[id]?.round == number { totalsInFlight[id] = nil }
-        }
-        landed.removeAll(keepingCapacity: true)
-        if committed.count > Self.committedSessions {
-            // The older half goes; sessions with rounds in flight stay.
-            let oldest = committed.map { ($0.key, $0.value.issued) }.sorted { $0.1 < $1.1 }.prefix(committed.count / 2)
-            for (key, issued) in oldest where totalsInFlight[key] == nil {
-                committed[key] = nil
-                watermark = max(watermark ?? issued, issued)
-            }
-        }
-    }
-
-    /// What a round wrote, or nil when it accepted nothing.
-    private struct RoundWrite {
-        var reliesOn: Int?
-        var claims: [ClaimRecord]
-        var batch: ReceiptBatch?
-        var sessions: [UInt128: SessionWrite]
     }
 
     /// Checks every submission of a round against the store and the rounds still being

@@ -1,0 +1,86 @@
+import DePINProtocol
+
+/// The policy of ``ClaimBook`` and the values its rounds pass around.
+extension ClaimBook {
+    package struct Policy: Sendable, Equatable {
+        /// How many times a title's size one session may be delivered (renditions, seeks, retries).
+        package var bytesFactor = 3.0
+        package var maxEdgesPerSession = 5
+        /// How far ahead of playback a player may fetch, seconds.
+        package var bufferSeconds: Int64 = 120
+        /// Clock difference tolerated between edges and the coordinator, seconds.
+        package var skew: Int64 = 300
+        /// How long after it is issued a session may be delivered (the token lifetime), seconds.
+        package var sessionLifetime: Int64 = 6 * 3600
+        package init() {}
+    }
+
+    /// A signed round waiting for its write.
+    struct Write {
+        var number: Int
+        /// The oldest round in flight when this one was checked: it relied on that one and
+        /// every later one being written.
+        var reliesOn: Int?
+        var claims: [ClaimRecord]
+        var batch: ReceiptBatch?
+        var sessions: [UInt128: SessionWrite]
+        var done: CheckedContinuation<Void, any Error>
+    }
+
+    /// What a round did to one session: its totals after, its claims added, when it was issued.
+    struct SessionWrite {
+        var delivered: Delivered
+        var added: [UInt128]
+        var issued: Int64
+    }
+
+    /// What a session has been delivered: bytes, and by which edges (sorted).
+    struct Delivered: Sendable {
+        var bytes: Int64 = 0
+        var edges: [String] = []
+    }
+
+    /// A claim in memory: its session's key (the session MAC) and its id, as numbers.
+    struct ClaimKey: Hashable, Sendable {
+        var session: UInt128
+        var id: UInt128
+    }
+
+    /// One edge's batch in a round, checked as far as it can be without the store.
+    struct Submission {
+        var claims: [Prepared]
+        var node: String
+        /// Where a waiting batch gets its answer (or nil: the turn to run the next round).
+        var reply: CheckedContinuation<Result<[Outcome], any Error>?, Never>?
+    }
+
+    /// A claim after the checks that need no store: a reason to refuse it, or when its session
+    /// was issued, its key and its receipt's leaf hash.
+    enum Prepared: Sendable {
+        case refused(DeliveryClaim, String)
+        case ready(DeliveryReceipt.Body, issued: Int64, key: ClaimKey, leaf: [UInt8])
+    }
+
+    /// What a round decided for one claim.
+    enum Outcome: Sendable {
+        /// Accepted: the receipt is the signed batch's `index`-th.
+        case signed(SignedRound, index: Int)
+        /// Accepted before: the receipt it got then.
+        case again(DeliveryReceipt)
+        case refused(claim: String, reason: String)
+    }
+
+    /// A round's signed batch, shared by the submissions it answers.
+    final class SignedRound: Sendable {
+        let batch: DeliveryReceipt.SignedBatch
+        init(_ batch: DeliveryReceipt.SignedBatch) { self.batch = batch }
+    }
+
+    /// What a round wrote, or nil when it accepted nothing.
+    struct RoundWrite {
+        var reliesOn: Int?
+        var claims: [ClaimRecord]
+        var batch: ReceiptBatch?
+        var sessions: [UInt128: SessionWrite]
+    }
+}

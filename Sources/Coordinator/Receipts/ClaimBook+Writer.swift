@@ -1,0 +1,76 @@
+import DePINProtocol
+
+/// The writer of ``ClaimBook``: rounds signed meanwhile go to the store in one transaction,
+/// and what was stored is kept in memory; the rounds that landed are then forgotten.
+extension ClaimBook {
+    func startWriter() {
+        guard !writing else { return }
+        writing = true
+        Task { await writeRounds() }
+    }
+
+    /// Writes the rounds signed meanwhile, all in one transaction (group commit), until none
+    /// is left; a round that relied on one whose write failed fails without being written.
+    func writeRounds() async {
+        while !unwritten.isEmpty {
+            let group = unwritten
+            unwritten = []
+            var writes: [Write] = []
+            for write in group {
+                if let reliesOn = write.reliesOn, reliesOn <= lastFailedRound {
+                    lastFailedRound = max(lastFailedRound, write.number)
+                    write.done.resume(throwing: StoreFailure.unavailable("an earlier round of claims this one was checked against could not be stored"))
+                    landed.append(write.number)
+                } else {
+                    writes.append(write)
+                }
+            }
+            guard !writes.isEmpty else { continue }
+            do {
+                try await store.saveClaims(writes.flatMap(\.claims), batches: writes.compactMap(\.batch))
+                for write in writes {
+                    remember(write)
+                    write.done.resume()
+                }
+            } catch {
+                lastFailedRound = max(lastFailedRound, writes[writes.count - 1].number)
+                for write in writes { write.done.resume(throwing: error) }
+            }
+            landed.append(contentsOf: writes.map(\.number))
+        }
+        writing = false
+    }
+
+    /// Keeps what a stored round wrote, for sessions known in memory or issued after the
+    /// watermark (a store no other coordinator writes).
+    func remember(_ write: Write) {
+        guard !store.isShared else { return }
+        for (session, change) in write.sessions {
+            if committed[session] != nil {
+                committed[session]!.delivered = change.delivered
+                committed[session]!.ids.formUnion(change.added)
+            } else if change.issued > watermark ?? .max {
+                committed[session] = (change.delivered, Set(change.added), change.issued)
+            }
+        }
+    }
+
+    /// Forgets what the rounds that landed had in flight, and the oldest sessions kept when
+    /// there are too many.
+    func purgeLanded() {
+        for number in landed {
+            guard let keys = keysInFlight.removeValue(forKey: number) else { continue }
+            for key in keys.claims where claimsInFlight[key]?.round == number { claimsInFlight[key] = nil }
+            for id in keys.sessions where totalsInFlight[id]?.round == number { totalsInFlight[id] = nil }
+        }
+        landed.removeAll(keepingCapacity: true)
+        if committed.count > Self.committedSessions {
+            // The older half goes; sessions with rounds in flight stay.
+            let oldest = committed.map { ($0.key, $0.value.issued) }.sorted { $0.1 < $1.1 }.prefix(committed.count / 2)
+            for (key, issued) in oldest where totalsInFlight[key] == nil {
+                committed[key] = nil
+                watermark = max(watermark ?? issued, issued)
+            }
+        }
+    }
+}
