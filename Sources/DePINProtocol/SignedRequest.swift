@@ -36,6 +36,12 @@ public enum SignedRequest {
         JSONText.hex((0..<16).map { _ in UInt8.random(in: 0...255) })
     }
 
+    /// Whether two header names are the same, ASCII letters compared without case (no copies:
+    /// every signed request looks up four).
+    public static func sameName(_ a: String, _ b: String) -> Bool {
+        a.utf8.count == b.utf8.count && zip(a.utf8, b.utf8).allSatisfy { ($0 | 0x20) == ($1 | 0x20) && (($0 | 0x20) >= 97 && ($0 | 0x20) <= 122 || $0 == $1) }
+    }
+
     /// What a verified request says about its sender.
     public struct Verified: Sendable, Equatable {
         public let node: String
@@ -51,7 +57,7 @@ public enum SignedRequest {
         now: Int64 = Int64(Date().timeIntervalSince1970)
     ) throws -> Verified {
         func header(_ name: String) throws -> String {
-            guard let value = headers.first(where: { $0.key.lowercased() == name.lowercased() })?.value, !value.isEmpty else {
+            guard let value = headers.first(where: { Self.sameName($0.key, name) })?.value, !value.isEmpty else {
                 throw ProtocolError.invalid("the request is not signed: header \(name) is missing")
             }
             return value

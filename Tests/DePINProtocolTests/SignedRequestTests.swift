@@ -61,4 +61,16 @@ struct SignedRequestTests {
         #expect { try NodeIdentity.read(from: dir.path + "/junk.key") } throws: { "\($0)".contains("is not a depin identity file") }
         #expect { try NodeIdentity.read(from: dir.path + "/none.key") } throws: { "\($0)".contains("cannot read") }
     }
+
+    @Test("header names match whatever their case, and only letters fold")
+    func headerNames() throws {
+        #expect(SignedRequest.sameName("x-depin-node", "X-DePIN-Node"))
+        #expect(SignedRequest.sameName("X-DEPIN-NONCE", SignedRequest.nonceHeader))
+        #expect(!SignedRequest.sameName("x-depin-node", "X-DePIN-Nodes"))
+        #expect(!SignedRequest.sameName("x\rdepin-node", "x-depin-node"))
+        #expect(!SignedRequest.sameName("x-depin-nodf", "x-depin-node"))
+        var lower: [String: String] = [:]
+        for (name, value) in try headers() { lower[name.lowercased()] = value }
+        #expect(try verify(lower).node == identity.id)
+    }
 }

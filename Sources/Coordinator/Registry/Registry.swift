@@ -142,7 +142,7 @@ package final class Registry: Sendable {
     /// - Throws: ``RegistryError`` when the sender is unknown, the signature wrong or the
     ///   request a replay.
     package func authenticate(body: Data, headers: [String: String], path: String, onceOnly: Bool = true) async throws -> NodeRecord {
-        let claimed = headers.first { $0.key.lowercased() == SignedRequest.nodeHeader.lowercased() }?.value ?? ""
+        let claimed = headers.first { SignedRequest.sameName($0.key, SignedRequest.nodeHeader) }?.value ?? ""
         guard let known = try await node(claimed) else {
             throw RegistryError.unauthorized("node '\(claimed.prefix(64))' is not registered")
         }

@@ -11,13 +11,13 @@ import Synchronization
 /// encoding is not canonical is verified by swift-crypto instead.
 ///
 /// ## Performance characteristics
-/// A signature by a key already seen: SHA-512 of the message, 60 doublings and at most 128
+/// A signature by a key already seen: SHA-512 of the message, 28 doublings and at most 128
 /// additions (about 40 % of BoringSSL's time for a signed request here). A new key first costs
-/// one table (about one general verification) and 3.75 KiB; at most `capacity` keys are
+/// one table (about one general verification) and 7.5 KiB; at most `capacity` keys are
 /// kept, the oldest dropped first. Thread-safe: the cache is behind a mutex, verifications
 /// run in parallel.
 public final class Ed25519Verifier: Sendable {
-    /// The verifier a process shares (tables for 16,384 keys: 60 MiB at most).
+    /// The verifier a process shares (tables for 8,192 keys: 60 MiB at most).
     public static let shared = Ed25519Verifier()
 
     private struct Cache {
@@ -30,7 +30,7 @@ public final class Ed25519Verifier: Sendable {
     private let capacity: Int
     private let cache = Mutex(Cache())
 
-    public init(capacity: Int = 16_384) { self.capacity = max(1, capacity) }
+    public init(capacity: Int = 8_192) { self.capacity = max(1, capacity) }
 
     /// Whether `signature` is a valid Ed25519 signature of `message` by the raw 32-byte
     /// `publicKey`.
