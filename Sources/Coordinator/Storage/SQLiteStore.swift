@@ -1,10 +1,15 @@
 import Foundation
 import GRDB
+import Synchronization
 
 /// ``CoordinatorStore`` in one SQLite file (GRDB), in WAL mode: the default for a single
 /// coordinator.
 package final class SQLiteStore: CoordinatorStore {
     let database: DatabasePool
+    /// A connection of its own that copies the write-ahead log into the database file after
+    /// writes, so commits (which a claim round waits for) do not.
+    let checkpointer: DatabaseQueue
+    private let checkpointing = Mutex(false)
 
     /// Opens (creating) the file at `path`.
     /// - Throws: ``StoreFailure`` when the file cannot be opened as SQLite.
@@ -14,8 +19,9 @@ package final class SQLiteStore: CoordinatorStore {
             configuration.busyMode = .timeout(5)
             // 64 MiB of page cache a connection (SQLite's default is 2 MiB): claim ids and
             // sessions are random keys, so a round's inserts touch pages all over their indexes.
-            configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA cache_size = -65536") }
+            configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA cache_size = -65536; PRAGMA wal_autocheckpoint = 0") }
             database = try DatabasePool(path: path, configuration: configuration)
+            checkpointer = try DatabaseQueue(path: path, configuration: configuration)
         } catch {
             throw StoreFailure.unavailable("cannot open the SQLite database \(path): \(error)")
         }
@@ -186,7 +192,10 @@ package final class SQLiteStore: CoordinatorStore {
         }
     }
 
-    package func close() async throws { try database.close() }
+    package func close() async throws {
+        try database.close()
+        try checkpointer.close()
+    }
 
     // MARK: -
 
@@ -197,8 +206,24 @@ package final class SQLiteStore: CoordinatorStore {
     }
 
     func write<T: Sendable>(_ body: @Sendable @escaping (Database) throws -> T) async throws -> T {
-        do { return try await database.write(body) } catch let failure as StoreFailure { throw failure } catch {
+        let result: T
+        do { result = try await database.write(body) } catch let failure as StoreFailure { throw failure } catch {
             throw StoreFailure.unavailable("SQLite: \(error)")
+        }
+        checkpoint()
+        return result
+    }
+
+    /// Starts copying the log into the database unless a copy is under way (PASSIVE: it
+    /// never blocks readers or the writer).
+    private func checkpoint() {
+        guard checkpointing.withLock({ running in
+            defer { running = true }
+            return !running
+        }) else { return }
+        checkpointer.asyncWriteWithoutTransaction { [self] db in
+            _ = try? db.checkpoint(.passive)
+            checkpointing.withLock { $0 = false }
         }
     }
 
