@@ -80,6 +80,38 @@ struct ClaimBookTests {
         #expect(try await setup.store.sessionTotals(ids: [old, fresh]).map(\.bytes).sorted() == [1_000_000, 50_000_000])
     }
 
+    @Test("two coordinators on one PostgreSQL database: each sees the other's claims, so caps and replays hold across them")
+    func sharedDatabase() async throws {
+        let server = try await PostgresServer.start()
+        defer { server.stop() }
+        try await server.createDatabase("claims")
+        let setup = try await Setup()
+        defer { setup.dir.remove() }
+        let stores = [try PostgresStore(url: server.url(database: "claims")), try PostgresStore(url: server.url(database: "claims"))]
+        try await stores[0].migrate()
+        var manifest = TaskBoardTests.manifest("title")
+        manifest.segments = (0..<20).map { .init(index: $0, duration: 4, length: 1_000_000, sha256: String(repeating: "a", count: 64), merkleRoot: String(repeating: "b", count: 64)) }
+        manifest.source.bandwidth = 1_000_000
+        try await stores[0].saveContent(ContentRecord(id: "title", manifest: String(decoding: try JSONEncoder().encode(manifest), as: UTF8.self), sealedKey: "x", createdAt: 0))
+        let books = stores.map { ClaimBook(store: $0, vault: setup.vault, registry: setup.registry, now: setup.clock.now) }
+        let session = setup.vault.newSession(content: "title", now: setup.clock.now())
+        setup.clock.advance(3000)
+        let first = setup.claim(session, bytes: 50_000_000, at: 2900)
+        let receipt = try #require(try await books[0].submit([first], from: "edge-a").receipts.first)
+        // The other coordinator: the same receipt for the same claim, the cap counts its bytes.
+        #expect(try await books[1].submit([first], from: "edge-a").receipts == [receipt])
+        var altered = first
+        altered.bytes = 1
+        #expect(try await books[1].submit([altered], from: "edge-a").refused.first?.reason.contains("already used") == true)
+        let over = try await books[1].submit([setup.claim(session, bytes: 20_000_000, at: 2900)], from: "edge-b")
+        #expect(over.refused.first?.reason.contains("would have 70000000 bytes") == true)
+        let fits = try await books[1].submit([setup.claim(session, bytes: 5_000_000, at: 2900)], from: "edge-b")
+        #expect(fits.receipts.count == 1)
+        #expect(try await books[0].submit([setup.claim(session, bytes: 6_000_000, at: 2900)], from: "edge-c").refused.first?.reason.contains("would have 61000000") == true)
+        #expect(try await stores[0].sessionTotals(ids: [session]) == [SessionTotal(id: session, bytes: 55_000_000, edges: ["edge-a", "edge-b"])])
+        for store in stores { try await store.close() }
+    }
+
     @Test("rounds overlap their writes: caps hold across rounds in flight, a batch sent twice at once is counted once, and every receipt is stored")
     func overlappingRounds() async throws {
         let setup = try await Setup()

@@ -182,15 +182,38 @@ package actor ClaimBook {
         if watermark == nil, !shared { watermark = try await store.newestClaimedSession().map { KeyVault.issued(ofSession: $0) ?? .max } ?? .min }
         let unknown = sessions.filter { key, session in shared || (committed[key] == nil && session.issued <= watermark ?? .max) }
         var read: [UInt128: (delivered: Delivered, ids: Set<UInt128>)] = [:]
-        for claim in try await store.sessionClaims(sessions: unknown.values.map(\.id)) {
-            guard let session = KeyVault.key(ofSession: claim.key.session), let id = UInt128.fromHex(claim.key.id.utf8) else {
-                throw StoreFailure.corrupt("stored claim \(claim.key.id.prefix(64)) of session \(claim.key.session.prefix(80)) has a malformed id")
+        func key(_ session: String, _ id: String) throws -> ClaimKey {
+            guard let session = KeyVault.key(ofSession: session), let id = UInt128.fromHex(id.utf8) else {
+                throw StoreFailure.corrupt("stored claim \(id.prefix(64)) of session \(session.prefix(80)) has a malformed id")
             }
-            var state = read[session] ?? (Delivered(), [])
-            state.delivered.bytes += claim.bytes
-            if !state.delivered.edges.contains(claim.node) { state.delivered.edges = (state.delivered.edges + [claim.node]).sorted() }
-            state.ids.insert(id)
-            read[session] = state
+            return ClaimKey(session: session, id: id)
+        }
+        if shared {
+            // Sessions' sums from the database, and which of this round's claims it has: the
+            // sessions' other claims (hundreds for a long playback) stay there.
+            for total in try await store.sessionTotals(ids: unknown.values.map(\.id)) {
+                guard let session = KeyVault.key(ofSession: total.id) else { continue }
+                read[session, default: (Delivered(), [])].delivered = Delivered(bytes: total.bytes, edges: total.edges)
+            }
+            var asked: [SessionClaim.Key] = []
+            for submission in round {
+                for case .ready(let body, _, let key, _) in submission.claims where claimsInFlight[key] == nil {
+                    asked.append(SessionClaim.Key(session: body.claim.session, id: body.claim.id))
+                }
+            }
+            for known in try await store.storedClaims(keys: asked) {
+                let stored = try key(known.session, known.id)
+                read[stored.session, default: (Delivered(), [])].ids.insert(stored.id)
+            }
+        } else {
+            for claim in try await store.sessionClaims(sessions: unknown.values.map(\.id)) {
+                let stored = try key(claim.key.session, claim.key.id)
+                var state = read[stored.session] ?? (Delivered(), [])
+                state.delivered.bytes += claim.bytes
+                if !state.delivered.edges.contains(claim.node) { state.delivered.edges = (state.delivered.edges + [claim.node]).sorted() }
+                state.ids.insert(stored.id)
+                read[stored.session] = state
+            }
         }
         if !shared {
             // Read while none of their rounds was in flight: what the store holds, for good.

@@ -54,6 +54,11 @@ package protocol CoordinatorStore: Sendable {
     func newestClaimedSession() async throws -> String?
     /// Every accepted claim of these sessions, briefly (any order).
     func sessionClaims(sessions: [String]) async throws -> [SessionClaim]
+    /// What these sessions have been delivered so far, summed by the database (those with any
+    /// claim; any order).
+    func sessionTotals(ids: [String]) async throws -> [SessionTotal]
+    /// Which of these claims are stored (any order).
+    func storedClaims(keys: [SessionClaim.Key]) async throws -> [SessionClaim.Key]
     /// Accepted claims by session and id (any order; unknown ones are left out).
     func claims(keys: [SessionClaim.Key]) async throws -> [ClaimRecord]
     /// A node's accepted claims, oldest first.
@@ -399,20 +404,6 @@ package struct SessionClaim: Sendable, Hashable {
         key = Key(session: session, id: id)
         self.node = node
         self.bytes = bytes
-    }
-}
-
-extension CoordinatorStore {
-    /// What these sessions have been delivered so far (those with any claim; any order).
-    package func sessionTotals(ids: [String]) async throws -> [SessionTotal] {
-        var totals: [String: SessionTotal] = [:]
-        for claim in try await sessionClaims(sessions: ids) {
-            var total = totals[claim.key.session] ?? SessionTotal(id: claim.key.session, bytes: 0, edges: [])
-            total.bytes += claim.bytes
-            if !total.edges.contains(claim.node) { total.edges = (total.edges + [claim.node]).sorted() }
-            totals[claim.key.session] = total
-        }
-        return Array(totals.values)
     }
 }
 

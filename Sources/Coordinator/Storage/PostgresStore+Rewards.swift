@@ -23,6 +23,39 @@ extension PostgresStore {
         }
     }
 
+    package func sessionTotals(ids: [String]) async throws -> [SessionTotal] {
+        guard !ids.isEmpty else { return [] }
+        return try await guarded {
+            var out: [SessionTotal] = []
+            for try await (id, bytes, edges) in try await self.client.query(
+                """
+                SELECT session_id, SUM(bytes)::bigint, string_agg(DISTINCT node_id, ',') FROM session_claims
+                WHERE session_id = ANY(\(ids)) GROUP BY session_id
+                """, logger: self.logger
+            ).decode((String, Int64, String).self) {
+                out.append(SessionTotal(id: id, bytes: bytes, edges: edges.split(separator: ",").map(String.init).sorted()))
+            }
+            return out
+        }
+    }
+
+    package func storedClaims(keys: [SessionClaim.Key]) async throws -> [SessionClaim.Key] {
+        guard !keys.isEmpty else { return [] }
+        let sessions = keys.map(\.session), ids = keys.map(\.id)
+        return try await guarded {
+            var out: [SessionClaim.Key] = []
+            for try await (session, id) in try await self.client.query(
+                """
+                SELECT c.session_id, c.id FROM session_claims c JOIN UNNEST(\(sessions)::text[], \(ids)::text[]) AS k (session_id, id)
+                ON c.session_id = k.session_id AND c.id = k.id
+                """, logger: self.logger
+            ).decode((String, String).self) {
+                out.append(SessionClaim.Key(session: session, id: id))
+            }
+            return out
+        }
+    }
+
     package func claims(keys: [SessionClaim.Key]) async throws -> [ClaimRecord] {
         guard !keys.isEmpty else { return [] }
         let sessions = keys.map(\.session), ids = keys.map(\.id)

@@ -22,6 +22,29 @@ extension SQLiteStore {
         }
     }
 
+    package func sessionTotals(ids: [String]) async throws -> [SessionTotal] {
+        guard !ids.isEmpty else { return [] }
+        return try await read { db in
+            var out: [SessionTotal] = []
+            let rows = try SQLiteRows(
+                db, sql: "SELECT SUM(bytes), group_concat(DISTINCT node_id) FROM session_claims WHERE session_id = ? HAVING COUNT(*) > 0")
+            for id in ids {
+                try rows.query(.text(id)) { out.append(SessionTotal(id: id, bytes: $0.integer(0), edges: $0.text(1).split(separator: ",").map(String.init).sorted())) }
+            }
+            return out
+        }
+    }
+
+    package func storedClaims(keys: [SessionClaim.Key]) async throws -> [SessionClaim.Key] {
+        guard !keys.isEmpty else { return [] }
+        return try await read { db in
+            var out: [SessionClaim.Key] = []
+            let row = try SQLiteRows(db, sql: "SELECT 1 FROM session_claims WHERE session_id = ? AND id = ?")
+            for key in keys { try row.query(.text(key.session), .text(key.id)) { _ in out.append(key) } }
+            return out
+        }
+    }
+
     package func claims(keys: [SessionClaim.Key]) async throws -> [ClaimRecord] {
         guard !keys.isEmpty else { return [] }
         return try await read { db in
