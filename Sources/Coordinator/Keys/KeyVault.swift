@@ -33,10 +33,6 @@ package struct KeyVault: Sendable {
         return "\(now)-\(random)-\(JSONText.hex(sessionMAC(content: content, issued: now, random: Array(random.utf8))))"
     }
 
-    /// When `session` was issued for `content`, or nil when this coordinator did not issue it for
-    /// that title.
-    package func sessionIssued(_ session: String, content: String) -> Int64? { checkedSession(session, content: content)?.issued }
-
     /// When `session` was issued for `content` and its MAC (128 bits, unique to the session: a
     /// short key for it), or nil when this coordinator did not issue it for that title.
     package func checkedSession(_ session: String, content: String) -> (issued: Int64, key: UInt128)? {
