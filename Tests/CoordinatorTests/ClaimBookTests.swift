@@ -87,7 +87,7 @@ struct ClaimBookTests {
         try await server.createDatabase("claims")
         let setup = try await Setup()
         defer { setup.dir.remove() }
-        let stores = [try PostgresStore(url: server.url(database: "claims")), try PostgresStore(url: server.url(database: "claims"))]
+        let stores = [try PostgresStore(url: server.url(database: "claims"), timeout: PostgresServer.storeTimeout), try PostgresStore(url: server.url(database: "claims"), timeout: PostgresServer.storeTimeout)]
         try await stores[0].migrate()
         var manifest = TaskBoardTests.manifest("title")
         manifest.segments = (0..<20).map { .init(index: $0, duration: 4, length: 1_000_000, sha256: String(repeating: "a", count: 64), merkleRoot: String(repeating: "b", count: 64)) }

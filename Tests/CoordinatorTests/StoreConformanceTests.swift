@@ -268,7 +268,7 @@ struct StoreConformanceTests {
         let server = try await PostgresServer.start()
         defer { server.stop() }
         try await server.createDatabase("conformance")
-        try await StoreConformance.run { try PostgresStore(url: server.url(database: "conformance")) }
+        try await StoreConformance.run { try PostgresStore(url: server.url(database: "conformance"), timeout: PostgresServer.storeTimeout) }
     }
 
     @Test("two stores on one PostgreSQL database see each other's writes; concurrent migrations are safe")
@@ -276,8 +276,8 @@ struct StoreConformanceTests {
         let server = try await PostgresServer.start()
         defer { server.stop() }
         try await server.createDatabase("shared")
-        let one = try PostgresStore(url: server.url(database: "shared"))
-        let two = try PostgresStore(url: server.url(database: "shared"))
+        let one = try PostgresStore(url: server.url(database: "shared"), timeout: PostgresServer.storeTimeout)
+        let two = try PostgresStore(url: server.url(database: "shared"), timeout: PostgresServer.storeTimeout)
         async let a: Void = one.migrate()
         async let b: Void = two.migrate()
         _ = try await (a, b)

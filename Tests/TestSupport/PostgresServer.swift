@@ -11,6 +11,10 @@ public final class PostgresServer: @unchecked Sendable {
     public let folder: String
     private let process: Process
     public static let binaries = "/usr/lib/postgresql/15/bin"
+    /// The time limit tests give a store on this server. The whole suite runs at once on two
+    /// cores, so a first migration can take longer than a coordinator's default of 10 s (CI saw
+    /// it); the limit only stops a hung test, it does not measure anything.
+    public static let storeTimeout: Duration = .seconds(90)
 
     /// `postgres://postgres@127.0.0.1:PORT/NAME`.
     public func url(database: String) -> String { "postgres://postgres@127.0.0.1:\(port)/\(database)" }
