@@ -132,25 +132,43 @@ public struct DeliveryReceipt: Codable, Sendable, Equatable {
             self.acceptedAt = acceptedAt
         }
 
-        /// The hash of this receipt's leaf in its batch's tree.
-        public var leafHash: [UInt8] { MerkleTree.leafHash(canonical) }
+        /// The hash of this receipt's leaf in its batch's tree: `SHA-256(0x00 || canonical)`,
+        /// the leaf hash of ``MerkleTree``, hashed in one pass over one buffer.
+        public var leafHash: [UInt8] {
+            var bytes: [UInt8] = [0]
+            appendCanonical(to: &bytes)
+            var hasher = SHA256()
+            bytes.withUnsafeBytes { hasher.update(bufferPointer: $0) }
+            return Array(hasher.finalize())
+        }
 
-        /// The canonical bytes hashed into the batch's tree.
+        /// The canonical bytes hashed into the batch's tree: a version line, then one line per
+        /// field (claim id, node, content, session, bytes, segments, ttfbMilliseconds, firstAt,
+        /// lastAt, acceptedAt), the last without a newline.
         var canonical: [UInt8] {
-            Array(
-                """
-                DEPIN-RECEIPT-1
-                \(claim.id)
-                \(node)
-                \(claim.content)
-                \(claim.session)
-                \(claim.bytes)
-                \(claim.segments)
-                \(claim.ttfbMilliseconds)
-                \(claim.firstAt)
-                \(claim.lastAt)
-                \(acceptedAt)
-                """.utf8)
+            var bytes: [UInt8] = []
+            appendCanonical(to: &bytes)
+            return bytes
+        }
+
+        private func appendCanonical(to bytes: inout [UInt8]) {
+            bytes.reserveCapacity(bytes.count + 64 + claim.id.utf8.count + node.utf8.count + claim.content.utf8.count + claim.session.utf8.count + 100)
+            bytes += "DEPIN-RECEIPT-1".utf8
+            func line(_ text: String) {
+                bytes.append(UInt8(ascii: "\n"))
+                bytes += text.utf8
+            }
+            line(claim.id)
+            line(node)
+            line(claim.content)
+            line(claim.session)
+            // Small strings: the digits stay inline, nothing is allocated for them.
+            line(String(claim.bytes))
+            line(String(claim.segments))
+            line(String(claim.ttfbMilliseconds))
+            line(String(claim.firstAt))
+            line(String(claim.lastAt))
+            line(String(acceptedAt))
         }
     }
 

@@ -61,13 +61,17 @@ struct BenchReceiptsCommand: AsyncParsableCommand {
         ] {
             let requests = try Self.requests(count: count, batchSize: size, node: node, vault: vault, now: now)
             let started = ContinuousClock.now
+            let cpuStarted = Self.processCPUSeconds()
             let accepted = try await Self.submit(requests, registry: registry, book: book, concurrency: inFlight)
             let elapsed = ContinuousClock.now - started
+            let cpu = Self.processCPUSeconds() - cpuStarted
             let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            // CPU time per claim varies less than the rate when the machine's speed swings, and
+            // says how far the cores were kept busy.
             print(
                 String(
-                    format: "%@ (%d requests in flight): %d claims, %d receipts in %.3f s: %.0f claims/s", label, inFlight, count, accepted, seconds,
-                    Double(count) / seconds))
+                    format: "%@ (%d requests in flight): %d claims, %d receipts in %.3f s: %.0f claims/s (%.1f µs of CPU per claim, %.2f cores busy)", label,
+                    inFlight, count, accepted, seconds, Double(count) / seconds, cpu * 1e6 / Double(max(count, 1)), cpu / seconds))
         }
         try await store.close()
     }
@@ -111,6 +115,12 @@ struct BenchReceiptsCommand: AsyncParsableCommand {
             }
             return try await group.reduce(0, +)
         }
+    }
+
+    /// CPU time this process has used, all threads, in seconds.
+    static func processCPUSeconds() -> Double {
+        // clock(): the process's CPU time, every thread's, in CLOCKS_PER_SEC (10^6 on Linux).
+        Double(clock()) / Double(CLOCKS_PER_SEC)
     }
 
     /// Verifications per second on `threads` tasks at once (each one's rate, summed).

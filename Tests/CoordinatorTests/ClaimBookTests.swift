@@ -245,8 +245,9 @@ struct ClaimBookTests {
         let raw = try DatabaseQueue(path: setup.dir.path + "/c.sqlite")
         try await raw.write { db in
             // Claim ids are hex: safe to write into the statement (triggers take no parameters).
-            let ids = poisoned.map { "'\($0)'" }.joined(separator: ", ")
-            try db.execute(sql: "CREATE TRIGGER poison BEFORE INSERT ON session_claims WHEN NEW.id IN (\(ids)) BEGIN SELECT RAISE(ABORT, 'poisoned'); END")
+            // A round's claims are lines of its receipt batch row.
+            let holds = poisoned.map { "instr(NEW.claims, '\($0)') > 0" }.joined(separator: " OR ")
+            try db.execute(sql: "CREATE TRIGGER poison BEFORE INSERT ON receipt_batches WHEN \(holds) BEGIN SELECT RAISE(ABORT, 'poisoned'); END")
         }
         try raw.close()
         let outcomes = await withTaskGroup(of: (Int, ClaimAnswer?).self) { group in

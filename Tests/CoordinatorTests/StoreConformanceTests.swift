@@ -228,6 +228,44 @@ struct StoreConformanceTests {
         try await StoreConformance.run { try SQLiteStore(path: dir.path + "/coordinator.sqlite") }
     }
 
+    @Test("claims whose session_claims rows were still waiting when the process died are indexed again from their lines when the file is opened")
+    func claimIndexAfterCrash() async throws {
+        let dir = TemporaryDirectory("sqlite-claim-index")
+        defer { dir.remove() }
+        let path = dir.path + "/coordinator.sqlite"
+        func claim(_ id: String, leaf: Int, batch: String) -> ClaimRecord {
+            ClaimRecord(
+                id: id, node: "a", content: "title", session: "1700000000-0123456789abcdef-\(id)", bytes: 10, acceptedAt: 90, segments: 1,
+                ttfbMilliseconds: 5, firstAt: 80, lastAt: 89, batch: batch, leaf: leaf)
+        }
+        func key(_ claim: ClaimRecord) -> SessionClaim.Key { SessionClaim.Key(session: claim.session, id: claim.id) }
+        // Rows are written when 3 wait: the second save writes the first two saves' rows, the
+        // third save's wait (in the process that dies).
+        let dying = try SQLiteStore(path: path, claimIndexRows: 3)
+        try await dying.migrate()
+        let saves = [["c1", "c2"], ["c3"], ["c4", "c5"]].enumerated().map { batch, ids in
+            (ids.enumerated().map { claim($1, leaf: $0, batch: "b\(batch)") }, ReceiptBatch(id: "b\(batch)", acceptedAt: 90, root: "ab", signature: "s", leaves: "AA"))
+        }
+        for (claims, batch) in saves { try await dying.saveClaims(claims, batches: [batch]) }
+        // A waiting claim is refused twice like a written one, in the same save or another.
+        await #expect { try await dying.saveClaims([claim("c4", leaf: 0, batch: "b9")], batches: []) } throws: { ($0 as? StoreFailure)?.code == .duplicate }
+        await #expect { try await dying.saveClaims([claim("c6", leaf: 0, batch: "b8"), claim("c6", leaf: 1, batch: "b8")], batches: [ReceiptBatch(id: "b8", acceptedAt: 90, root: "ab", signature: "s", leaves: "AA")]) }
+            throws: { ($0 as? StoreFailure)?.code == .duplicate }
+        let written = try DatabaseQueue(path: path)
+        #expect(try await written.read { db in try String.fetchAll(db, sql: "SELECT id FROM session_claims ORDER BY id") } == ["c1", "c2", "c3"])
+        try written.close()
+        // `dying` is never closed: its waiting rows are lost with it, as in kill -9.
+        let store = try SQLiteStore(path: path)
+        try await store.migrate()
+        let all = saves.flatMap(\.0)
+        #expect(try await store.storedClaims(keys: all.map(key)).count == 5)
+        #expect(try await store.claims(keys: all.map(key)).sorted { $0.id < $1.id } == all)
+        #expect(try await store.sessionTotals(ids: [all[4].session]).map(\.bytes) == [10])
+        await #expect { try await store.saveClaims([claim("c5", leaf: 0, batch: "b7")], batches: []) } throws: { ($0 as? StoreFailure)?.code == .duplicate }
+        try await store.close()
+        // (`dying` goes unclosed: closing would write its waiting rows, as a clean stop does.)
+    }
+
     @Test("a database of schema 8 keeps its claims and sessions through migration 9: ids still refused twice, totals still there")
     func upgradeFromSchema8() async throws {
         let dir = TemporaryDirectory("sqlite-upgrade")

@@ -30,7 +30,7 @@ package struct KeyVault: Sendable {
     /// has, so a delivery claim's session is checked without storing every session issued.
     package func newSession(content: String, now: Int64) -> String {
         let random = JSONText.hex((0..<8).map { _ in UInt8.random(in: 0...255) })
-        return "\(now)-\(random)-\(JSONText.hex(sessionMAC(content: content, issued: now, random: Array(random.utf8))))"
+        return "\(now)-\(random)-\(sessionMAC(content: content, issued: now, random: Array(random.utf8)).hex)"
     }
 
     /// When `session` was issued for `content` and its MAC (128 bits, unique to the session: a
@@ -47,13 +47,14 @@ package struct KeyVault: Sendable {
                 guard (48...57).contains(byte), issued < Int64.max / 10 - 10 else { return nil }
                 issued = issued * 10 + Int64(byte - 48)
             }
-            guard randomStart > 1, let claimed = JSONText.bytes(hex: bytes[macStart...]) else { return nil }
+            guard randomStart > 1, let claimed = UInt128.fromHex(bytes[macStart...]) else { return nil }
             let random = bytes[randomStart..<(macStart - 1)]
             guard random.allSatisfy({ (48...57).contains($0) || (97...102).contains($0) }) else { return nil }
-            let mac = sessionMAC(content: content, issued: issued, random: random)
-            // Constant-time comparison.
-            guard zip(mac, claimed).reduce(UInt8(0), { $0 | ($1.0 ^ $1.1) }) == 0 else { return nil }
-            return (issued, mac.reduce(UInt128(0)) { $0 << 8 | UInt128($1) })
+            // The MAC's first 16 bytes, as one number (the session's key), against the claimed
+            // ones: one XOR of all 128 bits, not a comparison that stops at the first difference.
+            let key = sessionMAC(content: content, issued: issued, random: random)
+            guard key ^ claimed == 0 else { return nil }
+            return (issued, key)
         }
     }
 
@@ -68,15 +69,18 @@ package struct KeyVault: Sendable {
         session.split(separator: "-", maxSplits: 1).first.flatMap { Int64($0) }
     }
 
-    private func sessionMAC(content: String, issued: Int64, random: some Collection<UInt8>) -> [UInt8] {
-        var message = Array(content.utf8)
+    /// The first 16 bytes of the session MAC, as a big-endian number.
+    private func sessionMAC(content: String, issued: Int64, random: some Collection<UInt8>) -> UInt128 {
+        var message: [UInt8] = []
+        message.reserveCapacity(content.utf8.count + 40)
+        message += content.utf8
         message.append(UInt8(ascii: "\n"))
-        message += "\(issued)".utf8
+        message += String(issued).utf8
         message.append(UInt8(ascii: "\n"))
         message += random
         var mac = sessions
         mac.update(data: message)
-        return Array(mac.finalize().prefix(16))
+        return mac.finalize().withUnsafeBytes { $0.prefix(16).reduce(UInt128(0)) { $0 << 8 | UInt128($1) } }
     }
 
     /// Reads the coordinator's identity from `path`, making it (mode 0600) when absent.
@@ -114,5 +118,11 @@ extension UInt128 {
             }
         }
         return value
+    }
+
+    /// The number as 32 lowercase hex digits (``fromHex(_:)`` reads them back).
+    package var hex: String {
+        let digits = String(self, radix: 16)
+        return String(repeating: "0", count: 32 - digits.count) + digits
     }
 }

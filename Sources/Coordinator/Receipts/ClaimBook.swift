@@ -342,8 +342,8 @@ package actor ClaimBook {
                 lastAt: body.claim.lastAt, batch: batchID, leaf: leaf)
         }
         let batch = ReceiptBatch(id: batchID, acceptedAt: bodies.lazy.map(\.acceptedAt).min() ?? roundTime, signed: signed.batch)
-        claimsInFlight.reserveCapacity(claimsInFlight.count + bodies.count)
-        totalsInFlight.reserveCapacity(totalsInFlight.count + totals.count)
+        // (No reserveCapacity on these: they grow and shrink round by round, and reserving
+        // exactly would rehash them at every round instead of doubling now and then.)
         for (index, place) in pending.enumerated() {
             let outcome = Outcome.signed(signed, index: index)
             outcomes[place.submission][place.claim] = outcome

@@ -1,16 +1,19 @@
 import Foundation
 import GRDB
+import Synchronization
 
 /// Claims, sessions, challenges, revenue and epochs: the stores of receipts, proofs and rewards.
 extension SQLiteStore {
     package var isShared: Bool { false }
 
     package func newestClaimedSession() async throws -> String? {
-        try await read { db in try String.fetchOne(db, sql: "SELECT MAX(session_id) FROM session_claims") }
+        try await flushClaimIndex()
+        return try await read { db in try String.fetchOne(db, sql: "SELECT MAX(session_id) FROM session_claims") }
     }
 
     package func sessionClaims(sessions: [String]) async throws -> [SessionClaim] {
         guard !sessions.isEmpty else { return [] }
+        try await flushClaimIndex()
         return try await read { db in
             // One cached range look-up a session: the claim path reads thousands a round.
             var out: [SessionClaim] = []
@@ -24,6 +27,7 @@ extension SQLiteStore {
 
     package func sessionTotals(ids: [String]) async throws -> [SessionTotal] {
         guard !ids.isEmpty else { return [] }
+        try await flushClaimIndex()
         return try await read { db in
             var out: [SessionTotal] = []
             let rows = try SQLiteRows(
@@ -37,6 +41,7 @@ extension SQLiteStore {
 
     package func storedClaims(keys: [SessionClaim.Key]) async throws -> [SessionClaim.Key] {
         guard !keys.isEmpty else { return [] }
+        try await flushClaimIndex()
         return try await read { db in
             var out: [SessionClaim.Key] = []
             let row = try SQLiteRows(db, sql: "SELECT 1 FROM session_claims WHERE session_id = ? AND id = ?")
@@ -47,6 +52,7 @@ extension SQLiteStore {
 
     package func claims(keys: [SessionClaim.Key]) async throws -> [ClaimRecord] {
         guard !keys.isEmpty else { return [] }
+        try await flushClaimIndex()
         return try await read { db in
             var places: [ClaimLines.Place] = []
             let place = try SQLiteRows(db, sql: "SELECT batch_id, leaf FROM session_claims WHERE session_id = ? AND id = ?")
@@ -91,7 +97,17 @@ extension SQLiteStore {
     package func saveClaims(_ claims: [ClaimRecord], batches: [ReceiptBatch]) async throws {
         let (lines, ownRows) = ClaimLines.split(claims, batches: batches)
         let texts = lines.mapValues(ClaimLines.encode)
+        // The session_claims rows of the claims kept as lines wait (SQLiteStore+ClaimIndex).
+        let rows = lines.flatMap { batch, members in
+            members.map { ClaimIndex.Row(key: SessionClaim.Key(session: $0.session, id: $0.id), node: $0.node, bytes: $0.bytes, batch: batch, leaf: $0.leaf ?? -1) }
+        }
         try await write { db in
+            // Claims kept as lines wait for their session_claims rows; claims kept on rows of
+            // their own (see ClaimLines.split) get theirs now.
+            if let stored = try self.addWaitingRows(db, rows) {
+                // Throwing rolls the whole transaction back.
+                throw StoreFailure.duplicate("claim \(stored.id) of session \(stored.session) is already stored")
+            }
             let nodeRow = try SQLiteRows(db, sql: "INSERT INTO claim_nodes (node_id, batch_id) VALUES (?, ?) ON CONFLICT DO NOTHING")
             for batch in batches {
                 try db.execute(
@@ -99,27 +115,25 @@ extension SQLiteStore {
                     arguments: [batch.id, batch.acceptedAt, batch.root, batch.signature, batch.leaves, texts[batch.id]])
                 for node in Set((lines[batch.id] ?? []).map(\.node)) { try nodeRow.run(.text(node), .text(batch.id)) }
             }
-            // Every claim once, briefly, whichever way it is kept.
-            let keyRow = try SQLiteRows(
-                db, sql: "INSERT INTO session_claims (session_id, id, node_id, bytes, batch_id, leaf) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING")
-            for claim in claims {
-                let changed = try keyRow.run(
-                    .text(claim.session), .text(claim.id), .text(claim.node), .integer(claim.bytes), .text(claim.batch ?? ""), .integer(Int64(claim.leaf ?? -1)))
-                // Throwing rolls the whole transaction back.
-                guard changed == 1 else { throw StoreFailure.duplicate("claim \(claim.id) of session \(claim.session) is already stored") }
-            }
             let insert = try SQLiteRows(
                 db,
                 sql: """
                     INSERT INTO claims (id, node_id, content_id, session_id, bytes, accepted_at, receipt, segments, ttfb_ms, first_at, last_at, batch_id, leaf)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """)
+            let keyRow = try SQLiteRows(
+                db, sql: "INSERT INTO session_claims (session_id, id, node_id, bytes, batch_id, leaf) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING")
             for claim in ownRows {
+                let waiting = self.claimIndex.withLock { $0.keys.contains(SessionClaim.Key(session: claim.session, id: claim.id)) }
+                let changed = try keyRow.run(
+                    .text(claim.session), .text(claim.id), .text(claim.node), .integer(claim.bytes), .text(claim.batch ?? ""), .integer(Int64(claim.leaf ?? -1)))
+                guard changed == 1, !waiting else { throw StoreFailure.duplicate("claim \(claim.id) of session \(claim.session) is already stored") }
                 try insert.run(
                     .text(claim.id), .text(claim.node), .text(claim.content), .text(claim.session), .integer(claim.bytes), .integer(claim.acceptedAt),
                     .text(claim.receipt), claim.segments.sqlite, claim.ttfbMilliseconds.sqlite, claim.firstAt.sqlite, claim.lastAt.sqlite, claim.batch.sqlite,
                     claim.leaf.sqlite)
             }
+            if self.claimIndex.withLock({ $0.rows.count }) >= self.claimIndexRows { try self.flushWaitingRows(db) }
         }
     }
 

@@ -10,10 +10,17 @@ package final class SQLiteStore: CoordinatorStore {
     /// writes, so commits (which a claim round waits for) do not.
     let checkpointer: DatabaseQueue
     private let checkpointing = Mutex(false)
+    /// `session_claims` rows waiting to be written in bulk (SQLiteStore+ClaimIndex), and how
+    /// many wait at most.
+    let claimIndex = Mutex(ClaimIndex())
+    let claimIndexRows: Int
 
     /// Opens (creating) the file at `path`.
+    /// - Parameter claimIndexRows: how many claims' `session_claims` rows may wait to be
+    ///   written together (SQLiteStore+ClaimIndex).
     /// - Throws: ``StoreFailure`` when the file cannot be opened as SQLite.
-    package init(path: String) throws {
+    package init(path: String, claimIndexRows: Int = 100_000) throws {
+        self.claimIndexRows = claimIndexRows
         do {
             var configuration = Configuration()
             configuration.busyMode = .timeout(5)
@@ -37,6 +44,7 @@ package final class SQLiteStore: CoordinatorStore {
                     sql: "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
                     arguments: [migration.version, Int64(Date().timeIntervalSince1970)])
             }
+            try Self.recoverClaimIndex(db)
         }
     }
 
@@ -193,6 +201,7 @@ package final class SQLiteStore: CoordinatorStore {
     }
 
     package func close() async throws {
+        try await flushClaimIndex()
         try database.close()
         try checkpointer.close()
     }

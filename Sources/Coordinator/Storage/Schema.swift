@@ -2,8 +2,8 @@ import Foundation
 
 /// The schema, as numbered migrations written once for both databases. `{ID}` is the
 /// auto-numbered key column of each dialect, `{KEYED}` what makes a table one B-tree on its
-/// primary key (SQLite's `WITHOUT ROWID`; PostgreSQL has nothing to say); the rest is SQL
-/// both accept.
+/// primary key (SQLite's `WITHOUT ROWID`; PostgreSQL has nothing to say), `{NEWEST_BATCH}`
+/// the newest receipt batch's SQLite rowid (0 for PostgreSQL); the rest is SQL both accept.
 enum Schema {
     enum Dialect {
         case sqlite
@@ -20,6 +20,13 @@ enum Schema {
             switch self {
             case .sqlite: "WITHOUT ROWID"
             case .postgres: ""
+            }
+        }
+
+        var newestBatch: String {
+            switch self {
+            case .sqlite: "(SELECT COALESCE(MAX(rowid), 0) FROM receipt_batches)"
+            case .postgres: "0"
             }
         }
     }
@@ -136,11 +143,20 @@ enum Schema {
             "CREATE TABLE claim_nodes (node_id TEXT NOT NULL, batch_id TEXT NOT NULL, PRIMARY KEY (node_id, batch_id)) {KEYED}",
             "DROP TABLE sessions",
         ]),
+        (10, [
+            // SQLite writes session_claims rows in bulk (SQLiteStore+ClaimIndex): they are in
+            // for every receipt batch up to this rowid, and rebuilt from the lines of the later
+            // ones after a crash. PostgreSQL writes them with each round and keeps 0 here.
+            "CREATE TABLE claim_index (upto BIGINT NOT NULL)",
+            "INSERT INTO claim_index (upto) VALUES ({NEWEST_BATCH})",
+        ]),
     ]
 
     static var latest: Int { migrations.last!.version }
 
     static func statements(_ statements: [String], for dialect: Dialect) -> [String] {
-        statements.map { $0.replacingOccurrences(of: "{ID}", with: dialect.autoIncrementKey).replacingOccurrences(of: "{KEYED}", with: dialect.keyedTable) }
+        statements.map { $0.replacingOccurrences(of: "{ID}", with: dialect.autoIncrementKey).replacingOccurrences(of: "{KEYED}", with: dialect.keyedTable)
+                .replacingOccurrences(of: "{NEWEST_BATCH}", with: dialect.newestBatch)
+        }
     }
 }
