@@ -6,100 +6,77 @@ import Synchronization
 /// A claim kept as a line of its receipt batch is durable once the batch row is committed; its
 /// `session_claims` row (by session and id: the index that refuses it twice and sums a session)
 /// can follow. Written with every round, those rows cost one random B-tree page a claim, since
-/// sessions and ids are random: as the table grows, each commit rewrites pages all over it. So
-/// the rows of committed batches wait in memory and go in together, sorted, when
-/// ``SQLiteStore/claimIndexRows`` of them wait (100,000), before anything reads the table, and when
-/// the store closes; `claim_index.upto` says up to which batch (rowid) they are in, and a store
+/// sessions and ids are random: as the table grows, each commit rewrites pages all over it.
+/// So a save puts the rows in `temp.waiting_claims` (the writer connection's own table, in
+/// memory, keyed like `session_claims`: it refuses a claim twice, and rolls back with the
+/// save); when ``SQLiteStore/claimIndexRows`` of them wait (100,000), before anything reads the
+/// table, and when the store closes, they go into `session_claims` in key order, each page
+/// rewritten once. `claim_index.upto` says up to which batch (rowid) the rows are in; a store
 /// opened after a crash writes the rows of the batches past it from their lines
-/// (``SQLiteStore/recoverClaimIndex(_:)``). Claims are checked against the waiting rows and the
-/// table before anything is written, so the store still refuses a claim twice.
+/// (``SQLiteStore/recoverClaimIndex(_:)``).
 extension SQLiteStore {
-    struct ClaimIndex {
-        /// Rows whose claims are committed, not yet in `session_claims`, and their keys.
-        var rows: [Row] = []
-        var keys: Set<SessionClaim.Key> = []
-
-        struct Row {
-            var key: SessionClaim.Key
-            var node: String
-            var bytes: Int64
-            var batch: String
-            var leaf: Int
+    /// Inside a save, after its batches are inserted: the rows of `claims` (kept as lines of
+    /// their batches) wait; answers a claim that is stored, waiting, or there twice.
+    func waitForIndex(_ db: Database, _ claims: [ClaimRecord]) throws -> ClaimRecord? {
+        try db.execute(
+            sql: """
+                CREATE TEMP TABLE IF NOT EXISTS waiting_claims (
+                    session_id TEXT NOT NULL, id TEXT NOT NULL, node_id TEXT NOT NULL, bytes BIGINT NOT NULL, batch_id TEXT NOT NULL,
+                    leaf INTEGER NOT NULL, PRIMARY KEY (session_id, id)) WITHOUT ROWID
+                """)
+        let probe = try SQLiteRows(db, sql: "SELECT 1 FROM main.session_claims WHERE session_id = ? AND id = ?")
+        let wait = try SQLiteRows(
+            db, sql: "INSERT INTO temp.waiting_claims (session_id, id, node_id, bytes, batch_id, leaf) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING")
+        for claim in claims {
+            var stored = false
+            try probe.query(.text(claim.session), .text(claim.id)) { _ in stored = true }
+            let added = try wait.run(.text(claim.session), .text(claim.id), .text(claim.node), .integer(claim.bytes), .text(claim.batch ?? ""), .integer(Int64(claim.leaf ?? -1)))
+            if stored || added != 1 { return claim }
         }
+        claimsWaiting.withLock { $0 = true }
+        if try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM temp.waiting_claims") ?? 0 >= claimIndexRows { try Self.writeWaitingRows(db) }
+        return nil
     }
 
-    /// Adds `rows` to the waiting ones unless one of their claims is stored, waiting, or there
-    /// twice; answers that claim, or nil. The rows leave again if the transaction rolls back.
-    func addWaitingRows(_ db: Database, _ rows: [ClaimIndex.Row]) throws -> SessionClaim.Key? {
-        let probe = try SQLiteRows(db, sql: "SELECT 1 FROM session_claims WHERE session_id = ? AND id = ?")
-        return try claimIndex.withLock { index in
-            var added = 0
-            var refused: SessionClaim.Key?
-            for row in rows {
-                var found = false
-                try probe.query(.text(row.key.session), .text(row.key.id)) { _ in found = true }
-                guard !found, index.keys.insert(row.key).inserted else {
-                    refused = row.key
-                    break
-                }
-                added += 1
-            }
-            if let refused {
-                for row in rows.prefix(added) { index.keys.remove(row.key) }
-                return refused
-            }
-            index.rows += rows
-            let count = rows.count
-            db.afterNextTransaction(
-                onCommit: { _ in },
-                onRollback: { _ in
-                    self.claimIndex.withLock { index in
-                        for row in index.rows.suffix(count) { index.keys.remove(row.key) }
-                        index.rows.removeLast(count)
-                    }
-                })
-            return nil
-        }
+    /// Whether a claim of `key` waits (own rows are checked against the waiting ones too).
+    static func isWaiting(_ db: Database, session: String, id: String) throws -> Bool {
+        guard try db.tableExists("waiting_claims", in: "temp") else { return false }
+        var found = false
+        try SQLiteRows(db, sql: "SELECT 1 FROM temp.waiting_claims WHERE session_id = ? AND id = ?").query(.text(session), .text(id)) { _ in found = true }
+        return found
     }
 
-    /// Inserts `rows` into `session_claims`, sorted (neighbouring keys share pages), and
-    /// records that every batch committed so far is indexed.
-    static func insertIndexRows(_ db: Database, _ rows: [ClaimIndex.Row]) throws {
-        let insert = try SQLiteRows(db, sql: "INSERT INTO session_claims (session_id, id, node_id, bytes, batch_id, leaf) VALUES (?, ?, ?, ?, ?, ?)")
-        for row in rows.sorted(by: { ($0.key.session, $0.key.id) < ($1.key.session, $1.key.id) }) {
-            try insert.run(.text(row.key.session), .text(row.key.id), .text(row.node), .integer(row.bytes), .text(row.batch), .integer(Int64(row.leaf)))
-        }
-        try db.execute(sql: "UPDATE claim_index SET upto = (SELECT COALESCE(MAX(rowid), 0) FROM receipt_batches)")
+    /// Inside a write: the waiting rows go into `session_claims`, in key order, and every batch
+    /// committed so far is recorded as indexed.
+    static func writeWaitingRows(_ db: Database) throws {
+        guard try db.tableExists("waiting_claims", in: "temp") else { return }
+        try db.execute(
+            sql: """
+                INSERT INTO main.session_claims (session_id, id, node_id, bytes, batch_id, leaf)
+                SELECT session_id, id, node_id, bytes, batch_id, leaf FROM temp.waiting_claims ORDER BY session_id, id;
+                DELETE FROM temp.waiting_claims;
+                UPDATE claim_index SET upto = (SELECT COALESCE(MAX(rowid), 0) FROM receipt_batches)
+                """)
     }
 
-    /// Writes the waiting rows, in a transaction of their own (before a read of the table).
+    /// Writes every waiting row, in a transaction of its own (before a read of the table, and
+    /// when the store closes).
     func flushClaimIndex() async throws {
-        guard claimIndex.withLock({ !$0.rows.isEmpty }) else { return }
-        try await write { db in try self.flushWaitingRows(db) }
-    }
-
-    /// Inside a write: the waiting rows go into the table; they are forgotten once the
-    /// transaction commits (kept if it rolls back).
-    func flushWaitingRows(_ db: Database) throws {
-        let rows = claimIndex.withLock { $0.rows }
-        guard !rows.isEmpty else { return }
-        try Self.insertIndexRows(db, rows)
-        let count = rows.count
-        db.afterNextTransaction(onCommit: { _ in
-            self.claimIndex.withLock { index in
-                for row in index.rows.prefix(count) { index.keys.remove(row.key) }
-                index.rows.removeFirst(count)
-            }
-        })
+        guard claimsWaiting.withLock({ $0 }) else { return }
+        try await write { db in
+            try Self.writeWaitingRows(db)
+            db.afterNextTransaction(onCommit: { _ in self.claimsWaiting.withLock { $0 = false } })
+        }
     }
 
     /// After a crash: the rows of batches committed past `claim_index.upto`, from their lines.
     static func recoverClaimIndex(_ db: Database) throws {
         let upto = try Int64.fetchOne(db, sql: "SELECT upto FROM claim_index") ?? 0
-        var rows: [ClaimIndex.Row] = []
+        let insert = try SQLiteRows(
+            db, sql: "INSERT INTO session_claims (session_id, id, node_id, bytes, batch_id, leaf) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING")
         for claim in try batchClaims(db, sql: "SELECT id, claims FROM receipt_batches WHERE rowid > ? AND claims IS NOT NULL", arguments: [upto]) {
-            rows.append(ClaimIndex.Row(key: SessionClaim.Key(session: claim.session, id: claim.id), node: claim.node, bytes: claim.bytes, batch: claim.batch ?? "", leaf: claim.leaf ?? -1))
+            try insert.run(.text(claim.session), .text(claim.id), .text(claim.node), .integer(claim.bytes), .text(claim.batch ?? ""), .integer(Int64(claim.leaf ?? -1)))
         }
-        try insertIndexRows(db, rows)
+        try db.execute(sql: "UPDATE claim_index SET upto = (SELECT COALESCE(MAX(rowid), 0) FROM receipt_batches)")
     }
 }

@@ -1,6 +1,5 @@
 import Foundation
 import GRDB
-import Synchronization
 
 /// Claims, sessions, challenges, revenue and epochs: the stores of receipts, proofs and rewards.
 extension SQLiteStore {
@@ -97,23 +96,19 @@ extension SQLiteStore {
     package func saveClaims(_ claims: [ClaimRecord], batches: [ReceiptBatch]) async throws {
         let (lines, ownRows) = ClaimLines.split(claims, batches: batches)
         let texts = lines.mapValues(ClaimLines.encode)
-        // The session_claims rows of the claims kept as lines wait (SQLiteStore+ClaimIndex).
-        let rows = lines.flatMap { batch, members in
-            members.map { ClaimIndex.Row(key: SessionClaim.Key(session: $0.session, id: $0.id), node: $0.node, bytes: $0.bytes, batch: batch, leaf: $0.leaf ?? -1) }
-        }
         try await write { db in
-            // Claims kept as lines wait for their session_claims rows; claims kept on rows of
-            // their own (see ClaimLines.split) get theirs now.
-            if let stored = try self.addWaitingRows(db, rows) {
-                // Throwing rolls the whole transaction back.
-                throw StoreFailure.duplicate("claim \(stored.id) of session \(stored.session) is already stored")
-            }
             let nodeRow = try SQLiteRows(db, sql: "INSERT INTO claim_nodes (node_id, batch_id) VALUES (?, ?) ON CONFLICT DO NOTHING")
             for batch in batches {
                 try db.execute(
                     sql: "INSERT INTO receipt_batches (id, accepted_at, root, signature, leaves, claims) VALUES (?, ?, ?, ?, ?, ?)",
                     arguments: [batch.id, batch.acceptedAt, batch.root, batch.signature, batch.leaves, texts[batch.id]])
                 for node in Set((lines[batch.id] ?? []).map(\.node)) { try nodeRow.run(.text(node), .text(batch.id)) }
+            }
+            // Claims kept as lines wait for their session_claims rows (SQLiteStore+ClaimIndex);
+            // claims kept on rows of their own (see ClaimLines.split) get theirs now.
+            if let stored = try self.waitForIndex(db, lines.values.flatMap { $0 }) {
+                // Throwing rolls the whole transaction back.
+                throw StoreFailure.duplicate("claim \(stored.id) of session \(stored.session) is already stored")
             }
             let insert = try SQLiteRows(
                 db,
@@ -124,16 +119,14 @@ extension SQLiteStore {
             let keyRow = try SQLiteRows(
                 db, sql: "INSERT INTO session_claims (session_id, id, node_id, bytes, batch_id, leaf) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING")
             for claim in ownRows {
-                let waiting = self.claimIndex.withLock { $0.keys.contains(SessionClaim.Key(session: claim.session, id: claim.id)) }
                 let changed = try keyRow.run(
                     .text(claim.session), .text(claim.id), .text(claim.node), .integer(claim.bytes), .text(claim.batch ?? ""), .integer(Int64(claim.leaf ?? -1)))
-                guard changed == 1, !waiting else { throw StoreFailure.duplicate("claim \(claim.id) of session \(claim.session) is already stored") }
+                guard changed == 1, try !Self.isWaiting(db, session: claim.session, id: claim.id) else { throw StoreFailure.duplicate("claim \(claim.id) of session \(claim.session) is already stored") }
                 try insert.run(
                     .text(claim.id), .text(claim.node), .text(claim.content), .text(claim.session), .integer(claim.bytes), .integer(claim.acceptedAt),
                     .text(claim.receipt), claim.segments.sqlite, claim.ttfbMilliseconds.sqlite, claim.firstAt.sqlite, claim.lastAt.sqlite, claim.batch.sqlite,
                     claim.leaf.sqlite)
             }
-            if self.claimIndex.withLock({ $0.rows.count }) >= self.claimIndexRows { try self.flushWaitingRows(db) }
         }
     }
 

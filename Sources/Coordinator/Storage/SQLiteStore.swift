@@ -10,9 +10,9 @@ package final class SQLiteStore: CoordinatorStore {
     /// writes, so commits (which a claim round waits for) do not.
     let checkpointer: DatabaseQueue
     private let checkpointing = Mutex(false)
-    /// `session_claims` rows waiting to be written in bulk (SQLiteStore+ClaimIndex), and how
-    /// many wait at most.
-    let claimIndex = Mutex(ClaimIndex())
+    /// Whether `session_claims` rows may be waiting to be written in bulk
+    /// (SQLiteStore+ClaimIndex), and how many wait at most.
+    let claimsWaiting = Mutex(false)
     let claimIndexRows: Int
 
     /// Opens (creating) the file at `path`.
@@ -26,7 +26,7 @@ package final class SQLiteStore: CoordinatorStore {
             configuration.busyMode = .timeout(5)
             // 64 MiB of page cache a connection (SQLite's default is 2 MiB): claim ids and
             // sessions are random keys, so a round's inserts touch pages all over their indexes.
-            configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA cache_size = -65536; PRAGMA wal_autocheckpoint = 0") }
+            configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA cache_size = -65536; PRAGMA wal_autocheckpoint = 0; PRAGMA temp_store = MEMORY") }
             database = try DatabasePool(path: path, configuration: configuration)
             checkpointer = try DatabaseQueue(path: path, configuration: configuration)
         } catch {
