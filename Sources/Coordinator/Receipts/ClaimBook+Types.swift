@@ -46,6 +46,13 @@ extension ClaimBook {
         var id: UInt128
     }
 
+    /// Where a claim of a round in flight is: the round's number and its receipt's index in
+    /// the round's signed batch.
+    struct InFlight {
+        var round: Int
+        var index: Int32
+    }
+
     /// One edge's batch in a round, checked as far as it can be without the store.
     struct Submission {
         var claims: [Prepared]

@@ -58,12 +58,18 @@ extension ClaimBook {
     /// Forgets what the rounds that landed had in flight, and the oldest sessions kept when
     /// there are too many.
     func purgeLanded() {
-        for number in landed {
-            guard let keys = keysInFlight.removeValue(forKey: number) else { continue }
-            for key in keys.claims where claimsInFlight[key]?.round == number { claimsInFlight[key] = nil }
-            for id in keys.sessions where totalsInFlight[id]?.round == number { totalsInFlight[id] = nil }
-        }
+        let rounds = landed.compactMap { number in keysInFlight.removeValue(forKey: number).map { (number, $0) } }
         landed.removeAll(keepingCapacity: true)
+        if keysInFlight.isEmpty {
+            // None left in flight: all go at once, without looking each up.
+            claimsInFlight.removeAll(keepingCapacity: true)
+            totalsInFlight.removeAll(keepingCapacity: true)
+        } else {
+            for (number, keys) in rounds {
+                for key in keys.claims where claimsInFlight[key]?.round == number { claimsInFlight[key] = nil }
+                for id in keys.sessions where totalsInFlight[id]?.round == number { totalsInFlight[id] = nil }
+            }
+        }
         if committed.count > Self.committedSessions {
             // The older half goes; sessions with rounds in flight stay.
             let oldest = committed.map { ($0.key, $0.value.issued) }.sorted { $0.1 < $1.1 }.prefix(committed.count / 2)

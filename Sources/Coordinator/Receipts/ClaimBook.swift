@@ -42,10 +42,11 @@ package actor ClaimBook {
     /// turn on as soon as it is signed, and the next round is checked against these while it
     /// is written; a round whose check saw a round in flight fails if that one's write fails,
     /// so nothing is answered or built on a round that was not stored.
-    var claimsInFlight: [ClaimKey: (node: String, claim: DeliveryClaim, outcome: Outcome, round: Int)] = [:]
+    var claimsInFlight: [ClaimKey: InFlight] = [:]
     var totalsInFlight: [UInt128: (total: Delivered, round: Int)] = [:]
-    /// Which claims and sessions each round in flight put there.
-    var keysInFlight: [Int: (claims: [ClaimKey], sessions: [UInt128])] = [:]
+    /// Each round in flight: its signed batch (whose `index`-th receipt is a claim's in
+    /// `claimsInFlight`), and which claims and sessions it put there.
+    var keysInFlight: [Int: (signed: SignedRound, claims: [ClaimKey], sessions: [UInt128])] = [:]
     /// What the store holds for sessions, as far as this coordinator knows it for certain (a
     /// store no other coordinator writes): written by this process, or read while no round of
     /// the session was in flight. A session issued after `watermark` that is not here has no
@@ -180,7 +181,9 @@ package actor ClaimBook {
         }
         let shared = store.isShared
         if watermark == nil, !shared { watermark = try await store.newestClaimedSession().map { KeyVault.issued(ofSession: $0) ?? .max } ?? .min }
-        let unknown = sessions.filter { key, session in shared || (committed[key] == nil && session.issued <= watermark ?? .max) }
+        let stored = watermark ?? .max
+        var unknown: [(key: UInt128, id: String, issued: Int64)] = []
+        for (key, session) in sessions where shared || (session.issued <= stored && committed[key] == nil) { unknown.append((key, session.id, session.issued)) }
         var read: [UInt128: (delivered: Delivered, ids: Set<UInt128>)] = [:]
         func key(_ session: String, _ id: String) throws -> ClaimKey {
             guard let session = KeyVault.key(ofSession: session), let id = UInt128.fromHex(id.utf8) else {
@@ -191,7 +194,7 @@ package actor ClaimBook {
         if shared {
             // Sessions' sums from the database, and which of this round's claims it has: the
             // sessions' other claims (hundreds for a long playback) stay there.
-            for total in try await store.sessionTotals(ids: unknown.values.map(\.id)) {
+            for total in try await store.sessionTotals(ids: unknown.map(\.id)) {
                 guard let session = KeyVault.key(ofSession: total.id) else { continue }
                 read[session, default: (Delivered(), [])].delivered = Delivered(bytes: total.bytes, edges: total.edges)
             }
@@ -206,7 +209,7 @@ package actor ClaimBook {
                 read[stored.session, default: (Delivered(), [])].ids.insert(stored.id)
             }
         } else {
-            for claim in try await store.sessionClaims(sessions: unknown.values.map(\.id)) {
+            for claim in try await store.sessionClaims(sessions: unknown.map(\.id)) {
                 let stored = try key(claim.key.session, claim.key.id)
                 var state = read[stored.session] ?? (Delivered(), [])
                 state.delivered.bytes += claim.bytes
@@ -217,9 +220,9 @@ package actor ClaimBook {
         }
         if !shared {
             // Read while none of their rounds was in flight: what the store holds, for good.
-            for (key, session) in unknown where totalsInFlight[key] == nil {
-                let state = read[key] ?? (Delivered(), [])
-                committed[key] = (state.delivered, state.ids, session.issued)
+            for session in unknown where totalsInFlight[session.key] == nil {
+                let state = read[session.key] ?? (Delivered(), [])
+                committed[session.key] = (state.delivered, state.ids, session.issued)
             }
         }
         func isStored(_ key: ClaimKey) -> Bool { read[key.session]?.ids.contains(key.id) ?? committed[key.session]?.ids.contains(key.id) ?? false }
@@ -267,9 +270,10 @@ package actor ClaimBook {
                     refuse("claim \(claim.id) was sent twice at once: a replayed claim")
                     continue
                 }
-                if !claimsInFlight.isEmpty, let flying = claimsInFlight[key] {
-                    if flying.node == node, flying.claim == claim {
-                        outcomes[index][position] = flying.outcome  // a resubmission while its round is written
+                if !claimsInFlight.isEmpty, let flying = claimsInFlight[key], let signed = keysInFlight[flying.round]?.signed {
+                    let earlier = signed.batch.bodies[Int(flying.index)]
+                    if earlier.node == node, earlier.claim == claim {
+                        outcomes[index][position] = .signed(signed, index: Int(flying.index))  // a resubmission while its round is written
                     } else {
                         refuse("claim id \(claim.id) was already used: a replayed or altered claim")
                     }
@@ -347,10 +351,10 @@ package actor ClaimBook {
         for (index, place) in pending.enumerated() {
             let outcome = Outcome.signed(signed, index: index)
             outcomes[place.submission][place.claim] = outcome
-            claimsInFlight[keys[index]] = (bodies[index].node, bodies[index].claim, outcome, number)
+            claimsInFlight[keys[index]] = InFlight(round: number, index: Int32(index))
         }
         for (session, change) in totals { totalsInFlight[session] = (change.delivered, number) }
-        keysInFlight[number] = (keys, Array(totals.keys))
+        keysInFlight[number] = (signed, keys, Array(totals.keys))
         return (outcomes.map { $0.compactMap { $0 } }, number, RoundWrite(reliesOn: reliesOn, claims: records, batch: batch, sessions: totals))
     }
 
