@@ -38,8 +38,13 @@ extension SQLiteStore {
             let added = try wait.run(.text(claim.session), .text(claim.id), .text(claim.node), .integer(claim.bytes), .text(claim.batch ?? ""), .integer(Int64(claim.leaf ?? -1)))
             if stored || added != 1 { return claim }
         }
-        claimsWaiting.withLock { $0 = true }
-        if try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM temp.waiting_claims") ?? 0 >= claimIndexRows { try Self.writeWaitingRows(db) }
+        let count = claims.count
+        if claimsWaiting.withLock({ $0 }) + count >= claimIndexRows {
+            try Self.writeWaitingRows(db)
+            db.afterNextTransaction(onCommit: { _ in self.claimsWaiting.withLock { $0 = 0 } })
+        } else {
+            db.afterNextTransaction(onCommit: { _ in self.claimsWaiting.withLock { $0 += count } })
+        }
         return nil
     }
 
@@ -67,10 +72,10 @@ extension SQLiteStore {
     /// Writes every waiting row, in a transaction of its own (before a read of the table, and
     /// when the store closes).
     func flushClaimIndex() async throws {
-        guard claimsWaiting.withLock({ $0 }) else { return }
+        guard claimsWaiting.withLock({ $0 > 0 }) else { return }
         try await write { db in
             try Self.writeWaitingRows(db)
-            db.afterNextTransaction(onCommit: { _ in self.claimsWaiting.withLock { $0 = false } })
+            db.afterNextTransaction(onCommit: { _ in self.claimsWaiting.withLock { $0 = 0 } })
         }
     }
 

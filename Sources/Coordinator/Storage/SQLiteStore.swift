@@ -10,9 +10,9 @@ package final class SQLiteStore: CoordinatorStore {
     /// writes, so commits (which a claim round waits for) do not.
     let checkpointer: DatabaseQueue
     private let checkpointing = Mutex(false)
-    /// Whether `session_claims` rows may be waiting to be written in bulk
-    /// (SQLiteStore+ClaimIndex), and how many wait at most.
-    let claimsWaiting = Mutex(false)
+    /// How many `session_claims` rows wait to be written in bulk (SQLiteStore+ClaimIndex), and
+    /// how many may.
+    let claimsWaiting = Mutex(0)
     let claimIndexRows: Int
 
     /// Opens (creating) the file at `path`.
