@@ -1,4 +1,6 @@
+import Crypto
 import DePINProtocol
+import Synchronization
 
 /// The policy of ``ClaimBook`` and the values its rounds pass around.
 extension ClaimBook {
@@ -21,8 +23,8 @@ extension ClaimBook {
         /// The oldest round in flight when this one was checked: it relied on that one and
         /// every later one being written.
         var reliesOn: Int?
-        var claims: [ClaimRecord]
-        var batch: ReceiptBatch?
+        /// What to store, or why the round could not be laid out (it fails as a failed write).
+        var save: Result<ClaimsToSave, any Error>
         var sessions: [UInt128: SessionWrite]
         var done: CheckedContinuation<Void, any Error>
     }
@@ -77,17 +79,36 @@ extension ClaimBook {
         case refused(claim: String, reason: String)
     }
 
-    /// A round's signed batch, shared by the submissions it answers.
+    /// A round's accepted claims, shared by the submissions it answers, and their signed
+    /// batch: signed off the actor once the round is checked, before its write is queued.
     final class SignedRound: Sendable {
-        let batch: DeliveryReceipt.SignedBatch
-        init(_ batch: DeliveryReceipt.SignedBatch) { self.batch = batch }
+        let bodies: [DeliveryReceipt.Body]
+        let leaves: [[UInt8]]
+        private let signed = Mutex<DeliveryReceipt.SignedBatch?>(nil)
+
+        init(bodies: [DeliveryReceipt.Body], leaves: [[UInt8]]) {
+            self.bodies = bodies
+            self.leaves = leaves
+        }
+
+        func sign(with key: Curve25519.Signing.PrivateKey) throws -> DeliveryReceipt.SignedBatch {
+            let batch = try DeliveryReceipt.SignedBatch(bodies, leaves: leaves, with: key)
+            signed.withLock { $0 = batch }
+            return batch
+        }
+
+        /// The signed batch. Read only once the round's write has finished (or a later
+        /// round's: rounds are written in order), which is after it was signed.
+        var batch: DeliveryReceipt.SignedBatch { signed.withLock { $0! } }
     }
 
     /// What a round wrote, or nil when it accepted nothing.
     struct RoundWrite {
         var reliesOn: Int?
-        var claims: [ClaimRecord]
-        var batch: ReceiptBatch?
+        /// The accepted claims, the id their batch will have and their first acceptance time.
+        var round: SignedRound?
+        var batchID: String
+        var acceptedAt: Int64
         var sessions: [UInt128: SessionWrite]
     }
 }

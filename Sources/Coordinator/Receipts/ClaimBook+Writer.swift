@@ -3,6 +3,12 @@ import DePINProtocol
 /// The writer of ``ClaimBook``: rounds signed meanwhile go to the store in one transaction,
 /// and what was stored is kept in memory; the rounds that landed are then forgotten.
 extension ClaimBook {
+    /// A round that writes nothing: the rounds after it need not wait for it.
+    func skipWrite(_ number: Int) {
+        unwrittenSkipped.insert(number)
+        startWriter()
+    }
+
     func startWriter() {
         guard !writing else { return }
         writing = true
@@ -12,12 +18,25 @@ extension ClaimBook {
     /// Writes the rounds signed meanwhile, all in one transaction (group commit), until none
     /// is left; a round that relied on one whose write failed fails without being written.
     func writeRounds() async {
-        while !unwritten.isEmpty {
-            let group = unwritten
-            unwritten = []
+        while true {
+            // The rounds next in order that are laid out (a later one waits for those before it).
+            var group: [Write] = []
+            while true {
+                if let write = unwritten.removeValue(forKey: nextWrite) {
+                    group.append(write)
+                } else if unwrittenSkipped.remove(nextWrite) == nil {
+                    break
+                }
+                nextWrite += 1
+            }
+            guard !group.isEmpty else { break }
             var writes: [Write] = []
             for write in group {
-                if let reliesOn = write.reliesOn, reliesOn <= lastFailedRound {
+                if case .failure(let error) = write.save {
+                    lastFailedRound = max(lastFailedRound, write.number)
+                    write.done.resume(throwing: error)
+                    landed.append(write.number)
+                } else if let reliesOn = write.reliesOn, reliesOn <= lastFailedRound {
                     lastFailedRound = max(lastFailedRound, write.number)
                     write.done.resume(throwing: StoreFailure.unavailable("an earlier round of claims this one was checked against could not be stored"))
                     landed.append(write.number)
@@ -27,7 +46,7 @@ extension ClaimBook {
             }
             guard !writes.isEmpty else { continue }
             do {
-                try await store.saveClaims(writes.flatMap(\.claims), batches: writes.compactMap(\.batch))
+                try await store.saveClaims(ClaimsToSave.merged(try writes.map { try $0.save.get() }))
                 for write in writes {
                     remember(write)
                     write.done.resume()

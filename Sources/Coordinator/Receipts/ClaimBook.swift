@@ -1,3 +1,4 @@
+import Crypto
 import DePINProtocol
 import Foundation
 import Media
@@ -59,9 +60,12 @@ package actor ClaimBook {
     /// its store read, which then sees what they wrote.
     var landed: [Int] = []
     var rounds = 0
-    /// Rounds signed and waiting to be written; whether the writer runs; the last round whose
-    /// write failed (or that depended on one that did).
-    var unwritten: [Write] = []
+    /// Rounds signed and waiting to be written, by number; rounds with nothing to write; the
+    /// next round to write (rounds are written in order); whether the writer runs; the last
+    /// round whose write failed (or that depended on one that did).
+    var unwritten: [Int: Write] = [:]
+    var unwrittenSkipped: Set<Int> = []
+    var nextWrite = 1
     var writing = false
     var lastFailedRound = 0
 
@@ -94,9 +98,12 @@ package actor ClaimBook {
         let outcomes = try await enter(prepared, from: node)
         var answer = ClaimAnswer(receipts: [], refused: [])
         answer.receipts.reserveCapacity(outcomes.count)
+        var last: (round: SignedRound, batch: DeliveryReceipt.SignedBatch)?
         for outcome in outcomes {
             switch outcome {
-            case .signed(let round, let index): answer.receipts.append(round.batch.receipt(index))
+            case .signed(let round, let index):
+                if last?.round !== round { last = (round, round.batch) }
+                answer.receipts.append(last!.batch.receipt(index))
             case .again(let receipt): answer.receipts.append(receipt)
             case .refused(let claim, let reason): answer.refused.append(.init(claim: claim, reason: reason))
             }
@@ -138,17 +145,22 @@ package actor ClaimBook {
             taken += next.claims.count
         }
         var results: [Result<[Outcome], any Error>]
+        let number = nextRound()
         do {
-            let checked = try await check(round)
-            // The next round is checked while this one is written.
+            let checked = try await check(round, number: number)
+            // The next round is checked while this one is laid out for the store (off this
+            // actor) and written; rounds are written in their order.
             passTurn()
             do {
                 if let write = checked.write {
+                    let save: Result<ClaimsToSave, any Error>
+                    do { save = .success(try await Self.layOut(write, key: vault.identity.privateKey)) } catch { save = .failure(error) }
                     try await withCheckedThrowingContinuation { done in
-                        unwritten.append(
-                            Write(number: checked.round, reliesOn: write.reliesOn, claims: write.claims, batch: write.batch, sessions: write.sessions, done: done))
+                        unwritten[number] = Write(number: number, reliesOn: write.reliesOn, save: save, sessions: write.sessions, done: done)
                         startWriter()
                     }
+                } else {
+                    skipWrite(number)
                 }
                 results = checked.outcomes.map { .success($0) }
             } catch {
@@ -156,6 +168,7 @@ package actor ClaimBook {
             }
         } catch {
             passTurn()
+            skipWrite(number)
             results = round.map { _ in .failure(error) }
         }
         for (submission, result) in zip(round, results).dropFirst() { submission.reply?.resume(returning: result) }
@@ -166,9 +179,7 @@ package actor ClaimBook {
     /// written and signs the receipts of all at once.
     /// - Returns: each submission's outcomes, the round's number, and what to write (the
     ///   batch's root, signature and leaves once; each claim's row; the sessions' totals).
-    private func check(_ round: [Submission]) async throws -> (outcomes: [[Outcome]], round: Int, write: RoundWrite?) {
-        rounds += 1
-        let number = rounds
+    private func check(_ round: [Submission], number: Int) async throws -> (outcomes: [[Outcome]], write: RoundWrite?) {
         // Rounds that landed are in the store now; the rest stay in flight through this check.
         purgeLanded()
         let reliesOn = keysInFlight.keys.min()
@@ -271,7 +282,7 @@ package actor ClaimBook {
                     continue
                 }
                 if !claimsInFlight.isEmpty, let flying = claimsInFlight[key], let signed = keysInFlight[flying.round]?.signed {
-                    let earlier = signed.batch.bodies[Int(flying.index)]
+                    let earlier = signed.bodies[Int(flying.index)]
                     if earlier.node == node, earlier.claim == claim {
                         outcomes[index][position] = .signed(signed, index: Int(flying.index))  // a resubmission while its round is written
                     } else {
@@ -335,17 +346,11 @@ package actor ClaimBook {
         }
         guard !bodies.isEmpty else {
             // Nothing to write; resubmissions answered from rounds in flight wait for those.
-            return (outcomes.map { $0.compactMap { $0 } }, number, reliesOn.map { RoundWrite(reliesOn: $0, claims: [], batch: nil, sessions: [:]) })
+            return (
+                outcomes.map { $0.compactMap { $0 } }, reliesOn.map { RoundWrite(reliesOn: $0, round: nil, batchID: "", acceptedAt: roundTime, sessions: [:]) }
+            )
         }
-        let signed = SignedRound(try DeliveryReceipt.SignedBatch(bodies, leaves: leaves, with: vault.identity.privateKey))
-        let batchID = DeliveryClaim.newID()
-        let records = bodies.enumerated().map { leaf, body in
-            ClaimRecord(
-                id: body.claim.id, node: body.node, content: body.claim.content, session: body.claim.session, bytes: body.claim.bytes,
-                acceptedAt: body.acceptedAt, segments: body.claim.segments, ttfbMilliseconds: body.claim.ttfbMilliseconds, firstAt: body.claim.firstAt,
-                lastAt: body.claim.lastAt, batch: batchID, leaf: leaf)
-        }
-        let batch = ReceiptBatch(id: batchID, acceptedAt: bodies.lazy.map(\.acceptedAt).min() ?? roundTime, signed: signed.batch)
+        let signed = SignedRound(bodies: bodies, leaves: leaves)
         // (No reserveCapacity on these: they grow and shrink round by round, and reserving
         // exactly would rehash them at every round instead of doubling now and then.)
         for (index, place) in pending.enumerated() {
@@ -355,7 +360,31 @@ package actor ClaimBook {
         }
         for (session, change) in totals { totalsInFlight[session] = (change.delivered, number) }
         keysInFlight[number] = (signed, keys, Array(totals.keys))
-        return (outcomes.map { $0.compactMap { $0 } }, number, RoundWrite(reliesOn: reliesOn, claims: records, batch: batch, sessions: totals))
+        return (
+            outcomes.map { $0.compactMap { $0 } },
+            RoundWrite(reliesOn: reliesOn, round: signed, batchID: DeliveryClaim.newID(), acceptedAt: bodies.lazy.map(\.acceptedAt).min() ?? roundTime, sessions: totals)
+        )
+    }
+
+    /// The next round's number.
+    private func nextRound() -> Int {
+        rounds += 1
+        return rounds
+    }
+
+    /// Signs a round's claims as one batch (its Merkle tree and one signature) and lays them
+    /// out as the store keeps them (the lines' text): off the actor, so the next round is
+    /// checked meanwhile.
+    private nonisolated static func layOut(_ write: RoundWrite, key: Curve25519.Signing.PrivateKey) async throws -> ClaimsToSave {
+        guard let round = write.round else { return ClaimsToSave([], batches: []) }
+        let batch = ReceiptBatch(id: write.batchID, acceptedAt: write.acceptedAt, signed: try round.sign(with: key))
+        let records = round.bodies.enumerated().map { leaf, body in
+            ClaimRecord(
+                id: body.claim.id, node: body.node, content: body.claim.content, session: body.claim.session, bytes: body.claim.bytes,
+                acceptedAt: body.acceptedAt, segments: body.claim.segments, ttfbMilliseconds: body.claim.ttfbMilliseconds, firstAt: body.claim.firstAt,
+                lastAt: body.claim.lastAt, batch: write.batchID, leaf: leaf)
+        }
+        return ClaimsToSave(records, batches: [batch])
     }
 
     /// Hands the turn to the next batch waiting (which then holds it), or frees it.

@@ -118,3 +118,38 @@ enum ClaimLines {
         return (lines, ownRows)
     }
 }
+
+/// Claims and their receipt batches laid out as the stores keep them: which claims are lines
+/// of which batch (and those lines' text), which are kept on rows of their own. Made before a
+/// store's transaction, on the caller's task, so the store's single writer does not.
+package struct ClaimsToSave: Sendable {
+    package let claims: [ClaimRecord]
+    package let batches: [ReceiptBatch]
+    let lines: [String: [ClaimRecord]]
+    let texts: [String: String]
+    let ownRows: [ClaimRecord]
+
+    package init(_ claims: [ClaimRecord], batches: [ReceiptBatch]) {
+        self.claims = claims
+        self.batches = batches
+        (lines, ownRows) = ClaimLines.split(claims, batches: batches)
+        texts = lines.mapValues(ClaimLines.encode)
+    }
+
+    private init(claims: [ClaimRecord], batches: [ReceiptBatch], lines: [String: [ClaimRecord]], texts: [String: String], ownRows: [ClaimRecord]) {
+        self.claims = claims
+        self.batches = batches
+        self.lines = lines
+        self.texts = texts
+        self.ownRows = ownRows
+    }
+
+    /// Several saves as one (their batches are distinct).
+    package static func merged(_ saves: [ClaimsToSave]) -> ClaimsToSave {
+        guard saves.count != 1 else { return saves[0] }
+        return ClaimsToSave(
+            claims: saves.flatMap(\.claims), batches: saves.flatMap(\.batches),
+            lines: saves.reduce(into: [:]) { $0.merge($1.lines) { first, _ in first } },
+            texts: saves.reduce(into: [:]) { $0.merge($1.texts) { first, _ in first } }, ownRows: saves.flatMap(\.ownRows))
+    }
+}

@@ -63,10 +63,11 @@ package protocol CoordinatorStore: Sendable {
     func claims(keys: [SessionClaim.Key]) async throws -> [ClaimRecord]
     /// A node's accepted claims, oldest first.
     func claims(node: String) async throws -> [ClaimRecord]
-    /// Stores accepted claims and the receipt batches they were signed in, in one transaction.
+    /// Stores accepted claims and the receipt batches they were signed in, in one transaction
+    /// (``ClaimsToSave`` lays them out beforehand, on any task).
     /// - Throws: ``StoreFailure/duplicate(_:)`` (and writes nothing) when a session already
     ///   has a claim with the id.
-    func saveClaims(_ claims: [ClaimRecord], batches: [ReceiptBatch]) async throws
+    func saveClaims(_ save: ClaimsToSave) async throws
     /// Receipt batches by id (any order; unknown ids are left out).
     func receiptBatches(ids: [String]) async throws -> [ReceiptBatch]
 
@@ -500,4 +501,11 @@ package struct StoreFailure: Error, CustomStringConvertible {
     package static func duplicate(_ what: String) -> Self { .init(code: .duplicate, message: what) }
     package static func unavailable(_ what: String) -> Self { .init(code: .unavailable, message: what) }
     package static func corrupt(_ what: String) -> Self { .init(code: .corrupt, message: what) }
+}
+
+extension CoordinatorStore {
+    /// ``saveClaims(_:)-(ClaimsToSave)`` of `claims` and `batches`.
+    package func saveClaims(_ claims: [ClaimRecord], batches: [ReceiptBatch]) async throws {
+        try await saveClaims(ClaimsToSave(claims, batches: batches))
+    }
 }

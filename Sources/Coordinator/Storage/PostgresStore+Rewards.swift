@@ -129,9 +129,8 @@ extension PostgresStore {
         }
     }
 
-    package func saveClaims(_ claims: [ClaimRecord], batches: [ReceiptBatch]) async throws {
-        let (lines, ownRows) = ClaimLines.split(claims, batches: batches)
-        let texts = lines.mapValues(ClaimLines.encode)
+    package func saveClaims(_ save: ClaimsToSave) async throws {
+        let (claims, batches, lines, texts, ownRows) = (save.claims, save.batches, save.lines, save.texts, save.ownRows)
         try await transaction { connection in
             for batch in batches {
                 try await connection.query(
