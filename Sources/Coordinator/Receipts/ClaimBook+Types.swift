@@ -42,6 +42,27 @@ extension ClaimBook {
         var edges: [String] = []
     }
 
+    /// A session's claim ids in memory: the first kept inline (a session usually has one claim
+    /// an edge's batch, so most need no set), the rest in a set.
+    struct ClaimIDs: ExpressibleByArrayLiteral {
+        private var first: UInt128?
+        private var rest: Set<UInt128> = []
+
+        init(arrayLiteral ids: UInt128...) { formUnion(ids) }
+
+        func contains(_ id: UInt128) -> Bool { first == id || (!rest.isEmpty && rest.contains(id)) }
+
+        mutating func insert(_ id: UInt128) {
+            if first == nil {
+                first = id
+            } else if first != id {
+                rest.insert(id)
+            }
+        }
+
+        mutating func formUnion(_ ids: [UInt128]) { for id in ids { insert(id) } }
+    }
+
     /// A claim in memory: its session's key (the session MAC) and its id, as numbers.
     struct ClaimKey: Hashable, Sendable {
         var session: UInt128

@@ -65,11 +65,13 @@ extension ClaimBook {
     func remember(_ write: Write) {
         guard !store.isShared else { return }
         for (session, change) in write.sessions {
-            if committed[session] != nil {
-                committed[session]!.delivered = change.delivered
-                committed[session]!.ids.formUnion(change.added)
+            if let known = committed.index(forKey: session) {
+                committed.values[known].delivered = change.delivered
+                committed.values[known].ids.formUnion(change.added)
             } else if change.issued > watermark ?? .max {
-                committed[session] = (change.delivered, Set(change.added), change.issued)
+                var ids = ClaimIDs()
+                ids.formUnion(change.added)
+                committed[session] = (change.delivered, ids, change.issued)
             }
         }
     }

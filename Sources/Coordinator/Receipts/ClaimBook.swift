@@ -52,7 +52,7 @@ package actor ClaimBook {
     /// store no other coordinator writes): written by this process, or read while no round of
     /// the session was in flight. A session issued after `watermark` that is not here has no
     /// stored claim (read from the store at the first round: the newest session it has).
-    var committed: [UInt128: (delivered: Delivered, ids: Set<UInt128>, issued: Int64)] = [:]
+    var committed: [UInt128: (delivered: Delivered, ids: ClaimIDs, issued: Int64)] = [:]
     var watermark: Int64?
     /// Sessions kept in memory at most; the oldest issued go first (and raise the watermark).
     static let committedSessions = 200_000
@@ -195,7 +195,7 @@ package actor ClaimBook {
         let stored = watermark ?? .max
         var unknown: [(key: UInt128, id: String, issued: Int64)] = []
         for (key, session) in sessions where shared || (session.issued <= stored && committed[key] == nil) { unknown.append((key, session.id, session.issued)) }
-        var read: [UInt128: (delivered: Delivered, ids: Set<UInt128>)] = [:]
+        var read: [UInt128: (delivered: Delivered, ids: ClaimIDs)] = [:]
         func key(_ session: String, _ id: String) throws -> ClaimKey {
             guard let session = KeyVault.key(ofSession: session), let id = UInt128.fromHex(id.utf8) else {
                 throw StoreFailure.corrupt("stored claim \(id.prefix(64)) of session \(session.prefix(80)) has a malformed id")
