@@ -152,7 +152,8 @@ public struct DeliveryReceipt: Codable, Sendable, Equatable {
         }
 
         private func appendCanonical(to bytes: inout [UInt8]) {
-            bytes.reserveCapacity(bytes.count + 64 + claim.id.utf8.count + node.utf8.count + claim.content.utf8.count + claim.session.utf8.count + 100)
+            bytes.reserveCapacity(
+                bytes.count + 64 + claim.id.utf8.count + node.utf8.count + claim.content.utf8.count + claim.session.utf8.count + 100)
             bytes += "DEPIN-RECEIPT-1".utf8
             func line(_ text: String) {
                 bytes.append(UInt8(ascii: "\n"))
@@ -244,7 +245,8 @@ public struct DeliveryReceipt: Codable, Sendable, Equatable {
             return DeliveryReceipt(
                 claim: body.claim.id, node: body.node, content: body.claim.content, session: body.claim.session, bytes: body.claim.bytes,
                 segments: body.claim.segments, ttfbMilliseconds: body.claim.ttfbMilliseconds, firstAt: body.claim.firstAt,
-                lastAt: body.claim.lastAt, acceptedAt: body.acceptedAt, root: rootHex, proof: tree.proof(chunk: index, hex: hexLevels)!, signature: signature)
+                lastAt: body.claim.lastAt, acceptedAt: body.acceptedAt, root: rootHex, proof: tree.proof(chunk: index, hex: hexLevels)!,
+                signature: signature)
         }
     }
 

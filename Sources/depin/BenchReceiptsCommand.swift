@@ -35,16 +35,25 @@ struct BenchReceiptsCommand: AsyncParsableCommand {
         let now = Int64(Date().timeIntervalSince1970)
         try await store.saveNode(
             NodeRecord(
-                id: node.id, publicKey: node.publicKey.rawRepresentation.base64EncodedString(), deviceClass: "server", cores: 8, ramGB: 16, mbps: 1000,
-                gpu: false, diskGB: 1000, ssd: true, latitude: 48.85, longitude: 2.35, url: "https://edge.example", registeredAt: now, lastHeartbeat: now))
+                id: node.id, publicKey: node.publicKey.rawRepresentation.base64EncodedString(), deviceClass: "server", cores: 8, ramGB: 16,
+                mbps: 1000,
+                gpu: false, diskGB: 1000, ssd: true, latitude: 48.85, longitude: 2.35, url: "https://edge.example", registeredAt: now,
+                lastHeartbeat: now))
         try await registry.reload()
         // One long title, so no session reaches its cap.
         let manifest = ContentManifest(
             id: "bench", createdAt: now, segmentSeconds: 4,
-            source: .init(width: 1920, height: 1080, frameRate: 30, codecs: "avc1.640028", hasAudio: false, bandwidth: 50_000_000, averageBandwidth: 50_000_000, video: "copied", audio: nil),
-            segments: (0..<100).map { .init(index: $0, duration: 4, length: 25_000_000, sha256: String(repeating: "a", count: 64), merkleRoot: String(repeating: "b", count: 64)) },
+            source: .init(
+                width: 1920, height: 1080, frameRate: 30, codecs: "avc1.640028", hasAudio: false, bandwidth: 50_000_000, averageBandwidth: 50_000_000,
+                video: "copied", audio: nil),
+            segments: (0..<100).map {
+                .init(
+                    index: $0, duration: 4, length: 25_000_000, sha256: String(repeating: "a", count: 64),
+                    merkleRoot: String(repeating: "b", count: 64))
+            },
             ladder: [], transcode: ContentManifest.defaultTranscodeSettings)
-        try await store.saveContent(ContentRecord(id: "bench", manifest: String(decoding: try JSONEncoder().encode(manifest), as: UTF8.self), sealedKey: "x", createdAt: now))
+        try await store.saveContent(
+            ContentRecord(id: "bench", manifest: String(decoding: try JSONEncoder().encode(manifest), as: UTF8.self), sealedKey: "x", createdAt: now))
         let book = ClaimBook(store: store, vault: vault, registry: registry)
 
         let verifyRate = Self.ed25519VerificationsPerSecond()
@@ -70,21 +79,25 @@ struct BenchReceiptsCommand: AsyncParsableCommand {
             // says how far the cores were kept busy.
             print(
                 String(
-                    format: "%@ (%d requests in flight): %d claims, %d receipts in %.3f s: %.0f claims/s (%.1f µs of CPU per claim, %.2f cores busy)", label,
+                    format: "%@ (%d requests in flight): %d claims, %d receipts in %.3f s: %.0f claims/s (%.1f µs of CPU per claim, %.2f cores busy)",
+                    label,
                     inFlight, count, accepted, seconds, Double(count) / seconds, cpu * 1e6 / Double(max(count, 1)), cpu / seconds))
         }
         try await store.close()
     }
 
     /// Signed request bodies, as edges send them.
-    static func requests(count: Int, batchSize: Int, node: NodeIdentity, vault: KeyVault, now: Int64) throws -> [(body: Data, headers: [String: String])] {
+    static func requests(count: Int, batchSize: Int, node: NodeIdentity, vault: KeyVault, now: Int64) throws -> [(
+        body: Data, headers: [String: String]
+    )] {
         var out: [(Data, [String: String])] = []
         var made = 0
         while made < count {
             let size = min(batchSize, count - made)
             let claims = (0..<size).map { _ in
                 DeliveryClaim(
-                    id: DeliveryClaim.newID(), content: "bench", session: vault.newSession(content: "bench", now: now - 60), bytes: 2_000_000, segments: 1,
+                    id: DeliveryClaim.newID(), content: "bench", session: vault.newSession(content: "bench", now: now - 60), bytes: 2_000_000,
+                    segments: 1,
                     ttfbMilliseconds: 12, firstAt: now - 50, lastAt: now - 10)
             }
             let body = try JSONEncoder().encode(ClaimBatch(claims: claims))
@@ -96,7 +109,9 @@ struct BenchReceiptsCommand: AsyncParsableCommand {
     }
 
     /// What the API handler does per request, `concurrency` requests at once.
-    static func submit(_ requests: [(body: Data, headers: [String: String])], registry: Registry, book: ClaimBook, concurrency: Int) async throws -> Int {
+    static func submit(_ requests: [(body: Data, headers: [String: String])], registry: Registry, book: ClaimBook, concurrency: Int) async throws
+        -> Int
+    {
         let workers = max(1, concurrency)
         return try await withThrowingTaskGroup(of: Int.self) { group in
             for worker in 0..<workers {

@@ -1,10 +1,11 @@
-@testable import Coordinator
 import DePINProtocol
 import Foundation
 import GRDB
 import Media
 import TestSupport
 import Testing
+
+@testable import Coordinator
 
 @Suite("Claims into receipts: every check, over a real store")
 struct ClaimBookTests {
@@ -24,9 +25,15 @@ struct ClaimBookTests {
             registry = Registry(store: store, now: clock.now)
             book = ClaimBook(store: store, vault: vault, registry: registry, policy: policy, now: clock.now)
             var manifest = TaskBoardTests.manifest("title")
-            manifest.segments = (0..<20).map { .init(index: $0, duration: 4, length: 1_000_000, sha256: String(repeating: "a", count: 64), merkleRoot: String(repeating: "b", count: 64)) }
+            manifest.segments = (0..<20).map {
+                .init(
+                    index: $0, duration: 4, length: 1_000_000, sha256: String(repeating: "a", count: 64),
+                    merkleRoot: String(repeating: "b", count: 64))
+            }
             manifest.source.bandwidth = 1_000_000
-            try await store.saveContent(ContentRecord(id: "title", manifest: String(decoding: try JSONEncoder().encode(manifest), as: UTF8.self), sealedKey: "x", createdAt: 0))
+            try await store.saveContent(
+                ContentRecord(
+                    id: "title", manifest: String(decoding: try JSONEncoder().encode(manifest), as: UTF8.self), sealedKey: "x", createdAt: 0))
         }
 
         func claim(_ session: String, bytes: Int64, at offset: Int64 = 60, content: String = "title") -> DeliveryClaim {
@@ -53,7 +60,8 @@ struct ClaimBookTests {
         #expect(try await setup.store.claims(node: "edge-a").count == 1)
     }
 
-    @Test("a coordinator restarted on the same store knows what it accepted before: the same receipt for a resubmission, earlier bytes counted in caps")
+    @Test(
+        "a coordinator restarted on the same store knows what it accepted before: the same receipt for a resubmission, earlier bytes counted in caps")
     func restart() async throws {
         let setup = try await Setup()
         defer { setup.dir.remove() }
@@ -87,12 +95,18 @@ struct ClaimBookTests {
         try await server.createDatabase("claims")
         let setup = try await Setup()
         defer { setup.dir.remove() }
-        let stores = [try PostgresStore(url: server.url(database: "claims"), timeout: PostgresServer.storeTimeout), try PostgresStore(url: server.url(database: "claims"), timeout: PostgresServer.storeTimeout)]
+        let stores = [
+            try PostgresStore(url: server.url(database: "claims"), timeout: PostgresServer.storeTimeout),
+            try PostgresStore(url: server.url(database: "claims"), timeout: PostgresServer.storeTimeout),
+        ]
         try await stores[0].migrate()
         var manifest = TaskBoardTests.manifest("title")
-        manifest.segments = (0..<20).map { .init(index: $0, duration: 4, length: 1_000_000, sha256: String(repeating: "a", count: 64), merkleRoot: String(repeating: "b", count: 64)) }
+        manifest.segments = (0..<20).map {
+            .init(index: $0, duration: 4, length: 1_000_000, sha256: String(repeating: "a", count: 64), merkleRoot: String(repeating: "b", count: 64))
+        }
         manifest.source.bandwidth = 1_000_000
-        try await stores[0].saveContent(ContentRecord(id: "title", manifest: String(decoding: try JSONEncoder().encode(manifest), as: UTF8.self), sealedKey: "x", createdAt: 0))
+        try await stores[0].saveContent(
+            ContentRecord(id: "title", manifest: String(decoding: try JSONEncoder().encode(manifest), as: UTF8.self), sealedKey: "x", createdAt: 0))
         let books = stores.map { ClaimBook(store: $0, vault: setup.vault, registry: setup.registry, now: setup.clock.now) }
         let session = setup.vault.newSession(content: "title", now: setup.clock.now())
         setup.clock.advance(3000)
@@ -107,7 +121,9 @@ struct ClaimBookTests {
         #expect(over.refused.first?.reason.contains("would have 70000000 bytes") == true)
         let fits = try await books[1].submit([setup.claim(session, bytes: 5_000_000, at: 2900)], from: "edge-b")
         #expect(fits.receipts.count == 1)
-        #expect(try await books[0].submit([setup.claim(session, bytes: 6_000_000, at: 2900)], from: "edge-c").refused.first?.reason.contains("would have 61000000") == true)
+        #expect(
+            try await books[0].submit([setup.claim(session, bytes: 6_000_000, at: 2900)], from: "edge-c").refused.first?.reason.contains(
+                "would have 61000000") == true)
         #expect(try await stores[0].sessionTotals(ids: [session]) == [SessionTotal(id: session, bytes: 55_000_000, edges: ["edge-a", "edge-b"])])
         for store in stores { try await store.close() }
     }
@@ -134,12 +150,15 @@ struct ClaimBookTests {
         let stored = try await setup.store.claims(node: "edge-a")
         #expect(stored.count == 300 && Set(stored.map(\.id)) == receipts)
         // Each stored claim rebuilds the receipt that was answered.
-        let batchesByID = Dictionary(uniqueKeysWithValues: try await setup.store.receiptBatches(ids: Array(Set(stored.compactMap(\.batch)))).map { ($0.id, $0) })
+        let batchesByID = Dictionary(
+            uniqueKeysWithValues: try await setup.store.receiptBatches(ids: Array(Set(stored.compactMap(\.batch)))).map { ($0.id, $0) })
         let answered = Dictionary(answers.flatMap(\.receipts).map { ($0.claim, $0) }, uniquingKeysWith: { first, _ in first })
         #expect(stored.allSatisfy { $0.receipt(in: $0.batch.flatMap { batchesByID[$0] }) == answered[$0.id] })
     }
 
-    @Test("replays, altered claims, forged sessions, inflation, impossible speed, too many edges, bad times and slashed edges are refused with a reason")
+    @Test(
+        "replays, altered claims, forged sessions, inflation, impossible speed, too many edges, bad times and slashed edges are refused with a reason"
+    )
     func refusals() async throws {
         var policy = ClaimBook.Policy()
         policy.maxEdgesPerSession = 2
@@ -162,7 +181,9 @@ struct ClaimBookTests {
         #expect(try await reason(setup.claim("1800000000-0011223344556677-00112233445566778899aabbccddeeff", bytes: 1)).contains("was not issued"))
         let otherTitle = setup.vault.newSession(content: "other", now: setup.clock.now() - 10)
         #expect(try await reason(setup.claim(otherTitle, bytes: 1)).contains("was not issued by this coordinator for title"))
-        #expect(try await reason(setup.claim(setup.vault.newSession(content: "ghost", now: setup.clock.now() - 10), bytes: 1, content: "ghost")).contains("no content ghost"))
+        #expect(
+            try await reason(setup.claim(setup.vault.newSession(content: "ghost", now: setup.clock.now() - 10), bytes: 1, content: "ghost")).contains(
+                "no content ghost"))
         // 20 MB title, factor 3: a session may have 60 MB in all.
         #expect(try await reason(setup.claim(session, bytes: 59_500_000)).contains("at most 60000000"))
         // A session just issued: 1 Mbit/s over (0 + 120) s, times 3, allows 45 MB so far.
@@ -217,10 +238,12 @@ struct ClaimBookTests {
             }
             return try await group.reduce(into: []) { $0 += $1 }
         }
-        let unique = Dictionary(accepted.map { ($0.claim, $0) }, uniquingKeysWith: { first, second in
-            #expect(first == second)
-            return first
-        })
+        let unique = Dictionary(
+            accepted.map { ($0.claim, $0) },
+            uniquingKeysWith: { first, second in
+                #expect(first == second)
+                return first
+            })
         for session in sessions {
             let bytes = unique.values.filter { $0.session == session }.reduce(Int64(0)) { $0 + $1.bytes }
             #expect(bytes <= 60_000_000)
@@ -237,7 +260,9 @@ struct ClaimBookTests {
         setup.clock.advance(3000)
         var generator = SeededRandom(seed: 11)
         let batches = (0..<24).map { _ in
-            (0..<50).map { _ in setup.claim(sessions[Int.random(in: 0..<3, using: &generator)], bytes: Int64.random(in: 1...400_000, using: &generator)) }
+            (0..<50).map { _ in
+                setup.claim(sessions[Int.random(in: 0..<3, using: &generator)], bytes: Int64.random(in: 1...400_000, using: &generator))
+            }
         }
         // The database refuses three of the claims when they are written (as a disk error or
         // another coordinator's row would), failing their rounds.

@@ -1,8 +1,9 @@
-@testable import Coordinator
 import Foundation
 import GRDB
 import TestSupport
 import Testing
+
+@testable import Coordinator
 
 /// One suite, every backend: what the coordinator relies on from its store.
 enum StoreConformance {
@@ -48,7 +49,8 @@ enum StoreConformance {
         // Ledger: increasing sequence numbers, every field kept, filtered by node, in order.
         let first = try await store.append(LedgerEvent(node: "a", kind: .deposit, amount: 100_000_000_000_000, reason: "admin: wire 1", at: 10))
         let second = try await store.append(LedgerEvent(node: "b", kind: .deposit, amount: 5, reason: "admin", at: 11))
-        let third = try await store.append(LedgerEvent(node: "a", kind: .slash, amount: 7, reason: "failed challenges", evidence: "{\"challenge\":3}", at: 12))
+        let third = try await store.append(
+            LedgerEvent(node: "a", kind: .slash, amount: 7, reason: "failed challenges", evidence: "{\"challenge\":3}", at: 12))
         #expect(first.sequence! < second.sequence! && second.sequence! < third.sequence!)
         #expect(try await store.ledger(node: "a") == [first, third])
         #expect(try await store.ledger(node: nil) == [first, second, third])
@@ -84,7 +86,8 @@ enum StoreConformance {
         let c1 = ClaimRecord(id: "c1", node: "a", content: "title", session: "s1", bytes: 100, acceptedAt: 90, receipt: "{\"r\":1}")
         // c1 as stored before receipts were kept by batch; c2 with its batch.
         let c2 = ClaimRecord(
-            id: "c2", node: "b", content: "title", session: "s1", bytes: 50, acceptedAt: 91, segments: 2, ttfbMilliseconds: 15, firstAt: 85, lastAt: 90,
+            id: "c2", node: "b", content: "title", session: "s1", bytes: 50, acceptedAt: 91, segments: 2, ttfbMilliseconds: 15, firstAt: 85,
+            lastAt: 90,
             batch: "b1", leaf: 0)
         let b1 = ReceiptBatch(id: "b1", acceptedAt: 91, root: "ab", signature: "sig", leaves: "AAAA")
         #expect(try await store.newestClaimedSession() == nil)
@@ -93,9 +96,16 @@ enum StoreConformance {
         func key(_ claim: ClaimRecord) -> SessionClaim.Key { SessionClaim.Key(session: claim.session, id: claim.id) }
         #expect(try await store.receiptBatches(ids: ["b1", "b2"]) == [b1])
         #expect(try await store.claims(keys: [key(c2)]) == [c2])
-        #expect(Set(try await store.claims(keys: [key(c1), key(c2), SessionClaim.Key(session: "s1", id: "nope"), SessionClaim.Key(session: "s9", id: "c1")]).map(\.id)) == ["c1", "c2"])
+        #expect(
+            Set(
+                try await store.claims(keys: [
+                    key(c1), key(c2), SessionClaim.Key(session: "s1", id: "nope"), SessionClaim.Key(session: "s9", id: "c1"),
+                ]).map(\.id)) == ["c1", "c2"])
         #expect(try await store.claims(node: "a") == [c1])
-        #expect(Set(try await store.sessionClaims(sessions: ["s1", "s2"])) == [SessionClaim(session: "s1", id: "c1", node: "a", bytes: 100), SessionClaim(session: "s1", id: "c2", node: "b", bytes: 50)])
+        #expect(
+            Set(try await store.sessionClaims(sessions: ["s1", "s2"])) == [
+                SessionClaim(session: "s1", id: "c1", node: "a", bytes: 100), SessionClaim(session: "s1", id: "c2", node: "b", bytes: 50),
+            ])
         #expect(try await store.sessionTotals(ids: ["s1", "s2"]) == [SessionTotal(id: "s1", bytes: 150, edges: ["a", "b"])])
         let c3 = ClaimRecord(id: "c3", node: "a", content: "title", session: "s2", bytes: 1, acceptedAt: 92, receipt: "{}")
         let b2 = ReceiptBatch(id: "b2", acceptedAt: 92, root: "cd", signature: "sig", leaves: "AAAA")
@@ -125,8 +135,9 @@ enum StoreConformance {
         #expect(try await store.claims(node: "a") == [c1, round[0], round[2]])
         #expect(try await store.claims(node: "b") == [c2, round[1]])
         #expect(try await store.receiptBatches(ids: ["b3", "b4"]).count == 2)
-        await #expect { try await store.saveClaims([line("c5", node: "a", leaf: 0, batch: "b5", at: 95)], batches: []) }
-            throws: { ($0 as? StoreFailure)?.code == .duplicate }
+        await #expect { try await store.saveClaims([line("c5", node: "a", leaf: 0, batch: "b5", at: 95)], batches: []) } throws: {
+            ($0 as? StoreFailure)?.code == .duplicate
+        }
         // The same id in another session is another claim.
         var elsewhere = line("c5", node: "a", leaf: 0, batch: "b6", at: 95)
         elsewhere.session = "1700000001-0123456789abcdef-other"
@@ -169,9 +180,13 @@ enum StoreConformance {
 
         // Transcode reports: once per (node, title, rendition, segment); decided once; only
         // passed and unsampled ones earn; a liar's are voided.
-        let t1 = TranscodeReport(node: "a", content: "title", rendition: "360p", segment: 0, bytes: 1000, sha256: "aa", reportedAt: 100, status: .sampled)
-        let t2 = TranscodeReport(node: "a", content: "title", rendition: "360p", segment: 1, bytes: 2000, sha256: "bb", reportedAt: 101, status: .unsampled, decidedAt: 101)
-        let t3 = TranscodeReport(node: "b", content: "title", rendition: "360p", segment: 0, bytes: 1000, sha256: "aa", reportedAt: 102, status: .sampled)
+        let t1 = TranscodeReport(
+            node: "a", content: "title", rendition: "360p", segment: 0, bytes: 1000, sha256: "aa", reportedAt: 100, status: .sampled)
+        let t2 = TranscodeReport(
+            node: "a", content: "title", rendition: "360p", segment: 1, bytes: 2000, sha256: "bb", reportedAt: 101, status: .unsampled, decidedAt: 101
+        )
+        let t3 = TranscodeReport(
+            node: "b", content: "title", rendition: "360p", segment: 0, bytes: 1000, sha256: "aa", reportedAt: 102, status: .sampled)
         #expect(try await store.addTranscodes([t1, t2, t3]) == 3)
         var again = t1
         again.bytes = 5
@@ -244,17 +259,27 @@ struct StoreConformanceTests {
         let dying = try SQLiteStore(path: path, claimIndexRows: 3)
         try await dying.migrate()
         let saves = [["c1", "c2"], ["c3"], ["c4"]].enumerated().map { batch, ids in
-            (ids.enumerated().map { claim($1, leaf: $0, batch: "b\(batch)") }, ReceiptBatch(id: "b\(batch)", acceptedAt: 90, root: "ab", signature: "s", leaves: "AA"))
+            (
+                ids.enumerated().map { claim($1, leaf: $0, batch: "b\(batch)") },
+                ReceiptBatch(id: "b\(batch)", acceptedAt: 90, root: "ab", signature: "s", leaves: "AA")
+            )
         }
         for (claims, batch) in saves { try await dying.saveClaims(claims, batches: [batch]) }
         // A claim waiting or written is refused twice, in the same save or another.
         for id in ["c1", "c3", "c4"] {
-            await #expect { try await dying.saveClaims([claim(id, leaf: 0, batch: "b9")], batches: []) } throws: { ($0 as? StoreFailure)?.code == .duplicate }
-            await #expect { try await dying.saveClaims([claim(id, leaf: 0, batch: "b9")], batches: [ReceiptBatch(id: "b9", acceptedAt: 90, root: "ab", signature: "s", leaves: "AA")]) }
-                throws: { ($0 as? StoreFailure)?.code == .duplicate }
+            await #expect { try await dying.saveClaims([claim(id, leaf: 0, batch: "b9")], batches: []) } throws: {
+                ($0 as? StoreFailure)?.code == .duplicate
+            }
+            await #expect {
+                try await dying.saveClaims(
+                    [claim(id, leaf: 0, batch: "b9")], batches: [ReceiptBatch(id: "b9", acceptedAt: 90, root: "ab", signature: "s", leaves: "AA")])
+            } throws: { ($0 as? StoreFailure)?.code == .duplicate }
         }
-        await #expect { try await dying.saveClaims([claim("c6", leaf: 0, batch: "b8"), claim("c6", leaf: 1, batch: "b8")], batches: [ReceiptBatch(id: "b8", acceptedAt: 90, root: "ab", signature: "s", leaves: "AA")]) }
-            throws: { ($0 as? StoreFailure)?.code == .duplicate }
+        await #expect {
+            try await dying.saveClaims(
+                [claim("c6", leaf: 0, batch: "b8"), claim("c6", leaf: 1, batch: "b8")],
+                batches: [ReceiptBatch(id: "b8", acceptedAt: 90, root: "ab", signature: "s", leaves: "AA")])
+        } throws: { ($0 as? StoreFailure)?.code == .duplicate }
         let written = try DatabaseQueue(path: path)
         #expect(try await written.read { db in try String.fetchAll(db, sql: "SELECT id FROM session_claims ORDER BY id") } == ["c1", "c2", "c3"])
         try written.close()
@@ -265,7 +290,9 @@ struct StoreConformanceTests {
         #expect(try await store.storedClaims(keys: all.map(key)).count == 4)
         #expect(try await store.claims(keys: all.map(key)).sorted { $0.id < $1.id } == all)
         #expect(try await store.sessionTotals(ids: all.map(\.session)).map(\.bytes) == [10, 10, 10, 10])
-        await #expect { try await store.saveClaims([claim("c4", leaf: 0, batch: "b7")], batches: []) } throws: { ($0 as? StoreFailure)?.code == .duplicate }
+        await #expect { try await store.saveClaims([claim("c4", leaf: 0, batch: "b7")], batches: []) } throws: {
+            ($0 as? StoreFailure)?.code == .duplicate
+        }
         try await store.close()
         // (`dying` goes unclosed: closing would write its waiting rows, as a clean stop does.)
     }

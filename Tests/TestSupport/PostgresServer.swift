@@ -31,7 +31,8 @@ public final class PostgresServer: @unchecked Sendable {
         let asRoot = getuid() == 0
         if asRoot { try FileManager.default.setAttributes([.ownerAccountName: "postgres"], ofItemAtPath: folder) }
         func command(_ tool: String, _ arguments: [String]) -> (String, [String]) {
-            asRoot ? ("/usr/sbin/runuser", ["-u", "postgres", "--", Self.binaries + "/" + tool] + arguments) : (Self.binaries + "/" + tool, arguments)
+            asRoot
+                ? ("/usr/sbin/runuser", ["-u", "postgres", "--", Self.binaries + "/" + tool] + arguments) : (Self.binaries + "/" + tool, arguments)
         }
         let (initdb, initArguments) = command("initdb", ["-D", folder + "/data", "-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync"])
         let made = try runBlocking(initdb, initArguments)
@@ -39,8 +40,10 @@ public final class PostgresServer: @unchecked Sendable {
         port = freeLoopbackPort()
         let (postgres, arguments) = command(
             "postgres",
-            ["-D", folder + "/data", "-p", String(port), "-k", folder, "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off",
-             "-c", "full_page_writes=off", "-c", "max_connections=50"])
+            [
+                "-D", folder + "/data", "-p", String(port), "-k", folder, "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off",
+                "-c", "full_page_writes=off", "-c", "max_connections=50",
+            ])
         process = Process()
         process.executableURL = URL(fileURLWithPath: postgres)
         process.arguments = arguments

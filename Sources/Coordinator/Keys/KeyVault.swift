@@ -40,7 +40,8 @@ package struct KeyVault: Sendable {
         var session = session
         return session.withUTF8 { bytes -> (issued: Int64, key: UInt128)? in
             guard bytes.count >= 51, bytes.count <= 70 else { return nil }
-            let macStart = bytes.count - 32, randomStart = macStart - 17
+            let macStart = bytes.count - 32
+            let randomStart = macStart - 17
             guard bytes[randomStart - 1] == UInt8(ascii: "-"), bytes[macStart - 1] == UInt8(ascii: "-") else { return nil }
             var issued: Int64 = 0
             for byte in bytes[0..<(randomStart - 1)] {

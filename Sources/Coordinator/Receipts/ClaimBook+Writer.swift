@@ -38,7 +38,8 @@ extension ClaimBook {
                     landed.append(write.number)
                 } else if let reliesOn = write.reliesOn, reliesOn <= lastFailedRound {
                     lastFailedRound = max(lastFailedRound, write.number)
-                    write.done.resume(throwing: StoreFailure.unavailable("an earlier round of claims this one was checked against could not be stored"))
+                    write.done.resume(
+                        throwing: StoreFailure.unavailable("an earlier round of claims this one was checked against could not be stored"))
                     landed.append(write.number)
                 } else {
                     writes.append(write)

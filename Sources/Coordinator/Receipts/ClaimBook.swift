@@ -21,13 +21,14 @@ import Media
 ///
 /// Rounds are checked one at a time (a FIFO turn, held across the store's awaits, which an
 /// actor alone would not do), so session totals never race within one coordinator. A round
-/// hands the turn on once it is signed; rounds signed while the store writes are written
-/// together in the next transaction (group commit). With a store only this coordinator writes
-/// (SQLite), what it wrote is kept in memory and a round reads the store only for sessions
-/// issued up to the newest one stored when it started (or dropped from memory since); with a
-/// shared one (PostgreSQL) every round reads its sessions. Two
-/// coordinators on one database may each accept a claim for the same session at once; the
-/// store refuses a claim twice.
+/// hands the turn on once it is checked; its Merkle tree, signature and stored layout are made
+/// off the actor while the next round is checked, and rounds are written in their order, those
+/// ready meanwhile together in one transaction (group commit). With a store only this
+/// coordinator writes (SQLite), what it wrote is kept in memory and a round reads the store only
+/// for sessions issued up to the newest one stored when it started (or dropped from memory
+/// since); with a shared one (PostgreSQL) every round reads its sessions. Two coordinators on
+/// one database may each accept a claim for the same session at once; the store refuses a
+/// claim twice.
 package actor ClaimBook {
     let store: any CoordinatorStore
     let vault: KeyVault
@@ -125,7 +126,8 @@ package actor ClaimBook {
         }
         guard claim.firstAt >= issued - policy.skew, claim.lastAt <= time + policy.skew, claim.lastAt <= issued + policy.sessionLifetime + policy.skew
         else {
-            return .refused(claim, "the claim's times (\(claim.firstAt) to \(claim.lastAt)) fall outside session \(claim.session)'s life (issued \(issued))")
+            return .refused(
+                claim, "the claim's times (\(claim.firstAt) to \(claim.lastAt)) fall outside session \(claim.session)'s life (issued \(issued))")
         }
         let body = DeliveryReceipt.Body(claim: claim, node: node, acceptedAt: time)
         return .ready(body, issued: issued, key: ClaimKey(session: session, id: id), leaf: body.leafHash)
@@ -196,7 +198,9 @@ package actor ClaimBook {
         if watermark == nil, !shared { watermark = try await store.newestClaimedSession().map { KeyVault.issued(ofSession: $0) ?? .max } ?? .min }
         let stored = watermark ?? .max
         var unknown: [(key: UInt128, id: String, issued: Int64)] = []
-        for (key, session) in sessions where shared || (session.issued <= stored && committed[key] == nil) { unknown.append((key, session.id, session.issued)) }
+        for (key, session) in sessions where shared || (session.issued <= stored && committed[key] == nil) {
+            unknown.append((key, session.id, session.issued))
+        }
         var read: [UInt128: (delivered: Delivered, ids: ClaimIDs)] = [:]
         func key(_ session: String, _ id: String) throws -> ClaimKey {
             guard let session = KeyVault.key(ofSession: session), let id = UInt128.fromHex(id.utf8) else {
@@ -249,12 +253,16 @@ package actor ClaimBook {
                 again.append(SessionClaim.Key(session: body.claim.session, id: body.claim.id))
             }
         }
-        let previous = Dictionary(try await store.claims(keys: again).map { (SessionClaim.Key(session: $0.session, id: $0.id), $0) }, uniquingKeysWith: { a, _ in a })
+        let previous = Dictionary(
+            try await store.claims(keys: again).map { (SessionClaim.Key(session: $0.session, id: $0.id), $0) }, uniquingKeysWith: { a, _ in a })
         let batches = Dictionary(
-            try await store.receiptBatches(ids: Array(Set(previous.values.compactMap(\.batch)))).map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+            try await store.receiptBatches(ids: Array(Set(previous.values.compactMap(\.batch)))).map { ($0.id, $0) },
+            uniquingKeysWith: { first, _ in first })
         var totals: [UInt128: SessionWrite] = [:]
         totals.reserveCapacity(sessions.count)
-        var bodies: [DeliveryReceipt.Body] = [], leaves: [[UInt8]] = [], keys: [ClaimKey] = []
+        var bodies: [DeliveryReceipt.Body] = []
+        var leaves: [[UInt8]] = []
+        var keys: [ClaimKey] = []
         bodies.reserveCapacity(claimCount)
         leaves.reserveCapacity(claimCount)
         keys.reserveCapacity(claimCount)
@@ -319,21 +327,25 @@ package actor ClaimBook {
                 var change = totals[key.session] ?? SessionWrite(delivered: delivered(key.session), added: [], issued: issued)
                 if !change.delivered.edges.contains(node) {
                     guard change.delivered.edges.count < policy.maxEdgesPerSession else {
-                        refuse("session \(claim.session) already has \(change.delivered.edges.count) edges delivering it (at most \(policy.maxEdgesPerSession))")
+                        refuse(
+                            "session \(claim.session) already has \(change.delivered.edges.count) edges delivering it (at most \(policy.maxEdgesPerSession))"
+                        )
                         continue
                     }
                 }
                 let total = change.delivered.bytes + claim.bytes
                 let sizeCap = Int64(Double(title.bytes) * policy.bytesFactor)
                 guard total <= sizeCap else {
-                    refuse("session \(claim.session) would have \(total) bytes; at most \(sizeCap) (\(policy.bytesFactor) x the title's \(title.bytes))")
+                    refuse(
+                        "session \(claim.session) would have \(total) bytes; at most \(sizeCap) (\(policy.bytesFactor) x the title's \(title.bytes))")
                     continue
                 }
                 let wall = max(0, claim.lastAt - issued) + policy.bufferSeconds
                 let rateCap = Int64(Double(wall) * Double(title.bitrate) / 8 * policy.bytesFactor)
                 guard total <= rateCap else {
                     refuse(
-                        "session \(claim.session) would have \(total) bytes \(wall - policy.bufferSeconds) s after it began; playback allows at most \(rateCap)")
+                        "session \(claim.session) would have \(total) bytes \(wall - policy.bufferSeconds) s after it began; playback allows at most \(rateCap)"
+                    )
                     continue
                 }
                 change.delivered.bytes = total
@@ -349,7 +361,8 @@ package actor ClaimBook {
         guard !bodies.isEmpty else {
             // Nothing to write; resubmissions answered from rounds in flight wait for those.
             return (
-                outcomes.map { $0.compactMap { $0 } }, reliesOn.map { RoundWrite(reliesOn: $0, round: nil, batchID: "", acceptedAt: roundTime, sessions: [:]) }
+                outcomes.map { $0.compactMap { $0 } },
+                reliesOn.map { RoundWrite(reliesOn: $0, round: nil, batchID: "", acceptedAt: roundTime, sessions: [:]) }
             )
         }
         let signed = SignedRound(bodies: bodies, leaves: leaves)
@@ -364,7 +377,9 @@ package actor ClaimBook {
         keysInFlight[number] = (signed, keys, Array(totals.keys))
         return (
             outcomes.map { $0.compactMap { $0 } },
-            RoundWrite(reliesOn: reliesOn, round: signed, batchID: DeliveryClaim.newID(), acceptedAt: bodies.lazy.map(\.acceptedAt).min() ?? roundTime, sessions: totals)
+            RoundWrite(
+                reliesOn: reliesOn, round: signed, batchID: DeliveryClaim.newID(), acceptedAt: bodies.lazy.map(\.acceptedAt).min() ?? roundTime,
+                sessions: totals)
         )
     }
 
@@ -383,7 +398,8 @@ package actor ClaimBook {
         let records = round.bodies.enumerated().map { leaf, body in
             ClaimRecord(
                 id: body.claim.id, node: body.node, content: body.claim.content, session: body.claim.session, bytes: body.claim.bytes,
-                acceptedAt: body.acceptedAt, segments: body.claim.segments, ttfbMilliseconds: body.claim.ttfbMilliseconds, firstAt: body.claim.firstAt,
+                acceptedAt: body.acceptedAt, segments: body.claim.segments, ttfbMilliseconds: body.claim.ttfbMilliseconds,
+                firstAt: body.claim.firstAt,
                 lastAt: body.claim.lastAt, batch: write.batchID, leaf: leaf)
         }
         return ClaimsToSave(records, batches: [batch])

@@ -71,7 +71,8 @@ enum ClaimLines {
     /// - Throws: ``StoreFailure/corrupt(_:)`` when a batch's lines are damaged or too few.
     static func claims(at places: [Place], texts: [String: String]) throws -> (claims: [ClaimRecord], ownRows: [String]) {
         var decoded: [String: [ClaimRecord]] = [:]
-        var claims: [ClaimRecord] = [], ownRows: [String] = []
+        var claims: [ClaimRecord] = []
+        var ownRows: [String] = []
         for place in places {
             guard let text = texts[place.batch] else {
                 ownRows.append(place.id)

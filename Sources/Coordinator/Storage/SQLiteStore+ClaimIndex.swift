@@ -26,7 +26,8 @@ extension SQLiteStore {
                 """)
         let probe = try SQLiteRows(db, sql: "SELECT 1 FROM main.session_claims WHERE session_id = ? AND id = ?")
         let wait = try SQLiteRows(
-            db, sql: "INSERT INTO temp.waiting_claims (session_id, id, node_id, bytes, batch_id, leaf) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING")
+            db,
+            sql: "INSERT INTO temp.waiting_claims (session_id, id, node_id, bytes, batch_id, leaf) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING")
         // A claim of a session after the newest one in the table (by the table's byte order;
         // session ids begin with when they were issued) is not there: no look-up.
         let newest = try String.fetchOne(db, sql: "SELECT MAX(session_id) FROM main.session_claims")
@@ -35,7 +36,9 @@ extension SQLiteStore {
             if let newest, !newest.utf8.lexicographicallyPrecedes(claim.session.utf8) {
                 try probe.query(.text(claim.session), .text(claim.id)) { _ in stored = true }
             }
-            let added = try wait.run(.text(claim.session), .text(claim.id), .text(claim.node), .integer(claim.bytes), .text(claim.batch ?? ""), .integer(Int64(claim.leaf ?? -1)))
+            let added = try wait.run(
+                .text(claim.session), .text(claim.id), .text(claim.node), .integer(claim.bytes), .text(claim.batch ?? ""),
+                .integer(Int64(claim.leaf ?? -1)))
             if stored || added != 1 { return claim }
         }
         let count = claims.count
@@ -52,7 +55,9 @@ extension SQLiteStore {
     static func isWaiting(_ db: Database, session: String, id: String) throws -> Bool {
         guard try db.tableExists("waiting_claims", in: "temp") else { return false }
         var found = false
-        try SQLiteRows(db, sql: "SELECT 1 FROM temp.waiting_claims WHERE session_id = ? AND id = ?").query(.text(session), .text(id)) { _ in found = true }
+        try SQLiteRows(db, sql: "SELECT 1 FROM temp.waiting_claims WHERE session_id = ? AND id = ?").query(.text(session), .text(id)) { _ in
+            found = true
+        }
         return found
     }
 
@@ -85,7 +90,9 @@ extension SQLiteStore {
         let insert = try SQLiteRows(
             db, sql: "INSERT INTO session_claims (session_id, id, node_id, bytes, batch_id, leaf) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING")
         for claim in try batchClaims(db, sql: "SELECT id, claims FROM receipt_batches WHERE rowid > ? AND claims IS NOT NULL", arguments: [upto]) {
-            try insert.run(.text(claim.session), .text(claim.id), .text(claim.node), .integer(claim.bytes), .text(claim.batch ?? ""), .integer(Int64(claim.leaf ?? -1)))
+            try insert.run(
+                .text(claim.session), .text(claim.id), .text(claim.node), .integer(claim.bytes), .text(claim.batch ?? ""),
+                .integer(Int64(claim.leaf ?? -1)))
         }
         try db.execute(sql: "UPDATE claim_index SET upto = (SELECT COALESCE(MAX(rowid), 0) FROM receipt_batches)")
     }

@@ -32,7 +32,9 @@ extension SQLiteStore {
             let rows = try SQLiteRows(
                 db, sql: "SELECT SUM(bytes), group_concat(DISTINCT node_id) FROM session_claims WHERE session_id = ? HAVING COUNT(*) > 0")
             for id in ids {
-                try rows.query(.text(id)) { out.append(SessionTotal(id: id, bytes: $0.integer(0), edges: $0.text(1).split(separator: ",").map(String.init).sorted())) }
+                try rows.query(.text(id)) {
+                    out.append(SessionTotal(id: id, bytes: $0.integer(0), edges: $0.text(1).split(separator: ",").map(String.init).sorted()))
+                }
             }
             return out
         }
@@ -56,7 +58,9 @@ extension SQLiteStore {
             var places: [ClaimLines.Place] = []
             let place = try SQLiteRows(db, sql: "SELECT batch_id, leaf FROM session_claims WHERE session_id = ? AND id = ?")
             for key in keys {
-                try place.query(.text(key.session), .text(key.id)) { places.append(ClaimLines.Place(id: key.id, batch: $0.text(0), leaf: Int($0.integer(1)))) }
+                try place.query(.text(key.session), .text(key.id)) {
+                    places.append(ClaimLines.Place(id: key.id, batch: $0.text(0), leaf: Int($0.integer(1))))
+                }
             }
             return try Self.claims(db, at: places)
         }
@@ -72,8 +76,10 @@ extension SQLiteStore {
         }
         var (claims, ownRows) = try ClaimLines.claims(at: places, texts: texts)
         for slice in stride(from: 0, to: ownRows.count, by: 10_000).map({ Array(ownRows[$0..<min($0 + 10_000, ownRows.count)]) }) {
-            claims += try Row.fetchAll(db, sql: "SELECT * FROM claims WHERE id IN (\(Self.sqlParameters(slice.count)))", arguments: StatementArguments(slice))
-                .map(Self.claim)
+            claims += try Row.fetchAll(
+                db, sql: "SELECT * FROM claims WHERE id IN (\(Self.sqlParameters(slice.count)))", arguments: StatementArguments(slice)
+            )
+            .map(Self.claim)
         }
         return claims
     }
@@ -87,7 +93,9 @@ extension SQLiteStore {
         try await read { db in
             let own = try Row.fetchAll(db, sql: "SELECT * FROM claims WHERE node_id = ?", arguments: [node]).map(Self.claim)
             let batched = try Self.batchClaims(
-                db, sql: "SELECT b.id, b.claims FROM claim_nodes n JOIN receipt_batches b ON b.id = n.batch_id WHERE n.node_id = ? AND b.claims IS NOT NULL",
+                db,
+                sql:
+                    "SELECT b.id, b.claims FROM claim_nodes n JOIN receipt_batches b ON b.id = n.batch_id WHERE n.node_id = ? AND b.claims IS NOT NULL",
                 arguments: [node])
             return ClaimLines.sorted(own + batched.filter { $0.node == node })
         }
@@ -116,14 +124,19 @@ extension SQLiteStore {
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """)
             let keyRow = try SQLiteRows(
-                db, sql: "INSERT INTO session_claims (session_id, id, node_id, bytes, batch_id, leaf) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING")
+                db,
+                sql: "INSERT INTO session_claims (session_id, id, node_id, bytes, batch_id, leaf) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING")
             for claim in ownRows {
                 let changed = try keyRow.run(
-                    .text(claim.session), .text(claim.id), .text(claim.node), .integer(claim.bytes), .text(claim.batch ?? ""), .integer(Int64(claim.leaf ?? -1)))
-                guard changed == 1, try !Self.isWaiting(db, session: claim.session, id: claim.id) else { throw StoreFailure.duplicate("claim \(claim.id) of session \(claim.session) is already stored") }
+                    .text(claim.session), .text(claim.id), .text(claim.node), .integer(claim.bytes), .text(claim.batch ?? ""),
+                    .integer(Int64(claim.leaf ?? -1)))
+                guard changed == 1, try !Self.isWaiting(db, session: claim.session, id: claim.id) else {
+                    throw StoreFailure.duplicate("claim \(claim.id) of session \(claim.session) is already stored")
+                }
                 try insert.run(
                     .text(claim.id), .text(claim.node), .text(claim.content), .text(claim.session), .integer(claim.bytes), .integer(claim.acceptedAt),
-                    .text(claim.receipt), claim.segments.sqlite, claim.ttfbMilliseconds.sqlite, claim.firstAt.sqlite, claim.lastAt.sqlite, claim.batch.sqlite,
+                    .text(claim.receipt), claim.segments.sqlite, claim.ttfbMilliseconds.sqlite, claim.firstAt.sqlite, claim.lastAt.sqlite,
+                    claim.batch.sqlite,
                     claim.leaf.sqlite)
             }
         }
@@ -132,7 +145,9 @@ extension SQLiteStore {
     package func receiptBatches(ids: [String]) async throws -> [ReceiptBatch] {
         guard !ids.isEmpty else { return [] }
         return try await read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM receipt_batches WHERE id IN (\(Self.sqlParameters(ids.count)))", arguments: StatementArguments(ids)).map {
+            try Row.fetchAll(
+                db, sql: "SELECT * FROM receipt_batches WHERE id IN (\(Self.sqlParameters(ids.count)))", arguments: StatementArguments(ids)
+            ).map {
                 ReceiptBatch(id: $0["id"], acceptedAt: $0["accepted_at"], root: $0["root"], signature: $0["signature"], leaves: $0["leaves"])
             }
         }
@@ -173,8 +188,10 @@ extension SQLiteStore {
 
     package func expireChallenges(deadlineBefore time: Int64) async throws -> [ChallengeRecord] {
         try await write { db in
-            let expired = try Row.fetchAll(db, sql: "SELECT * FROM challenges WHERE outcome IS NULL AND deadline < ? ORDER BY issued_at, id", arguments: [time])
-                .map(Self.challenge)
+            let expired = try Row.fetchAll(
+                db, sql: "SELECT * FROM challenges WHERE outcome IS NULL AND deadline < ? ORDER BY issued_at, id", arguments: [time]
+            )
+            .map(Self.challenge)
             try db.execute(sql: "UPDATE challenges SET outcome = 'offline' WHERE outcome IS NULL AND deadline < ?", arguments: [time])
             return expired.map {
                 var settled = $0
@@ -223,7 +240,8 @@ extension SQLiteStore {
 
     package func claims(acceptedFrom from: Int64, to: Int64) async throws -> [ClaimRecord] {
         try await read { db in
-            let own = try Row.fetchAll(db, sql: "SELECT * FROM claims WHERE accepted_at >= ? AND accepted_at < ?", arguments: [from, to]).map(Self.claim)
+            let own = try Row.fetchAll(db, sql: "SELECT * FROM claims WHERE accepted_at >= ? AND accepted_at < ?", arguments: [from, to]).map(
+                Self.claim)
             // A batch's time is its first claim's; its last is at most ClaimLines.spread later.
             let batched = try Self.batchClaims(
                 db, sql: "SELECT id, claims FROM receipt_batches WHERE accepted_at >= ? AND accepted_at < ? AND claims IS NOT NULL",
@@ -265,7 +283,8 @@ extension SQLiteStore {
     static func claim(_ row: Row) -> ClaimRecord {
         ClaimRecord(
             id: row["id"], node: row["node_id"], content: row["content_id"], session: row["session_id"], bytes: row["bytes"],
-            acceptedAt: row["accepted_at"], receipt: row["receipt"], segments: row["segments"], ttfbMilliseconds: row["ttfb_ms"], firstAt: row["first_at"],
+            acceptedAt: row["accepted_at"], receipt: row["receipt"], segments: row["segments"], ttfbMilliseconds: row["ttfb_ms"],
+            firstAt: row["first_at"],
             lastAt: row["last_at"], batch: row["batch_id"], leaf: row["leaf"])
     }
 }

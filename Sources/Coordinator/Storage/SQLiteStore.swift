@@ -26,7 +26,9 @@ package final class SQLiteStore: CoordinatorStore {
             configuration.busyMode = .timeout(5)
             // 64 MiB of page cache a connection (SQLite's default is 2 MiB): claim ids and
             // sessions are random keys, so a round's inserts touch pages all over their indexes.
-            configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA cache_size = -65536; PRAGMA wal_autocheckpoint = 0; PRAGMA temp_store = MEMORY") }
+            configuration.prepareDatabase { db in
+                try db.execute(sql: "PRAGMA cache_size = -65536; PRAGMA wal_autocheckpoint = 0; PRAGMA temp_store = MEMORY")
+            }
             database = try DatabasePool(path: path, configuration: configuration)
             checkpointer = try DatabaseQueue(path: path, configuration: configuration)
         } catch {
@@ -115,7 +117,8 @@ package final class SQLiteStore: CoordinatorStore {
 
     package func ledger(node: String?) async throws -> [LedgerEvent] {
         try await read { db in
-            let rows = try node.map { try Row.fetchAll(db, sql: "SELECT * FROM ledger WHERE node_id = ? ORDER BY seq", arguments: [$0]) }
+            let rows =
+                try node.map { try Row.fetchAll(db, sql: "SELECT * FROM ledger WHERE node_id = ? ORDER BY seq", arguments: [$0]) }
                 ?? Row.fetchAll(db, sql: "SELECT * FROM ledger ORDER BY seq")
             return try rows.map(Self.event)
         }
@@ -226,10 +229,12 @@ package final class SQLiteStore: CoordinatorStore {
     /// Starts copying the log into the database unless a copy is under way (PASSIVE: it
     /// never blocks readers or the writer).
     private func checkpoint() {
-        guard checkpointing.withLock({ running in
-            defer { running = true }
-            return !running
-        }) else { return }
+        guard
+            checkpointing.withLock({ running in
+                defer { running = true }
+                return !running
+            })
+        else { return }
         checkpointer.asyncWriteWithoutTransaction { [self] db in
             _ = try? db.checkpoint(.passive)
             checkpointing.withLock { $0 = false }
