@@ -1,7 +1,8 @@
 import DePINProtocol
 
-/// The writer of ``ClaimBook``: rounds signed meanwhile go to the store in one transaction,
-/// and what was stored is kept in memory; the rounds that landed are then forgotten.
+/// The writer of ``ClaimBook``: rounds go to the store in their order, those laid out meanwhile
+/// in one transaction, and what was stored is kept in memory; the rounds that landed are then
+/// forgotten.
 extension ClaimBook {
     /// A round that writes nothing: the rounds after it need not wait for it.
     func skipWrite(_ number: Int) {
@@ -15,8 +16,8 @@ extension ClaimBook {
         Task { await writeRounds() }
     }
 
-    /// Writes the rounds signed meanwhile, all in one transaction (group commit), until none
-    /// is left; a round that relied on one whose write failed fails without being written.
+    /// Writes the rounds laid out meanwhile, next in order, all in one transaction (group
+    /// commit), until none is left; a round that relied on one whose write failed fails without being written.
     func writeRounds() async {
         while true {
             // The rounds next in order that are laid out (a later one waits for those before it).

@@ -41,13 +41,14 @@ package actor ClaimBook {
     var busy = false
     var waiting: [Submission] = []
     /// Claims and session totals of rounds whose write has not finished. A round hands the
-    /// turn on as soon as it is signed, and the next round is checked against these while it
-    /// is written; a round whose check saw a round in flight fails if that one's write fails,
+    /// turn on as soon as it is checked, and the next round is checked against these while it
+    /// is signed and written; a round whose check saw a round in flight fails if that one's write fails,
     /// so nothing is answered or built on a round that was not stored.
     var claimsInFlight: [ClaimKey: InFlight] = [:]
     var totalsInFlight: [UInt128: (total: Delivered, round: Int)] = [:]
-    /// Each round in flight: its signed batch (whose `index`-th receipt is a claim's in
-    /// `claimsInFlight`), and which claims and sessions it put there.
+    /// Each round in flight: its accepted claims (the `index`-th is a claim's in
+    /// `claimsInFlight`, its receipt the `index`-th of the batch once signed), and which claims
+    /// and sessions it put there.
     var keysInFlight: [Int: (signed: SignedRound, claims: [ClaimKey], sessions: [UInt128])] = [:]
     /// What the store holds for sessions, as far as this coordinator knows it for certain (a
     /// store no other coordinator writes): written by this process, or read while no round of
@@ -63,7 +64,7 @@ package actor ClaimBook {
     /// its store read, which then sees what they wrote.
     var landed: [Int] = []
     var rounds = 0
-    /// Rounds signed and waiting to be written, by number; rounds with nothing to write; the
+    /// Rounds laid out and waiting to be written, by number; rounds with nothing to write; the
     /// next round to write (rounds are written in order); whether the writer runs; the last
     /// round whose write failed (or that depended on one that did).
     var unwritten: [Int: Write] = [:]

@@ -102,7 +102,7 @@ extension SQLiteStore {
     }
 
     package func saveClaims(_ save: ClaimsToSave) async throws {
-        let (claims, batches, lines, texts, ownRows) = (save.claims, save.batches, save.lines, save.texts, save.ownRows)
+        let (batches, lines, texts, ownRows) = (save.batches, save.lines, save.texts, save.ownRows)
         try await write { db in
             let nodeRow = try SQLiteRows(db, sql: "INSERT INTO claim_nodes (node_id, batch_id) VALUES (?, ?) ON CONFLICT DO NOTHING")
             for batch in batches {
