@@ -36,10 +36,7 @@ extension SQLiteStore {
             if let newest, !newest.utf8.lexicographicallyPrecedes(claim.session.utf8) {
                 try probe.query(.text(claim.session), .text(claim.id)) { _ in stored = true }
             }
-            let added = try wait.run(
-                .text(claim.session), .text(claim.id), .text(claim.node), .integer(claim.bytes), .text(claim.batch ?? ""),
-                .integer(Int64(claim.leaf ?? -1)))
-            if stored || added != 1 { return claim }
+            if try stored || Self.addIndexRow(of: claim, with: wait) != 1 { return claim }
         }
         let count = claims.count
         if claimsWaiting.withLock({ $0 }) + count >= claimIndexRows {
@@ -51,7 +48,22 @@ extension SQLiteStore {
         return nil
     }
 
-    /// Whether a claim of `key` waits (own rows are checked against the waiting ones too).
+    /// A claim's `session_claims` row, inserted with `insert` (a statement taking the table's six
+    /// columns); answers how many rows it added.
+    @discardableResult
+    static func addIndexRow(of claim: ClaimRecord, with insert: SQLiteRows) throws -> Int {
+        try insert.run(
+            .text(claim.session), .text(claim.id), .text(claim.node), .integer(claim.bytes), .text(claim.batch ?? ""), .integer(Int64(claim.leaf ?? -1)))
+    }
+
+    /// The statement that inserts a `session_claims` row, skipping one already there.
+    static func indexRowInsert(_ db: Database) throws -> SQLiteRows {
+        try SQLiteRows(
+            db, sql: "INSERT INTO session_claims (session_id, id, node_id, bytes, batch_id, leaf) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING")
+    }
+
+    /// Whether a claim of `session` and `id` waits (own rows are checked against the waiting
+    /// ones too).
     static func isWaiting(_ db: Database, session: String, id: String) throws -> Bool {
         guard try db.tableExists("waiting_claims", in: "temp") else { return false }
         var found = false
@@ -87,12 +99,9 @@ extension SQLiteStore {
     /// After a crash: the rows of batches committed past `claim_index.upto`, from their lines.
     static func recoverClaimIndex(_ db: Database) throws {
         let upto = try Int64.fetchOne(db, sql: "SELECT upto FROM claim_index") ?? 0
-        let insert = try SQLiteRows(
-            db, sql: "INSERT INTO session_claims (session_id, id, node_id, bytes, batch_id, leaf) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING")
+        let insert = try indexRowInsert(db)
         for claim in try batchClaims(db, sql: "SELECT id, claims FROM receipt_batches WHERE rowid > ? AND claims IS NOT NULL", arguments: [upto]) {
-            try insert.run(
-                .text(claim.session), .text(claim.id), .text(claim.node), .integer(claim.bytes), .text(claim.batch ?? ""),
-                .integer(Int64(claim.leaf ?? -1)))
+            try addIndexRow(of: claim, with: insert)
         }
         try db.execute(sql: "UPDATE claim_index SET upto = (SELECT COALESCE(MAX(rowid), 0) FROM receipt_batches)")
     }

@@ -123,14 +123,9 @@ extension SQLiteStore {
                     INSERT INTO claims (id, node_id, content_id, session_id, bytes, accepted_at, receipt, segments, ttfb_ms, first_at, last_at, batch_id, leaf)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """)
-            let keyRow = try SQLiteRows(
-                db,
-                sql: "INSERT INTO session_claims (session_id, id, node_id, bytes, batch_id, leaf) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING")
+            let keyRow = try Self.indexRowInsert(db)
             for claim in ownRows {
-                let changed = try keyRow.run(
-                    .text(claim.session), .text(claim.id), .text(claim.node), .integer(claim.bytes), .text(claim.batch ?? ""),
-                    .integer(Int64(claim.leaf ?? -1)))
-                guard changed == 1, try !Self.isWaiting(db, session: claim.session, id: claim.id) else {
+                guard try Self.addIndexRow(of: claim, with: keyRow) == 1, try !Self.isWaiting(db, session: claim.session, id: claim.id) else {
                     throw StoreFailure.duplicate("claim \(claim.id) of session \(claim.session) is already stored")
                 }
                 try insert.run(
