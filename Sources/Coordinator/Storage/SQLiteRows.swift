@@ -76,7 +76,7 @@ struct SQLiteRows {
     }
 
     /// SQLite's `SQLITE_TRANSIENT`: it copies the bytes before the call returns.
-    private static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+    static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
 }
 
 extension Optional where Wrapped == Int {

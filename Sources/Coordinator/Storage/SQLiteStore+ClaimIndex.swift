@@ -1,4 +1,6 @@
+import Foundation
 import GRDB
+import GRDBSQLite
 import Synchronization
 
 /// `session_claims` for SQLite, written in bulk.
@@ -7,45 +9,139 @@ import Synchronization
 /// `session_claims` row (by session and id: the index that refuses it twice and sums a session)
 /// can follow. Written with every round, those rows cost one random B-tree page a claim, since
 /// sessions and ids are random: as the table grows, each commit rewrites pages all over it.
-/// So a save puts the rows in `temp.waiting_claims` (the writer connection's own table, in
-/// memory, keyed like `session_claims`: it refuses a claim twice, and rolls back with the
-/// save); when ``SQLiteStore/claimIndexRows`` of them wait (100,000), before anything reads the
-/// table, and when the store closes, they go into `session_claims` in key order, each page
-/// rewritten once. `claim_index.upto` says up to which batch (rowid) the rows are in; a store
-/// opened after a crash writes the rows of the batches past it from their lines
-/// (``SQLiteStore/recoverClaimIndex(_:)``).
+/// So a save keeps the rows in memory (``WaitingRows``: a claim waiting is refused twice too;
+/// the rows of a save that rolls back are dropped); when ``SQLiteStore/claimIndexRows`` of them
+/// wait (100,000), before anything reads the table, and when the store closes, they go into
+/// `session_claims` in key order, each page rewritten once. `claim_index.upto` says up to which
+/// batch (rowid) the rows are in; a store opened after a crash writes the rows of the batches
+/// past it from their lines (``SQLiteStore/recoverClaimIndex(_:)``).
+///
+/// ## Performance characteristics
+/// A waiting row costs a hash of its session and id; a claim of a session not newer than the
+/// newest in the table costs one look-up there; writing the rows, a sort by their first bytes
+/// and one insert each. (An in-memory SQLite table for the waiting rows cost about three times
+/// as much: a B-tree insert of a random key a claim.)
 extension SQLiteStore {
+    /// The `session_claims` rows waiting, in the order saved, and their keys. Only the writer
+    /// connection, on its queue, touches them.
+    struct WaitingRows {
+        /// A row's session and id, compared and hashed by their bytes, as the table's key is
+        /// (SQLite's binary collation; cheaper than String's Unicode-aware equality and hash).
+        struct Key: Hashable {
+            var session: String
+            var id: String
+
+            static func == (a: Key, b: Key) -> Bool { a.session.sameBytes(as: b.session) && a.id.sameBytes(as: b.id) }
+
+            func hash(into hasher: inout Hasher) {
+                var (session, id) = (session, id)
+                session.withUTF8 { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
+                hasher.combine(UInt8(0))  // (no key's text holds a 0)
+                id.withUTF8 { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
+            }
+
+            /// Whether this key comes before `other` in the table's order (bytes, then length).
+            func precedes(_ other: Key) -> Bool {
+                session.sameBytes(as: other.session)
+                    ? id.utf8.lexicographicallyPrecedes(other.id.utf8) : session.utf8.lexicographicallyPrecedes(other.session.utf8)
+            }
+        }
+        struct Row {
+            var key: Key
+            var node: String
+            var bytes: Int64
+            var batch: String
+            var leaf: Int
+        }
+        var rows: [Row] = []
+        var keys: Set<Key> = []
+        /// Where the rows of the transaction under way begin; whether it wrote every row into
+        /// the table; whether it will tell ``ended(committed:)`` how it ends.
+        var firstAdded: Int?
+        var written = false
+        var observing = false
+
+        /// Adds `row` unless its key waits already (answers whether it did).
+        mutating func add(_ row: Row) -> Bool {
+            guard keys.insert(row.key).inserted else { return false }
+            if firstAdded == nil { firstAdded = rows.count }
+            rows.append(row)
+            return true
+        }
+
+        /// The transaction ended: its rows stay (or all go, once written), or its own go.
+        mutating func ended(committed: Bool) {
+            if committed, written {
+                rows.removeAll(keepingCapacity: true)
+                keys.removeAll(keepingCapacity: true)
+            } else if !committed, let firstAdded {
+                for row in rows[firstAdded...] { keys.remove(row.key) }
+                rows.removeSubrange(firstAdded...)
+            }
+            firstAdded = nil
+            written = false
+            observing = false
+        }
+
+        /// The rows' indices in the table's key order: by the first 16 bytes of their session
+        /// as a number, their whole keys where those tie.
+        func order() -> [Int] {
+            var order = rows.indices.map { (prefix: Self.prefix(rows[$0].key.session), index: Int32($0)) }
+            order.sort { a, b in
+                a.prefix != b.prefix ? a.prefix < b.prefix : rows[Int(a.index)].key.precedes(rows[Int(b.index)].key)
+            }
+            return order.map { Int($0.index) }
+        }
+
+        /// The first 16 bytes of `text` as a big-endian number, zeros after a shorter text.
+        static func prefix(_ text: String) -> UInt128 {
+            var text = text
+            return text.withUTF8 { bytes in
+                var number: UInt128 = 0
+                for index in 0..<16 { number = number << 8 | UInt128(index < bytes.count ? bytes[index] : 0) }
+                return number
+            }
+        }
+    }
+
     /// Inside a save, after its batches are inserted: the rows of `claims` (kept as lines of
     /// their batches) wait; answers a claim that is stored, waiting, or there twice.
     func waitForIndex(_ db: Database, _ claims: [ClaimRecord]) throws -> ClaimRecord? {
-        try db.execute(
-            sql: """
-                CREATE TEMP TABLE IF NOT EXISTS waiting_claims (
-                    session_id TEXT NOT NULL, id TEXT NOT NULL, node_id TEXT NOT NULL, bytes BIGINT NOT NULL, batch_id TEXT NOT NULL,
-                    leaf INTEGER NOT NULL, PRIMARY KEY (session_id, id)) WITHOUT ROWID
-                """)
+        observeTransaction(db)
         let probe = try SQLiteRows(db, sql: "SELECT 1 FROM main.session_claims WHERE session_id = ? AND id = ?")
-        let wait = try SQLiteRows(
-            db,
-            sql: "INSERT INTO temp.waiting_claims (session_id, id, node_id, bytes, batch_id, leaf) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING")
         // A claim of a session after the newest one in the table (by the table's byte order;
         // session ids begin with when they were issued) is not there: no look-up.
         let newest = try String.fetchOne(db, sql: "SELECT MAX(session_id) FROM main.session_claims")
-        for claim in claims {
-            var stored = false
-            if let newest, !newest.utf8.lexicographicallyPrecedes(claim.session.utf8) {
-                try probe.query(.text(claim.session), .text(claim.id)) { _ in stored = true }
+        if let newest {
+            // Looked up in the table's order: each look-up finds the pages of the one before in the cache.
+            var asked = claims.indices.filter { !newest.utf8.lexicographicallyPrecedes(claims[$0].session.utf8) }
+                .map { (prefix: WaitingRows.prefix(claims[$0].session), index: $0) }
+            asked.sort { $0.prefix < $1.prefix }
+            for (_, index) in asked {
+                var stored = false
+                try probe.query(.text(claims[index].session), .text(claims[index].id)) { _ in stored = true }
+                if stored { return claims[index] }
             }
-            if try stored || Self.addIndexRow(of: claim, with: wait) != 1 { return claim }
         }
-        let count = claims.count
-        if claimsWaiting.withLock({ $0 }) + count >= claimIndexRows {
-            try Self.writeWaitingRows(db)
-            db.afterNextTransaction(onCommit: { _ in self.claimsWaiting.withLock { $0 = 0 } })
-        } else {
-            db.afterNextTransaction(onCommit: { _ in self.claimsWaiting.withLock { $0 += count } })
+        let (twice, count) = waitingRows.withLock { waiting -> (ClaimRecord?, Int) in
+            if waiting.keys.isEmpty { waiting.keys.reserveCapacity(claimIndexRows) }
+            for claim in claims {
+                let row = WaitingRows.Row(
+                    key: WaitingRows.Key(session: claim.session, id: claim.id), node: claim.node, bytes: claim.bytes, batch: claim.batch ?? "",
+                    leaf: claim.leaf ?? -1)
+                guard waiting.add(row) else { return (claim, 0) }
+            }
+            return (nil, waiting.rows.count)
         }
+        if let twice { return twice }
+        if count >= claimIndexRows { try writeWaitingRows(db) }
         return nil
+    }
+
+    /// Whether a claim of `session` and `id` waits (own rows are checked against the waiting
+    /// ones too).
+    func isWaiting(session: String, id: String) -> Bool {
+        waitingRows.withLock { $0.keys.contains(WaitingRows.Key(session: session, id: id)) }
     }
 
     /// A claim's `session_claims` row, inserted with `insert` (a statement taking the table's six
@@ -62,38 +158,34 @@ extension SQLiteStore {
             db, sql: "INSERT INTO session_claims (session_id, id, node_id, bytes, batch_id, leaf) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING")
     }
 
-    /// Whether a claim of `session` and `id` waits (own rows are checked against the waiting
-    /// ones too).
-    static func isWaiting(_ db: Database, session: String, id: String) throws -> Bool {
-        guard try db.tableExists("waiting_claims", in: "temp") else { return false }
-        var found = false
-        try SQLiteRows(db, sql: "SELECT 1 FROM temp.waiting_claims WHERE session_id = ? AND id = ?").query(.text(session), .text(id)) { _ in
-            found = true
-        }
-        return found
+    /// Inside a write: the waiting rows go into `session_claims`, in key order, and every batch
+    /// committed so far is recorded as indexed. They leave memory when the write commits.
+    private func writeWaitingRows(_ db: Database) throws {
+        observeTransaction(db)
+        let (rows, order) = waitingRows.withLock { ($0.rows, $0.order()) }
+        let insert = try SQLiteRows(db, sql: "INSERT INTO main.session_claims (session_id, id, node_id, bytes, batch_id, leaf) VALUES (?, ?, ?, ?, ?, ?)")
+        for index in order { try insert.insert(rows[index]) }
+        try db.execute(sql: "UPDATE claim_index SET upto = (SELECT COALESCE(MAX(rowid), 0) FROM receipt_batches)")
+        waitingRows.withLock { $0.written = true }
     }
 
-    /// Inside a write: the waiting rows go into `session_claims`, in key order, and every batch
-    /// committed so far is recorded as indexed.
-    static func writeWaitingRows(_ db: Database) throws {
-        guard try db.tableExists("waiting_claims", in: "temp") else { return }
-        try db.execute(
-            sql: """
-                INSERT INTO main.session_claims (session_id, id, node_id, bytes, batch_id, leaf)
-                SELECT session_id, id, node_id, bytes, batch_id, leaf FROM temp.waiting_claims ORDER BY session_id, id;
-                DELETE FROM temp.waiting_claims;
-                UPDATE claim_index SET upto = (SELECT COALESCE(MAX(rowid), 0) FROM receipt_batches)
-                """)
+    /// Has the waiting rows told how the transaction under way ends.
+    private func observeTransaction(_ db: Database) {
+        let observed = waitingRows.withLock { waiting in
+            defer { waiting.observing = true }
+            return waiting.observing
+        }
+        guard !observed else { return }
+        db.afterNextTransaction(
+            onCommit: { _ in self.waitingRows.withLock { $0.ended(committed: true) } },
+            onRollback: { _ in self.waitingRows.withLock { $0.ended(committed: false) } })
     }
 
     /// Writes every waiting row, in a transaction of its own (before a read of the table, and
     /// when the store closes).
     func flushClaimIndex() async throws {
-        guard claimsWaiting.withLock({ $0 > 0 }) else { return }
-        try await write { db in
-            try Self.writeWaitingRows(db)
-            db.afterNextTransaction(onCommit: { _ in self.claimsWaiting.withLock { $0 = 0 } })
-        }
+        guard waitingRows.withLock({ !$0.rows.isEmpty }) else { return }
+        try await write { db in try self.writeWaitingRows(db) }
     }
 
     /// After a crash: the rows of batches committed past `claim_index.upto`, from their lines.
@@ -104,5 +196,47 @@ extension SQLiteStore {
             try addIndexRow(of: claim, with: insert)
         }
         try db.execute(sql: "UPDATE claim_index SET upto = (SELECT COALESCE(MAX(rowid), 0) FROM receipt_batches)")
+    }
+}
+
+extension SQLiteRows {
+    /// Inserts a waiting row with a statement taking the table's six columns, its text bound
+    /// in place (no copies).
+    fileprivate func insert(_ row: SQLiteStore.WaitingRows.Row) throws {
+        let raw = statement.sqliteStatement
+        var (session, id, node, batch) = (row.key.session, row.key.id, row.node, row.batch)
+        let code = session.withUTF8 { session in
+            id.withUTF8 { id in
+                node.withUTF8 { node in
+                    batch.withUTF8 { batch in
+                        Self.bindInPlace(raw, 1, session)
+                        Self.bindInPlace(raw, 2, id)
+                        Self.bindInPlace(raw, 3, node)
+                        sqlite3_bind_int64(raw, 4, row.bytes)
+                        Self.bindInPlace(raw, 5, batch)
+                        sqlite3_bind_int64(raw, 6, Int64(row.leaf))
+                        defer { sqlite3_reset(raw) }
+                        return sqlite3_step(raw)
+                    }
+                }
+            }
+        }
+        guard code == SQLITE_DONE else {
+            throw StoreFailure.unavailable("SQLite: \(String(cString: sqlite3_errmsg(database.sqliteConnection)))")
+        }
+    }
+
+    private static func bindInPlace(_ statement: OpaquePointer, _ index: Int32, _ text: UnsafeBufferPointer<UInt8>) {
+        // (An empty buffer may have no address, and SQLite takes a NULL pointer as SQL NULL.)
+        guard let bytes = text.baseAddress, !text.isEmpty else { return _ = sqlite3_bind_text(statement, index, "", 0, transient) }
+        _ = sqlite3_bind_text(statement, index, UnsafeRawPointer(bytes).assumingMemoryBound(to: CChar.self), Int32(text.count), nil)
+    }
+}
+
+extension String {
+    /// Whether both hold the same UTF-8 bytes.
+    func sameBytes(as other: String) -> Bool {
+        var (a, b) = (self, other)
+        return a.withUTF8 { a in b.withUTF8 { b in a.count == b.count && (a.isEmpty || memcmp(a.baseAddress!, b.baseAddress!, a.count) == 0) } }
     }
 }

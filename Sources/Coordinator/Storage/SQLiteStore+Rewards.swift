@@ -125,7 +125,7 @@ extension SQLiteStore {
                     """)
             let keyRow = try Self.indexRowInsert(db)
             for claim in ownRows {
-                guard try Self.addIndexRow(of: claim, with: keyRow) == 1, try !Self.isWaiting(db, session: claim.session, id: claim.id) else {
+                guard try Self.addIndexRow(of: claim, with: keyRow) == 1, !self.isWaiting(session: claim.session, id: claim.id) else {
                     throw StoreFailure.duplicate("claim \(claim.id) of session \(claim.session) is already stored")
                 }
                 try insert.run(

@@ -10,9 +10,9 @@ package final class SQLiteStore: CoordinatorStore {
     /// writes, so commits (which a claim round waits for) do not.
     let checkpointer: DatabaseQueue
     private let checkpointing = Mutex(false)
-    /// How many `session_claims` rows wait to be written in bulk (SQLiteStore+ClaimIndex), and
+    /// The `session_claims` rows waiting to be written in bulk (SQLiteStore+ClaimIndex), and
     /// how many may.
-    let claimsWaiting = Mutex(0)
+    let waitingRows = Mutex(WaitingRows())
     let claimIndexRows: Int
 
     /// Opens (creating) the file at `path`.
