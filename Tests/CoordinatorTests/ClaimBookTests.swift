@@ -1,3 +1,4 @@
+import Crypto
 import DePINProtocol
 import Foundation
 import GRDB
@@ -41,6 +42,29 @@ struct ClaimBookTests {
                 id: DeliveryClaim.newID(), content: content, session: session, bytes: bytes, segments: 1, ttfbMilliseconds: 20,
                 firstAt: clock.now() - offset, lastAt: clock.now())
         }
+    }
+
+    @Test("session MACs made in two SHA-256 passes are HMAC-SHA256: RFC 4231's case 2, and swift-crypto's HMAC for random keys and messages")
+    func sessionMACIsHMAC() async throws {
+        func mac(_ key: SymmetricKey, _ message: [UInt8]) -> [UInt8] {
+            let (inner, outer) = KeyVault.hmacStates(key: key)
+            return message.withUnsafeBytes { Array(KeyVault.hmac($0, inner: inner, outer: outer)) }
+        }
+        #expect(
+            JSONText.hex(mac(SymmetricKey(data: Array("Jefe".utf8)), Array("what do ya want for nothing?".utf8)))
+                == "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843")
+        for length in [0, 1, 55, 56, 63, 64, 65, 119, 200] {
+            let key = SymmetricKey(size: .bits256)
+            let message = (0..<length).map { _ in UInt8.random(in: 0...255) }
+            #expect(mac(key, message) == Array(HMAC<SHA256>.authenticationCode(for: message, using: key)))
+        }
+        // A session is accepted for its title only, and not once altered.
+        let vault = await KeyVault(identity: NodeIdentity())
+        let session = vault.newSession(content: "title", now: 1_700_000_000)
+        #expect(vault.checkedSession(session, content: "title")?.issued == 1_700_000_000)
+        #expect(vault.checkedSession(session, content: "other") == nil)
+        let altered = String(session.dropLast()) + (session.hasSuffix("0") ? "1" : "0")
+        #expect(vault.checkedSession(altered, content: "title") == nil)
     }
 
     @Test("an honest claim gets a receipt that verifies; sent again it gets the same receipt and counts once")

@@ -9,9 +9,10 @@ package struct KeyVault: Sendable {
     package let identity: NodeIdentity
     package let tokens: PlaybackTokens
     private let sealing: SymmetricKey
-    /// HMAC-SHA256 keyed once with the session key: each MAC starts from a copy (the key's
-    /// two padded blocks are hashed once, not per claim).
-    private let sessions: HMAC<SHA256>
+    /// HMAC-SHA256 under the session key, as its two SHA-256 states after the key's padded
+    /// blocks (hashed once, not per claim): each MAC starts from copies of them.
+    private let sessionsInner: SHA256
+    private let sessionsOuter: SHA256
 
     package init(identity: NodeIdentity) async {
         self.identity = identity
@@ -19,10 +20,30 @@ package struct KeyVault: Sendable {
         sealing = HKDF<SHA256>.deriveKey(
             inputKeyMaterial: SymmetricKey(data: identity.privateKey.rawRepresentation), info: Data("depin content keys v1".utf8),
             outputByteCount: 32)
-        sessions = HMAC<SHA256>(
+        (sessionsInner, sessionsOuter) = Self.hmacStates(
             key: HKDF<SHA256>.deriveKey(
                 inputKeyMaterial: SymmetricKey(data: identity.privateKey.rawRepresentation), info: Data("depin sessions v1".utf8),
                 outputByteCount: 32))
+    }
+
+    /// HMAC-SHA256's inner and outer states after the padded key (RFC 2104; a 32-byte key
+    /// fills its 64-byte block with zeros).
+    static func hmacStates(key: SymmetricKey) -> (inner: SHA256, outer: SHA256) {
+        var block = key.withUnsafeBytes { Array($0) } + Array(repeating: 0, count: 64 - key.bitCount / 8)
+        var (inner, outer) = (SHA256(), SHA256())
+        for index in block.indices { block[index] ^= 0x36 }
+        block.withUnsafeBytes { inner.update(bufferPointer: $0) }
+        for index in block.indices { block[index] ^= 0x36 ^ 0x5c }
+        block.withUnsafeBytes { outer.update(bufferPointer: $0) }
+        return (inner, outer)
+    }
+
+    /// HMAC-SHA256 of `message` from the states ``hmacStates(key:)`` made.
+    static func hmac(_ message: UnsafeRawBufferPointer, inner: SHA256, outer: SHA256) -> SHA256.Digest {
+        var (inner, outer) = (inner, outer)
+        inner.update(bufferPointer: message)
+        inner.finalize().withUnsafeBytes { outer.update(bufferPointer: $0) }
+        return outer.finalize()
     }
 
     /// A new playback session id for `content`: `ISSUED-RANDOM-MAC` (seconds since 1970, 16 and
@@ -71,17 +92,35 @@ package struct KeyVault: Sendable {
     }
 
     /// The first 16 bytes of the session MAC, as a big-endian number.
+    /// (HMAC-SHA256 of `content`, `issued` and `random`, a line each, written out on its two
+    /// SHA-256 passes: its generic wrapper cost several times the hashing.)
     private func sessionMAC(content: String, issued: Int64, random: some Collection<UInt8>) -> UInt128 {
-        var message: [UInt8] = []
-        message.reserveCapacity(content.utf8.count + 40)
-        message += content.utf8
-        message.append(UInt8(ascii: "\n"))
-        message += String(issued).utf8
-        message.append(UInt8(ascii: "\n"))
-        message += random
-        var mac = sessions
-        mac.update(data: message)
-        return mac.finalize().withUnsafeBytes { $0.prefix(16).reduce(UInt128(0)) { $0 << 8 | UInt128($1) } }
+        var content = content
+        return content.withUTF8 { content in
+            // content \n issued \n random, in one buffer on the stack.
+            withUnsafeTemporaryAllocation(of: UInt8.self, capacity: content.count + 22 + random.count) { message in
+                var count = 0
+                func append(_ byte: UInt8) {
+                    message[count] = byte
+                    count += 1
+                }
+                for byte in content { append(byte) }
+                append(UInt8(ascii: "\n"))
+                var digits = issued.magnitude
+                if issued < 0 { append(UInt8(ascii: "-")) }
+                let first = count
+                repeat {
+                    append(UInt8(48 + digits % 10))
+                    digits /= 10
+                } while digits > 0
+                message[first..<count].reverse()
+                append(UInt8(ascii: "\n"))
+                for byte in random { append(byte) }
+                let mac = Self.hmac(
+                    UnsafeRawBufferPointer(UnsafeMutableBufferPointer(rebasing: message[..<count])), inner: sessionsInner, outer: sessionsOuter)
+                return mac.withUnsafeBytes { $0.prefix(16).reduce(UInt128(0)) { $0 << 8 | UInt128($1) } }
+            }
+        }
     }
 
     /// Reads the coordinator's identity from `path`, making it (mode 0600) when absent.

@@ -66,14 +66,17 @@ extension ClaimBook {
     /// watermark (a store no other coordinator writes).
     func remember(_ write: Write) {
         guard !store.isShared else { return }
+        let watermark = watermark ?? .max
         for (session, change) in write.sessions {
-            if let known = committed.index(forKey: session) {
+            if change.issued > watermark {
+                // Known or not: one look-up.
+                modify(&committed[session, default: (Delivered(), [], change.issued)]) {
+                    $0.delivered = change.delivered
+                    $0.ids.formUnion(change.added)
+                }
+            } else if let known = committed.index(forKey: session) {
                 committed.values[known].delivered = change.delivered
                 committed.values[known].ids.formUnion(change.added)
-            } else if change.issued > watermark ?? .max {
-                var ids = ClaimIDs()
-                ids.formUnion(change.added)
-                committed[session] = (change.delivered, ids, change.issued)
             }
         }
     }
@@ -88,9 +91,14 @@ extension ClaimBook {
             claimsInFlight.removeAll(keepingCapacity: true)
             totalsInFlight.removeAll(keepingCapacity: true)
         } else {
+            // (One look-up each: an entry a later round replaced goes back.)
             for (number, keys) in rounds {
-                for key in keys.claims where claimsInFlight[key]?.round == number { claimsInFlight[key] = nil }
-                for id in keys.sessions where totalsInFlight[id]?.round == number { totalsInFlight[id] = nil }
+                for key in keys.claims {
+                    if let later = claimsInFlight.removeValue(forKey: key), later.round != number { claimsInFlight[key] = later }
+                }
+                for id in keys.sessions {
+                    if let later = totalsInFlight.removeValue(forKey: id), later.round != number { totalsInFlight[id] = later }
+                }
             }
         }
         if committed.count > Self.committedSessions {
@@ -103,3 +111,7 @@ extension ClaimBook {
         }
     }
 }
+
+/// Runs `change` on `value` in place (a dictionary entry's `_modify`, one look-up).
+@inline(__always)
+private func modify<Value>(_ value: inout Value, _ change: (inout Value) -> Void) { change(&value) }

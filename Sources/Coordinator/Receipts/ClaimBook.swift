@@ -247,11 +247,21 @@ package actor ClaimBook {
         func delivered(_ session: UInt128) -> Delivered {
             totalsInFlight[session]?.total ?? read[session]?.delivered ?? committed[session]?.delivered ?? Delivered()
         }
-        // Claims sent before: their records, to answer the same receipt.
+        // Each claim's round in flight, or whether it is stored, looked up once (in the round's
+        // order); claims sent before: their records, to answer the same receipt.
+        var known: [(flying: InFlight?, stored: Bool)] = []
+        known.reserveCapacity(claimCount)
         var again: [SessionClaim.Key] = []
         for submission in round {
-            for case .ready(let body, _, let key, _) in submission.claims where claimsInFlight[key] == nil && isStored(key) {
-                again.append(SessionClaim.Key(session: body.claim.session, id: body.claim.id))
+            for prepared in submission.claims {
+                guard case .ready(let body, _, let key, _) = prepared else {
+                    known.append((nil, false))
+                    continue
+                }
+                let flying = claimsInFlight.isEmpty ? nil : claimsInFlight[key]
+                let stored = flying == nil && isStored(key)
+                known.append((flying, stored))
+                if stored { again.append(SessionClaim.Key(session: body.claim.session, id: body.claim.id)) }
             }
         }
         let previous = Dictionary(
@@ -273,10 +283,12 @@ package actor ClaimBook {
         var pending: [(submission: Int, claim: Int)] = []  // which claim each accepted body is
         var seen: Set<ClaimKey> = []
         seen.reserveCapacity(claimCount)
+        var claimIndex = -1  // in the round, as in `known`
         for (index, submission) in round.enumerated() {
             let node = submission.node
             let slashed = registry.isSlashed(node)
             for (position, prepared) in submission.claims.enumerated() {
+                claimIndex += 1
                 guard case .ready(var body, let issued, let key, var leaf) = prepared else {
                     if case .refused(let claim, let reason) = prepared { outcomes[index][position] = .refused(claim: claim.id, reason: reason) }
                     continue
@@ -292,7 +304,7 @@ package actor ClaimBook {
                     refuse("claim \(claim.id) was sent twice at once: a replayed claim")
                     continue
                 }
-                if !claimsInFlight.isEmpty, let flying = claimsInFlight[key], let signed = keysInFlight[flying.round]?.signed {
+                if let flying = known[claimIndex].flying, let signed = keysInFlight[flying.round]?.signed {
                     let earlier = signed.bodies[Int(flying.index)]
                     if earlier.node == node, earlier.claim == claim {
                         outcomes[index][position] = .signed(signed, index: Int(flying.index))  // a resubmission while its round is written
@@ -301,7 +313,7 @@ package actor ClaimBook {
                     }
                     continue
                 }
-                if isStored(key) {
+                if known[claimIndex].stored {
                     if let earlier = previous[SessionClaim.Key(session: claim.session, id: claim.id)], earlier.node == node,
                         let receipt = earlier.receipt(in: earlier.batch.flatMap { batches[$0] }), receipt.body.claim == claim
                     {
