@@ -67,6 +67,20 @@ struct ClaimBookTests {
         #expect(vault.checkedSession(altered, content: "title") == nil)
     }
 
+    @Test("claim ids and session keys: 32 lowercase hex digits read as a number and written back; anything else is refused")
+    func hexKeys() {
+        for _ in 0..<100 {
+            let value = UInt128(UInt64.random(in: .min ... .max)) << 64 | UInt128(UInt64.random(in: .min ... .max))
+            #expect(UInt128.fromHex(value.hex.utf8) == value && UInt128.fromHex(Array(value.hex.utf8)) == value)
+        }
+        #expect(UInt128.fromHex("0123456789abcdef0123456789abcdef".utf8) == 0x0123_4567_89ab_cdef_0123_4567_89ab_cdef)
+        for bad in ["0123456789ABCDEF0123456789abcdef", "0123456789abcdef0123456789abcdeg", "0123456789abcdef0123456789abcde", "", "/", ":",
+            "0123456789abcdef0123456789abcdef0", String(repeating: "`", count: 32), String(repeating: "g", count: 32)]
+        {
+            #expect(UInt128.fromHex(bad.utf8) == nil, "\(bad)")
+        }
+    }
+
     @Test("an honest claim gets a receipt that verifies; sent again it gets the same receipt and counts once")
     func honest() async throws {
         let setup = try await Setup()

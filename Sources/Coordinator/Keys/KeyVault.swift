@@ -149,15 +149,31 @@ extension UInt128 {
     /// 32 lowercase hex digits as a number; nil for anything else.
     package static func fromHex(_ digits: some Collection<UInt8>) -> UInt128? {
         guard digits.count == 32 else { return nil }
-        var value: UInt128 = 0
-        for digit in digits {
-            switch digit {
-            case 48...57: value = value << 4 | UInt128(digit - 48)
-            case 97...102: value = value << 4 | UInt128(digit - 87)
-            default: return nil
-            }
+        if let value = digits.withContiguousStorageIfAvailable(fromHex(buffer:)) { return value }
+        return Array(digits).withUnsafeBufferPointer(fromHex(buffer:))
+    }
+
+    /// (Two 64-bit halves, every digit checked at the end: a claim path reads two a claim.)
+    private static func fromHex(buffer digits: UnsafeBufferPointer<UInt8>) -> UInt128? {
+        var halves: (UInt64, UInt64) = (0, 0)
+        var bad: UInt8 = 0
+        for index in 0..<16 {
+            let (high, low) = (digits[index], digits[index + 16])
+            halves.0 = halves.0 << 4 | UInt64(hexValue(high, bad: &bad))
+            halves.1 = halves.1 << 4 | UInt64(hexValue(low, bad: &bad))
         }
-        return value
+        return bad == 0 ? UInt128(halves.0) << 64 | UInt128(halves.1) : nil
+    }
+
+    /// A lowercase hex digit's value; sets `bad` for anything else.
+    @inline(__always)
+    private static func hexValue(_ digit: UInt8, bad: inout UInt8) -> UInt8 {
+        let number = digit &- 48
+        let letter = digit &- 97
+        if number < 10 { return number }
+        if letter < 6 { return letter + 10 }
+        bad = 1
+        return 0
     }
 
     /// The number as 32 lowercase hex digits (``fromHex(_:)`` reads them back).

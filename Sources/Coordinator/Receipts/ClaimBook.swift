@@ -190,17 +190,18 @@ package actor ClaimBook {
         let reliesOn = keysInFlight.keys.min()
         let roundTime = now()
         let claimCount = round.reduce(0) { $0 + $1.claims.count }
-        // Each session's state before this round: from memory, the store, or none yet.
-        var sessions: [UInt128: (id: String, issued: Int64)] = [:]
-        for submission in round {
-            for case .ready(let body, let issued, let key, _) in submission.claims { sessions[key.session] = (body.claim.session, issued) }
-        }
+        // Each session's state before this round: from memory, the store, or none yet. The
+        // store is read for the sessions it may know more of than memory, each once.
         let shared = store.isShared
         if watermark == nil, !shared { watermark = try await store.newestClaimedSession().map { KeyVault.issued(ofSession: $0) ?? .max } ?? .min }
         let stored = watermark ?? .max
         var unknown: [(key: UInt128, id: String, issued: Int64)] = []
-        for (key, session) in sessions where shared || (session.issued <= stored && committed[key] == nil) {
-            unknown.append((key, session.id, session.issued))
+        var asked: Set<UInt128> = []
+        for submission in round {
+            for case .ready(let body, let issued, let key, _) in submission.claims
+            where (shared || (issued <= stored && committed[key.session] == nil)) && asked.insert(key.session).inserted {
+                unknown.append((key.session, body.claim.session, issued))
+            }
         }
         var read: [UInt128: (delivered: Delivered, ids: ClaimIDs)] = [:]
         func key(_ session: String, _ id: String) throws -> ClaimKey {
@@ -270,7 +271,7 @@ package actor ClaimBook {
             try await store.receiptBatches(ids: Array(Set(previous.values.compactMap(\.batch)))).map { ($0.id, $0) },
             uniquingKeysWith: { first, _ in first })
         var totals: [UInt128: SessionWrite] = [:]
-        totals.reserveCapacity(sessions.count)
+        totals.reserveCapacity(claimCount)
         var bodies: [DeliveryReceipt.Body] = []
         var leaves: [[UInt8]] = []
         var keys: [ClaimKey] = []

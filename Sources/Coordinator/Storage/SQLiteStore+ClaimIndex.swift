@@ -34,10 +34,9 @@ extension SQLiteStore {
             static func == (a: Key, b: Key) -> Bool { a.session.sameBytes(as: b.session) && a.id.sameBytes(as: b.id) }
 
             func hash(into hasher: inout Hasher) {
-                var (session, id) = (session, id)
-                session.withUTF8 { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
+                session.withBytes { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
                 hasher.combine(UInt8(0))  // (no key's text holds a 0)
-                id.withUTF8 { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
+                id.withBytes { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
             }
 
             /// Whether this key comes before `other` in the table's order (bytes, then length).
@@ -95,8 +94,7 @@ extension SQLiteStore {
 
         /// The first 16 bytes of `text` as a big-endian number, zeros after a shorter text.
         static func prefix(_ text: String) -> UInt128 {
-            var text = text
-            return text.withUTF8 { bytes in
+            text.withBytes { bytes in
                 var number: UInt128 = 0
                 for index in 0..<16 { number = number << 8 | UInt128(index < bytes.count ? bytes[index] : 0) }
                 return number
@@ -204,11 +202,10 @@ extension SQLiteRows {
     /// in place (no copies).
     fileprivate func insert(_ row: SQLiteStore.WaitingRows.Row) throws {
         let raw = statement.sqliteStatement
-        var (session, id, node, batch) = (row.key.session, row.key.id, row.node, row.batch)
-        let code = session.withUTF8 { session in
-            id.withUTF8 { id in
-                node.withUTF8 { node in
-                    batch.withUTF8 { batch in
+        let code = row.key.session.withBytes { session in
+            row.key.id.withBytes { id in
+                row.node.withBytes { node in
+                    row.batch.withBytes { batch in
                         Self.bindInPlace(raw, 1, session)
                         Self.bindInPlace(raw, 2, id)
                         Self.bindInPlace(raw, 3, node)
@@ -234,9 +231,16 @@ extension SQLiteRows {
 }
 
 extension String {
+    /// Runs `body` on the UTF-8 bytes, in place when the string keeps them contiguous (no
+    /// copy of the string, as `withUTF8` on a `var` would make).
+    func withBytes<Result>(_ body: (UnsafeBufferPointer<UInt8>) -> Result) -> Result {
+        if let result = utf8.withContiguousStorageIfAvailable(body) { return result }
+        var copy = self
+        return copy.withUTF8(body)
+    }
+
     /// Whether both hold the same UTF-8 bytes.
     func sameBytes(as other: String) -> Bool {
-        var (a, b) = (self, other)
-        return a.withUTF8 { a in b.withUTF8 { b in a.count == b.count && (a.isEmpty || memcmp(a.baseAddress!, b.baseAddress!, a.count) == 0) } }
+        withBytes { a in other.withBytes { b in a.count == b.count && (a.isEmpty || memcmp(a.baseAddress!, b.baseAddress!, a.count) == 0) } }
     }
 }
