@@ -163,13 +163,16 @@ public struct DeliveryReceipt: Codable, Sendable, Equatable {
             line(node)
             line(claim.content)
             line(claim.session)
-            // Small strings: the digits stay inline, nothing is allocated for them.
-            line(String(claim.bytes))
-            line(String(claim.segments))
-            line(String(claim.ttfbMilliseconds))
-            line(String(claim.firstAt))
-            line(String(claim.lastAt))
-            line(String(acceptedAt))
+            func line(_ number: Int64) {
+                bytes.append(UInt8(ascii: "\n"))
+                JSONText.appendDecimal(number, to: &bytes)
+            }
+            line(claim.bytes)
+            line(Int64(claim.segments))
+            line(Int64(claim.ttfbMilliseconds))
+            line(claim.firstAt)
+            line(claim.lastAt)
+            line(acceptedAt)
         }
     }
 

@@ -1,5 +1,5 @@
 /// JSON string literals written by hand on hot paths (route answers, tokens), escaped as
-/// RFC 8259 requires.
+/// RFC 8259 requires, and the decimal numbers of receipt leaves and claim lines.
 public enum JSONText {
     /// Appends `text` as a quoted JSON string.
     public static func append(_ text: String, to out: inout String) {
@@ -21,6 +21,19 @@ public enum JSONText {
             }
         }
         out += "\""
+    }
+
+    /// Appends the decimal digits of `value` (after a `-` when it is negative) to `bytes`,
+    /// without making a String of them: claim lines and receipt leaves hold six numbers each.
+    public static func appendDecimal(_ value: Int64, to bytes: inout [UInt8]) {
+        if value < 0 { bytes.append(UInt8(ascii: "-")) }
+        var magnitude = value.magnitude
+        let first = bytes.count
+        repeat {
+            bytes.append(UInt8(ascii: "0") + UInt8(magnitude % 10))
+            magnitude /= 10
+        } while magnitude > 0
+        bytes[first...].reverse()
     }
 
     /// Lowercase hex of `bytes` (without `String(format:)`, which costs microseconds a byte).

@@ -38,6 +38,15 @@ struct DeliveryReceiptTests {
         #expect(try DeliveryReceipt.sign([], with: key).isEmpty)
     }
 
+    @Test("numbers written by hand into receipt leaves read as Swift writes them, at the edges of Int64 too")
+    func decimals() {
+        for value in [0, 1, -1, 9, 10, -10, 2_000_000, Int64.max, Int64.min, Int64.min + 1] + (0..<200).map({ _ in Int64.random(in: .min ... .max) }) {
+            var bytes: [UInt8] = Array("x".utf8)
+            JSONText.appendDecimal(value, to: &bytes)
+            #expect(bytes == Array("x\(value)".utf8))
+        }
+    }
+
     @Test("the hand-written JSON decodes to the same receipt")
     func json() throws {
         let receipts = try DeliveryReceipt.sign((0..<3).map { Self.body($0) }, with: Curve25519.Signing.PrivateKey())

@@ -1,3 +1,5 @@
+import DePINProtocol
+
 /// A round's accepted claims as stored with its receipt batch: one line per claim, in leaf
 /// order, its fields separated by spaces (`id node content session bytes segments ttfb first
 /// last accepted`). Every field is hex, digits, or an identifier of letters, digits, `-` and `_`, so
@@ -13,31 +15,29 @@ enum ClaimLines {
 
     /// The lines of `claims`, in the order given (their leaves).
     static func encode(_ claims: [ClaimRecord]) -> String {
-        var text = ""
+        var text: [UInt8] = []
         text.reserveCapacity(claims.count * 200)
-        for claim in claims {
-            text += claim.id
-            text += " "
-            text += claim.node
-            text += " "
-            text += claim.content
-            text += " "
-            text += claim.session
-            text += " "
-            text += String(claim.bytes)
-            text += " "
-            text += String(claim.segments ?? 0)
-            text += " "
-            text += String(claim.ttfbMilliseconds ?? 0)
-            text += " "
-            text += String(claim.firstAt ?? claim.acceptedAt)
-            text += " "
-            text += String(claim.lastAt ?? claim.acceptedAt)
-            text += " "
-            text += String(claim.acceptedAt)
-            text += "\n"
+        func field(_ value: String) {
+            text += value.utf8
+            text.append(UInt8(ascii: " "))
         }
-        return text
+        func number(_ value: Int64, then separator: UInt8 = UInt8(ascii: " ")) {
+            JSONText.appendDecimal(value, to: &text)
+            text.append(separator)
+        }
+        for claim in claims {
+            field(claim.id)
+            field(claim.node)
+            field(claim.content)
+            field(claim.session)
+            number(claim.bytes)
+            number(Int64(claim.segments ?? 0))
+            number(Int64(claim.ttfbMilliseconds ?? 0))
+            number(claim.firstAt ?? claim.acceptedAt)
+            number(claim.lastAt ?? claim.acceptedAt)
+            number(claim.acceptedAt, then: UInt8(ascii: "\n"))
+        }
+        return String(decoding: text, as: UTF8.self)
     }
 
     /// The claims of batch `batch`.
