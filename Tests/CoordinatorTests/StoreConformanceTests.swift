@@ -254,8 +254,8 @@ struct StoreConformanceTests {
                 ttfbMilliseconds: 5, firstAt: 80, lastAt: 89, batch: batch, leaf: leaf)
         }
         func key(_ claim: ClaimRecord) -> SessionClaim.Key { SessionClaim.Key(session: claim.session, id: claim.id) }
-        // Rows are written when 3 wait: the second save writes the first three, the third
-        // save's row still waits when the process dies.
+        // Rows are written when 3 wait: after the second save a task writes the first three,
+        // a row at a time; the third save's row still waits when the process dies.
         let dying = try SQLiteStore(path: path, claimIndexRows: 3)
         try await dying.migrate()
         let saves = [["c1", "c2"], ["c3"], ["c4"]].enumerated().map { batch, ids in
@@ -265,6 +265,7 @@ struct StoreConformanceTests {
             )
         }
         for (claims, batch) in saves { try await dying.saveClaims(claims, batches: [batch]) }
+        await dying.generationsWritten()
         // A claim waiting or written is refused twice, in the same save or another.
         for id in ["c1", "c3", "c4"] {
             await #expect { try await dying.saveClaims([claim(id, leaf: 0, batch: "b9")], batches: []) } throws: {

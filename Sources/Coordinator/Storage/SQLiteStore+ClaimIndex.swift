@@ -10,20 +10,25 @@ import Synchronization
 /// can follow. Written with every round, those rows cost one random B-tree page a claim, since
 /// sessions and ids are random: as the table grows, each commit rewrites pages all over it.
 /// So a save keeps the rows in memory (``WaitingRows``: a claim waiting is refused twice too;
-/// the rows of a save that rolls back are dropped); when ``SQLiteStore/claimIndexRows`` of them
-/// wait (100,000), before anything reads the table, and when the store closes, they go into
-/// `session_claims` in key order, each page rewritten once. `claim_index.upto` says up to which
-/// batch (rowid) the rows are in; a store opened after a crash writes the rows of the batches
-/// past it from their lines (``SQLiteStore/recoverClaimIndex(_:)``).
+/// the rows of a save that rolls back are dropped). When ``SQLiteStore/claimIndexRows`` of them
+/// wait (100,000), they become a generation, sorted by key, which a task of its own writes into
+/// the table a tenth at a time, each part a transaction between the saves (which would
+/// otherwise all wait for one long write); new rows wait meanwhile. Before anything reads the
+/// table, and when the store closes, every row waiting goes in at once. `claim_index.upto` says
+/// up to which receipt batch (rowid) every row is in; a store opened after a crash writes the
+/// rows of the batches past it from their lines (``SQLiteStore/recoverClaimIndex(_:)``),
+/// skipping those a generation had written.
 ///
 /// ## Performance characteristics
 /// A waiting row costs a hash of its session and id; a claim of a session not newer than the
 /// newest in the table costs one look-up there; writing the rows, a sort by their first bytes
 /// and one insert each. (An in-memory SQLite table for the waiting rows cost about three times
-/// as much: a B-tree insert of a random key a claim.)
+/// as much: a B-tree insert of a random key a claim; one write of all 100,000 rows left the
+/// saves queued behind it for a fifth of a second, and both cores' work with them.)
 extension SQLiteStore {
-    /// The `session_claims` rows waiting, in the order saved, and their keys. Only the writer
-    /// connection, on its queue, touches them.
+    /// The `session_claims` rows waiting, and their keys: those saved since the last
+    /// generation, and the generation being written. Only the writer connection, on its queue,
+    /// changes them.
     struct WaitingRows {
         /// A row's session and id, compared and hashed by their bytes, as the table's key is
         /// (SQLite's binary collation; cheaper than String's Unicode-aware equality and hash).
@@ -52,44 +57,78 @@ extension SQLiteStore {
             var batch: String
             var leaf: Int
         }
+        /// Saved since the last generation, in the order saved.
         var rows: [Row] = []
         var keys: Set<Key> = []
-        /// Where the rows of the transaction under way begin; whether it wrote every row into
-        /// the table; whether it will tell ``ended(committed:)`` how it ends.
+        /// The generation being written, in key order, how far it is written, and the newest
+        /// receipt batch whose rows it completes.
+        var generation: [Row] = []
+        var generationKeys: Set<Key> = []
+        var generationWritten = 0
+        var generationUpto: Int64 = 0
+        /// A task writes the generation.
+        var writing = false
+        /// The transaction under way: where its rows begin, whether it wrote every row, the
+        /// end of the part of the generation it wrote, the newest batch when its rows made a
+        /// generation due, whether it will tell ``ended(committed:)`` how it ends.
         var firstAdded: Int?
-        var written = false
+        var wroteAll = false
+        var wroteUpTo: Int?
+        var dueUpto: Int64?
         var observing = false
+
+        /// Whether a claim of `key` waits.
+        func contains(_ key: Key) -> Bool { keys.contains(key) || (!generationKeys.isEmpty && generationKeys.contains(key)) }
 
         /// Adds `row` unless its key waits already (answers whether it did).
         mutating func add(_ row: Row) -> Bool {
-            guard keys.insert(row.key).inserted else { return false }
+            guard generationKeys.isEmpty || !generationKeys.contains(row.key), keys.insert(row.key).inserted else { return false }
             if firstAdded == nil { firstAdded = rows.count }
             rows.append(row)
             return true
         }
 
-        /// The transaction ended: its rows stay (or all go, once written), or its own go.
-        mutating func ended(committed: Bool) {
-            if committed, written {
+        /// The transaction ended: its rows stay (or all go, once written; or its part of the
+        /// generation does), or its own go. Answers whether a generation is now to be written.
+        mutating func ended(committed: Bool) -> Bool {
+            if committed, wroteAll {
                 rows.removeAll(keepingCapacity: true)
                 keys.removeAll(keepingCapacity: true)
+                (generation, generationKeys, generationWritten) = ([], [], 0)
+            } else if committed, let wroteUpTo {
+                generationWritten = wroteUpTo
+                if generationWritten == generation.count { (generation, generationKeys, generationWritten) = ([], [], 0) }
             } else if !committed, let firstAdded {
                 for row in rows[firstAdded...] { keys.remove(row.key) }
                 rows.removeSubrange(firstAdded...)
             }
-            firstAdded = nil
-            written = false
-            observing = false
+            var start = false
+            if committed, let dueUpto, !wroteAll {
+                if generation.isEmpty, !rows.isEmpty {
+                    generation = Self.sorted(rows)
+                    (generationKeys, generationUpto) = (keys, dueUpto)
+                    rows.removeAll(keepingCapacity: true)
+                    keys = []
+                    keys.reserveCapacity(generationKeys.count)
+                }
+                start = !generation.isEmpty && !writing
+                writing = writing || start
+            }
+            (firstAdded, wroteAll, wroteUpTo, dueUpto, observing) = (nil, false, nil, nil, false)
+            return start
         }
 
-        /// The rows' indices in the table's key order: by the first 16 bytes of their session
-        /// as a number, their whole keys where those tie.
-        func order() -> [Int] {
-            var order = rows.indices.map { (prefix: Self.prefix(rows[$0].key.session), index: Int32($0)) }
+        /// Every row waiting, in key order (the generation's rest, then the newer ones).
+        var all: [Row] { Array(generation[generationWritten...]) + Self.sorted(rows) }
+
+        /// `rows` in the table's key order: by the first 16 bytes of their session as a number,
+        /// their whole keys where those tie.
+        static func sorted(_ rows: [Row]) -> [Row] {
+            var order = rows.indices.map { (prefix: prefix(rows[$0].key.session), index: Int32($0)) }
             order.sort { a, b in
                 a.prefix != b.prefix ? a.prefix < b.prefix : rows[Int(a.index)].key.precedes(rows[Int(b.index)].key)
             }
-            return order.map { Int($0.index) }
+            return order.map { rows[Int($0.index)] }
         }
 
         /// The first 16 bytes of `text` as a big-endian number, zeros after a shorter text.
@@ -132,14 +171,18 @@ extension SQLiteStore {
             return (nil, waiting.rows.count)
         }
         if let twice { return twice }
-        if count >= claimIndexRows { try writeWaitingRows(db) }
+        if count >= claimIndexRows {
+            // A generation, once this save commits: its rows complete every batch up to its own.
+            let upto = try Int64.fetchOne(db, sql: "SELECT COALESCE(MAX(rowid), 0) FROM receipt_batches") ?? 0
+            waitingRows.withLock { $0.dueUpto = upto }
+        }
         return nil
     }
 
     /// Whether a claim of `session` and `id` waits (own rows are checked against the waiting
     /// ones too).
     func isWaiting(session: String, id: String) -> Bool {
-        waitingRows.withLock { $0.keys.contains(WaitingRows.Key(session: session, id: id)) }
+        waitingRows.withLock { $0.contains(WaitingRows.Key(session: session, id: id)) }
     }
 
     /// A claim's `session_claims` row, inserted with `insert` (a statement taking the table's six
@@ -156,18 +199,70 @@ extension SQLiteStore {
             db, sql: "INSERT INTO session_claims (session_id, id, node_id, bytes, batch_id, leaf) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING")
     }
 
-    /// Inside a write: the waiting rows go into `session_claims`, in key order, and every batch
-    /// committed so far is recorded as indexed. They leave memory when the write commits.
+    /// Inside a write: every row waiting goes into `session_claims`, in key order, and every
+    /// batch committed so far is recorded as indexed. They leave memory when the write commits.
     private func writeWaitingRows(_ db: Database) throws {
         observeTransaction(db)
-        let (rows, order) = waitingRows.withLock { ($0.rows, $0.order()) }
+        let rows = waitingRows.withLock { $0.all }
         let insert = try SQLiteRows(db, sql: "INSERT INTO main.session_claims (session_id, id, node_id, bytes, batch_id, leaf) VALUES (?, ?, ?, ?, ?, ?)")
-        for index in order { try insert.insert(rows[index]) }
+        for row in rows { try insert.insert(row) }
         try db.execute(sql: "UPDATE claim_index SET upto = (SELECT COALESCE(MAX(rowid), 0) FROM receipt_batches)")
-        waitingRows.withLock { $0.written = true }
+        waitingRows.withLock { $0.wroteAll = true }
     }
 
-    /// Has the waiting rows told how the transaction under way ends.
+    /// Writes the generation a tenth at a time, a transaction each, and any that comes due
+    /// meanwhile. When a write fails the rows wait on: the next save that finds a generation
+    /// due starts a writer again, and a read or the store's close writes them all.
+    private func writeGeneration() async {
+        let part = max(1, claimIndexRows / 10)
+        while true {
+            let more: Bool
+            do {
+                more = try await write { db -> Bool in
+                    self.observeTransaction(db)
+                    let (rows, end, upto) = self.waitingRows.withLock { waiting in
+                        let end = min(waiting.generationWritten + part, waiting.generation.count)
+                        return (waiting.generation[waiting.generationWritten..<end], end, waiting.generationUpto)
+                    }
+                    guard !rows.isEmpty else { return false }
+                    let insert = try SQLiteRows(
+                        db, sql: "INSERT INTO main.session_claims (session_id, id, node_id, bytes, batch_id, leaf) VALUES (?, ?, ?, ?, ?, ?)")
+                    for row in rows { try insert.insert(row) }
+                    let last = self.waitingRows.withLock { waiting in
+                        waiting.wroteUpTo = end
+                        return end == waiting.generation.count
+                    }
+                    if last { try db.execute(sql: "UPDATE claim_index SET upto = MAX(upto, ?)", arguments: [upto]) }
+                    return !last
+                }
+            } catch {
+                waitingRows.withLock { $0.writing = false }
+                return
+            }
+            if more { continue }
+            let done = waitingRows.withLock { waiting in
+                if waiting.generation.isEmpty { waiting.writing = false }
+                return !waiting.writing
+            }
+            if done { return }
+        }
+    }
+
+    /// Waits until no generation is being written (for the store's close, and tests).
+    func generationsWritten() async {
+        while let writer = generationWriter.withLock({ $0 }) {
+            await writer.value
+            // (A writer started meanwhile is waited for too.)
+            let last = generationWriter.withLock { current in
+                defer { if current == writer { current = nil } }
+                return current == writer
+            }
+            if last { return }
+        }
+    }
+
+    /// Has the waiting rows told how the transaction under way ends (and a generation that
+    /// came due written).
     private func observeTransaction(_ db: Database) {
         let observed = waitingRows.withLock { waiting in
             defer { waiting.observing = true }
@@ -175,14 +270,18 @@ extension SQLiteStore {
         }
         guard !observed else { return }
         db.afterNextTransaction(
-            onCommit: { _ in self.waitingRows.withLock { $0.ended(committed: true) } },
-            onRollback: { _ in self.waitingRows.withLock { $0.ended(committed: false) } })
+            onCommit: { _ in
+                guard self.waitingRows.withLock({ $0.ended(committed: true) }) else { return }
+                let writer = Task { await self.writeGeneration() }
+                self.generationWriter.withLock { $0 = writer }
+            },
+            onRollback: { _ in _ = self.waitingRows.withLock { $0.ended(committed: false) } })
     }
 
     /// Writes every waiting row, in a transaction of its own (before a read of the table, and
     /// when the store closes).
     func flushClaimIndex() async throws {
-        guard waitingRows.withLock({ !$0.rows.isEmpty }) else { return }
+        guard waitingRows.withLock({ !$0.rows.isEmpty || !$0.generation.isEmpty }) else { return }
         try await write { db in try self.writeWaitingRows(db) }
     }
 

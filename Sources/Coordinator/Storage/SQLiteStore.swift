@@ -13,6 +13,8 @@ package final class SQLiteStore: CoordinatorStore {
     /// The `session_claims` rows waiting to be written in bulk (SQLiteStore+ClaimIndex), and
     /// how many may.
     let waitingRows = Mutex(WaitingRows())
+    /// The task writing a generation of them, if one was started.
+    let generationWriter = Mutex<Task<Void, Never>?>(nil)
     let claimIndexRows: Int
 
     /// Opens (creating) the file at `path`.
@@ -205,6 +207,7 @@ package final class SQLiteStore: CoordinatorStore {
 
     package func close() async throws {
         try await flushClaimIndex()
+        await generationsWritten()
         try database.close()
         try checkpointer.close()
     }
