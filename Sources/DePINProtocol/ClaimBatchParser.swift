@@ -11,7 +11,7 @@ struct ClaimBatchParser {
         var parser = ClaimBatchParser(bytes: bytes)
         var claims: [DeliveryClaim]?
         try parser.object(path: "") { parser, key throws(ProtocolError) in
-            guard key == "claims" else { throw ProtocolError.invalid("unknown field '\(key)' (known: claims)") }
+            guard key.is("claims") else { throw ProtocolError.invalid("unknown field '\(key.text)' (known: claims)") }
             claims = try parser.claimList()
         }
         parser.skipSpace()
@@ -33,7 +33,7 @@ struct ClaimBatchParser {
             return claims
         }
         while true {
-            claims.append(try claim(path: "claims.\(claims.count)"))
+            claims.append(try claim(index: claims.count))
             skipSpace()
             switch peek {
             case UInt8(ascii: ","): at += 1
@@ -45,21 +45,31 @@ struct ClaimBatchParser {
         }
     }
 
-    private mutating func claim(path: String) throws(ProtocolError) -> DeliveryClaim {
+    private mutating func claim(index: Int) throws(ProtocolError) -> DeliveryClaim {
+        // (Paths for error messages are made only when there is an error.)
+        let path = { "claims.\(index)" }
         var id: String?, content: String?, session: String?
         var bytes: Int64?, segments: Int64?, ttfb: Int64?, firstAt: Int64?, lastAt: Int64?
-        try object(path: path) { parser, key throws(ProtocolError) in
-            switch key {
-            case "id": id = try parser.string(path: path + ".id")
-            case "content": content = try parser.string(path: path + ".content")
-            case "session": session = try parser.string(path: path + ".session")
-            case "bytes": bytes = try parser.integer(path: path + ".bytes")
-            case "segments": segments = try parser.integer(path: path + ".segments")
-            case "ttfbMilliseconds": ttfb = try parser.integer(path: path + ".ttfbMilliseconds")
-            case "firstAt": firstAt = try parser.integer(path: path + ".firstAt")
-            case "lastAt": lastAt = try parser.integer(path: path + ".lastAt")
-            default:
-                throw ProtocolError.invalid("unknown field '\(path).\(key)' (known: bytes, content, firstAt, id, lastAt, segments, session, ttfbMilliseconds)")
+        try object(path: path()) { parser, key throws(ProtocolError) in
+            if key.is("id") {
+                id = try parser.string(path: path() + ".id")
+            } else if key.is("content") {
+                content = try parser.string(path: path() + ".content")
+            } else if key.is("session") {
+                session = try parser.string(path: path() + ".session")
+            } else if key.is("bytes") {
+                bytes = try parser.integer(path: path() + ".bytes")
+            } else if key.is("segments") {
+                segments = try parser.integer(path: path() + ".segments")
+            } else if key.is("ttfbMilliseconds") {
+                ttfb = try parser.integer(path: path() + ".ttfbMilliseconds")
+            } else if key.is("firstAt") {
+                firstAt = try parser.integer(path: path() + ".firstAt")
+            } else if key.is("lastAt") {
+                lastAt = try parser.integer(path: path() + ".lastAt")
+            } else {
+                throw ProtocolError.invalid(
+                    "unknown field '\(path()).\(key.text)' (known: bytes, content, firstAt, id, lastAt, segments, session, ttfbMilliseconds)")
             }
         }
         guard let id else { throw ProtocolError.invalid("missing field 'id'") }
@@ -71,16 +81,33 @@ struct ClaimBatchParser {
         guard let firstAt else { throw ProtocolError.invalid("missing field 'firstAt'") }
         guard let lastAt else { throw ProtocolError.invalid("missing field 'lastAt'") }
         guard let segmentCount = Int(exactly: segments), let ttfbCount = Int(exactly: ttfb) else {
-            throw ProtocolError.invalid("field '\(path).segments' has the wrong type")
+            throw ProtocolError.invalid("field '\(path()).segments' has the wrong type")
         }
         return DeliveryClaim(
             id: id, content: content, session: session, bytes: bytes, segments: segmentCount, ttfbMilliseconds: ttfbCount, firstAt: firstAt, lastAt: lastAt)
     }
 
+    /// A key as read: its bytes in the body when it has no escapes, else its text.
+    private struct Key {
+        var raw: UnsafeBufferPointer<UInt8>?
+        var decoded: String?
+
+        func `is`(_ name: StaticString) -> Bool {
+            let expected = UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount)
+            if let raw { return raw.elementsEqual(expected) }
+            return decoded.map { $0.utf8.elementsEqual(expected) } ?? false
+        }
+
+        var text: String { decoded ?? String(decoding: raw!, as: UTF8.self) }
+    }
+
     /// An object, handing each key to `field`, which must read the value.
-    private mutating func object(path: String, _ field: (inout ClaimBatchParser, String) throws(ProtocolError) -> Void) throws(ProtocolError) {
+    private mutating func object(path: @autoclosure () -> String, _ field: (inout ClaimBatchParser, Key) throws(ProtocolError) -> Void)
+        throws(ProtocolError)
+    {
         skipSpace()
         guard peek == UInt8(ascii: "{") else {
+            let path = path()
             guard path.isEmpty else { throw ProtocolError.invalid("field '\(path)' has the wrong type") }
             // Another JSON value, or not JSON at all.
             let rest = bytes[at...]
@@ -96,7 +123,7 @@ struct ClaimBatchParser {
         while true {
             skipSpace()
             guard peek == UInt8(ascii: "\"") else { throw ProtocolError.invalid("the body is not JSON") }
-            let key = try string(path: path)
+            let key = try self.key(path: path())
             skipSpace()
             guard peek == UInt8(ascii: ":") else { throw ProtocolError.invalid("the body is not JSON") }
             at += 1
@@ -112,9 +139,21 @@ struct ClaimBatchParser {
         }
     }
 
-    private mutating func string(path: String) throws(ProtocolError) -> String {
+    /// A key: its bytes where it has no escapes (no String made), else as ``string(path:)`` reads it.
+    private mutating func key(path: @autoclosure () -> String) throws(ProtocolError) -> Key {
+        let start = at + 1
+        var end = start
+        while end < bytes.count, bytes[end] != UInt8(ascii: "\""), bytes[end] != UInt8(ascii: "\\"), bytes[end] >= 0x20 { end += 1 }
+        if end < bytes.count, bytes[end] == UInt8(ascii: "\"") {
+            at = end + 1
+            return Key(raw: UnsafeBufferPointer(rebasing: bytes[start..<end]))
+        }
+        return Key(decoded: try string(path: path()))
+    }
+
+    private mutating func string(path: @autoclosure () -> String) throws(ProtocolError) -> String {
         skipSpace()
-        guard peek == UInt8(ascii: "\"") else { throw ProtocolError.invalid("field '\(path)' has the wrong type") }
+        guard peek == UInt8(ascii: "\"") else { throw ProtocolError.invalid("field '\(path())' has the wrong type") }
         at += 1
         let start = at
         // The common case: no escapes.
@@ -156,7 +195,7 @@ struct ClaimBatchParser {
         throw ProtocolError.invalid("the body is not JSON")
     }
 
-    private mutating func integer(path: String) throws(ProtocolError) -> Int64 {
+    private mutating func integer(path: @autoclosure () -> String) throws(ProtocolError) -> Int64 {
         skipSpace()
         let negative = peek == UInt8(ascii: "-")
         if negative { at += 1 }
@@ -165,13 +204,13 @@ struct ClaimBatchParser {
         while at < bytes.count, (48...57).contains(bytes[at]) {
             let (shifted, overflow1) = value.multipliedReportingOverflow(by: 10)
             let (added, overflow2) = shifted.addingReportingOverflow(Int64(bytes[at] - 48))
-            guard !overflow1, !overflow2 else { throw ProtocolError.invalid("field '\(path)' has the wrong type") }
+            guard !overflow1, !overflow2 else { throw ProtocolError.invalid("field '\(path())' has the wrong type") }
             value = added
             at += 1
         }
         // A fraction, an exponent or no digits at all is not a whole number.
         guard at > start, at == bytes.count || !(bytes[at] == UInt8(ascii: ".") || bytes[at] | 0x20 == UInt8(ascii: "e")) else {
-            throw ProtocolError.invalid("field '\(path)' has the wrong type")
+            throw ProtocolError.invalid("field '\(path())' has the wrong type")
         }
         return negative ? -value : value
     }

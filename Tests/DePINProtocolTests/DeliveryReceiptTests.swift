@@ -70,6 +70,7 @@ struct ClaimBatchTests {
             (#"{"claims":[{"id":"x"}]}"#, "missing field"),
             ("not json", "not JSON"),
             (#"{"claims":[\#(claim.dropLast()),"x":1}]}"#, "unknown field 'claims.0.x'"),
+            (#"{"claims":[\#(claim),\#(claim.dropLast()),"i\u0064s":1}]}"#, "unknown field 'claims.1.ids'"),
             (#"{"claims":[\#(claim.replacingOccurrences(of: #""bytes":1"#, with: #""bytes":1.5"#))]}"#, "field 'claims.0.bytes' has the wrong type"),
             (#"{"claims":[\#(claim.replacingOccurrences(of: #""bytes":1"#, with: #""bytes":"1""#))]}"#, "field 'claims.0.bytes' has the wrong type"),
             (#"{"claims":[\#(claim)] } x"#, "not JSON"),
@@ -78,8 +79,8 @@ struct ClaimBatchTests {
             #expect(performing: { try StrictJSON.decode(ClaimBatch.self, from: Data(body.utf8)) }, throws: { "\($0)".contains(expected) })
         }
         #expect(performing: { try StrictJSON.decode(ClaimBatch.self, from: Data(repeating: 32, count: 100), limit: 10) }, throws: { "\($0)".contains("at most 10") })
-        // Escapes and spacing read as JSONDecoder reads them.
-        let spaced = " {\n \"claims\" : [ \(claim.replacingOccurrences(of: #""content":"t""#, with: #""content":"t\u0041\/\"""#)) ]\t}\r\n"
+        // Escapes (in a key too) and spacing read as JSONDecoder reads them.
+        let spaced = " {\n \"claims\" : [ \(claim.replacingOccurrences(of: #""content":"t""#, with: #""\u0063ontent":"t\u0041\/\"""#)) ]\t}\r\n"
         let parsed = try StrictJSON.decode(ClaimBatch.self, from: Data(spaced.utf8))
         #expect(parsed == (try JSONDecoder().decode(ClaimBatch.self, from: Data(spaced.utf8))))
         #expect(parsed.claims.first?.content == "tA/\"")
