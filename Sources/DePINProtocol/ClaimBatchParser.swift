@@ -48,8 +48,14 @@ struct ClaimBatchParser {
     private mutating func claim(index: Int) throws(ProtocolError) -> DeliveryClaim {
         // (Paths for error messages are made only when there is an error.)
         let path = { "claims.\(index)" }
-        var id: String?, content: String?, session: String?
-        var bytes: Int64?, segments: Int64?, ttfb: Int64?, firstAt: Int64?, lastAt: Int64?
+        var id: String?
+        var content: String?
+        var session: String?
+        var bytes: Int64?
+        var segments: Int64?
+        var ttfb: Int64?
+        var firstAt: Int64?
+        var lastAt: Int64?
         try object(path: path()) { parser, key throws(ProtocolError) in
             if key.is("id") {
                 id = try parser.string(path: path() + ".id")
@@ -84,7 +90,8 @@ struct ClaimBatchParser {
             throw ProtocolError.invalid("field '\(path()).segments' has the wrong type")
         }
         return DeliveryClaim(
-            id: id, content: content, session: session, bytes: bytes, segments: segmentCount, ttfbMilliseconds: ttfbCount, firstAt: firstAt, lastAt: lastAt)
+            id: id, content: content, session: session, bytes: bytes, segments: segmentCount, ttfbMilliseconds: ttfbCount, firstAt: firstAt,
+            lastAt: lastAt)
     }
 
     /// A key as read: its bytes in the body when it has no escapes, else its text.
@@ -111,7 +118,8 @@ struct ClaimBatchParser {
             guard path.isEmpty else { throw ProtocolError.invalid("field '\(path)' has the wrong type") }
             // Another JSON value, or not JSON at all.
             let rest = bytes[at...]
-            let another = peek.map(Array("[\"-0123456789".utf8).contains) == true || ["true", "false", "null"].contains { rest.starts(with: $0.utf8) }
+            let another =
+                peek.map(Array("[\"-0123456789".utf8).contains) == true || ["true", "false", "null"].contains { rest.starts(with: $0.utf8) }
             throw ProtocolError.invalid(another ? "the body has the wrong type: a JSON object is expected" : "the body is not JSON")
         }
         at += 1
@@ -181,7 +189,8 @@ struct ClaimBatchParser {
                 case UInt8(ascii: "r"): out.append(13)
                 case UInt8(ascii: "t"): out.append(9)
                 case UInt8(ascii: "u"):
-                    guard at + 4 <= bytes.count, let unit = UInt16(String(decoding: UnsafeBufferPointer(rebasing: bytes[at..<at + 4]), as: UTF8.self), radix: 16)
+                    guard at + 4 <= bytes.count,
+                        let unit = UInt16(String(decoding: UnsafeBufferPointer(rebasing: bytes[at..<at + 4]), as: UTF8.self), radix: 16)
                     else { throw ProtocolError.invalid("the body is not JSON") }
                     at += 4
                     // Lone surrogates become U+FFFD; ids with them are refused later anyway.

@@ -74,9 +74,10 @@ struct ClaimBookTests {
             #expect(UInt128.fromHex(value.hex.utf8) == value && UInt128.fromHex(Array(value.hex.utf8)) == value)
         }
         #expect(UInt128.fromHex("0123456789abcdef0123456789abcdef".utf8) == 0x0123_4567_89ab_cdef_0123_4567_89ab_cdef)
-        for bad in ["0123456789ABCDEF0123456789abcdef", "0123456789abcdef0123456789abcdeg", "0123456789abcdef0123456789abcde", "", "/", ":",
-            "0123456789abcdef0123456789abcdef0", String(repeating: "`", count: 32), String(repeating: "g", count: 32)]
-        {
+        for bad in [
+            "0123456789ABCDEF0123456789abcdef", "0123456789abcdef0123456789abcdeg", "0123456789abcdef0123456789abcde", "", "/", ":",
+            "0123456789abcdef0123456789abcdef0", String(repeating: "`", count: 32), String(repeating: "g", count: 32),
+        ] {
             #expect(UInt128.fromHex(bad.utf8) == nil, "\(bad)")
         }
     }

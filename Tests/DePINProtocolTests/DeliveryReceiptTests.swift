@@ -40,7 +40,8 @@ struct DeliveryReceiptTests {
 
     @Test("numbers written by hand into receipt leaves read as Swift writes them, at the edges of Int64 too")
     func decimals() {
-        for value in [0, 1, -1, 9, 10, -10, 2_000_000, Int64.max, Int64.min, Int64.min + 1] + (0..<200).map({ _ in Int64.random(in: .min ... .max) }) {
+        for value in [0, 1, -1, 9, 10, -10, 2_000_000, Int64.max, Int64.min, Int64.min + 1] + (0..<200).map({ _ in Int64.random(in: .min ... .max) })
+        {
             var bytes: [UInt8] = Array("x".utf8)
             JSONText.appendDecimal(value, to: &bytes)
             #expect(bytes == Array("x\(value)".utf8))
@@ -60,7 +61,8 @@ struct DeliveryReceiptTests {
 struct ClaimBatchTests {
     @Test("unknown fields, wrong types, non-objects and oversize bodies are refused by name")
     func strict() throws {
-        let claim = #"{"id":"00112233445566778899aabbccddeeff","content":"t","session":"s","bytes":1,"segments":1,"ttfbMilliseconds":1,"firstAt":1,"lastAt":2}"#
+        let claim =
+            #"{"id":"00112233445566778899aabbccddeeff","content":"t","session":"s","bytes":1,"segments":1,"ttfbMilliseconds":1,"firstAt":1,"lastAt":2}"#
         #expect(try StrictJSON.decode(ClaimBatch.self, from: Data(#"{"claims":[\#(claim)]}"#.utf8)).claims.count == 1)
         for (body, expected) in [
             (#"{"claims":[],"extra":1}"#, "unknown field 'extra'"),
@@ -78,7 +80,9 @@ struct ClaimBatchTests {
         ] {
             #expect(performing: { try StrictJSON.decode(ClaimBatch.self, from: Data(body.utf8)) }, throws: { "\($0)".contains(expected) })
         }
-        #expect(performing: { try StrictJSON.decode(ClaimBatch.self, from: Data(repeating: 32, count: 100), limit: 10) }, throws: { "\($0)".contains("at most 10") })
+        #expect(
+            performing: { try StrictJSON.decode(ClaimBatch.self, from: Data(repeating: 32, count: 100), limit: 10) },
+            throws: { "\($0)".contains("at most 10") })
         // Escapes (in a key too) and spacing read as JSONDecoder reads them.
         let spaced = " {\n \"claims\" : [ \(claim.replacingOccurrences(of: #""content":"t""#, with: #""\u0063ontent":"t\u0041\/\"""#)) ]\t}\r\n"
         let parsed = try StrictJSON.decode(ClaimBatch.self, from: Data(spaced.utf8))
@@ -86,7 +90,9 @@ struct ClaimBatchTests {
         #expect(parsed.claims.first?.content == "tA/\"")
         // What an edge writes, the parser reads back.
         let claims = (0..<50).map { index in
-            DeliveryClaim(id: DeliveryClaim.newID(), content: "title-\(index)", session: "s\(index)", bytes: Int64(index) << 33, segments: index, ttfbMilliseconds: 7, firstAt: -5, lastAt: 1_800_000_000)
+            DeliveryClaim(
+                id: DeliveryClaim.newID(), content: "title-\(index)", session: "s\(index)", bytes: Int64(index) << 33, segments: index,
+                ttfbMilliseconds: 7, firstAt: -5, lastAt: 1_800_000_000)
         }
         #expect(try StrictJSON.decode(ClaimBatch.self, from: try JSONEncoder().encode(ClaimBatch(claims: claims))).claims == claims)
     }

@@ -53,7 +53,8 @@ struct SQLiteRows {
             case .text(let text):
                 var text = text
                 text.withUTF8 { bytes in
-                    _ = sqlite3_bind_text(raw, index, UnsafeRawPointer(bytes.baseAddress!).assumingMemoryBound(to: CChar.self), Int32(bytes.count), Self.transient)
+                    _ = sqlite3_bind_text(
+                        raw, index, UnsafeRawPointer(bytes.baseAddress!).assumingMemoryBound(to: CChar.self), Int32(bytes.count), Self.transient)
                 }
             case .integer(let number): sqlite3_bind_int64(raw, index, number)
             case .null: sqlite3_bind_null(raw, index)

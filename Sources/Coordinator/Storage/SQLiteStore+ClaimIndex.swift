@@ -190,7 +190,8 @@ extension SQLiteStore {
     @discardableResult
     static func addIndexRow(of claim: ClaimRecord, with insert: SQLiteRows) throws -> Int {
         try insert.run(
-            .text(claim.session), .text(claim.id), .text(claim.node), .integer(claim.bytes), .text(claim.batch ?? ""), .integer(Int64(claim.leaf ?? -1)))
+            .text(claim.session), .text(claim.id), .text(claim.node), .integer(claim.bytes), .text(claim.batch ?? ""),
+            .integer(Int64(claim.leaf ?? -1)))
     }
 
     /// The statement that inserts a `session_claims` row, skipping one already there.
@@ -204,7 +205,8 @@ extension SQLiteStore {
     private func writeWaitingRows(_ db: Database) throws {
         observeTransaction(db)
         let rows = waitingRows.withLock { $0.all }
-        let insert = try SQLiteRows(db, sql: "INSERT INTO main.session_claims (session_id, id, node_id, bytes, batch_id, leaf) VALUES (?, ?, ?, ?, ?, ?)")
+        let insert = try SQLiteRows(
+            db, sql: "INSERT INTO main.session_claims (session_id, id, node_id, bytes, batch_id, leaf) VALUES (?, ?, ?, ?, ?, ?)")
         for row in rows { try insert.insert(row) }
         try db.execute(sql: "UPDATE claim_index SET upto = (SELECT COALESCE(MAX(rowid), 0) FROM receipt_batches)")
         waitingRows.withLock { $0.wroteAll = true }
@@ -324,7 +326,10 @@ extension SQLiteRows {
 
     private static func bindInPlace(_ statement: OpaquePointer, _ index: Int32, _ text: UnsafeBufferPointer<UInt8>) {
         // (An empty buffer may have no address, and SQLite takes a NULL pointer as SQL NULL.)
-        guard let bytes = text.baseAddress, !text.isEmpty else { return _ = sqlite3_bind_text(statement, index, "", 0, transient) }
+        guard let bytes = text.baseAddress, !text.isEmpty else {
+            _ = sqlite3_bind_text(statement, index, "", 0, transient)
+            return
+        }
         _ = sqlite3_bind_text(statement, index, UnsafeRawPointer(bytes).assumingMemoryBound(to: CChar.self), Int32(text.count), nil)
     }
 }
