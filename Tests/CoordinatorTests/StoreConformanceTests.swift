@@ -243,6 +243,59 @@ struct StoreConformanceTests {
         try await StoreConformance.run { try SQLiteStore(path: dir.path + "/coordinator.sqlite") }
     }
 
+    @Test("generations of waiting index rows written between saves: every claim refused twice meanwhile, all indexed and summed once written")
+    func claimIndexGenerations() async throws {
+        let dir = TemporaryDirectory("sqlite-claim-generations")
+        defer { dir.remove() }
+        let path = dir.path + "/coordinator.sqlite"
+        // 40 rows make a generation, written 4 at a time: 30 saves of 10 claims make several,
+        // written while later saves go on.
+        let store = try SQLiteStore(path: path, claimIndexRows: 40)
+        try await store.migrate()
+        func claim(_ save: Int, _ index: Int) -> ClaimRecord {
+            ClaimRecord(
+                id: String(format: "%032x", save * 100 + index), node: "edge-\(index % 3)", content: "title",
+                session: "1700000000-0123456789abcdef-\(String(format: "%032x", (index * 7919 + save) % 13))", bytes: Int64(save * 100 + index),
+                acceptedAt: 90, segments: 1, ttfbMilliseconds: 5, firstAt: 80, lastAt: 89, batch: "b\(save)", leaf: index)
+        }
+        var all: [ClaimRecord] = []
+        for save in 0..<30 {
+            let claims = (0..<10).map { claim(save, $0) }
+            try await store.saveClaims(claims, batches: [ReceiptBatch(id: "b\(save)", acceptedAt: 90, root: "ab", signature: "s", leaves: "AA")])
+            all += claims
+            // Any claim saved so far is refused again, whether it waits, is in a generation or written.
+            let again = all[(save * 37) % all.count]
+            await #expect {
+                try await store.saveClaims(
+                    [
+                        ClaimRecord(
+                            id: again.id, node: again.node, content: again.content, session: again.session, bytes: 1, acceptedAt: 90, segments: 1,
+                            ttfbMilliseconds: 5, firstAt: 80, lastAt: 89, batch: "x\(save)", leaf: 0)
+                    ],
+                    batches: [ReceiptBatch(id: "x\(save)", acceptedAt: 90, root: "ab", signature: "s", leaves: "AA")])
+            } throws: { ($0 as? StoreFailure)?.code == .duplicate }
+        }
+        await store.generationsWritten()
+        // The generations are in the table before anything reads it (a read writes the rest).
+        let early = try DatabaseQueue(path: path)
+        #expect(try await early.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM session_claims") } ?? 0 >= 200)
+        try early.close()
+        let keys = all.map { SessionClaim.Key(session: $0.session, id: $0.id) }
+        #expect(try await store.storedClaims(keys: keys).count == 300)
+        let sums = Dictionary(grouping: all, by: \.session).mapValues { $0.reduce(0) { $0 + $1.bytes } }
+        let totals = try await store.sessionTotals(ids: Array(sums.keys))
+        #expect(Dictionary(uniqueKeysWithValues: totals.map { ($0.id, $0.bytes) }) == sums)
+        try await store.close()
+        // Opened again: the same, and every row in the table once.
+        let reopened = try SQLiteStore(path: path)
+        try await reopened.migrate()
+        #expect(try await reopened.storedClaims(keys: keys).count == 300)
+        try await reopened.close()
+        let file = try DatabaseQueue(path: path)
+        #expect(try await file.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM session_claims") } == 300)
+        try file.close()
+    }
+
     @Test("claims whose session_claims rows were still waiting when the process died are indexed again from their lines when the file is opened")
     func claimIndexAfterCrash() async throws {
         let dir = TemporaryDirectory("sqlite-claim-index")
