@@ -95,8 +95,7 @@ package struct KeyVault: Sendable {
     /// (HMAC-SHA256 of `content`, `issued` and `random`, a line each, written out on its two
     /// SHA-256 passes: its generic wrapper cost several times the hashing.)
     private func sessionMAC(content: String, issued: Int64, random: some Collection<UInt8>) -> UInt128 {
-        var content = content
-        return content.withUTF8 { content in
+        content.withBytes { content in
             // content \n issued \n random, in one buffer on the stack.
             withUnsafeTemporaryAllocation(of: UInt8.self, capacity: content.count + 22 + random.count) { message in
                 var count = 0

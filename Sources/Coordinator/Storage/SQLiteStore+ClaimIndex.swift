@@ -204,12 +204,16 @@ extension SQLiteStore {
     /// batch committed so far is recorded as indexed. They leave memory when the write commits.
     private func writeWaitingRows(_ db: Database) throws {
         observeTransaction(db)
-        let rows = waitingRows.withLock { $0.all }
+        try Self.insert(waitingRows.withLock { $0.all }, db)
+        try db.execute(sql: "UPDATE claim_index SET upto = (SELECT COALESCE(MAX(rowid), 0) FROM receipt_batches)")
+        waitingRows.withLock { $0.wroteAll = true }
+    }
+
+    /// Inserts waiting rows into `session_claims` (a key already there fails the write).
+    private static func insert(_ rows: some Collection<WaitingRows.Row>, _ db: Database) throws {
         let insert = try SQLiteRows(
             db, sql: "INSERT INTO main.session_claims (session_id, id, node_id, bytes, batch_id, leaf) VALUES (?, ?, ?, ?, ?, ?)")
         for row in rows { try insert.insert(row) }
-        try db.execute(sql: "UPDATE claim_index SET upto = (SELECT COALESCE(MAX(rowid), 0) FROM receipt_batches)")
-        waitingRows.withLock { $0.wroteAll = true }
     }
 
     /// Writes the generation a tenth at a time, a transaction each, and any that comes due
@@ -227,9 +231,7 @@ extension SQLiteStore {
                         return (waiting.generation[waiting.generationWritten..<end], end, waiting.generationUpto)
                     }
                     guard !rows.isEmpty else { return false }
-                    let insert = try SQLiteRows(
-                        db, sql: "INSERT INTO main.session_claims (session_id, id, node_id, bytes, batch_id, leaf) VALUES (?, ?, ?, ?, ?, ?)")
-                    for row in rows { try insert.insert(row) }
+                    try Self.insert(rows, db)
                     let last = self.waitingRows.withLock { waiting in
                         waiting.wroteUpTo = end
                         return end == waiting.generation.count
