@@ -130,6 +130,17 @@ struct TaskBoardTests {
         try await Task.sleep(for: .milliseconds(300))
         await board.noteRoute(content: "movie", edges: registry.route(content: "movie", from: GeoPoint(latitude: 40.7, longitude: -74), limit: 1))
         #expect(try await woken.contains { $0.kind == .delivery && $0.content == "movie" && ($0.sequence ?? 0) > cursor })
+        // A wake between two polls (a challenge issued after one answer, before the next
+        // request arrives) ends the next long poll at once instead of after its hour.
+        let latest = try await woken.compactMap(\.sequence).max() ?? 0
+        board.wake(nyc)
+        let answeredFirst = try await withThrowingTaskGroup(of: Bool.self) { group in
+            group.addTask { _ = try await board.poll(node: nyc, after: latest, wait: .seconds(3600)); return true }
+            group.addTask { try await Task.sleep(for: .seconds(60)); return false }
+            defer { group.cancelAll() }
+            return try await group.next()!
+        }
+        #expect(answeredFirst, "a wake before the poll was lost")
 
         // Demand raises the replication factor: 3 hosts at 20 look-ups.
         for _ in 0..<20 { await board.noteRoute(content: "movie", edges: []) }

@@ -9,8 +9,9 @@ extension NetworkSuites {
     struct ProofTests {
         @Test("a host that deleted half of its hosted segments fails its challenges and is slashed; the honest host beside it passes every one")
         func deletedHalf() async throws {
-            // (10 s to answer: under the full suite's load an honest host's first answer once took
-            // longer than 5 and its challenge went "offline".)
+            // (10 s to answer, the coordinator's default. A challenge issued between two of a
+            // host's long polls used to wait for the next poll to end, 25 s, and go "offline";
+            // the task board now ends that poll at once.)
             var network = try await TestNetwork.start(
                 "proofs", coordinatorArguments: ["--challenge-interval", "1", "--challenge-deadline", "10", "--min-challenges", "4"])
             defer { network.stop() }

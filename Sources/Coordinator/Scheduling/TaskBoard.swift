@@ -42,6 +42,9 @@ package final class TaskBoard: Sendable {
         var demandDecayedAt: Int64
         /// Bumped per node when it gets a task, to wake its long poll.
         var changes: [String: Int] = [:]
+        /// Each node's `changes` when its last poll answered: a wake after that answer (a
+        /// challenge issued between two polls) ends the next poll at once.
+        var answered: [String: Int] = [:]
     }
     private struct Assigned: Hashable {
         var kind: TaskRecord.Kind
@@ -149,16 +152,22 @@ package final class TaskBoard: Sendable {
     /// coordinator is shutting down, so a long poll never holds a restart back.
     package func poll(node: String, after: Int64, wait: Duration) async throws -> [TaskRecord] {
         let deadline = ContinuousClock.now + wait
-        // Counted once: a wake between two store reads must still end the wait.
-        let seen = state.withLock { $0.changes[node, default: 0] }
+        // Counted from the node's last answer, not from this request: a wake between two polls
+        // (or between two store reads) must still end the wait.
+        let seen = state.withLock { $0.answered[node] ?? $0.changes[node, default: 0] }
+        // What the caller reads after this returns (the open challenges) holds everything woken
+        // for until now; a task added since has a newer sequence and ends the next poll.
+        let answered = { self.state.withLock { $0.answered[node] = $0.changes[node, default: 0] } }
         while true {
             let tasks = try await store.tasks(node: node, after: 0)
             if tasks.contains(where: { ($0.sequence ?? 0) > after }) || ContinuousClock.now >= deadline || Task.isShuttingDownGracefully {
+                answered()
                 return tasks
             }
             for _ in 0..<8 {
                 if state.withLock({ $0.changes[node, default: 0] }) != seen {
                     // Something new for this node (a task or a challenge): answer now.
+                    answered()
                     return try await store.tasks(node: node, after: 0)
                 }
                 if ContinuousClock.now >= deadline || Task.isShuttingDownGracefully { break }

@@ -165,13 +165,16 @@ struct CoordinatorAgent: Service {
     private func pollTasks(_ flags: Flags) async {
         var cursor: Int64 = 0
         var answered: Set<String> = []
+        // After a failed poll the next one asks without waiting: an answer lost on the way may
+        // have held a challenge, which must not wait for a long poll to end.
+        var catchUp = false
         while !Task.isCancelled {
             guard flags.registered.withLock({ $0 }) else {
                 do { try await Task.sleep(for: .milliseconds(200)) } catch { return }
                 continue
             }
             let reports = assignments.takeReports()
-            let request = TaskPollRequest(after: cursor, wait: reports.isEmpty ? pollWait : 0, hosted: reports)
+            let request = TaskPollRequest(after: cursor, wait: reports.isEmpty && !catchUp ? pollWait : 0, hosted: reports)
             do {
                 let answer = try await withThrowingTaskGroup(of: TaskPollAnswer?.self) { group in
                     group.addTask { try await link.post("/v1/tasks", request, as: TaskPollAnswer.self, timeout: .seconds(Int64(pollWait) + 15)) }
@@ -186,6 +189,7 @@ struct CoordinatorAgent: Service {
                     return try await group.next()!
                 }
                 guard let answer else { continue }
+                catchUp = false
                 if !reports.isEmpty { logger.info("reported to the coordinator: hosting \(reports.joined(separator: ", "))") }
                 cursor = answer.cursor
                 assignments.apply(answer) { hosted.isComplete($0) }
@@ -201,6 +205,7 @@ struct CoordinatorAgent: Service {
                 if answered.count > 10_000 { answered = [] }
             } catch {
                 assignments.restore(reports)
+                catchUp = true
                 if Task.isCancelled { return }
                 logger.warning("task poll at \(link.base): \(error); retrying")
                 do { try await Task.sleep(for: .seconds(2)) } catch { return }
@@ -237,14 +242,25 @@ struct CoordinatorAgent: Service {
             logger.error("challenge \(challenge.id): \(error); it will count as unanswered")
             return
         }
-        do {
-            let verdict = try await link.post(
-                "/v1/challenges", ChallengeResponse(id: challenge.id, data: proof.data.base64EncodedString(), proof: proof.proof), as: ChallengeVerdict.self)
-            if verdict.outcome != "pass" || verdict.standing != nil {
-                logger.warning("challenge \(challenge.id): \(verdict.outcome); \(verdict.standing ?? "reputation \(verdict.reputation)")")
+        // An answer the network lost is sent again until the deadline; one the coordinator
+        // refused is not.
+        while true {
+            do {
+                let verdict = try await link.post(
+                    "/v1/challenges", ChallengeResponse(id: challenge.id, data: proof.data.base64EncodedString(), proof: proof.proof), as: ChallengeVerdict.self)
+                if verdict.outcome != "pass" || verdict.standing != nil {
+                    logger.warning("challenge \(challenge.id): \(verdict.outcome); \(verdict.standing ?? "reputation \(verdict.reputation)")")
+                }
+                return
+            } catch {
+                let refused = (error as? AgentError).map { $0.status < 500 } ?? false
+                if refused || Task.isCancelled || Date().timeIntervalSince1970 + 1 >= Double(challenge.deadline) {
+                    logger.warning("challenge \(challenge.id): answer not taken: \(error)")
+                    return
+                }
+                logger.info("challenge \(challenge.id): answer not delivered (\(error)); sending it again")
+                try? await Task.sleep(for: .milliseconds(500))
             }
-        } catch {
-            logger.warning("challenge \(challenge.id): answer not taken: \(error)")
         }
     }
 
