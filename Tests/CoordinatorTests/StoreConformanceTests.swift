@@ -296,6 +296,67 @@ struct StoreConformanceTests {
         try file.close()
     }
 
+    @Test("the filter that spares saves their look-ups: no key added is ever missed, and about 1 in 100 others is a false alarm")
+    func keyFilter() {
+        var filter = KeyFilter(capacity: 10_000)
+        func key(_ index: Int) -> SQLiteStore.WaitingRows.Key {
+            SQLiteStore.WaitingRows.Key(
+                session: "1700000000-0123456789abcdef-\(String(format: "%032x", index / 3))", id: String(format: "%032x", index))
+        }
+        for index in 0..<10_000 { filter.insert(key(index)) }
+        #expect(filter.isFull)
+        #expect((0..<10_000).allSatisfy { filter.mayContain(key($0)) })
+        let falseAlarms = (10_000..<110_000).filter { filter.mayContain(key($0)) }.count
+        #expect(falseAlarms < 3_000, "\(falseAlarms) of 100,000")
+    }
+
+    @Test("a claim stored before is refused again while the filter of stored keys fills up and begins anew, and after the store is opened again")
+    func claimFilterRestarts() async throws {
+        let dir = TemporaryDirectory("sqlite-claim-filter")
+        defer { dir.remove() }
+        let path = dir.path + "/coordinator.sqlite"
+        // 20 rows make a generation (rows wait over several saves): the filter holds 8 keys,
+        // then 16, 32, 64, 64, ..., and begins again each time with the newest session in the
+        // table as its floor and the rows waiting in it.
+        func claim(_ index: Int, batch: String, leaf: Int = 0) -> ClaimRecord {
+            // Sessions issued later and later, as they are, some again from before: most come
+            // after the floor, some not.
+            ClaimRecord(
+                id: String(format: "%032x", index), node: "edge", content: "title",
+                session: "\(1_700_000_000 + index - (index % 5 == 0 ? 40 : 0))-0123456789abcdef-\(String(format: "%032x", index % 17))", bytes: 1,
+                acceptedAt: 90,
+                segments: 1, ttfbMilliseconds: 5, firstAt: 80, lastAt: 89, batch: batch, leaf: leaf)
+        }
+        func save(_ claims: [ClaimRecord], in store: SQLiteStore, batch: String) async throws {
+            try await store.saveClaims(claims, batches: [ReceiptBatch(id: batch, acceptedAt: 90, root: "ab", signature: "s", leaves: "AA")])
+        }
+        var store = try SQLiteStore(path: path, claimIndexRows: 20, filterKeys: 8)
+        try await store.migrate()
+        var saved = 0
+        for round in 0..<100 {
+            try await save((saved..<saved + 3).map { claim($0, batch: "b\(round)", leaf: $0 - saved) }, in: store, batch: "b\(round)")
+            saved += 3
+            if round % 25 == 24 {
+                await store.generationsWritten()
+                for index in 0..<saved {
+                    await #expect(throws: StoreFailure.self, "claim \(index) of \(saved)") {
+                        try await save([claim(index, batch: "x\(round)-\(index)")], in: store, batch: "x\(round)-\(index)")
+                    }
+                }
+            }
+            if round == 49 {
+                try await store.close()
+                store = try SQLiteStore(path: path, claimIndexRows: 20, filterKeys: 8)
+                try await store.migrate()
+            }
+        }
+        #expect(
+            try await store.storedClaims(
+                keys: (0..<saved).map { SessionClaim.Key(session: claim($0, batch: "").session, id: claim($0, batch: "").id) }
+            ).count == saved)
+        try await store.close()
+    }
+
     @Test("claims whose session_claims rows were still waiting when the process died are indexed again from their lines when the file is opened")
     func claimIndexAfterCrash() async throws {
         let dir = TemporaryDirectory("sqlite-claim-index")

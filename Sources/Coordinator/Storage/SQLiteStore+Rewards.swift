@@ -128,6 +128,7 @@ extension SQLiteStore {
                 guard try Self.addIndexRow(of: claim, with: keyRow) == 1, !self.isWaiting(session: claim.session, id: claim.id) else {
                     throw StoreFailure.duplicate("claim \(claim.id) of session \(claim.session) is already stored")
                 }
+                self.indexed(session: claim.session, id: claim.id)
                 try insert.run(
                     .text(claim.id), .text(claim.node), .text(claim.content), .text(claim.session), .integer(claim.bytes), .integer(claim.acceptedAt),
                     .text(claim.receipt), claim.segments.sqlite, claim.ttfbMilliseconds.sqlite, claim.firstAt.sqlite, claim.lastAt.sqlite,

@@ -16,13 +16,19 @@ package final class SQLiteStore: CoordinatorStore {
     /// The task writing a generation of them, if one was started.
     let generationWriter = Mutex<Task<Void, Never>?>(nil)
     let claimIndexRows: Int
+    /// The keys the first filter of the table's keys holds (``KeyFilter``); later ones twice
+    /// the last, up to 8 times as many.
+    let filterKeys: Int
 
     /// Opens (creating) the file at `path`.
-    /// - Parameter claimIndexRows: how many claims' `session_claims` rows may wait to be
-    ///   written together (SQLiteStore+ClaimIndex).
+    /// - Parameters:
+    ///   - claimIndexRows: how many claims' `session_claims` rows may wait to be written
+    ///     together (SQLiteStore+ClaimIndex).
+    ///   - filterKeys: the first filter's keys (default: 8 times `claimIndexRows`).
     /// - Throws: ``StoreFailure`` when the file cannot be opened as SQLite.
-    package init(path: String, claimIndexRows: Int = 100_000) throws {
+    package init(path: String, claimIndexRows: Int = 100_000, filterKeys: Int? = nil) throws {
         self.claimIndexRows = claimIndexRows
+        self.filterKeys = max(1, filterKeys ?? claimIndexRows * 8)
         do {
             var configuration = Configuration()
             configuration.busyMode = .timeout(5)
