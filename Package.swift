@@ -114,6 +114,7 @@ let package = Package(
             name: "Coordinator",
             dependencies: [
                 "DePINProtocol",
+                .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),

@@ -1,5 +1,6 @@
 import Crypto
 import DePINProtocol
+import DequeModule
 import Foundation
 import Media
 
@@ -37,9 +38,10 @@ package actor ClaimBook {
     private let now: @Sendable () -> Int64
     /// Per title: its size in bytes and peak bitrate (bits/s).
     private var titles: [String: (bytes: Int64, bitrate: Int64)] = [:]
-    /// Whether a batch holds the turn, and the batches waiting, in order.
+    /// Whether a batch holds the turn, and the batches waiting, in order (a deque: a round
+    /// takes up to 20,000 one-claim batches from its front).
     var busy = false
-    var waiting: [Submission] = []
+    var waiting: Deque<Submission> = []
     /// Claims and session totals of rounds whose write has not finished. A round hands the
     /// turn on as soon as it is checked, and the next round is checked against these while it
     /// is signed and written; a round whose check saw a round in flight fails if that one's write fails,
