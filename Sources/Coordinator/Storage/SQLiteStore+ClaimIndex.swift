@@ -27,9 +27,10 @@ import Synchronization
 /// A waiting row costs a hash of its session and id and one into the filter; a claim looks the
 /// table up when its session is not after the floor, or in about 1 case in 100 otherwise (a
 /// look-up in a table of 100,000 rows or more cost about 3 µs, more than anything else a save
-/// did); writing the rows, a sort by their first bytes and one insert each. (An in-memory SQLite table for the waiting rows cost about three times
-/// as much: a B-tree insert of a random key a claim; one write of all 100,000 rows left the
-/// saves queued behind it for a fifth of a second, and both cores' work with them.)
+/// did); writing the rows, a sort by their first bytes and one insert each. (An in-memory
+/// SQLite table for the waiting rows cost about three times as much: a B-tree insert of a
+/// random key a claim; one write of all 100,000 rows left the saves queued behind it for a
+/// fifth of a second, and both cores' work with them.)
 extension SQLiteStore {
     /// The `session_claims` rows waiting, and their keys: those saved since the last
     /// generation, and the generation being written. Only the writer connection, on its queue,
@@ -335,8 +336,8 @@ extension SQLiteStore {
     }
 }
 
-/// A Bloom filter of `session_claims` keys: whether a key may have been added (false about 1
-/// time in 100 for a key that was not, at capacity), or certainly was not. Its bit positions come
+/// A Bloom filter of `session_claims` keys: whether a key may have been added, or certainly was
+/// not (a false alarm for about 1 key in 100 that was not, once full). Its bit positions come
 /// from `Hasher`, seeded at random per process, so no edge can choose ids that all collide.
 ///
 /// ## Performance characteristics
