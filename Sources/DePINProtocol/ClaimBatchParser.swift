@@ -1,3 +1,5 @@
+import Foundation
+
 /// Reads a `POST /v1/claims` body byte by byte: a coordinator decodes claims by the hundred
 /// thousand, and Foundation's `JSONDecoder` spent more on each than checking it. It is as
 /// strict as ``StrictJSON``: an object with `claims` alone, each claim an object with exactly
@@ -101,7 +103,7 @@ struct ClaimBatchParser {
 
         func `is`(_ name: StaticString) -> Bool {
             let expected = UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount)
-            if let raw { return raw.elementsEqual(expected) }
+            if let raw { return raw.count == expected.count && (raw.isEmpty || memcmp(raw.baseAddress!, expected.baseAddress!, raw.count) == 0) }
             return decoded.map { $0.utf8.elementsEqual(expected) } ?? false
         }
 

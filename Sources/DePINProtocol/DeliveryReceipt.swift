@@ -133,46 +133,81 @@ public struct DeliveryReceipt: Codable, Sendable, Equatable {
         }
 
         /// The hash of this receipt's leaf in its batch's tree: `SHA-256(0x00 || canonical)`,
-        /// the leaf hash of ``MerkleTree``, hashed in one pass over one buffer.
-        public var leafHash: [UInt8] {
-            var bytes: [UInt8] = [0]
-            appendCanonical(to: &bytes)
-            var hasher = SHA256()
-            bytes.withUnsafeBytes { hasher.update(bufferPointer: $0) }
-            return Array(hasher.finalize())
+        /// the leaf hash of ``MerkleTree``.
+        public var leafHash: [UInt8] { withUnsafeBytes(of: leafDigest) { Array($0) } }
+
+        /// ``leafHash`` as a value (no array): hashed in one pass over a buffer on the stack.
+        public var leafDigest: SIMD32<UInt8> {
+            withLeafBytes { bytes in
+                var hasher = SHA256()
+                hasher.update(bufferPointer: bytes)
+                var digest = SIMD32<UInt8>()
+                hasher.finalize().withUnsafeBytes { hash in withUnsafeMutableBytes(of: &digest) { $0.copyMemory(from: hash) } }
+                return digest
+            }
         }
 
         /// The canonical bytes hashed into the batch's tree: a version line, then one line per
         /// field (claim id, node, content, session, bytes, segments, ttfbMilliseconds, firstAt,
         /// lastAt, acceptedAt), the last without a newline.
-        var canonical: [UInt8] {
-            var bytes: [UInt8] = []
-            appendCanonical(to: &bytes)
-            return bytes
-        }
+        var canonical: [UInt8] { withLeafBytes { Array($0.dropFirst()) } }
 
-        private func appendCanonical(to bytes: inout [UInt8]) {
-            bytes.reserveCapacity(
-                bytes.count + 64 + claim.id.utf8.count + node.utf8.count + claim.content.utf8.count + claim.session.utf8.count + 100)
-            bytes += "DEPIN-RECEIPT-1".utf8
-            func line(_ text: String) {
-                bytes.append(UInt8(ascii: "\n"))
-                bytes += text.utf8
+        /// Runs `body` on a leaf's bytes (0x00, then the canonical bytes), written in a buffer
+        /// on the stack.
+        private func withLeafBytes<Result>(_ body: (UnsafeRawBufferPointer) -> Result) -> Result {
+            let version = "DEPIN-RECEIPT-1"
+            // The strings, ten newlines and six numbers of at most 20 characters each.
+            let capacity =
+                1 + version.utf8.count + 10 + claim.id.utf8.count + node.utf8.count + claim.content.utf8.count + claim.session.utf8.count + 6 * 20
+            return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: capacity) { buffer in
+                var count = 0
+                func append(_ text: String) {
+                    let copied = text.utf8.withContiguousStorageIfAvailable { bytes in
+                        UnsafeMutableBufferPointer(rebasing: buffer[count..<(count + bytes.count)]).initialize(fromContentsOf: bytes)
+                    }
+                    if copied == nil {
+                        for byte in text.utf8 { buffer[count] = byte; count += 1 }
+                    } else {
+                        count += text.utf8.count
+                    }
+                }
+                func line(_ text: String) {
+                    buffer[count] = UInt8(ascii: "\n")
+                    count += 1
+                    append(text)
+                }
+                func line(_ number: Int64) {
+                    buffer[count] = UInt8(ascii: "\n")
+                    count += 1
+                    if number < 0 {
+                        buffer[count] = UInt8(ascii: "-")
+                        count += 1
+                    }
+                    let first = count
+                    var magnitude = number.magnitude
+                    repeat {
+                        buffer[count] = UInt8(ascii: "0") + UInt8(magnitude % 10)
+                        count += 1
+                        magnitude /= 10
+                    } while magnitude > 0
+                    var digits = UnsafeMutableBufferPointer(rebasing: buffer[first..<count])
+                    digits.reverse()
+                }
+                buffer[0] = 0
+                count = 1
+                append(version)
+                line(claim.id)
+                line(node)
+                line(claim.content)
+                line(claim.session)
+                line(claim.bytes)
+                line(Int64(claim.segments))
+                line(Int64(claim.ttfbMilliseconds))
+                line(claim.firstAt)
+                line(claim.lastAt)
+                line(acceptedAt)
+                return body(UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: buffer[..<count])))
             }
-            line(claim.id)
-            line(node)
-            line(claim.content)
-            line(claim.session)
-            func line(_ number: Int64) {
-                bytes.append(UInt8(ascii: "\n"))
-                JSONText.appendDecimal(number, to: &bytes)
-            }
-            line(claim.bytes)
-            line(Int64(claim.segments))
-            line(Int64(claim.ttfbMilliseconds))
-            line(claim.firstAt)
-            line(claim.lastAt)
-            line(acceptedAt)
         }
     }
 
@@ -215,7 +250,10 @@ public struct DeliveryReceipt: Codable, Sendable, Equatable {
     /// Signs `bodies` as one batch: one Ed25519 signature, one receipt each.
     public static func sign(_ bodies: [Body], with key: Curve25519.Signing.PrivateKey) throws -> [DeliveryReceipt] {
         guard !bodies.isEmpty else { return [] }
-        let batch = try SignedBatch(bodies, leaves: bodies.map(\.leafHash), with: key)
+        var leaves: [UInt8] = []
+        leaves.reserveCapacity(bodies.count * MerkleTree.hashSize)
+        for body in bodies { withUnsafeBytes(of: body.leafDigest) { leaves += $0 } }
+        let batch = try SignedBatch(bodies, leaves: leaves, with: key)
         return bodies.indices.map { batch.receipt($0) }
     }
 
@@ -223,20 +261,21 @@ public struct DeliveryReceipt: Codable, Sendable, Equatable {
     /// root. Receipts (each with its path) are made from it one by one, when they are needed.
     public struct SignedBatch: Sendable {
         public let bodies: [Body]
-        public let leaves: [[UInt8]]
+        /// The bodies' leaf hashes end to end, 32 bytes each.
+        public let leaves: [UInt8]
         public let tree: MerkleTree
         /// base64.
         public let signature: String
         let rootHex: String
         let hexLevels: [[String]]
 
-        /// - Parameter leaves: each body's ``Body/leafHash``, computed beforehand (perhaps on
-        ///   other cores).
-        public init(_ bodies: [Body], leaves: [[UInt8]], with key: Curve25519.Signing.PrivateKey) throws {
-            precondition(!bodies.isEmpty && bodies.count == leaves.count, "a signed batch needs one leaf per body")
+        /// - Parameter leaves: each body's ``Body/leafHash``, end to end, computed beforehand
+        ///   (perhaps on other cores).
+        public init(_ bodies: [Body], leaves: [UInt8], with key: Curve25519.Signing.PrivateKey) throws {
+            precondition(!bodies.isEmpty && bodies.count * MerkleTree.hashSize == leaves.count, "a signed batch needs one leaf per body")
             self.bodies = bodies
             self.leaves = leaves
-            tree = MerkleTree(leafHashes: leaves)
+            tree = MerkleTree(concatenatedLeaves: leaves)
             signature = try key.signature(for: signedMessage(root: tree.root)).base64EncodedString()
             rootHex = tree.root.hexString
             hexLevels = tree.hexLevels

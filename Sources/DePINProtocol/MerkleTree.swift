@@ -12,58 +12,99 @@ import Crypto
 /// proof is `ceil(log2(chunks))` hashes.
 public struct MerkleTree: Sendable {
     public static let chunkSize = 64 * 1024
+    /// Bytes in a hash (SHA-256).
+    public static let hashSize = 32
 
-    /// Hashes per level, leaves first; the last level holds the root alone.
-    private let levels: [[[UInt8]]]
+    /// Hashes per level, leaves first, each level's end to end in one array (no array a
+    /// hash); the last level holds the root alone.
+    private let levels: [[UInt8]]
 
     public init(data: [UInt8]) {
-        var leaves: [[UInt8]] = []
+        var leaves: [UInt8] = []
+        leaves.reserveCapacity(max(1, (data.count + Self.chunkSize - 1) / Self.chunkSize) * Self.hashSize)
         var offset = 0
         repeat {
             let end = min(offset + Self.chunkSize, data.count)
-            leaves.append(Self.leafHash(data[offset..<end]))
+            leaves += Self.leafHash(data[offset..<end])
             offset = end
         } while offset < data.count
-        self.init(leafHashes: leaves)
+        self.init(concatenatedLeaves: leaves)
     }
 
     /// A tree over leaves already hashed with ``leafHash(_:)`` (receipts in a batch, say);
     /// at least one.
     public init(leafHashes leaves: [[UInt8]]) {
-        precondition(!leaves.isEmpty, "a Merkle tree needs at least one leaf")
+        precondition(leaves.allSatisfy { $0.count == Self.hashSize }, "a Merkle leaf hash is 32 bytes")
+        self.init(concatenatedLeaves: Array(leaves.joined()))
+    }
+
+    /// A tree over leaf hashes given end to end, 32 bytes each; at least one.
+    public init(concatenatedLeaves leaves: [UInt8]) {
+        precondition(!leaves.isEmpty && leaves.count % Self.hashSize == 0, "a Merkle tree needs at least one 32-byte leaf hash")
         var levels = [leaves]
-        while levels.last!.count > 1 {
-            let level = levels.last!
-            var next: [[UInt8]] = []
-            for i in stride(from: 0, to: level.count, by: 2) {
-                next.append(i + 1 < level.count ? Self.nodeHash(level[i], level[i + 1]) : level[i])
-            }
-            levels.append(next)
+        while levels.last!.count > Self.hashSize {
+            levels.append(Self.parents(of: levels.last!))
         }
         self.levels = levels
     }
 
-    public var root: [UInt8] { levels.last![0] }
-    public var chunkCount: Int { levels[0].count }
+    /// The level above `level`: each pair's node hash, an odd last node moved up unchanged.
+    private static func parents(of level: [UInt8]) -> [UInt8] {
+        let count = level.count / hashSize
+        return [UInt8](unsafeUninitializedCapacity: (count + 1) / 2 * hashSize) { buffer, initialized in
+            let next = UnsafeMutableRawBufferPointer(buffer)
+            level.withUnsafeBytes { level in
+                for pair in 0..<count / 2 {
+                    let left = UnsafeRawBufferPointer(rebasing: level[(2 * pair * hashSize)..<((2 * pair + 1) * hashSize)])
+                    let right = UnsafeRawBufferPointer(rebasing: level[((2 * pair + 1) * hashSize)..<((2 * pair + 2) * hashSize)])
+                    nodeHash(left, right, into: UnsafeMutableRawBufferPointer(rebasing: next[(pair * hashSize)..<((pair + 1) * hashSize)]))
+                }
+                if count % 2 == 1 {
+                    UnsafeMutableRawBufferPointer(rebasing: next[(count / 2 * hashSize)..<((count / 2 + 1) * hashSize)])
+                        .copyMemory(from: UnsafeRawBufferPointer(rebasing: level[((count - 1) * hashSize)...]))
+                }
+            }
+            initialized = (count + 1) / 2 * hashSize
+        }
+    }
+
+    public var root: [UInt8] { levels.last! }
+    public var chunkCount: Int { levels[0].count / Self.hashSize }
 
     /// The proof for chunk `index`, or nil when there is no such chunk.
     public func proof(chunk index: Int) -> MerkleProof? { proof(chunk: index, hex: nil) }
 
     /// Every node below the root in hex, level by level: made once, it spares a batch of proofs
     /// converting the same upper nodes again and again (``proof(chunk:hex:)``).
-    public var hexLevels: [[String]] { levels.dropLast().map { $0.map(\.hexString) } }
+    public var hexLevels: [[String]] {
+        levels.dropLast().map { level in (0..<level.count / Self.hashSize).map { Self.hex(level, node: $0) } }
+    }
 
     /// The proof for chunk `index`, its siblings taken from `hex` (``hexLevels``) when given.
     public func proof(chunk index: Int, hex: [[String]]?) -> MerkleProof? {
         guard index >= 0, index < chunkCount else { return nil }
         var siblings: [String] = []
+        siblings.reserveCapacity(levels.count - 1)
         var position = index
         for (depth, level) in levels.dropLast().enumerated() {
             let sibling = position ^ 1
-            if sibling < level.count { siblings.append(hex?[depth][sibling] ?? level[sibling].hexString) }
+            if sibling < level.count / Self.hashSize { siblings.append(hex?[depth][sibling] ?? Self.hex(level, node: sibling)) }
             position /= 2
         }
         return MerkleProof(chunk: index, chunkCount: chunkCount, siblings: siblings)
+    }
+
+    /// The `node`-th hash of `level` in lowercase hex.
+    private static func hex(_ level: [UInt8], node: Int) -> String {
+        String(unsafeUninitializedCapacity: hashSize * 2) { out in
+            let digits: StaticString = "0123456789abcdef"
+            for offset in 0..<hashSize {
+                let byte = level[node * hashSize + offset]
+                out[2 * offset] = digits.utf8Start[Int(byte >> 4)]
+                out[2 * offset + 1] = digits.utf8Start[Int(byte & 15)]
+            }
+            return hashSize * 2
+        }
     }
 
     /// `SHA-256(0x00 || bytes)`.
@@ -75,11 +116,23 @@ public struct MerkleTree: Sendable {
     }
 
     static func nodeHash(_ left: [UInt8], _ right: [UInt8]) -> [UInt8] {
-        var hasher = SHA256()
-        hasher.update(data: [1])
-        hasher.update(data: left)
-        hasher.update(data: right)
-        return Array(hasher.finalize())
+        precondition(left.count == hashSize && right.count == hashSize, "a Merkle node hashes two 32-byte hashes")
+        return [UInt8](unsafeUninitializedCapacity: hashSize) { out, initialized in
+            left.withUnsafeBytes { left in right.withUnsafeBytes { right in nodeHash(left, right, into: UnsafeMutableRawBufferPointer(out)) } }
+            initialized = hashSize
+        }
+    }
+
+    /// `SHA-256(0x01 || left || right)` into `out` (32 bytes), with no array made.
+    private static func nodeHash(_ left: UnsafeRawBufferPointer, _ right: UnsafeRawBufferPointer, into out: UnsafeMutableRawBufferPointer) {
+        withUnsafeTemporaryAllocation(byteCount: 1 + 2 * hashSize, alignment: 8) { message in
+            message[0] = 1
+            UnsafeMutableRawBufferPointer(rebasing: message[1...hashSize]).copyMemory(from: left)
+            UnsafeMutableRawBufferPointer(rebasing: message[(1 + hashSize)...]).copyMemory(from: right)
+            var hasher = SHA256()
+            hasher.update(bufferPointer: UnsafeRawBufferPointer(message))
+            hasher.finalize().withUnsafeBytes { out.copyMemory(from: $0) }
+        }
     }
 }
 

@@ -143,6 +143,10 @@ enum StoreConformance {
         elsewhere.session = "1700000001-0123456789abcdef-other"
         try await store.saveClaims([elsewhere], batches: [ReceiptBatch(id: "b6", acceptedAt: 95, root: "34", signature: "sig", leaves: "AAAA")])
         #expect(try await store.claims(keys: [key(elsewhere)]) == [elsewhere])
+        // One batch's claims given out of leaf order: lines in leaf order all the same.
+        let backwards = [line("c8", node: "d", leaf: 0, batch: "b7", at: 96), line("c9", node: "d", leaf: 1, batch: "b7", at: 96)]
+        try await store.saveClaims(backwards.reversed(), batches: [ReceiptBatch(id: "b7", acceptedAt: 96, root: "56", signature: "sig", leaves: "AAAA")])
+        #expect(try await store.claims(keys: backwards.map(key)).sorted { $0.id < $1.id } == backwards)
         #expect(try await store.newestClaimedSession() == "s1")
 
         // Challenges: open until settled once; overdue ones expire as offline.

@@ -48,6 +48,24 @@ struct DeliveryReceiptTests {
         }
     }
 
+    @Test("a receipt's leaf is SHA-256 of 0x00 and its canonical lines, as receipts issued before were hashed")
+    func leafFormat() {
+        for (claim, node, acceptedAt) in [
+            (DeliveryClaim(id: "00112233445566778899aabbccddeeff", content: "title-1", session: "1764636000-0011223344556677-" + String(repeating: "ab", count: 16),
+                bytes: 2_000_000, segments: 3, ttfbMilliseconds: 12, firstAt: 1_764_636_010, lastAt: 1_764_636_050), "node-1", Int64(1_764_636_060)),
+            // Negative and extreme numbers, and text longer than any the coordinator takes.
+            (DeliveryClaim(id: "x", content: "", session: String(repeating: "s", count: 300), bytes: .min, segments: .max, ttfbMilliseconds: -1,
+                firstAt: -5, lastAt: 0), String(repeating: "n", count: 200), Int64.max),
+        ] {
+            let body = DeliveryReceipt.Body(claim: claim, node: node, acceptedAt: acceptedAt)
+            let text = "DEPIN-RECEIPT-1\n\(claim.id)\n\(node)\n\(claim.content)\n\(claim.session)\n\(claim.bytes)\n\(claim.segments)\n\(claim.ttfbMilliseconds)\n\(claim.firstAt)\n\(claim.lastAt)\n\(acceptedAt)"
+            let expected = Array(SHA256.hash(data: [0] + Array(text.utf8)))
+            #expect(body.leafHash == expected)
+            #expect(withUnsafeBytes(of: body.leafDigest) { Array($0) } == expected)
+            #expect(MerkleTree.leafHash(Array(text.utf8)) == expected)
+        }
+    }
+
     @Test("the hand-written JSON decodes to the same receipt")
     func json() throws {
         let receipts = try DeliveryReceipt.sign((0..<3).map { Self.body($0) }, with: Curve25519.Signing.PrivateKey())

@@ -1,3 +1,4 @@
+import Crypto
 import DePINProtocol
 import Media
 import TestSupport
@@ -38,6 +39,32 @@ struct MerkleTreeTests {
         // A leaf can never pass for an inner node (domain separation).
         let two = MerkleTree(data: patternBytes(2 * 65_536))
         #expect(two.root.count == 32)
+    }
+
+    @Test("roots by the rule: inner nodes SHA-256(0x01, left, right), an odd last node moved up; leaves given either way agree")
+    func knownRoots() {
+        func hash(_ bytes: [UInt8]) -> [UInt8] { Array(SHA256.hash(data: bytes)) }
+        let leaves = (0..<5).map { hash([0, UInt8($0)]) }
+        func node(_ left: [UInt8], _ right: [UInt8]) -> [UInt8] { hash([1] + left + right) }
+        let expected: [Int: [UInt8]] = [
+            1: leaves[0],
+            2: node(leaves[0], leaves[1]),
+            3: node(node(leaves[0], leaves[1]), leaves[2]),
+            5: node(node(node(leaves[0], leaves[1]), node(leaves[2], leaves[3])), leaves[4]),
+        ]
+        for (count, root) in expected {
+            let tree = MerkleTree(leafHashes: Array(leaves[..<count]))
+            #expect(tree.root == root && tree.chunkCount == count)
+            #expect(MerkleTree(concatenatedLeaves: Array(leaves[..<count].joined())).root == root)
+            // (Levels below the root: none for one leaf.)
+            #expect(tree.hexLevels.first == (count == 1 ? nil : leaves[..<count].map { JSONText.hex($0) }))
+            for index in 0..<count {
+                #expect(tree.proof(chunk: index) == tree.proof(chunk: index, hex: tree.hexLevels))
+                #expect(tree.proof(chunk: index)!.verifies(leafHash: leaves[index], root: root))
+            }
+        }
+        // One chunk of data: its leaf hash is the root.
+        #expect(MerkleTree(data: [7, 8, 9]).root == hash([0, 7, 8, 9]))
     }
 
     @Test("manifest validation names the first problem")

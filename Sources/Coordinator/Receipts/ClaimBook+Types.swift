@@ -40,6 +40,12 @@ extension ClaimBook {
     struct Delivered: Sendable {
         var bytes: Int64 = 0
         var edges: [String] = []
+
+        /// Adds `edge` where it sorts, unless it is there (one array, not three).
+        mutating func add(edge: String) {
+            guard !edges.contains(edge) else { return }
+            edges.insert(edge, at: edges.firstIndex { $0 > edge } ?? edges.count)
+        }
     }
 
     /// A session's claim ids in memory: the first kept inline (a session usually has one claim
@@ -88,7 +94,7 @@ extension ClaimBook {
     /// was issued, its key and its receipt's leaf hash.
     enum Prepared: Sendable {
         case refused(DeliveryClaim, String)
-        case ready(DeliveryReceipt.Body, issued: Int64, key: ClaimKey, leaf: [UInt8])
+        case ready(DeliveryReceipt.Body, issued: Int64, key: ClaimKey, leaf: SIMD32<UInt8>)
     }
 
     /// What a round decided for one claim.
@@ -104,10 +110,11 @@ extension ClaimBook {
     /// batch: signed off the actor once the round is checked, before its write is queued.
     final class SignedRound: Sendable {
         let bodies: [DeliveryReceipt.Body]
-        let leaves: [[UInt8]]
+        /// Their leaf hashes, end to end.
+        let leaves: [UInt8]
         private let signed = Mutex<DeliveryReceipt.SignedBatch?>(nil)
 
-        init(bodies: [DeliveryReceipt.Body], leaves: [[UInt8]]) {
+        init(bodies: [DeliveryReceipt.Body], leaves: [UInt8]) {
             self.bodies = bodies
             self.leaves = leaves
         }

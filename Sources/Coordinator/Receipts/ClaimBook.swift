@@ -133,7 +133,7 @@ package actor ClaimBook {
                 claim, "the claim's times (\(claim.firstAt) to \(claim.lastAt)) fall outside session \(claim.session)'s life (issued \(issued))")
         }
         let body = DeliveryReceipt.Body(claim: claim, node: node, acceptedAt: time)
-        return .ready(body, issued: issued, key: ClaimKey(session: session, id: id), leaf: body.leafHash)
+        return .ready(body, issued: issued, key: ClaimKey(session: session, id: id), leaf: body.leafDigest)
     }
 
     /// Waits for the turn, runs a round with the batches waiting, and hands each its outcomes.
@@ -234,7 +234,7 @@ package actor ClaimBook {
                 let stored = try key(claim.key.session, claim.key.id)
                 var state = read[stored.session] ?? (Delivered(), [])
                 state.delivered.bytes += claim.bytes
-                if !state.delivered.edges.contains(claim.node) { state.delivered.edges = (state.delivered.edges + [claim.node]).sorted() }
+                state.delivered.add(edge: claim.node)
                 state.ids.insert(stored.id)
                 read[stored.session] = state
             }
@@ -246,9 +246,13 @@ package actor ClaimBook {
                 committed[session.key] = (state.delivered, state.ids, session.issued)
             }
         }
-        func isStored(_ key: ClaimKey) -> Bool { read[key.session]?.ids.contains(key.id) ?? committed[key.session]?.ids.contains(key.id) ?? false }
+        // (Each table is looked up only when it holds anything: a look-up hashes the key even then.)
+        func isStored(_ key: ClaimKey) -> Bool {
+            (read.isEmpty ? nil : read[key.session]?.ids.contains(key.id)) ?? committed[key.session]?.ids.contains(key.id) ?? false
+        }
         func delivered(_ session: UInt128) -> Delivered {
-            totalsInFlight[session]?.total ?? read[session]?.delivered ?? committed[session]?.delivered ?? Delivered()
+            (totalsInFlight.isEmpty ? nil : totalsInFlight[session]?.total) ?? (read.isEmpty ? nil : read[session]?.delivered)
+                ?? committed[session]?.delivered ?? Delivered()
         }
         // Each claim's round in flight, or whether it is stored, looked up once (in the round's
         // order); claims sent before: their records, to answer the same receipt.
@@ -275,10 +279,10 @@ package actor ClaimBook {
         var totals: [UInt128: SessionWrite] = [:]
         totals.reserveCapacity(claimCount)
         var bodies: [DeliveryReceipt.Body] = []
-        var leaves: [[UInt8]] = []
+        var leaves: [UInt8] = []
         var keys: [ClaimKey] = []
         bodies.reserveCapacity(claimCount)
-        leaves.reserveCapacity(claimCount)
+        leaves.reserveCapacity(claimCount * MerkleTree.hashSize)
         keys.reserveCapacity(claimCount)
         // Rounds usually carry one title or a few: the last one looked up is kept at hand.
         var lastTitle: (content: String, title: (bytes: Int64, bitrate: Int64))?
@@ -299,7 +303,7 @@ package actor ClaimBook {
                 if roundTime - body.acceptedAt > ClaimLines.spread {
                     // Waited long for its turn: accepted now, so a batch's claims stay close in time.
                     body = DeliveryReceipt.Body(claim: body.claim, node: node, acceptedAt: roundTime)
-                    leaf = body.leafHash
+                    leaf = body.leafDigest
                 }
                 let claim = body.claim
                 func refuse(_ reason: String) { outcomes[index][position] = .refused(claim: claim.id, reason: reason) }
@@ -365,11 +369,11 @@ package actor ClaimBook {
                     continue
                 }
                 change.delivered.bytes = total
-                if !change.delivered.edges.contains(node) { change.delivered.edges = (change.delivered.edges + [node]).sorted() }
+                change.delivered.add(edge: node)
                 change.added.append(key.id)
                 totals[key.session] = change
                 bodies.append(body)
-                leaves.append(leaf)
+                withUnsafeBytes(of: leaf) { leaves += $0 }
                 keys.append(key)
                 pending.append((index, position))
             }

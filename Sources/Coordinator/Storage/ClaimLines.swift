@@ -95,13 +95,15 @@ enum ClaimLines {
     /// Which claims of a save go into each batch's lines (those naming it, in leaf order, when
     /// their leaves are exactly 0 to n - 1), and which are kept on their own rows.
     static func split(_ claims: [ClaimRecord], batches: [ReceiptBatch]) -> (lines: [String: [ClaimRecord]], ownRows: [ClaimRecord]) {
+        // A round's claims as ClaimBook lays them out: all of one batch, in leaf order.
+        if batches.count == 1, claims.enumerated().allSatisfy({ isLine($0.element, of: batches[0].id, leaf: $0.offset) }) {
+            return ([batches[0].id: claims], [])
+        }
         let named = Set(batches.map(\.id))
         var lines: [String: [ClaimRecord]] = [:]
         var ownRows: [ClaimRecord] = []
         for claim in claims {
-            if let batch = claim.batch, named.contains(batch), claim.leaf != nil, claim.segments != nil, claim.ttfbMilliseconds != nil,
-                claim.firstAt != nil, claim.lastAt != nil, claim.receipt.isEmpty
-            {
+            if let batch = claim.batch, named.contains(batch), let leaf = claim.leaf, isLine(claim, of: batch, leaf: leaf) {
                 lines[batch, default: []].append(claim)
             } else {
                 ownRows.append(claim)
@@ -117,6 +119,13 @@ enum ClaimLines {
             }
         }
         return (lines, ownRows)
+    }
+
+    /// Whether `claim` can be line `leaf` of batch `batch`: it names them and has every field
+    /// a line keeps.
+    private static func isLine(_ claim: ClaimRecord, of batch: String, leaf: Int) -> Bool {
+        claim.leaf == leaf && claim.batch == batch && claim.segments != nil && claim.ttfbMilliseconds != nil && claim.firstAt != nil
+            && claim.lastAt != nil && claim.receipt.isEmpty
     }
 }
 

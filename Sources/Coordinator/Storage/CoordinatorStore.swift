@@ -353,20 +353,13 @@ package struct ReceiptBatch: Sendable, Equatable {
     package init(id: String, acceptedAt: Int64, signed: DeliveryReceipt.SignedBatch) {
         self.init(
             id: id, acceptedAt: acceptedAt, root: JSONText.hex(signed.tree.root), signature: signed.signature,
-            leaves: Self.joined(signed.leaves).base64EncodedString())
-    }
-
-    private static func joined(_ leaves: [[UInt8]]) -> Data {
-        var data = Data(capacity: leaves.count * 32)
-        for leaf in leaves { data.append(contentsOf: leaf) }
-        return data
+            leaves: Data(signed.leaves).base64EncodedString())
     }
 
     /// The batch's tree, or nil when the stored leaves are damaged.
     var tree: MerkleTree? {
         guard let data = Data(base64Encoded: leaves), data.count % 32 == 0, !data.isEmpty else { return nil }
-        let bytes = [UInt8](data)
-        let tree = MerkleTree(leafHashes: stride(from: 0, to: bytes.count, by: 32).map { Array(bytes[$0..<$0 + 32]) })
+        let tree = MerkleTree(concatenatedLeaves: [UInt8](data))
         return JSONText.hex(tree.root) == root ? tree : nil
     }
 }

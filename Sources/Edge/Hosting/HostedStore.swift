@@ -132,13 +132,13 @@ package struct HostedStore: Sendable {
         var data = [UInt8](repeating: 0, count: MerkleTree.chunkSize)
         let count = data.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress, MerkleTree.chunkSize, off_t(chunk * MerkleTree.chunkSize)) }
         guard count >= 0 else { throw .storage("cannot read \(path): errno \(errno)") }
-        var leaves: [[UInt8]] = []
-        if let sidecar = FileManager.default.contents(atPath: path + ".leaves"), sidecar.count % 32 == 0, !sidecar.isEmpty {
-            leaves = stride(from: 0, to: sidecar.count, by: 32).map { Array(sidecar[$0..<$0 + 32]) }
+        var leaves: [UInt8] = []
+        if let sidecar = FileManager.default.contents(atPath: path + ".leaves"), sidecar.count % MerkleTree.hashSize == 0, !sidecar.isEmpty {
+            leaves = [UInt8](sidecar)
         } else if let whole = FileManager.default.contents(atPath: path) {
-            leaves = Self.leaves(of: Array(whole))
+            leaves = Array(Self.leaves(of: Array(whole)).joined())
         }
-        guard !leaves.isEmpty, let proof = MerkleTree(leafHashes: leaves).proof(chunk: chunk) else {
+        guard !leaves.isEmpty, let proof = MerkleTree(concatenatedLeaves: leaves).proof(chunk: chunk) else {
             throw .invalid("\(content) segment \(segment) has no chunk \(chunk)")
         }
         return (Data(data[0..<count]), proof)
