@@ -166,7 +166,10 @@ public struct DeliveryReceipt: Codable, Sendable, Equatable {
                         UnsafeMutableBufferPointer(rebasing: buffer[count..<(count + bytes.count)]).initialize(fromContentsOf: bytes)
                     }
                     if copied == nil {
-                        for byte in text.utf8 { buffer[count] = byte; count += 1 }
+                        for byte in text.utf8 {
+                            buffer[count] = byte
+                            count += 1
+                        }
                     } else {
                         count += text.utf8.count
                     }

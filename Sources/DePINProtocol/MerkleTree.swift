@@ -157,7 +157,7 @@ public struct MerkleProof: Codable, Sendable, Hashable {
 
     /// True when the leaf whose hash is `leafHash` is leaf ``chunk`` of the tree whose root is `root`.
     public func verifies(leafHash: [UInt8], root: [UInt8]) -> Bool {
-        guard chunk >= 0, chunk < chunkCount else { return false }
+        guard chunk >= 0, chunk < chunkCount, leafHash.count == MerkleTree.hashSize else { return false }
         var hash = leafHash
         var position = chunk
         var width = chunkCount

@@ -63,6 +63,8 @@ struct MerkleTreeTests {
                 #expect(tree.proof(chunk: index)!.verifies(leafHash: leaves[index], root: root))
             }
         }
+        // A leaf hash of the wrong length is refused, not hashed.
+        #expect(!MerkleTree(leafHashes: leaves).proof(chunk: 0)!.verifies(leafHash: [1, 2, 3], root: expected[5]!))
         // One chunk of data: its leaf hash is the root.
         #expect(MerkleTree(data: [7, 8, 9]).root == hash([0, 7, 8, 9]))
     }
