@@ -62,6 +62,9 @@ extension SQLiteStore {
             var bytes: Int64
             var batch: String
             var leaf: Int
+
+            /// A row of empty strings (none on the heap): what a row moved away leaves.
+            static let empty = Row(key: Key(session: "", id: ""), node: "", bytes: 0, batch: "", leaf: 0)
         }
         /// Saved since the last generation, in the order saved.
         var rows: [Row] = []
@@ -116,7 +119,7 @@ extension SQLiteStore {
             var start = false
             if committed, let dueUpto, !wroteAll {
                 if generation.isEmpty, !rows.isEmpty {
-                    generation = Self.sorted(rows)
+                    generation = Self.sorted(taking: &rows)
                     (generationKeys, generationUpto) = (keys, dueUpto)
                     rows.removeAll(keepingCapacity: true)
                     keys = []
@@ -130,16 +133,30 @@ extension SQLiteStore {
         }
 
         /// Every row waiting, in key order (the generation's rest, then the newer ones).
-        var all: [Row] { Array(generation[generationWritten...]) + Self.sorted(rows) }
+        var all: [Row] {
+            var newer = rows
+            return Array(generation[generationWritten...]) + Self.sorted(taking: &newer)
+        }
 
         /// `rows` in the table's key order: by the first 16 bytes of their session as a number,
-        /// their whole keys where those tie.
-        static func sorted(_ rows: [Row]) -> [Row] {
+        /// their whole keys where those tie. The rows are moved, not copied (a copy retains
+        /// four strings a row, each far apart in memory): `rows` is left holding empty ones.
+        static func sorted(taking rows: inout [Row]) -> [Row] {
             var order = rows.indices.map { (prefix: prefix(rows[$0].key.session), index: Int32($0)) }
             order.sort { a, b in
                 a.prefix != b.prefix ? a.prefix < b.prefix : rows[Int(a.index)].key.precedes(rows[Int(b.index)].key)
             }
-            return order.map { rows[Int($0.index)] }
+            let count = rows.count
+            return rows.withUnsafeMutableBufferPointer { source in
+                [Row](unsafeUninitializedCapacity: count) { sorted, initialized in
+                    for (position, entry) in order.enumerated() {
+                        let from = source.baseAddress! + Int(entry.index)
+                        (sorted.baseAddress! + position).initialize(to: from.move())
+                        from.initialize(to: Row.empty)
+                    }
+                    initialized = count
+                }
+            }
         }
 
         /// The first 16 bytes of `text` as a big-endian number, zeros after a shorter text.
