@@ -156,9 +156,10 @@ public struct DeliveryReceipt: Codable, Sendable, Equatable {
         /// on the stack.
         private func withLeafBytes<Result>(_ body: (UnsafeRawBufferPointer) -> Result) -> Result {
             let version = "DEPIN-RECEIPT-1"
-            // The strings, ten newlines and six numbers of at most 20 characters each.
+            // The strings, ten newlines and six numbers.
             let capacity =
-                1 + version.utf8.count + 10 + claim.id.utf8.count + node.utf8.count + claim.content.utf8.count + claim.session.utf8.count + 6 * 20
+                1 + version.utf8.count + 10 + claim.id.utf8.count + node.utf8.count + claim.content.utf8.count + claim.session.utf8.count
+                + 6 * JSONText.maxDecimalBytes
             return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: capacity) { buffer in
                 var count = 0
                 func append(_ text: String) {
@@ -182,19 +183,7 @@ public struct DeliveryReceipt: Codable, Sendable, Equatable {
                 func line(_ number: Int64) {
                     buffer[count] = UInt8(ascii: "\n")
                     count += 1
-                    if number < 0 {
-                        buffer[count] = UInt8(ascii: "-")
-                        count += 1
-                    }
-                    let first = count
-                    var magnitude = number.magnitude
-                    repeat {
-                        buffer[count] = UInt8(ascii: "0") + UInt8(magnitude % 10)
-                        count += 1
-                        magnitude /= 10
-                    } while magnitude > 0
-                    var digits = UnsafeMutableBufferPointer(rebasing: buffer[first..<count])
-                    digits.reverse()
+                    count += JSONText.writeDecimal(number, to: buffer, at: count)
                 }
                 buffer[0] = 0
                 count = 1

@@ -26,14 +26,32 @@ public enum JSONText {
     /// Appends the decimal digits of `value` (after a `-` when it is negative) to `bytes`,
     /// without making a String of them: claim lines and receipt leaves hold six numbers each.
     public static func appendDecimal(_ value: Int64, to bytes: inout [UInt8]) {
-        if value < 0 { bytes.append(UInt8(ascii: "-")) }
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: maxDecimalBytes) { digits in
+            bytes.append(contentsOf: UnsafeMutableBufferPointer(rebasing: digits[..<writeDecimal(value, to: digits, at: 0)]))
+        }
+    }
+
+    /// The most bytes ``writeDecimal(_:to:at:)`` writes (`-9223372036854775808`).
+    public static let maxDecimalBytes = 20
+
+    /// Writes the decimal digits of `value` (after a `-` when it is negative) into `buffer`
+    /// from `start`, which must leave room for ``maxDecimalBytes``; answers how many it wrote.
+    public static func writeDecimal(_ value: Int64, to buffer: UnsafeMutableBufferPointer<UInt8>, at start: Int) -> Int {
+        var count = start
+        if value < 0 {
+            buffer[count] = UInt8(ascii: "-")
+            count += 1
+        }
+        let first = count
         var magnitude = value.magnitude
-        let first = bytes.count
         repeat {
-            bytes.append(UInt8(ascii: "0") + UInt8(magnitude % 10))
+            buffer[count] = UInt8(ascii: "0") + UInt8(magnitude % 10)
+            count += 1
             magnitude /= 10
         } while magnitude > 0
-        bytes[first...].reverse()
+        var digits = UnsafeMutableBufferPointer(rebasing: buffer[first..<count])
+        digits.reverse()
+        return count - start
     }
 
     /// Lowercase hex of `bytes` (without `String(format:)`, which costs microseconds a byte).
