@@ -93,6 +93,16 @@ public struct PlaybackTokens: Sendable {
     /// The token's claims if it is genuine, unexpired and for `content`.
     /// - Throws: ``TokenError``.
     public func verify(_ token: String, for content: String) async throws -> PlaybackToken {
+        let payload = try await verify(token)
+        guard payload.content == content else {
+            throw TokenError(code: .wrongContent, message: "the token is for \(payload.content), not \(content)")
+        }
+        return payload
+    }
+
+    /// The token's claims if it is genuine and unexpired, whatever title it opens.
+    /// - Throws: ``TokenError``.
+    public func verify(_ token: String) async throws -> PlaybackToken {
         let payload: PlaybackToken
         do {
             payload = try await keys.verify(token, as: PlaybackToken.self)
@@ -103,9 +113,6 @@ public struct PlaybackTokens: Sendable {
             throw error
         } catch {
             throw TokenError(code: .invalid, message: "the token is not valid: \(error)")
-        }
-        guard payload.content == content else {
-            throw TokenError(code: .wrongContent, message: "the token is for \(payload.content), not \(content)")
         }
         return payload
     }

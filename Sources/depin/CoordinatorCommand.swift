@@ -53,6 +53,8 @@ struct CoordinatorCommand: AsyncParsableCommand {
     @Option(name: .customLong("geo-prefixes"), help: "File of 'PREFIX LAT LON' or 'PREFIX REGION' lines that place viewers by address when they give no place.")
     var geoPrefixes: String?
     @Option(name: .customLong("reload-interval"), help: "Seconds between reloads from the database (coordinators sharing one converge).") var reloadInterval = 5.0
+    @Option(name: .customLong("cors-origins"), help: "Comma-separated origins whose pages may call the viewer endpoints (route, HLS keys, viewer events, steering), or * for any.")
+    var corsOrigins = "*"
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error, critical.") var logLevel = "info"
 
     func run() async throws {
@@ -123,6 +125,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
         configuration.claims.bytesFactor = claimFactor
         configuration.claims.maxEdgesPerSession = maxEdgesPerSession
         configuration.identityFile = identity
+        configuration.corsOrigins = try Self.origins(corsOrigins)
         let level = Logger.Level(rawValue: logLevel) ?? .info
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
@@ -142,6 +145,21 @@ struct CoordinatorCommand: AsyncParsableCommand {
             FileHandle.standardError.write(Data("coordinator: \(error)\n".utf8))
             throw ExitCode(1)
         }
+    }
+
+    /// `*`, or a list of `scheme://host[:port]` origins.
+    static func origins(_ text: String) throws -> [String] {
+        let list = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        if list == ["*"] { return list }
+        for origin in list {
+            guard let url = URL(string: origin), let scheme = url.scheme, ["http", "https"].contains(scheme), url.host != nil,
+                url.path.isEmpty, url.query == nil, !origin.hasSuffix("/")
+            else {
+                throw ValidationError("--cors-origins takes * or origins such as https://app.example.com (scheme, host and port only), not '\(origin)'")
+            }
+        }
+        guard !list.isEmpty else { throw ValidationError("--cors-origins needs * or at least one origin") }
+        return list
     }
 
     private func address(_ text: String, flag: String) throws -> (host: String, port: Int)? {

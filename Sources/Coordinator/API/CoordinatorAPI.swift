@@ -54,11 +54,17 @@ package struct CoordinatorAPI: Sendable {
     let adminTokenDigest: [UInt8]?
     /// Places viewers that give neither coordinates nor a region, by address.
     let prefixes: GeoPrefixTable
+    /// Viewers' sessions: their route answers and the edges their players reported failing.
+    let viewers: ViewerSessions
+    /// Origins whose pages may call the viewer endpoints (`*`: any).
+    let corsOrigins: [String]
 
     package init(
         registry: Registry, board: TaskBoard, claims: ClaimBook, challenger: Challenger, prober: CapacityProber, auditor: TranscodeAuditor, epochs: EpochBook, vault: KeyVault, tokenLifetime: TimeInterval = 6 * 3600, leaseLifetime: Int64 = 3600,
-        adminToken: String?, prefixes: GeoPrefixTable = GeoPrefixTable()
+        adminToken: String?, prefixes: GeoPrefixTable = GeoPrefixTable(), viewers: ViewerSessions = ViewerSessions(), corsOrigins: [String] = ["*"]
     ) {
+        self.viewers = viewers
+        self.corsOrigins = corsOrigins
         self.claims = claims
         self.challenger = challenger
         self.prober = prober
@@ -75,6 +81,9 @@ package struct CoordinatorAPI: Sendable {
 
     package func router() -> Router<CoordinatorContext> {
         let router = Router(context: CoordinatorContext.self)
+        // Before every route: Hummingbird wraps each route (and the not-found answer) in the
+        // middleware added before it.
+        router.add(middleware: ViewerCORS(origins: corsOrigins))
         router.get("healthz") { _, _ in try Self.json(["status": "ok"]) }
         router.post("v1/nodes") { request, context in
             try await answer {
@@ -97,6 +106,7 @@ package struct CoordinatorAPI: Sendable {
                 var view = NodeView(status)
                 (view.reputation, view.standing) = try await challenger.reputation(of: id)
                 (view.coresMeasured, view.capacity) = try await prober.standing(of: id)
+                view.viewerReports = viewers.reports(for: id, now: Int64(Date().timeIntervalSince1970))
                 return try Self.encode(view)
             }
         }
@@ -136,9 +146,11 @@ package struct CoordinatorAPI: Sendable {
                 }
                 let limit = query["limit"].flatMap { Int(String($0)) } ?? 5
                 guard (1...50).contains(limit) else { throw APIError(.badRequest, "limit must be 1 to 50") }
-                let edges = registry.route(content: content, from: viewer, limit: limit)
+                let now = Int64(Date().timeIntervalSince1970)
+                let edges = routeDemotingSuspects(content: content, from: viewer, limit: limit, now: now)
                 await board.noteRoute(content: content, edges: edges)
-                let session = vault.newSession(content: content, now: Int64(Date().timeIntervalSince1970))
+                let session = vault.newSession(content: content, now: now)
+                viewers.remember(session: session, content: content, edges: edges.map(\.id))
                 let token = try await vault.tokens.issue(content: content, session: session, lifetime: tokenLifetime)
                 return Self.json(RouteAnswer(content: content, session: session, token: token, edges: edges).json)
             }
@@ -257,6 +269,7 @@ package struct CoordinatorAPI: Sendable {
             }
         }
         addRewardRoutes(to: router)
+        addViewerRoutes(to: router)
         router.post("v1/leases") { request, context in
             try await answer {
                 let body = try await Self.body(request)
@@ -284,15 +297,10 @@ package struct CoordinatorAPI: Sendable {
             try await answer {
                 let content = context.parameters.get("content") ?? ""
                 guard Identifier.isValid(content) else { throw APIError(.badRequest, "'\(content.prefix(64))' is not a content id") }
-                let bearer = request.headers[.authorization].flatMap { $0.hasPrefix("Bearer ") ? String($0.dropFirst(7)) : nil }
-                guard let token = request.uri.queryParameters["token"].map(String.init) ?? bearer, !token.isEmpty else {
+                guard let token = request.uri.queryParameters["token"].map(String.init) ?? Self.bearer(request), !token.isEmpty else {
                     throw APIError(.unauthorized, "a playback token is required (?token= or Authorization: Bearer)")
                 }
-                do {
-                    _ = try await vault.tokens.verify(token, for: content)
-                } catch let error as TokenError {
-                    throw APIError(error.code == .wrongContent ? .forbidden : .unauthorized, error.message)
-                }
+                _ = try await viewerToken(token, content: content)
                 guard let record = try await registry.store.content(id: content) else { throw APIError(.notFound, "no content \(content)") }
                 let key = try vault.unseal(record.sealedKey, content: content)
                 return Response(
@@ -304,6 +312,16 @@ package struct CoordinatorAPI: Sendable {
     }
 
     // MARK: -
+
+    /// The route table's nearest edges, those that viewers reported failing lately after the
+    /// others (looked up with a few more, so a healthy edge can take a suspect's place).
+    private func routeDemotingSuspects(content: String, from viewer: GeoPoint, limit: Int, now: Int64) -> [RoutedEdge] {
+        guard viewers.anyRecentReports(now: now) else { return registry.route(content: content, from: viewer, limit: limit) }
+        let wider = registry.route(content: content, from: viewer, limit: min(limit + 3, 50))
+        let order = viewers.demotingSuspects(wider.map(\.id), now: now)
+        let byID = Dictionary(wider.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        return order.prefix(limit).compactMap { byID[$0] }
+    }
 
     /// Every task of `node`, with its title's hosts as sources and a token that opens the
     /// title there.

@@ -33,6 +33,8 @@ struct NodeView: Codable {
     var cores: Int
     var coresMeasured: Double?
     var capacity: String?
+    /// What viewers' players reported of this edge (``ViewerSessions``).
+    var viewerReports: ViewerSessions.EdgeReports?
 
     init(_ status: NodeStatus) {
         id = status.node.id

@@ -50,6 +50,9 @@ package struct CoordinatorServer {
         /// Seconds between reloads from the store (PostgreSQL only: coordinators sharing it
         /// converge; a SQLite file has one coordinator).
         package var reloadInterval = 5.0
+        /// Origins whose pages may call the viewer endpoints (route, keys, events, steering,
+        /// the watch page): `["*"]` for any, or exact origins such as `https://app.dehub.io`.
+        package var corsOrigins = ["*"]
 
         package init() {}
     }
@@ -104,7 +107,8 @@ package struct CoordinatorServer {
         let api = CoordinatorAPI(
             registry: registry, board: board, claims: ClaimBook(store: store, vault: vault, registry: registry, policy: claimPolicy),
             challenger: challenger, prober: prober, auditor: auditor, epochs: epochBook, vault: vault, tokenLifetime: configuration.tokenLifetime,
-            leaseLifetime: configuration.leaseLifetime, adminToken: configuration.adminToken, prefixes: configuration.prefixes)
+            leaseLifetime: configuration.leaseLifetime, adminToken: configuration.adminToken, prefixes: configuration.prefixes,
+            corsOrigins: configuration.corsOrigins)
         // A SQLite file has one coordinator, which already knows every change: no reloads.
         let shared = !configuration.database.hasPrefix("sqlite:")
         var services: [any Service] = [

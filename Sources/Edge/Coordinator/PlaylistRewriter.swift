@@ -2,11 +2,15 @@ import Foundation
 
 /// Carries a playback token into every URI of a playlist, as nginx's `hls_forward_args` does,
 /// so players that know nothing of tokens still send it with every request: segment and
-/// variant URIs get `token=T`, and every EXT-X-KEY points at the coordinator's key service
-/// for the title.
+/// variant URIs get `token=T`, and every EXT-X-KEY points at this edge's own key endpoint for
+/// the title (`/v/{content}/key`, relayed to the coordinator: see ``KeyRelay``), so playlist,
+/// key and segments share the edge's origin.
 enum PlaylistRewriter {
-    static func rewrite(_ text: String, token: String, content: String, coordinator: String) -> String {
-        let keyURI = "\(coordinator)/v1/hls-key/\(content)?token=\(token)"
+    /// The key URI written into a title's playlists: same origin as the playlist.
+    static func keyURI(content: String, token: String) -> String { "/v/\(content)/key?token=\(token)" }
+
+    static func rewrite(_ text: String, token: String, content: String) -> String {
+        let keyURI = keyURI(content: content, token: token)
         var out = ""
         out.reserveCapacity(text.utf8.count + 64 * token.utf8.count)
         for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
@@ -44,5 +48,72 @@ enum PlaylistRewriter {
         let valueStart = start.upperBound
         guard let end = tag[valueStart...].firstIndex(of: "\"") else { return String(tag) }
         return String(tag[..<valueStart]) + transform(String(tag[valueStart..<end])) + String(tag[end...])
+    }
+}
+
+extension PlaylistRewriter {
+    /// A master playlist for HLS Content Steering: the `#EXT-X-CONTENT-STEERING` tag pointing
+    /// at the coordinator's steering endpoint for the session, and every variant repeated once
+    /// per pathway (`PATHWAY-ID` = the edge's node id), this edge's with relative URIs and the
+    /// others' with their base URLs, each carrying the token; keys come from the same edge as
+    /// the playlist that names them.
+    ///
+    /// Nil when the playlist cannot be steered as written: not a master playlist, no pathway,
+    /// or tags whose groups or URIs would have to differ per pathway (`EXT-X-MEDIA`,
+    /// `EXT-X-I-FRAME-STREAM-INF`, `EXT-X-SESSION-DATA` with a URI) or a steering tag already.
+    /// - Parameters:
+    ///   - pathways: the session's edges in steering order (``SessionPathways``).
+    ///   - own: this edge's node id: its pathway is the one to use until the steering
+    ///     manifest is loaded (the player already reached it).
+    static func steered(
+        _ text: String, token: String, content: String, pathways: [(id: String, url: String)], own: String, steeringServer: String
+    ) -> String? {
+        guard !pathways.isEmpty, pathways.allSatisfy({ isPathwayID($0.id) }) else { return nil }
+        var header: [String] = []
+        var variants: [(tag: String, uri: String)] = []
+        var pendingTag: String?
+        for raw in text.split(omittingEmptySubsequences: true, whereSeparator: \.isNewline) {
+            let line = raw.trimmingCharacters(in: .whitespaces)
+            if line.isEmpty { continue }
+            if line.hasPrefix("#EXT-X-MEDIA:") || line.hasPrefix("#EXT-X-I-FRAME-STREAM-INF:") || line.hasPrefix("#EXT-X-CONTENT-STEERING")
+                || (line.hasPrefix("#EXT-X-SESSION-DATA:") && line.contains("URI="))
+            {
+                return nil
+            }
+            if line.hasPrefix("#EXT-X-STREAM-INF:") {
+                guard pendingTag == nil, !line.contains("PATHWAY-ID=") else { return nil }
+                pendingTag = line
+            } else if line.hasPrefix("#") {
+                guard pendingTag == nil else { return nil }
+                header.append(line)
+            } else {
+                guard let tag = pendingTag else { return nil }
+                variants.append((tag, line))
+                pendingTag = nil
+            }
+        }
+        guard pendingTag == nil, !variants.isEmpty, header.first == "#EXTM3U" else { return nil }
+        let initial = pathways.contains { $0.id == own } ? own : pathways[0].id
+        var out = header.joined(separator: "\n") + "\n"
+        out += "#EXT-X-CONTENT-STEERING:SERVER-URI=\"\(steeringServer)/v1/steering/\(content)?token=\(token)\",PATHWAY-ID=\"\(initial)\"\n"
+        for pathway in pathways {
+            let origin = pathway.url.hasSuffix("/") ? String(pathway.url.dropLast()) : pathway.url
+            for variant in variants {
+                out += variant.tag + ",PATHWAY-ID=\"\(pathway.id)\"\n"
+                let uri =
+                    if pathway.id == own || variant.uri.contains("://") { variant.uri }
+                    else if variant.uri.hasPrefix("/") { origin + variant.uri }
+                    else { origin + "/v/\(content)/" + variant.uri }
+                out += withToken(uri, token) + "\n"
+            }
+        }
+        return out
+    }
+
+    /// A legal pathway id: 1 or more of `[a-zA-Z0-9._-]` (HLS Content Steering).
+    static func isPathwayID(_ id: String) -> Bool {
+        !id.isEmpty && id.utf8.allSatisfy { byte in
+            (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A) || byte == 0x2E || byte == 0x2D || byte == 0x5F
+        }
     }
 }

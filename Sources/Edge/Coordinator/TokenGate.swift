@@ -36,6 +36,9 @@ package final class TokenGate: Sendable {
         }
     }
 
+    /// When a token that passed ``refusal(_:content:)`` expires, seconds since 1970.
+    package func expiry(of token: String) -> Int64? { verified.withLock { $0[token]?.expires } }
+
     /// The session (`sub`) of a token that passed ``refusal(_:content:)``: a viewer's session,
     /// or a ``TokenScope`` for edges (`host:NODE`, `fill:NODE`).
     package func session(of token: String) -> String? { verified.withLock { $0[token]?.session } }

@@ -24,6 +24,8 @@ struct EdgeResponder: HTTPResponder {
     var hosting: Hosting? = nil
     /// With a coordinator: what viewers' sessions were delivered, for claims.
     var ledger: DeliveryLedger? = nil
+    /// With a coordinator: titles' keys and sessions' pathways, asked with viewers' tokens.
+    var relay: ViewerRelay? = nil
 
     struct Hosting: Sendable {
         /// This node's id: upload tokens name it.
@@ -139,13 +141,15 @@ struct EdgeResponder: HTTPResponder {
     // MARK: - Media
 
     /// A media request on an edge with a coordinator: the token must open the title; playlists
-    /// are rewritten so every URI in them carries the token and keys come from the coordinator.
+    /// are rewritten so every URI in them carries the token and keys come from this edge
+    /// (`/v/{content}/key`, relayed to the coordinator's key service).
     private func serveGated(_ request: Request, target: String, path: Substring, gate: TokenGate) async throws(HTTPFailure) -> Response {
         if request.method == .options { return CORS.preflight.response }
         let key = try Self.key(fromRawPath: path)
         let query = target.split(separator: "?", maxSplits: 1).dropFirst().first
         let token = TokenGate.token(query: query, authorization: request.headers[.authorization])
         if let refusal = await gate.refusal(token, content: key.content) { throw refusal }
+        if key.path == Self.keyPath, let token { return try await serveKey(request, content: key.content, token: token, gate: gate) }
         let started = ContinuousClock.now
         // Edges filling from this one get playlists as published; viewers get them rewritten.
         guard key.fileExtension == "m3u8", let token, !TokenScope.isEdge(gate.session(of: token) ?? "") else {
@@ -159,18 +163,57 @@ struct EdgeResponder: HTTPResponder {
         try rejectBody(request)
         let body: ByteBuffer
         do { body = try await cache.object(key) } catch { throw HTTPFailure.fromFill(error) }
-        let rewritten = PlaylistRewriter.rewrite(
-            String(buffer: body), token: token, content: key.content, coordinator: gate.coordinator)
+        var rewritten: String?
+        if key.path == "master.m3u8", let query, query.split(separator: "&").contains("steering=1") {
+            rewritten = await steeredMaster(String(buffer: body), token: token, content: key.content, gate: gate)
+        }
+        rewritten = rewritten ?? PlaylistRewriter.rewrite(String(buffer: body), token: token, content: key.content)
         var headers = HTTPFields()
         headers[.contentType] = "application/vnd.apple.mpegurl"
         headers[.cacheControl] = "private, no-store"
         CORS.add(to: &headers)
-        let bytes = ByteBuffer(string: rewritten)
+        let bytes = ByteBuffer(string: rewritten!)
         headers[.contentLength] = String(bytes.readableBytes)
         if request.method != .head {
             count(.ok, bytes: bytes.readableBytes, key: key, token: token, gate: gate, ttfb: ContinuousClock.now - started)
         }
         return Response(status: .ok, headers: headers, body: request.method == .head ? .init() : .init(byteBuffer: bytes))
+    }
+
+    /// The path, under a title, of its HLS key on this edge.
+    static let keyPath = "key"
+
+    /// `GET /v/{content}/key?token=T`: the title's 16-byte AES key for a viewer whose token
+    /// the gate accepted, relayed from the coordinator's key service and never stored on disk.
+    private func serveKey(_ request: Request, content: String, token: String, gate: TokenGate) async throws(HTTPFailure) -> Response {
+        guard request.method == .get || request.method == .head else { throw .methodNotAllowed(request.method) }
+        try rejectBody(request)
+        guard let relay else { throw .notFound("this edge relays no keys") }
+        let now = Int64(Date().timeIntervalSince1970)
+        let key = try await relay.key(content: content, token: token, tokenExpiresAt: gate.expiry(of: token) ?? now, now: now)
+        var headers = HTTPFields()
+        headers[.contentType] = "application/octet-stream"
+        headers[.cacheControl] = "private, no-store"
+        headers[.contentLength] = String(key.count)
+        CORS.add(to: &headers)
+        return Response(status: .ok, headers: headers, body: request.method == .head ? .init() : .init(byteBuffer: ByteBuffer(bytes: key)))
+    }
+
+    /// The master playlist with a variant set per pathway of the viewer's session and the
+    /// coordinator's steering endpoint (`?steering=1`); nil (the plain rewrite) when the
+    /// playlist cannot be steered or the coordinator cannot say the session's pathways (the
+    /// viewer still plays, from this edge alone).
+    private func steeredMaster(_ text: String, token: String, content: String, gate: TokenGate) async -> String? {
+        guard let relay, let node = hosting?.node else { return nil }
+        let session: SessionPathways
+        do {
+            session = try await relay.pathways(content: content, token: token)
+        } catch {
+            logger.warning("no steering for \(content): \(error.message)")
+            return nil
+        }
+        return PlaylistRewriter.steered(
+            text, token: token, content: content, pathways: session.pathways.map { ($0.id, $0.url) }, own: node, steeringServer: gate.coordinator)
     }
 
     /// Counts a response to a viewer's session for the next delivery claim (edges filling from

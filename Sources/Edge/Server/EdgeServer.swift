@@ -154,6 +154,7 @@ package struct EdgeServer: Sendable {
             let transcoding = transcoder != nil
             let gate = TokenGate(coordinator: coordinated.link.base)
             responder.gate = gate
+            responder.relay = ViewerRelay(coordinator: coordinated.link.base, client: client)
             responder.hosting = EdgeResponder.Hosting(node: identity.id, store: coordinated.hosted, assignments: coordinated.assignments)
             let ledger = DeliveryLedger()
             responder.ledger = ledger
