@@ -55,6 +55,9 @@ struct CoordinatorCommand: AsyncParsableCommand {
     @Option(name: .customLong("reload-interval"), help: "Seconds between reloads from the database (coordinators sharing one converge).") var reloadInterval = 5.0
     @Option(name: .customLong("cors-origins"), help: "Comma-separated origins whose pages may call the viewer endpoints (route, HLS keys, viewer events, steering), or * for any.")
     var corsOrigins = "*"
+    @Option(name: .customLong("suspect-sessions"), help: "Viewer sessions that must report an edge failing within --suspect-window for route answers to put it after the others.")
+    var suspectSessions = 3
+    @Option(name: .customLong("suspect-window"), help: "Seconds a viewer's report that an edge failed counts against it.") var suspectWindow: Int64 = 60
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error, critical.") var logLevel = "info"
 
     func run() async throws {
@@ -126,6 +129,9 @@ struct CoordinatorCommand: AsyncParsableCommand {
         configuration.claims.maxEdgesPerSession = maxEdgesPerSession
         configuration.identityFile = identity
         configuration.corsOrigins = try Self.origins(corsOrigins)
+        guard suspectSessions > 0, suspectWindow > 0 else { throw ValidationError("--suspect-sessions and --suspect-window must be positive") }
+        configuration.viewers.suspectSessions = suspectSessions
+        configuration.viewers.window = suspectWindow
         let level = Logger.Level(rawValue: logLevel) ?? .info
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)

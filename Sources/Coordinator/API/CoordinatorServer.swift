@@ -53,6 +53,8 @@ package struct CoordinatorServer {
         /// Origins whose pages may call the viewer endpoints (route, keys, events, steering,
         /// the watch page): `["*"]` for any, or exact origins such as `https://app.dehub.io`.
         package var corsOrigins = ["*"]
+        /// How viewers' failure reports count against edges.
+        package var viewers = ViewerSessions.Policy()
 
         package init() {}
     }
@@ -108,7 +110,7 @@ package struct CoordinatorServer {
             registry: registry, board: board, claims: ClaimBook(store: store, vault: vault, registry: registry, policy: claimPolicy),
             challenger: challenger, prober: prober, auditor: auditor, epochs: epochBook, vault: vault, tokenLifetime: configuration.tokenLifetime,
             leaseLifetime: configuration.leaseLifetime, adminToken: configuration.adminToken, prefixes: configuration.prefixes,
-            corsOrigins: configuration.corsOrigins)
+            viewers: ViewerSessions(policy: configuration.viewers), corsOrigins: configuration.corsOrigins)
         // A SQLite file has one coordinator, which already knows every change: no reloads.
         let shared = !configuration.database.hasPrefix("sqlite:")
         var services: [any Service] = [
