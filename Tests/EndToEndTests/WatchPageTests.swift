@@ -44,6 +44,11 @@ extension NetworkSuites {
             let token = try await network.signedToken(content: "movie", session: session, age: 0, lifetime: 600)
             let steering = try await network.client.send(.GET, "/v1/steering/movie?token=\(token)")
             #expect((steering.json["PATHWAY-PRIORITY"] as? [String])?.last == parisID, "\(steering.text)")
+
+            // A browser whose player has no HLS of its own gets a sentence, not a blank box.
+            let unable = try await run("/usr/bin/python3", [repositoryRoot.path + "/scripts/watch-in-chromium", page, "--no-native-hls"], mergeErrors: false)
+            #expect(unable.status == 0, "\(unable.output)")
+            #expect(unable.output.contains("has no HLS player of its own"), "\(unable.output)")
         }
     }
 }

@@ -119,7 +119,7 @@ enum WatchPage {
           // Seconds without progress, while not paused, after which an edge counts as failed:
           // shorter once it has played (a stall), longer while it starts (a cold cache).
           const stallSeconds = 4, startSeconds = 15;
-          let route = null, index = 0, resumeAt = 0, played = false, failedOver = false;
+          let route = null, index = 0, resumeAt = 0, played = false, failedOver = false, lastFailure = "";
           // Milliseconds since the page opened: the first frame playing, and playing again
           // after the last move to another edge (for tests, benchmarks and the app).
           const timings = window.depinWatch = { firstPlaying: null, resumedAt: null, switches: 0 };
@@ -167,6 +167,7 @@ enum WatchPage {
               return;
             }
             setState("switching", "Edge " + (index + 1) + " failed (" + reason + "); moving to edge " + (index + 2) + "…");
+            lastFailure = " Edge " + (index + 1) + " failed before: " + reason + ".";
             failedOver = true;
             timings.switches += 1;
             play(index + 1, position);
@@ -182,7 +183,7 @@ enum WatchPage {
               timings.resumedAt = performance.now();
               failedOver = false;
             }
-            setState("playing", "Playing from edge " + (index + 1) + ".");
+            setState("playing", "Playing from edge " + (index + 1) + "." + lastFailure);
           });
           video.addEventListener("resize", () => {
             if (video.videoHeight) renditionLine.textContent = video.videoHeight + "p (" + video.videoWidth + "×" + video.videoHeight + ")";
