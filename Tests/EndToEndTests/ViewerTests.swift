@@ -64,8 +64,9 @@ extension NetworkSuites {
             let expired = try await network.signedToken(content: "movie", age: 7200, lifetime: 3600)
             let otherTitle = try await network.viewerRoute(content: "other").token
             let forged = String(route.token.dropLast(4)) + (route.token.hasSuffix("AAAA") ? "BBBB" : "AAAA")
+            let edgeToken = try await network.signedToken(content: "movie", session: "fill:\(network.edges["berlin"]!.id)", age: 0, lifetime: 600)
             for (what, query, status) in [("no token", "", 401), ("an expired token", "?token=\(expired)", 401), ("a forged token", "?token=\(forged)", 401),
-                ("another title's token", "?token=\(otherTitle)", 403)] {
+                ("another title's token", "?token=\(otherTitle)", 403), ("an edge's fill token", "?token=\(edgeToken)", 403)] {
                 let edge = try await Fetched.curl("\(paris.httpsBase)/v/movie/key\(query)", ca: ca)
                 let coordinator = try await Fetched.curl("\(network.coordinator.base)/v1/hls-key/movie\(query)")
                 #expect(edge.status == status, "\(what): the edge answered \(edge.status) \(edge.text)")

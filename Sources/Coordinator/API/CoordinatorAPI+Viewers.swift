@@ -94,9 +94,7 @@ extension CoordinatorAPI {
     private func steeringRequest(_ request: Request, context: CoordinatorContext) async throws -> (String, String, PlaybackToken) {
         let content = context.parameters.get("content") ?? ""
         guard Identifier.isValid(content) else { throw APIError(.badRequest, "'\(content.prefix(64))' is not a content id") }
-        guard let token = request.uri.queryParameters["token"].map(String.init) ?? Self.bearer(request), !token.isEmpty else {
-            throw APIError(.unauthorized, "a playback token is required (?token= or Authorization: Bearer)")
-        }
+        let token = try Self.playbackToken(request)
         let claims = try await viewerToken(token, content: content)
         return (content, token, claims)
     }
@@ -128,18 +126,33 @@ extension CoordinatorAPI {
         return order.compactMap { id in registry.known(id).map { SessionPathways.Pathway(id: id, url: $0.url) } }
     }
 
-    /// Verifies a viewer's playback token (for `content`, when given) as the key service does.
+    /// Verifies a viewer's playback token (for `content`, when given): genuine, unexpired, and
+    /// a viewer's, not one the coordinator gave an edge to upload or fill with (those open no
+    /// keys: hosts prove storage without ever holding a title's key).
     func viewerToken(_ token: String, content: String? = nil) async throws -> PlaybackToken {
+        let claims: PlaybackToken
         do {
-            if let content { return try await vault.tokens.verify(token, for: content) }
-            return try await vault.tokens.verify(token)
+            if let content { claims = try await vault.tokens.verify(token, for: content) } else { claims = try await vault.tokens.verify(token) }
         } catch let error as TokenError {
             throw APIError(error.code == .wrongContent ? .forbidden : .unauthorized, error.message)
         }
+        guard !TokenScope.isEdge(claims.session) else {
+            throw APIError(.forbidden, "this token was given to an edge to upload or fill with; keys, events and steering are for viewers' tokens from /v1/route")
+        }
+        return claims
     }
 
     static func bearer(_ request: Request) -> String? {
         request.headers[.authorization].flatMap { $0.hasPrefix("Bearer ") ? String($0.dropFirst(7)) : nil }
+    }
+
+    /// The viewer's token: `?token=` or `Authorization: Bearer`.
+    /// - Throws: 401 when there is none.
+    static func playbackToken(_ request: Request) throws -> String {
+        guard let token = request.uri.queryParameters["token"].map(String.init) ?? bearer(request), !token.isEmpty else {
+            throw APIError(.unauthorized, "a playback token is required (?token= or Authorization: Bearer)")
+        }
+        return token
     }
 }
 

@@ -297,10 +297,7 @@ package struct CoordinatorAPI: Sendable {
             try await answer {
                 let content = context.parameters.get("content") ?? ""
                 guard Identifier.isValid(content) else { throw APIError(.badRequest, "'\(content.prefix(64))' is not a content id") }
-                guard let token = request.uri.queryParameters["token"].map(String.init) ?? Self.bearer(request), !token.isEmpty else {
-                    throw APIError(.unauthorized, "a playback token is required (?token= or Authorization: Bearer)")
-                }
-                _ = try await viewerToken(token, content: content)
+                _ = try await viewerToken(try Self.playbackToken(request), content: content)
                 guard let record = try await registry.store.content(id: content) else { throw APIError(.notFound, "no content \(content)") }
                 let key = try vault.unseal(record.sealedKey, content: content)
                 return Response(

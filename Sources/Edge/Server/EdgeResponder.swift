@@ -163,16 +163,15 @@ struct EdgeResponder: HTTPResponder {
         try rejectBody(request)
         let body: ByteBuffer
         do { body = try await cache.object(key) } catch { throw HTTPFailure.fromFill(error) }
-        var rewritten: String?
-        if key.path == "master.m3u8", let query, query.split(separator: "&").contains("steering=1") {
-            rewritten = await steeredMaster(String(buffer: body), token: token, content: key.content, gate: gate)
-        }
-        rewritten = rewritten ?? PlaylistRewriter.rewrite(String(buffer: body), token: token, content: key.content)
+        let text = String(buffer: body)
+        let steering = key.path == "master.m3u8" && query?.split(separator: "&").contains("steering=1") == true
+        let steered = steering ? await steeredMaster(text, token: token, content: key.content, gate: gate) : nil
+        let rewritten = steered ?? PlaylistRewriter.rewrite(text, token: token, content: key.content)
         var headers = HTTPFields()
         headers[.contentType] = "application/vnd.apple.mpegurl"
         headers[.cacheControl] = "private, no-store"
         CORS.add(to: &headers)
-        let bytes = ByteBuffer(string: rewritten!)
+        let bytes = ByteBuffer(string: rewritten)
         headers[.contentLength] = String(bytes.readableBytes)
         if request.method != .head {
             count(.ok, bytes: bytes.readableBytes, key: key, token: token, gate: gate, ttfb: ContinuousClock.now - started)
@@ -189,6 +188,9 @@ struct EdgeResponder: HTTPResponder {
         guard request.method == .get || request.method == .head else { throw .methodNotAllowed(request.method) }
         try rejectBody(request)
         guard let relay else { throw .notFound("this edge relays no keys") }
+        if TokenScope.isEdge(gate.session(of: token) ?? "") {
+            throw HTTPFailure(status: .forbidden, message: "this token was given to an edge to upload or fill with; keys are for viewers' tokens from the coordinator's /v1/route")
+        }
         let now = Int64(Date().timeIntervalSince1970)
         let key = try await relay.key(content: content, token: token, tokenExpiresAt: gate.expiry(of: token) ?? now, now: now)
         var headers = HTTPFields()
