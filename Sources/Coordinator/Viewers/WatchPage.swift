@@ -120,9 +120,10 @@ enum WatchPage {
           // shorter once it has played (a stall), longer while it starts (a cold cache).
           const stallSeconds = 4, startSeconds = 15;
           let route = null, index = 0, resumeAt = 0, played = false, failedOver = false, lastFailure = "";
-          // Milliseconds since the page opened: the first frame playing, and playing again
-          // after the last move to another edge (for tests, benchmarks and the app).
-          const timings = window.depinWatch = { firstPlaying: null, resumedAt: null, switches: 0 };
+          // Milliseconds since the page opened: the first frame playing, the last time playback
+          // advanced before the last move to another edge, and playing again after it (for tests,
+          // benchmarks and the app).
+          const timings = window.depinWatch = { firstPlaying: null, lastAdvance: null, stoppedAt: null, resumedAt: null, switches: 0 };
           let lastTime = -1, lastProgress = performance.now();
 
           function setState(state, text) {
@@ -160,6 +161,7 @@ enum WatchPage {
             if (!route || video.dataset.state === "failed") return;
             const edge = route.edges[index];
             const position = Math.max(video.currentTime || 0, resumeAt);
+            timings.stoppedAt = timings.lastAdvance;
             report(edge, reason, position);
             if (index + 1 >= route.edges.length) {
               setState("failed", "Every edge of this route failed (last: " + reason + "). Reload the page to look up a new route.");
@@ -184,6 +186,9 @@ enum WatchPage {
               failedOver = false;
             }
             setState("playing", "Playing from edge " + (index + 1) + "." + lastFailure);
+          });
+          video.addEventListener("timeupdate", () => {
+            if (video.dataset.state === "playing") timings.lastAdvance = performance.now();
           });
           video.addEventListener("resize", () => {
             if (video.videoHeight) renditionLine.textContent = video.videoHeight + "p (" + video.videoWidth + "×" + video.videoHeight + ")";
