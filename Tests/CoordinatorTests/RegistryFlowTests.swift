@@ -149,6 +149,26 @@ struct RegistryFlowTests {
                 throws: { ($0 as? RegistryError)?.code == code && "\($0)".contains(words) }
         }
         #expect(try await store.nodes().isEmpty)
+        // The identity point as a key (small order): its forged signature R = B, s = 1 verifies in
+        // any verifier without the cofactor, BoringSSL's included; registration refuses the key.
+        let identityKey = [UInt8](repeating: 0, count: 32).enumerated().map { $0.offset == 0 ? 1 : $0.element }
+        let forgedBody = Data(
+            #"{"publicKey":"\#(Data(identityKey).base64EncodedString())","deviceClass":"pc","cores":8,"ramGB":16,"mbps":1,"gpu":true,"diskGB":1,"ssd":true,"region":"uk","url":"https://x"}"#.utf8)
+        let forged = Data([0x58] + [UInt8](repeating: 0x66, count: 31) + [1] + [UInt8](repeating: 0, count: 31))
+        let forgedHeaders = [
+            SignedRequest.nodeHeader: NodeIdentity.id(of: identityKey), SignedRequest.timestampHeader: String(clock.now()),
+            SignedRequest.nonceHeader: SignedRequest.newNonce(), SignedRequest.signatureHeader: forged.base64EncodedString(),
+        ]
+        #expect(
+            try Curve25519.Signing.PublicKey(rawRepresentation: identityKey).isValidSignature(
+                forged,
+                for: SignedRequest.message(
+                    method: "POST", path: "/v1/nodes", timestamp: Int64(forgedHeaders[SignedRequest.timestampHeader]!)!,
+                    nonce: forgedHeaders[SignedRequest.nonceHeader]!, body: forgedBody)),
+            "the forgery verifies without the cofactor")
+        await #expect { try await registry.register(body: forgedBody, headers: forgedHeaders, path: "/v1/nodes") }
+            throws: { ($0 as? RegistryError)?.code == .badRequest && "\($0)".contains("small order") }
+        #expect(try await store.nodes().isEmpty)
         // Ledger rules refuse too, and leave the ledger as it was.
         let before = try await store.ledger(node: nil).count
         await #expect { try await registry.record(LedgerEvent(node: edge.identity.id, kind: .bond, amount: 1, reason: "too much", at: 0)) }

@@ -77,6 +77,10 @@ package final class Registry: Sendable {
         guard let key = Data(base64Encoded: request.publicKey), key.count == 32 else {
             throw RegistryError.badRequest("publicKey must be a base64 Ed25519 public key (32 bytes)")
         }
+        guard Ed25519Verifier.isAcceptablePublicKey(key) else {
+            throw RegistryError.badRequest(
+                "publicKey is not a usable Ed25519 key: it must encode a curve point canonically and not one of small order (make one with depin keys generate)")
+        }
         let verified = try await verify(headers: headers, method: "POST", path: path, body: body, key: key)
         guard let deviceClass = DeviceClass.named(request.deviceClass) else {
             throw RegistryError.badRequest("deviceClass '\(request.deviceClass)' is not mobile, pc or server")
