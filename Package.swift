@@ -177,7 +177,7 @@ let package = Package(
             name: "CoordinatorTests",
             dependencies: [
                 "Coordinator", "DePINProtocol", "TestSupport", .product(name: "Crypto", package: "swift-crypto"),
-                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "GRDB", package: "GRDB.swift"), .product(name: "HTTPTypes", package: "swift-http-types"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -196,6 +196,7 @@ let package = Package(
             name: "EdgeTests",
             dependencies: [
                 "Edge",
+                "DePINProtocol",
                 "TestSupport",
                 "EdgeCache",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

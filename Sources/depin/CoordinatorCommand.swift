@@ -58,6 +58,9 @@ struct CoordinatorCommand: AsyncParsableCommand {
     @Option(name: .customLong("suspect-sessions"), help: "Viewer sessions that must report an edge failing within --suspect-window for route answers to put it after the others.")
     var suspectSessions = 3
     @Option(name: .customLong("suspect-window"), help: "Seconds a viewer's report that an edge failed counts against it.") var suspectWindow: Int64 = 60
+    @Option(name: .customLong("rate-limit"), help: "Requests a second each client address may make to the public endpoints (route, HLS keys, registration, viewer events, steering, watch page); 0: no limit.")
+    var rateLimit = 20.0
+    @Option(name: .customLong("rate-burst"), help: "Requests a client address may make at once before --rate-limit applies.") var rateBurst = 100.0
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error, critical.") var logLevel = "info"
 
     func run() async throws {
@@ -132,6 +135,10 @@ struct CoordinatorCommand: AsyncParsableCommand {
         guard suspectSessions > 0, suspectWindow > 0 else { throw ValidationError("--suspect-sessions and --suspect-window must be positive") }
         configuration.viewers.suspectSessions = suspectSessions
         configuration.viewers.window = suspectWindow
+        guard rateLimit >= 0, rateLimit.isFinite, rateBurst >= 1, rateBurst.isFinite else {
+            throw ValidationError("--rate-limit must be 0 (off) or positive, --rate-burst at least 1")
+        }
+        configuration.rateLimit = .init(rate: rateLimit, burst: rateBurst)
         let level = Logger.Level(rawValue: logLevel) ?? .info
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)

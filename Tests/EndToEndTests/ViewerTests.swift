@@ -143,6 +143,30 @@ extension NetworkSuites {
             #expect(bad.status != 0 && bad.output.contains("--cors-origins"), "\(bad.output)")
         }
 
+        @Test("route look-ups, keys and registrations are limited per client address: 429 with Retry-After and the reason; node endpoints are not")
+        func rateLimits() async throws {
+            let dir = TemporaryDirectory("rate-limits")
+            defer { dir.remove() }
+            let coordinator = try await CoordinatorProcess.start([
+                "--db", "sqlite:\(dir.path)/c.sqlite", "--identity", dir.path + "/c.key", "--rate-limit", "1", "--rate-burst", "3",
+            ])
+            defer { coordinator.stop() }
+            for _ in 0..<3 { #expect(try await Fetched.curl("\(coordinator.base)/v1/route?content=movie&region=uk").status == 200) }
+            let refused = try await Fetched.curl("\(coordinator.base)/v1/route?content=movie&region=uk", headers: ["Origin: https://watch.example"])
+            #expect(refused.status == 429)
+            #expect(Int(refused.headers["retry-after"] ?? "") ?? 0 >= 1)
+            #expect(refused.text.contains("too many requests from 127.0.0.1") && refused.text.contains("at most 1 a second"), "\(refused.text)")
+            #expect(refused.headers["access-control-allow-origin"] == "*", "a page can read why")
+            #expect(try await Fetched.curl("\(coordinator.base)/v1/hls-key/movie").status == 429)
+            #expect(try await Fetched.curl("\(coordinator.base)/v1/nodes", method: "POST", body: "{}").status == 429)
+            for _ in 0..<10 {
+                let heartbeat = try await Fetched.curl("\(coordinator.base)/v1/heartbeat", method: "POST", body: "{}")
+                #expect(heartbeat.status != 429, "a node endpoint is not limited")
+            }
+            try await Task.sleep(for: .milliseconds(2100))
+            #expect(try await Fetched.curl("\(coordinator.base)/v1/route?content=movie&region=uk").status == 200, "the bucket refills")
+        }
+
         @Test("a player's failure report counts once, moves the edge last in its session's steering answer and, from enough sessions, in everyone's routes; steered master playlists follow the specification")
         func viewerEventsAndSteering() async throws {
             let network = try await TestNetwork.hosting("viewer-steering", seconds: 8, places: Self.places)

@@ -58,11 +58,15 @@ package struct CoordinatorAPI: Sendable {
     let viewers: ViewerSessions
     /// Origins whose pages may call the viewer endpoints (`*`: any).
     let corsOrigins: [String]
+    /// Per-address limits on the public endpoints.
+    let rateLimiter: ClientRateLimiter
 
     package init(
         registry: Registry, board: TaskBoard, claims: ClaimBook, challenger: Challenger, prober: CapacityProber, auditor: TranscodeAuditor, epochs: EpochBook, vault: KeyVault, tokenLifetime: TimeInterval = 6 * 3600, leaseLifetime: Int64 = 3600,
-        adminToken: String?, prefixes: GeoPrefixTable = GeoPrefixTable(), viewers: ViewerSessions = ViewerSessions(), corsOrigins: [String] = ["*"]
+        adminToken: String?, prefixes: GeoPrefixTable = GeoPrefixTable(), viewers: ViewerSessions = ViewerSessions(), corsOrigins: [String] = ["*"],
+        rateLimit: ClientRateLimiter.Policy = .init()
     ) {
+        rateLimiter = ClientRateLimiter(policy: rateLimit)
         self.viewers = viewers
         self.corsOrigins = corsOrigins
         self.claims = claims
@@ -84,6 +88,7 @@ package struct CoordinatorAPI: Sendable {
         // Before every route: Hummingbird wraps each route (and the not-found answer) in the
         // middleware added before it.
         router.add(middleware: ViewerCORS(origins: corsOrigins))
+        router.add(middleware: ClientRateLimit(limiter: rateLimiter))
         router.get("healthz") { _, _ in try Self.json(["status": "ok"]) }
         router.post("v1/nodes") { request, context in
             try await answer {

@@ -55,6 +55,8 @@ package struct CoordinatorServer {
         package var corsOrigins = ["*"]
         /// How viewers' failure reports count against edges.
         package var viewers = ViewerSessions.Policy()
+        /// Per-address limits on the public endpoints (route, keys, registration, viewers').
+        package var rateLimit = ClientRateLimiter.Policy()
 
         package init() {}
     }
@@ -110,7 +112,7 @@ package struct CoordinatorServer {
             registry: registry, board: board, claims: ClaimBook(store: store, vault: vault, registry: registry, policy: claimPolicy),
             challenger: challenger, prober: prober, auditor: auditor, epochs: epochBook, vault: vault, tokenLifetime: configuration.tokenLifetime,
             leaseLifetime: configuration.leaseLifetime, adminToken: configuration.adminToken, prefixes: configuration.prefixes,
-            viewers: ViewerSessions(policy: configuration.viewers), corsOrigins: configuration.corsOrigins)
+            viewers: ViewerSessions(policy: configuration.viewers), corsOrigins: configuration.corsOrigins, rateLimit: configuration.rateLimit)
         // A SQLite file has one coordinator, which already knows every change: no reloads.
         let shared = !configuration.database.hasPrefix("sqlite:")
         var services: [any Service] = [

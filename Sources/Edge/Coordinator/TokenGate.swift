@@ -1,4 +1,5 @@
 import DePINProtocol
+import DequeModule
 import Foundation
 import HTTPTypes
 import Synchronization
@@ -9,16 +10,37 @@ import Synchronization
 ///
 /// Until the coordinator's key is known (fetched at start, then kept in the cache folder for
 /// restarts without the coordinator), requests are refused with 503.
+///
+/// ## Performance characteristics
+/// Remembering and looking up a token are constant time (a dictionary and a queue of
+/// insertions): at most `capacity` tokens are kept (100,000: about 60 MB with their strings);
+/// past that the oldest is forgotten, so a flood of fresh tokens costs each its verification
+/// and never stops new viewers' tokens from being remembered.
 package final class TokenGate: Sendable {
     /// The coordinator's base URL (the key URI of rewritten playlists points there).
     package let coordinator: String
     private let verifier = Mutex<PlaybackTokens?>(nil)
-    private let verified = Mutex<[String: (content: String, session: String, expires: Int64)]>([:])
-    private static let rememberedTokens = 100_000
+    private let verified: Mutex<Remembered>
 
-    package init(coordinator: String) {
-        self.coordinator = coordinator.hasSuffix("/") ? String(coordinator.dropLast()) : coordinator
+    /// Verified tokens, the oldest forgotten first.
+    struct Remembered {
+        var entries: [String: (content: String, session: String, expires: Int64)] = [:]
+        var order: Deque<String> = []
+        let capacity: Int
+
+        mutating func insert(_ token: String, _ entry: (content: String, session: String, expires: Int64)) {
+            if entries.updateValue(entry, forKey: token) == nil { order.append(token) }
+            while order.count > capacity, let oldest = order.popFirst() { entries[oldest] = nil }
+        }
     }
+
+    package init(coordinator: String, capacity: Int = 100_000) {
+        self.coordinator = coordinator.hasSuffix("/") ? String(coordinator.dropLast()) : coordinator
+        verified = Mutex(Remembered(capacity: max(1, capacity)))
+    }
+
+    /// Tokens remembered now.
+    var rememberedCount: Int { verified.withLock { $0.entries.count } }
 
     /// Installs the coordinator's raw 32-byte Ed25519 public key.
     package func install(publicKey: Data) async throws {
@@ -31,17 +53,17 @@ package final class TokenGate: Sendable {
     /// True when `token` was verified before for `content` and has not expired (no suspension).
     package func allowsRemembered(_ token: String, content: String, now: Int64 = Int64(Date().timeIntervalSince1970)) -> Bool {
         verified.withLock { known in
-            guard let entry = known[token] else { return false }
+            guard let entry = known.entries[token] else { return false }
             return entry.content == content && entry.expires > now
         }
     }
 
     /// When a token that passed ``refusal(_:content:)`` expires, seconds since 1970.
-    package func expiry(of token: String) -> Int64? { verified.withLock { $0[token]?.expires } }
+    package func expiry(of token: String) -> Int64? { verified.withLock { $0.entries[token]?.expires } }
 
     /// The session (`sub`) of a token that passed ``refusal(_:content:)``: a viewer's session,
     /// or a ``TokenScope`` for edges (`host:NODE`, `fill:NODE`).
-    package func session(of token: String) -> String? { verified.withLock { $0[token]?.session } }
+    package func session(of token: String) -> String? { verified.withLock { $0.entries[token]?.session } }
 
     /// Why `token` does not open `content`, or nil when it does.
     func refusal(_ token: String?, content: String) async -> HTTPFailure? {
@@ -56,10 +78,7 @@ package final class TokenGate: Sendable {
         do {
             let claims = try await tokens.verify(token, for: content)
             let expires = Int64(claims.expiresAt.timeIntervalSince1970)
-            verified.withLock { known in
-                if known.count >= Self.rememberedTokens { known = known.filter { $0.value.expires > now } }
-                if known.count < Self.rememberedTokens { known[token] = (content, claims.session, expires) }
-            }
+            verified.withLock { $0.insert(token, (content, claims.session, expires)) }
             return nil
         } catch let error as TokenError {
             return HTTPFailure(status: error.code == .wrongContent ? .forbidden : .unauthorized, message: error.message)
