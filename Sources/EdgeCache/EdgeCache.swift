@@ -331,6 +331,8 @@ extension EdgeCache {
         var head: Fill.Head?
         var expected: [UInt8]?
         var complete = false
+        // Whether the origin that sent the last bytes marked the body's end.
+        var endIsMarked = true
         var problems: [String] = []
         var notFound = 0
         let limit = configuration.maxObjectSize
@@ -367,6 +369,7 @@ extension EdgeCache {
                         expected = sha
                     }
                     skip = written - answer.offset
+                    endIsMarked = answer.endIsMarked
                     if head == nil {
                         let published = Fill.Head(
                             totalLength: answer.totalLength, lastModified: answer.lastModified, sha256Hex: answer.sha256?.hexString)
@@ -433,7 +436,9 @@ extension EdgeCache {
                     key: key.description, length: written, sha256: digest.hexString,
                     lastModified: head?.lastModified ?? now, storedAt: now)
                 do {
-                    try publish(fill, metadata: metadata)
+                    // A body that ended with its connection may be cut short: served as it came,
+                    // stored only when a digest vouched for it (checked above).
+                    try publish(fill, metadata: metadata, keep: endIsMarked || expected != nil)
                     fill.finish(.complete(metadata))
                     counters.stored.increment()
                     counters.fillSeconds.recordNanoseconds((ContinuousClock.now - started).nanoseconds)
@@ -457,10 +462,12 @@ extension EdgeCache {
 
     /// Renames a checked fill into place and indexes it, evicting what no longer fits. An object
     /// bigger than the whole budget is served to its waiters but not kept.
-    private func publish(_ fill: Fill, metadata: ObjectMetadata) throws(StoreError) {
+    private func publish(_ fill: Fill, metadata: ObjectMetadata, keep: Bool = true) throws(StoreError) {
         let size = Self.diskSize(metadata.length)
-        var kept = size <= configuration.capacity
-        if !kept {
+        var kept = size <= configuration.capacity && keep
+        if !keep {
+            logger.warning("cache: \(fill.key) ended when its origin closed the connection, without a length or a digest; served, not stored")
+        } else if !kept {
             logger.notice("cache: \(fill.key) (\(metadata.length) bytes) is larger than the budget; served, not stored")
         } else if metadata.length <= 1 << 20 {
             kept = configuration.isKept(fill.key, try fill.file.read(at: ObjectFileFormat.headerSize, length: metadata.length))

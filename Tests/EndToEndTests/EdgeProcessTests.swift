@@ -50,6 +50,80 @@ struct EdgeProcessTests {
         }
     }
 
+    /// An HTTP/1.1 origin (Python, raw sockets) whose bodies end when it closes the connection:
+    /// no Content-Length, no chunked coding. `mode` in `dir` says what it sends: `torn` (half the
+    /// bytes), `whole`, or `digest` (whole, with a `Repr-Digest`). It answers 20 connections at
+    /// most and gives up after two minutes without one.
+    static let closingOrigin = """
+        import base64, hashlib, os, signal, socket, sys
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})  # the test runner's threads block it
+        body = open(sys.argv[2], "rb").read()
+        server = socket.socket(); server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        server.bind(("127.0.0.1", 0)); server.listen(16); server.settimeout(120)
+        print(server.getsockname()[1], flush=True)
+        for _ in range(20):
+            connection, _ = server.accept()
+            connection.settimeout(10)
+            request = b""
+            while b"\\r\\n\\r\\n" not in request:
+                data = connection.recv(65536)
+                if not data: break
+                request += data
+            mode = open(os.path.join(sys.argv[1], "mode")).read().strip()
+            head = "HTTP/1.1 200 OK\\r\\nContent-Type: video/mp2t\\r\\nConnection: close\\r\\n"
+            if mode == "digest":
+                head += "Repr-Digest: sha-256=:" + base64.b64encode(hashlib.sha256(body).digest()).decode() + ":\\r\\n"
+            connection.sendall((head + "\\r\\n").encode())
+            connection.sendall(body[: len(body) // 2] if mode == "torn" else body)
+            connection.close()
+        """
+
+    @Test("a body that ends when its origin closes the connection is never stored unless a digest vouches for it: cut short, nothing is kept; fixed, it is served whole")
+    func closeDelimitedOrigin() async throws {
+        let dir = TemporaryDirectory("closing-origin")
+        defer { dir.remove() }
+        try Data(Self.bytes).write(to: URL(fileURLWithPath: dir.path + "/body"))
+        try "torn".write(toFile: dir.path + "/mode", atomically: true, encoding: .utf8)
+        let origin = Process()
+        origin.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        origin.arguments = ["-c", Self.closingOrigin, dir.path, dir.path + "/body"]
+        let out = Pipe()
+        origin.standardOutput = out
+        try origin.run()
+        defer {
+            kill(origin.processIdentifier, SIGKILL)
+            origin.waitUntilExit()
+        }
+        let port = try #require(Int(String(decoding: out.fileHandleForReading.availableData, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)))
+        let edge = try await EdgeProcess.start(arguments: ["--cache-dir", dir.path + "/cache", "--upstream", "http://127.0.0.1:\(port)"])
+        defer { edge.stop() }
+        let file = dir.path + "/fetched.ts"
+        func fetch() async throws -> [UInt8] {
+            _ = try await run("/usr/bin/curl", ["-s", "-o", file, "\(edge.httpBase)/v/movie/720p/3.ts"])
+            return Array((try? Data(contentsOf: URL(fileURLWithPath: file))) ?? Data())
+        }
+        func objects() async throws -> Int {
+            let health = try await run("/usr/bin/curl", ["-s", "\(edge.httpBase)/healthz"], mergeErrors: false)
+            let json = try JSONSerialization.jsonObject(with: health.data) as? [String: Any]
+            return (json?["cache"] as? [String: Any])?["objects"] as? Int ?? -1
+        }
+        // Cut short: whatever reached the viewer, nothing is kept.
+        let torn = try await fetch()
+        #expect(torn.count < Self.bytes.count)
+        #expect(try await objects() == 0, "a body of unknown completeness was stored")
+        #expect(edge.log.contains("served, not stored"), "\(edge.log.suffix(500))")
+        // The origin is fixed: the object comes whole (and, with no digest, is still not kept).
+        try "whole".write(toFile: dir.path + "/mode", atomically: true, encoding: .utf8)
+        #expect(try await fetch() == Self.bytes)
+        #expect(try await objects() == 0)
+        // With a digest that vouches for it, the same close-delimited body is stored.
+        try "digest".write(toFile: dir.path + "/mode", atomically: true, encoding: .utf8)
+        #expect(try await fetch() == Self.bytes)
+        #expect(try await objects() == 1)
+        try "torn".write(toFile: dir.path + "/mode", atomically: true, encoding: .utf8)
+        #expect(try await fetch() == Self.bytes, "served from the cache now")
+    }
+
     @Test("SIGTERM lets in-flight responses finish over HTTP/1.1 and HTTP/2, then the edge exits 0")
     func gracefulShutdown() async throws {
         let cache = TemporaryDirectory("term-cache")

@@ -65,6 +65,9 @@ package struct HTTPOrigin: Origin {
         }
         head.lastModified = response.headers.first(name: "Last-Modified").flatMap(HTTPDate.parse)
         head.sha256 = response.headers.first(name: "Repr-Digest").flatMap(Self.parseSHA256Digest)
+        head.endIsMarked =
+            head.totalLength != nil || response.version.major >= 2
+            || response.headers[canonicalForm: "Transfer-Encoding"].contains { $0.lowercased() == "chunked" }
         try await onHead(head)
         do {
             for try await chunk in response.body {

@@ -10,12 +10,17 @@ package struct OriginHead: Sendable {
     package var lastModified: Int64?
     /// SHA-256 of the whole object, if the origin vouched for one (`Repr-Digest`, a manifest).
     package var sha256: [UInt8]?
+    /// Whether the body's end is marked (a length, chunked coding, an HTTP/2 stream, a file):
+    /// false for an HTTP/1 body that ends when the connection closes, which a cut connection
+    /// ends too. Such a body is stored only when ``sha256`` vouches for it.
+    package var endIsMarked: Bool
 
-    package init(offset: Int = 0, totalLength: Int?, lastModified: Int64? = nil, sha256: [UInt8]? = nil) {
+    package init(offset: Int = 0, totalLength: Int?, lastModified: Int64? = nil, sha256: [UInt8]? = nil, endIsMarked: Bool = true) {
         self.offset = offset
         self.totalLength = totalLength
         self.lastModified = lastModified
         self.sha256 = sha256
+        self.endIsMarked = endIsMarked
     }
 }
 
