@@ -318,6 +318,8 @@ struct EdgeResponder: HTTPResponder {
             guard let text = String(segment).removingPercentEncoding else {
                 throw .badRequest("path segment '\(segment.prefix(60))' has invalid percent-encoding")
             }
+            // An encoded slash would become a separator once the segments are joined.
+            guard !text.contains("/") else { throw .badRequest("path segment '\(segment.prefix(60))' encodes a slash (%2F), which is refused") }
             decoded.append(text)
         }
         do {

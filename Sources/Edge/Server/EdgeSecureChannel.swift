@@ -40,10 +40,11 @@ struct EdgeSecureChannel: ServerChildChannel {
                 case .negotiated("h2"):
                     return channel.eventLoop.makeCompletedFuture {
                         let sync = channel.pipeline.syncOperations
-                        // Our own code writes every response head; request heads are checked field
-                        // by field in EdgeHTTP2Handler (HTTPField.Name refuses invalid names).
+                        // RFC 9113 §8.2: malformed requests (pseudo-headers out of place or twice,
+                        // upper-case names, connection-specific fields, a content-length the
+                        // DATA frames do not match) are reset by NIOHTTP2 before they are seen.
                         try sync.addHandler(
-                            NIOHTTP2Handler(mode: .server, initialSettings: Self.settings, headerBlockValidation: .disabled, contentLengthValidation: .disabled))
+                            NIOHTTP2Handler(mode: .server, initialSettings: Self.settings, headerBlockValidation: .enabled, contentLengthValidation: .enabled))
                         try sync.addHandler(IdleStateHandler(allTimeout: idleTimeout))
                         try sync.addHandler(EdgeHTTP2Handler(responder: responder, logger: logger, stallTimeout: idleTimeout))
                         return .http2(channel)

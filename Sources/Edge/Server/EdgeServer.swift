@@ -189,7 +189,7 @@ package struct EdgeServer: Sendable {
 
         let idleTimeout = TimeAmount.milliseconds(Int64(config.idleTimeout * 1000))
         var http1 = HTTP1Channel.Configuration(
-            additionalChannelHandlers: [WriteStallHandler(timeout: idleTimeout)], idleTimeout: idleTimeout)
+            additionalChannelHandlers: [WriteStallHandler(timeout: idleTimeout), HostRuleHandler()], idleTimeout: idleTimeout)
         http1.httpDecoder = .init(maxHeaderFieldSize: config.maxHeaderBytes, maxHeaderListSize: config.maxHeaderBytes, maxHeaderFieldCount: 100)
         let announce = onListening
         let responderReady = responder

@@ -1,0 +1,108 @@
+import Foundation
+import TestSupport
+import Testing
+
+@Suite("malformed requests at the edge", .serialized)
+struct MalformedRequestTests {
+    /// Sends each case as a request of its own on a new HTTP/2 connection (python3-h2, its own
+    /// checks off, so it sends what a hostile client would) and prints, as JSON, what the edge
+    /// did with it: `reset` (RST_STREAM), `goaway`, or `answered STATUS`.
+    static let h2Client = """
+        import json, socket, ssl, sys
+        import h2.config, h2.connection, h2.events
+        port, cases = int(sys.argv[1]), json.loads(sys.argv[2])
+        def attempt(headers, end_stream):
+            context = ssl.create_default_context(); context.check_hostname = False; context.verify_mode = ssl.CERT_NONE
+            context.set_alpn_protocols(["h2"])
+            sock = context.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=5), server_hostname="localhost")
+            config = h2.config.H2Configuration(client_side=True, validate_outbound_headers=False, normalize_outbound_headers=False,
+                                               validate_inbound_headers=False, header_encoding=None)
+            connection = h2.connection.H2Connection(config=config)
+            connection.initiate_connection()
+            connection.send_headers(1, [(name.encode("latin-1"), value.encode("latin-1")) for name, value in headers], end_stream=end_stream)
+            if not end_stream: connection.end_stream(1)
+            sock.sendall(connection.data_to_send())
+            try:
+                while True:
+                    data = sock.recv(65536)
+                    if not data: return "closed"
+                    for event in connection.receive_data(data):
+                        if isinstance(event, h2.events.ResponseReceived) and event.stream_id == 1:
+                            return "answered " + dict(event.headers)[b":status"].decode()
+                        if isinstance(event, h2.events.StreamReset) and event.stream_id == 1: return "reset"
+                        if isinstance(event, h2.events.ConnectionTerminated): return "goaway"
+                    sock.sendall(connection.data_to_send())
+            except socket.timeout:
+                return "no answer"
+            finally:
+                sock.close()
+        print(json.dumps({name: attempt(case["headers"], case.get("endStream", True)) for name, case in cases.items()}))
+        """
+
+    @Test("RFC 9113 §8.2: malformed HTTP/2 requests are reset, never answered; the same request well-formed is answered")
+    func malformedHTTP2() async throws {
+        let dir = TemporaryDirectory("malformed")
+        defer { dir.remove() }
+        try FileManager.default.createDirectory(atPath: dir.path + "/origin/movie", withIntermediateDirectories: true)
+        try Data("#EXTM3U\n#EXT-X-ENDLIST\n".utf8).write(to: URL(fileURLWithPath: dir.path + "/origin/movie/index.m3u8"))
+        let edge = try await EdgeProcess.start(arguments: ["--cache-dir", dir.path + "/cache", "--upstream", "file://\(dir.path)/origin"])
+        defer { edge.stop() }
+        let base = [[":method", "GET"], [":scheme", "https"], [":authority", "127.0.0.1"], [":path", "/v/movie/index.m3u8"]]
+        let cases: [String: [String: Any]] = [
+            "well-formed": ["headers": base],
+            "pseudo-header after a regular field": ["headers": [base[0], ["accept", "*/*"], base[1], base[2], base[3]]],
+            "duplicate :path": ["headers": base + [[":path", "/v/movie/index.m3u8"]]],
+            "upper-case field name": ["headers": base + [["Accept", "*/*"]]],
+            "connection field": ["headers": base + [["connection", "keep-alive"]]],
+            "transfer-encoding field": ["headers": base + [["transfer-encoding", "chunked"]]],
+            "te other than trailers": ["headers": base + [["te", "gzip"]]],
+            "CR in a value": ["headers": base + [["x-note", "a\rb"]]],
+            "LF in a value": ["headers": base + [["x-note", "a\nb"]]],
+            "NUL in a value": ["headers": base + [["x-note", "a\u{0}b"]]],
+            "content-length on a GET without a body": ["headers": base + [["content-length", "10"]]],
+            "no :path": ["headers": Array(base.prefix(3))],
+        ]
+        let encoded = String(decoding: try JSONSerialization.data(withJSONObject: cases), as: UTF8.self)
+        let result = try await run("/usr/bin/python3", ["-c", Self.h2Client, String(edge.https), encoded], mergeErrors: false)
+        let outcomes = try #require(try JSONSerialization.jsonObject(with: result.data) as? [String: String], "\(result.output)")
+        #expect(outcomes["well-formed"] == "answered 200", "\(outcomes)")
+        for name in cases.keys where name != "well-formed" {
+            #expect(outcomes[name] == "reset" || outcomes[name] == "goaway", "\(name): \(outcomes[name] ?? "nothing")")
+        }
+        let health = try await run("/usr/bin/curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "\(edge.httpBase)/healthz"], mergeErrors: false)
+        #expect(health.output == "200", "the edge is still up")
+    }
+
+    @Test("HTTP/1.1 requests without a Host or with two get 400 and the connection closes; encoded slashes in paths are refused")
+    func hostRuleAndEncodedSlashes() async throws {
+        let dir = TemporaryDirectory("host-rule")
+        defer { dir.remove() }
+        try FileManager.default.createDirectory(atPath: dir.path + "/origin/movie/a", withIntermediateDirectories: true)
+        try Data("#EXTM3U\n#EXT-X-ENDLIST\n".utf8).write(to: URL(fileURLWithPath: dir.path + "/origin/movie/a/index.m3u8"))
+        let edge = try await EdgeProcess.start(arguments: ["--cache-dir", dir.path + "/cache", "--upstream", "file://\(dir.path)/origin"])
+        defer { edge.stop() }
+        func raw(_ request: String) throws -> String {
+            guard let fd = connectLoopback(port: edge.http) else { throw ToolError("no connection") }
+            defer { close(fd) }
+            setReceiveTimeout(fd, seconds: 5)
+            _ = request.utf8CString.withUnsafeBufferPointer { send(fd, $0.baseAddress, $0.count - 1, 0) }
+            var answer = [UInt8]()
+            var buffer = [UInt8](repeating: 0, count: 65536)
+            while true {
+                let count = recv(fd, &buffer, buffer.count, 0)
+                if count <= 0 { break }
+                answer += buffer[..<count]
+            }
+            return String(decoding: answer, as: UTF8.self)
+        }
+        let good = try raw("GET /v/movie/a/index.m3u8 HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        #expect(good.hasPrefix("HTTP/1.1 200"), "\(good.prefix(200))")
+        let missing = try raw("GET /v/movie/a/index.m3u8 HTTP/1.1\r\nAccept: */*\r\n\r\nGET /v/movie/a/index.m3u8 HTTP/1.1\r\nHost: x\r\n\r\n")
+        #expect(missing.hasPrefix("HTTP/1.1 400") && missing.contains("needs a Host header"), "\(missing.prefix(300))")
+        #expect(!missing.contains("HTTP/1.1 200"), "nothing after the refused request is answered")
+        let twice = try raw("GET /v/movie/a/index.m3u8 HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n")
+        #expect(twice.hasPrefix("HTTP/1.1 400") && twice.contains("one Host header"), "\(twice.prefix(300))")
+        let slash = try await run("/usr/bin/curl", ["-s", "-w", " %{http_code}", "\(edge.httpBase)/v/movie/a%2Findex.m3u8"], mergeErrors: false)
+        #expect(slash.output.hasSuffix(" 400") && slash.output.contains("encodes a slash"), "\(slash.output)")
+    }
+}
