@@ -73,6 +73,50 @@ struct MalformedRequestTests {
         #expect(health.output == "200", "the edge is still up")
     }
 
+    /// Opens an HTTP/2 connection, breaks the protocol (SETTINGS_ENABLE_PUSH = 2, a connection
+    /// error), then keeps writing; prints whether a GOAWAY came and when the edge closed.
+    static let connectionErrorClient = """
+        import socket, ssl, struct, sys, time
+        context = ssl.create_default_context(); context.check_hostname = False; context.verify_mode = ssl.CERT_NONE
+        context.set_alpn_protocols(["h2"])
+        sock = context.wrap_socket(socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5), server_hostname="localhost")
+        sock.sendall(b"PRI * HTTP/2.0\\r\\n\\r\\nSM\\r\\n\\r\\n")
+        payload = struct.pack(">HI", 2, 2)
+        sock.sendall(struct.pack(">I", len(payload))[1:] + bytes([4, 0]) + struct.pack(">I", 0) + payload)
+        received, started, closed, written = b"", time.monotonic(), None, 0
+        sock.settimeout(0.2)
+        while time.monotonic() - started < 5 and closed is None:
+            try:
+                data = sock.recv(65536)
+                if not data: closed = time.monotonic() - started
+                received += data
+            except socket.timeout:
+                pass
+            except (ConnectionResetError, ssl.SSLError, OSError):
+                closed = time.monotonic() - started
+            if closed is None:
+                try:
+                    sock.sendall(b"\\0" * 65536); written += 65536
+                except (BrokenPipeError, ConnectionResetError, ssl.SSLError, OSError):
+                    closed = time.monotonic() - started
+        goaway = any(received[i + 3] == 7 for i in range(0, max(0, len(received) - 9)) if received[i:i + 3] == b"\\0\\0\\x08")
+        print("goaway" if goaway else "no goaway", "closed" if closed is not None else "open", "%.2f" % (closed or -1), written)
+        """
+
+    @Test("after a connection error the edge sends GOAWAY and closes the connection, reading nothing more")
+    func connectionErrorCloses() async throws {
+        let dir = TemporaryDirectory("connection-error")
+        defer { dir.remove() }
+        let edge = try await EdgeProcess.start(arguments: ["--cache-dir", dir.path + "/cache", "--upstream", "file://\(dir.path)"])
+        defer { edge.stop() }
+        let result = try await run("/usr/bin/python3", ["-c", Self.connectionErrorClient, String(edge.https)], mergeErrors: false)
+        let words = result.output.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: " ")
+        #expect(words.first == "goaway", "\(result.output)")
+        #expect(words.count == 4 && words[1] == "closed", "the connection stayed open after its GOAWAY: \(result.output)")
+        #expect((Double(words.count == 4 ? words[2] : "") ?? 99) < 2, "\(result.output)")
+        #expect((Int(words.count == 4 ? words[3] : "") ?? Int.max) < 8 << 20, "the edge kept reading what the client wrote: \(result.output)")
+    }
+
     @Test("HTTP/1.1 requests without a Host or with two get 400 and the connection closes; encoded slashes in paths are refused")
     func hostRuleAndEncodedSlashes() async throws {
         let dir = TemporaryDirectory("host-rule")

@@ -16,7 +16,9 @@ import NIOHTTP2
 /// body writes go back through the event loop, each awaited, so a slow reader holds back the
 /// producer (HTTP/2 flow control does the rest).
 ///
-/// On graceful shutdown it sends GOAWAY and closes once the streams in progress are done; an idle
+/// A connection error (or a malformed request) closes the connection once NIOHTTP2 has written
+/// its GOAWAY (or RST_STREAM). On graceful shutdown it sends GOAWAY and closes once the streams
+/// in progress are done; an idle
 /// connection (no streams, no traffic for the idle timeout) is closed, and a streamed response
 /// whose client reads nothing for the idle timeout (its flow-control window stays shut) is reset.
 ///
@@ -83,6 +85,10 @@ final class EdgeHTTP2Handler: ChannelInboundHandler {
             tasks.removeValue(forKey: closed.streamID)?.cancel()
             openStreams.remove(closed.streamID)
             if goingAway && openStreams.isEmpty { context.close(promise: nil) }
+        } else if case ChannelEvent.inputClosed = event {
+            // The client will send nothing more: answers could still go out, but the streams it
+            // opened cannot be completed by it either; close rather than hold the descriptor.
+            context.close(promise: nil)
         } else if event is IdleStateHandler.IdleStateEvent {
             // No traffic either way for the idle timeout and no body being produced: the
             // connection is idle, or its client has stopped reading hot-set answers.
@@ -90,6 +96,16 @@ final class EdgeHTTP2Handler: ChannelInboundHandler {
         } else {
             context.fireUserInboundEventTriggered(event)
         }
+    }
+
+    /// Closes the connection on any error NIOHTTP2 (or TLS below it) reports but one stream's
+    /// own: a connection error it answered with GOAWAY, or a malformed request it reset. The
+    /// peer is broken or hostile, so nothing more it sends is read or buffered. A write to a
+    /// stream its client has reset (a wrapped `StreamError`) ends that stream alone.
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if error is NIOHTTP2Errors.StreamError { return }
+        logger.debug("closing an HTTP/2 connection after \(error)")
+        context.close(promise: nil)
     }
 
     /// Stops taking new streams (GOAWAY) and closes once the streams in progress are answered.
