@@ -64,6 +64,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error, critical.") var logLevel = "info"
 
     func run() async throws {
+        DescriptorLimit.raiseToHardLimit()
         var configuration = CoordinatorServer.Configuration()
         configuration.database = db
         configuration.httpListen = try address(httpListen, flag: "--http-listen")

@@ -54,6 +54,7 @@ struct EdgeCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Check the configuration, print it, and exit.") var check = false
 
     func run() async throws {
+        DescriptorLimit.raiseToHardLimit()
         var flags: [String: [String]] = [:]
         let single: [(String, String?)] = [
             ("listen", listen), ("http_listen", httpListen), ("tls.cert", tlsCert), ("tls.key", tlsKey),

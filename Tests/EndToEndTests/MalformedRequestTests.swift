@@ -107,7 +107,16 @@ struct MalformedRequestTests {
     func connectionErrorCloses() async throws {
         let dir = TemporaryDirectory("connection-error")
         defer { dir.remove() }
-        let edge = try await EdgeProcess.start(arguments: ["--cache-dir", dir.path + "/cache", "--upstream", "file://\(dir.path)"])
+        // Started with a soft open-file limit of 1,024 (as systemd starts services), which the
+        // edge raises to the hard limit.
+        var saved = rlimit()
+        getrlimit(Int32(RLIMIT_NOFILE.rawValue), &saved)
+        var low = saved
+        low.rlim_cur = min(saved.rlim_cur, 1024)
+        setrlimit(Int32(RLIMIT_NOFILE.rawValue), &low)
+        let started = Result { try EdgeProcess(arguments: ["--cache-dir", dir.path + "/cache", "--upstream", "file://\(dir.path)"]) }
+        setrlimit(Int32(RLIMIT_NOFILE.rawValue), &saved)
+        let edge = try started.get()
         defer { edge.stop() }
         let result = try await run("/usr/bin/python3", ["-c", Self.connectionErrorClient, String(edge.https)], mergeErrors: false)
         let words = result.output.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: " ")
@@ -115,6 +124,10 @@ struct MalformedRequestTests {
         #expect(words.count == 4 && words[1] == "closed", "the connection stayed open after its GOAWAY: \(result.output)")
         #expect((Double(words.count == 4 ? words[2] : "") ?? 99) < 2, "\(result.output)")
         #expect((Int(words.count == 4 ? words[3] : "") ?? Int.max) < 8 << 20, "the edge kept reading what the client wrote: \(result.output)")
+        // It raised its open-file limit to the hard limit at start.
+        let limits = try String(contentsOfFile: "/proc/\(edge.process.processIdentifier)/limits", encoding: .utf8)
+        let files = try #require(limits.split(separator: "\n").first { $0.hasPrefix("Max open files") }).split(separator: " ", omittingEmptySubsequences: true)
+        #expect(files.count >= 5 && files[3] == files[4], "soft limit \(files.count > 3 ? files[3] : "?") is not the hard limit \(files.count > 4 ? files[4] : "?")")
     }
 
     @Test("HTTP/1.1 requests without a Host or with two get 400 and the connection closes; encoded slashes in paths are refused")
