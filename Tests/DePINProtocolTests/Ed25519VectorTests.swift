@@ -11,16 +11,7 @@ import Testing
 struct Ed25519VectorTests {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
-    static func bytes(_ hex: String) -> [UInt8] {
-        var out: [UInt8] = []
-        var index = hex.startIndex
-        while index < hex.endIndex {
-            let next = hex.index(index, offsetBy: 2)
-            out.append(UInt8(hex[index..<next], radix: 16)!)
-            index = next
-        }
-        return out
-    }
+    static func bytes(_ hex: String) -> [UInt8] { JSONText.bytes(hex: hex)! }
 
     @Test("Wycheproof's 150 cases: each verdict as the file says, from this verifier and from swift-crypto")
     func wycheproof() throws {
