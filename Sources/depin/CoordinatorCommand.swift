@@ -61,6 +61,8 @@ struct CoordinatorCommand: AsyncParsableCommand {
     @Option(name: .customLong("rate-limit"), help: "Requests a second each client address may make to the public endpoints (route, HLS keys, registration, viewer events, steering, watch page); 0: no limit.")
     var rateLimit = 20.0
     @Option(name: .customLong("rate-burst"), help: "Requests a client address may make at once before --rate-limit applies.") var rateBurst = 100.0
+    @Option(name: .customLong("idle-timeout"), help: "Seconds a connection may go without a whole request before it is closed (idle keep-alives, slow request heads).")
+    var idleTimeout = 75.0
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error, critical.") var logLevel = "info"
 
     func run() async throws {
@@ -140,6 +142,8 @@ struct CoordinatorCommand: AsyncParsableCommand {
             throw ValidationError("--rate-limit must be 0 (off) or positive, --rate-burst at least 1")
         }
         configuration.rateLimit = .init(rate: rateLimit, burst: rateBurst)
+        guard idleTimeout >= 1, idleTimeout <= 3600 else { throw ValidationError("--idle-timeout must be 1 to 3600 seconds") }
+        configuration.idleTimeout = idleTimeout
         let level = Logger.Level(rawValue: logLevel) ?? .info
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)

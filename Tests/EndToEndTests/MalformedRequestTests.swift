@@ -130,6 +130,56 @@ struct MalformedRequestTests {
         #expect(files.count >= 5 && files[3] == files[4], "soft limit \(files.count > 3 ? files[3] : "?") is not the hard limit \(files.count > 4 ? files[4] : "?")")
     }
 
+    /// Seconds until the server closes a connection to `port` that sends `bytes` once and then a
+    /// byte every half second (nil: nothing more); nil when it was still open after `limit`.
+    static func secondsUntilClosed(port: Int, bytes: String, trickle: Bool, limit: Double) -> Double? {
+        guard let fd = connectLoopback(port: port) else { return 0 }
+        defer { close(fd) }
+        var timeout = timeval(tv_sec: 0, tv_usec: 500_000)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        _ = bytes.utf8CString.withUnsafeBufferPointer { send(fd, $0.baseAddress, $0.count - 1, Int32(MSG_NOSIGNAL)) }
+        let started = ContinuousClock.now
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while ContinuousClock.now - started < .milliseconds(Int(limit * 1000)) {
+            let count = recv(fd, &buffer, buffer.count, 0)
+            if count == 0 || (count < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+                let elapsed = ContinuousClock.now - started
+                return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            }
+            if trickle, send(fd, "X", 1, Int32(MSG_NOSIGNAL)) < 0 {
+                let elapsed = ContinuousClock.now - started
+                return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            }
+        }
+        return nil
+    }
+
+    @Test("connections that never finish TLS, and slow request heads, are closed after the idle timeout on the edge and the coordinator")
+    func slowClientsAreClosed() async throws {
+        let dir = TemporaryDirectory("slow-clients")
+        defer { dir.remove() }
+        let edge = try await EdgeProcess.start(arguments: ["--cache-dir", dir.path + "/cache", "--upstream", "file://\(dir.path)", "--idle-timeout", "2"])
+        defer { edge.stop() }
+        let coordinator = try await CoordinatorProcess.start(["--db", "sqlite:\(dir.path)/c.sqlite", "--identity", dir.path + "/c.key", "--idle-timeout", "2"])
+        defer { coordinator.stop() }
+        let results = await withTaskGroup(of: (String, Double?).self) { group in
+            for (name, port, bytes, trickle) in [
+                ("edge TLS, silent", edge.https, "", false), ("edge TLS, a ClientHello trickled", edge.https, "\u{16}\u{03}\u{01}", true),
+                ("edge HTTP/1.1 head trickled", edge.http, "GET /healthz HTTP/1.1\r\nHost: x\r\n", true),
+                ("coordinator HTTP/1.1 head trickled", coordinator.port, "GET /healthz HTTP/1.1\r\nHost: x\r\n", true),
+                ("coordinator, silent", coordinator.port, "", false),
+            ] {
+                group.addTask { (name, Self.secondsUntilClosed(port: port, bytes: bytes, trickle: trickle, limit: 15)) }
+            }
+            return await group.reduce(into: [:]) { $0[$1.0] = $1.1 }
+        }
+        for (name, seconds) in results {
+            #expect(seconds != nil, "\(name): still open after 15 s")
+        }
+        let health = try await run("/usr/bin/curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "\(coordinator.base)/healthz"], mergeErrors: false)
+        #expect(health.output == "200")
+    }
+
     @Test("HTTP/1.1 requests without a Host or with two get 400 and the connection closes; encoded slashes in paths are refused")
     func hostRuleAndEncodedSlashes() async throws {
         let dir = TemporaryDirectory("host-rule")

@@ -5,6 +5,7 @@ import Hummingbird
 import HummingbirdCore
 import HummingbirdHTTP2
 import Logging
+import NIOCore
 import NIOSSL
 import ServiceLifecycle
 import UnixSignals
@@ -57,6 +58,10 @@ package struct CoordinatorServer {
         package var viewers = ViewerSessions.Policy()
         /// Per-address limits on the public endpoints (route, keys, registration, viewers').
         package var rateLimit = ClientRateLimiter.Policy()
+        /// Seconds a connection may go without a whole request (head included) before it is
+        /// closed: idle keep-alive connections and slowloris heads alike. (Task long polls send
+        /// their request at once and are answered within a minute.)
+        package var idleTimeout = 75.0
 
         package init() {}
     }
@@ -121,10 +126,12 @@ package struct CoordinatorServer {
                 challengeInterval: configuration.challengeInterval,
                 reloadInterval: shared ? configuration.reloadInterval : .infinity, logger: logger)
         ]
+        let idle = TimeAmount.milliseconds(Int64(configuration.idleTimeout * 1000))
         if let listen = configuration.httpListen {
             services.append(
                 Application(
-                    router: api.router(), configuration: .init(address: .hostname(listen.host, port: listen.port), serverName: "depin-coordinator"),
+                    router: api.router(), server: .http1(configuration: .init(idleTimeout: idle)),
+                    configuration: .init(address: .hostname(listen.host, port: listen.port), serverName: "depin-coordinator"),
                     onServerRunning: { onListening("http", listen.host, $0.localAddress?.port ?? listen.port) }, logger: logger))
         }
         if let listen = configuration.httpsListen {
@@ -135,7 +142,8 @@ package struct CoordinatorServer {
                 certificateChain: try NIOSSLCertificate.fromPEMFile(certificate).map { .certificate($0) }, privateKey: .privateKey(try NIOSSLPrivateKey(file: key, format: .pem)))
             services.append(
                 Application(
-                    router: api.router(), server: try .http2Upgrade(tlsConfiguration: tls),
+                    router: api.router(),
+                    server: try .http2Upgrade(tlsConfiguration: tls, configuration: .init(idleTimeout: .seconds(configuration.idleTimeout), streamConfiguration: .init(idleTimeout: idle))),
                     configuration: .init(address: .hostname(listen.host, port: listen.port), serverName: "depin-coordinator"),
                     onServerRunning: { onListening("https", listen.host, $0.localAddress?.port ?? listen.port) }, logger: logger))
         }
