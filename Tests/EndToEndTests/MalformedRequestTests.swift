@@ -180,6 +180,54 @@ struct MalformedRequestTests {
         #expect(health.output == "200")
     }
 
+    /// Opens 1,000 streams on one connection, each a GET announcing a body it never sends (which
+    /// the edge answers 400 and resets); prints how many answers came before the edge sent
+    /// GOAWAY and closed. (Sending the body too ends the connection at the first stream: DATA
+    /// on a stream the edge reset is a stream error, and the edge closes on it.)
+    static let bodyOnGetFlood = """
+        import socket, ssl, sys
+        import h2.config, h2.connection, h2.events, h2.exceptions
+        context = ssl.create_default_context(); context.check_hostname = False; context.verify_mode = ssl.CERT_NONE
+        context.set_alpn_protocols(["h2"])
+        sock = context.wrap_socket(socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5), server_hostname="localhost")
+        connection = h2.connection.H2Connection(config=h2.config.H2Configuration(client_side=True, header_encoding=None))
+        connection.initiate_connection(); sock.sendall(connection.data_to_send())
+        headers = [(b":method", b"GET"), (b":scheme", b"https"), (b":authority", b"127.0.0.1"), (b":path", b"/v/movie/index.m3u8")]
+        answers, goaway, closed = 0, None, False
+        try:
+            for stream in range(1, 2001, 2):
+                connection.send_headers(stream, headers, end_stream=False)
+                sock.sendall(connection.data_to_send())
+                done = False
+                while not done and goaway is None:
+                    data = sock.recv(1 << 16)
+                    if not data:
+                        closed = True
+                        break
+                    for event in connection.receive_data(data):
+                        if isinstance(event, h2.events.ResponseReceived): answers += 1
+                        if isinstance(event, h2.events.StreamReset) and event.stream_id == stream: done = True
+                        if isinstance(event, h2.events.ConnectionTerminated): goaway = event.error_code
+                    sock.sendall(connection.data_to_send())
+                if closed or goaway is not None: break
+        except (OSError, ssl.SSLError, h2.exceptions.ProtocolError):
+            pass
+        print(answers, "goaway" if goaway is not None else "no-goaway", int(goaway or 0))
+        """
+
+    @Test("streams the edge resets itself count against a budget: 1,000 GETs announcing bodies on one connection end in GOAWAY (ENHANCE_YOUR_CALM), not 1,000 answers")
+    func serverResetBudget() async throws {
+        let dir = TemporaryDirectory("reset-budget")
+        defer { dir.remove() }
+        let edge = try await EdgeProcess.start(arguments: ["--cache-dir", dir.path + "/cache", "--upstream", "file://\(dir.path)"])
+        defer { edge.stop() }
+        let result = try await run("/usr/bin/python3", ["-c", Self.bodyOnGetFlood, String(edge.https)], mergeErrors: false)
+        let words = result.output.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: " ")
+        #expect(words.count == 3, "\(result.output)")
+        #expect((Int(words.first ?? "") ?? Int.max) <= 260, "answers before the edge stopped: \(result.output)")
+        #expect(words.count == 3 && words[1] == "goaway" && words[2] == "11", "GOAWAY with ENHANCE_YOUR_CALM (11): \(result.output)")
+    }
+
     @Test("HTTP/1.1 requests without a Host or with two get 400 and the connection closes; encoded slashes in paths are refused")
     func hostRuleAndEncodedSlashes() async throws {
         let dir = TemporaryDirectory("host-rule")

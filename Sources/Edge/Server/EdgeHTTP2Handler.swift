@@ -42,6 +42,12 @@ final class EdgeHTTP2Handler: ChannelInboundHandler {
     private var needsFlush = false
     private var dateSecond: Int = 0
     private var dateValue = ""
+    /// Streams this side reset lately (a request with a body, a stalled reader): a client that
+    /// makes the edge reset streams faster than ``resetBudget`` allows gets GOAWAY, as a client
+    /// that resets them itself does from NIOHTTP2.
+    private var resetsInWindow = 0
+    private var resetWindowStart = NIODeadline.now()
+    static let resetBudget = (count: 200, window: TimeAmount.seconds(30))
 
     init(responder: EdgeResponder, logger: Logger, stallTimeout: TimeAmount) {
         self.responder = responder
@@ -177,7 +183,26 @@ final class EdgeHTTP2Handler: ChannelInboundHandler {
         case .stream:
             preconditionFailure("EdgeHTTP2Handler: an immediate answer never streams")
         }
-        if resetAfter { write(HTTP2Frame(streamID: streamID, payload: .rstStream(.noError)), context: context) }
+        if resetAfter {
+            write(HTTP2Frame(streamID: streamID, payload: .rstStream(.noError)), context: context)
+            countServerReset(context: context)
+        }
+    }
+
+    /// Counts a stream this side reset; past the budget, the connection goes (GOAWAY
+    /// ENHANCE_YOUR_CALM, then closed).
+    private func countServerReset(context: ChannelHandlerContext) {
+        let now = NIODeadline.now()
+        if now - resetWindowStart > Self.resetBudget.window {
+            resetWindowStart = now
+            resetsInWindow = 0
+        }
+        resetsInWindow += 1
+        guard resetsInWindow > Self.resetBudget.count else { return }
+        logger.notice("closing an HTTP/2 connection: \(resetsInWindow) streams reset by the edge within \(Self.resetBudget.window)")
+        write(HTTP2Frame(streamID: .rootStream, payload: .goAway(lastStreamID: lastStreamID, errorCode: .enhanceYourCalm, opaqueData: nil)), context: context)
+        flushIfNeeded(context: context)
+        context.close(promise: nil)
     }
 
     // MARK: - Writing (event loop only)
@@ -206,6 +231,7 @@ final class EdgeHTTP2Handler: ChannelInboundHandler {
         guard let context, tasks[streamID] != nil else { return }
         logger.notice("resetting HTTP/2 stream \(streamID): the client read nothing for \(stallTimeout)")
         context.writeAndFlush(wrapOutboundOut(HTTP2Frame(streamID: streamID, payload: .rstStream(.cancel))), promise: nil)
+        countServerReset(context: context)
     }
 
     fileprivate func resetStream(_ streamID: HTTP2StreamID) {
