@@ -37,7 +37,7 @@ package final class EdgeCache: Service, Sendable {
         /// Objects larger than this are refused (the origin is cut off when it says or sends more).
         package var maxObjectSize: Int = 1 << 30
         /// Bytes per disk read when streaming.
-        package var readChunkSize: Int = 256 << 10
+        package var readChunkSize: Int = 64 << 10
         /// Asked, for each finished fill of at most 1 MiB, whether the object is kept; a `false`
         /// (a live playlist, which changes) serves the waiting requests and then drops it.
         package var isKept: @Sendable (CacheKey, ByteBuffer) -> Bool = { _, _ in true }
@@ -57,7 +57,8 @@ package final class EdgeCache: Service, Sendable {
         /// What the server derived from this object version (its headers), kept with it so a hit
         /// costs one lookup; see ``annotate(_:sha256:with:)``.
         package var annotation: (any Sendable)?
-        /// Reads served from disk since it was stored (saturating).
+        /// Reads served from disk since it was stored: 0, 1, or `.max` once one read it whole for
+        /// the hot set.
         var diskReads: UInt8 = 0
     }
 
@@ -291,12 +292,19 @@ package final class EdgeCache: Service, Sendable {
         }
     }
 
-    /// Counts a disk read of `key`; true from the second on (the object has earned memory).
+    /// Counts a disk read of `key`; true for the second (the object has earned memory), once:
+    /// the reads that overlap that one stream in chunks rather than each reading the whole
+    /// object (a hundred viewers arriving together would otherwise hold a hundred copies).
+    /// Leaving the hot set starts the count again.
     func isReadAgain(_ key: CacheKey) -> Bool {
         state.withLock { state in
             guard let reads = state.index[key]?.diskReads else { return false }
-            state.index[key]?.diskReads = reads == .max ? reads : reads + 1
-            return reads >= 1
+            switch reads {
+            case 0: state.index[key]?.diskReads = 1
+            case 1: state.index[key]?.diskReads = .max
+            default: break
+            }
+            return reads == 1
         }
     }
 
@@ -310,6 +318,7 @@ package final class EdgeCache: Service, Sendable {
             while state.memoryUsed > configuration.memoryCapacity, let victim = state.memoryPolicy.evict() {
                 state.memoryUsed -= state.index[victim]?.memory?.readableBytes ?? 0
                 state.index[victim]?.memory = nil
+                state.index[victim]?.diskReads = 0
             }
             state.verifyInvariants()
             return state.memoryUsed

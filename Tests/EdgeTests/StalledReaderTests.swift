@@ -18,12 +18,16 @@ struct StalledReaderTests {
         typealias InboundIn = HTTP2Frame
         typealias OutboundOut = HTTP2Frame
         let reset: EventLoopPromise<HTTP2ErrorCode>
+        let path: String
         var dataBytes = 0
 
-        init(reset: EventLoopPromise<HTTP2ErrorCode>) { self.reset = reset }
+        init(reset: EventLoopPromise<HTTP2ErrorCode>, path: String) {
+            self.reset = reset
+            self.path = path
+        }
 
         func channelActive(context: ChannelHandlerContext) {
-            let headers: HPACKHeaders = [":method": "GET", ":scheme": "https", ":authority": "127.0.0.1", ":path": "/v/movie/720p/big.ts"]
+            let headers: HPACKHeaders = [":method": "GET", ":scheme": "https", ":authority": "127.0.0.1", ":path": path]
             context.writeAndFlush(wrapOutboundOut(HTTP2Frame(streamID: 1, payload: .headers(.init(headers: headers, endStream: true)))), promise: nil)
         }
 
@@ -40,30 +44,50 @@ struct StalledReaderTests {
     @Test("a streamed response the client never reads is reset after the idle timeout")
     func stalledStreamIsReset() async throws {
         try await LiveEdge.with(configure: { $0.idleTimeout = 1 }, prepare: { $0.write("movie/720p/big.ts", patternBytes(3_000_000)) }) { edge in
-            var tls = TLSConfiguration.makeClientConfiguration()
-            tls.certificateVerification = .none
-            tls.applicationProtocols = ["h2"]
-            let sslContext = try NIOSSLContext(configuration: tls)
-            let group = MultiThreadedEventLoopGroup.singleton
-            let reset = group.next().makePromise(of: HTTP2ErrorCode.self)
-            let recorder = Recorder(reset: reset)
-            let channel = try await ClientBootstrap(group: group).channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    let sync = channel.pipeline.syncOperations
-                    try sync.addHandler(NIOSSLClientHandler(context: sslContext, serverHostname: nil))
-                    // A 16-byte stream window that is never reopened.
-                    try sync.addHandler(NIOHTTP2Handler(mode: .client, initialSettings: [HTTP2Setting(parameter: .initialWindowSize, value: 16)]))
-                    try sync.addHandler(recorder)
-                }
-            }.connect(host: "127.0.0.1", port: edge.https).get()
-            defer { channel.close(promise: nil) }
-            let timeout = group.next().scheduleTask(in: .seconds(15)) { reset.fail(ChannelError.connectTimeout(.seconds(15))) }
-            let code = try await reset.futureResult.get()
-            timeout.cancel()
+            let (code, received) = try await readNothing(of: "/v/movie/720p/big.ts", from: edge)
             #expect(code == .cancel)
-            let received = try await channel.eventLoop.submit { recorder.dataBytes }.get()
             #expect(received <= 16)
         }
+    }
+
+    @Test("an answer from the memory hot set the client never reads is reset too")
+    func stalledHotAnswerIsReset() async throws {
+        try await LiveEdge.with(configure: { $0.idleTimeout = 1 }, prepare: { $0.write("movie/720p/hot.ts", patternBytes(600_000)) }) { edge in
+            // Fill, read from disk, read again: the third read is answered from memory.
+            for _ in 0..<3 {
+                let fetched = try await run("/usr/bin/curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(edge.http)/v/movie/720p/hot.ts"])
+                #expect(fetched.output == "200")
+            }
+            let (code, received) = try await readNothing(of: "/v/movie/720p/hot.ts", from: edge)
+            #expect(code == .cancel)
+            #expect(received <= 16)
+        }
+    }
+
+    /// Asks for `path` over HTTP/2 with a 16-byte stream window that is never reopened; returns
+    /// how the edge reset the stream and how many body bytes came first.
+    private func readNothing(of path: String, from edge: LiveEdge) async throws -> (HTTP2ErrorCode, Int) {
+        var tls = TLSConfiguration.makeClientConfiguration()
+        tls.certificateVerification = .none
+        tls.applicationProtocols = ["h2"]
+        let sslContext = try NIOSSLContext(configuration: tls)
+        let group = MultiThreadedEventLoopGroup.singleton
+        let reset = group.next().makePromise(of: HTTP2ErrorCode.self)
+        let recorder = Recorder(reset: reset, path: path)
+        let channel = try await ClientBootstrap(group: group).channelInitializer { channel in
+            channel.eventLoop.makeCompletedFuture {
+                let sync = channel.pipeline.syncOperations
+                try sync.addHandler(NIOSSLClientHandler(context: sslContext, serverHostname: nil))
+                try sync.addHandler(NIOHTTP2Handler(mode: .client, initialSettings: [HTTP2Setting(parameter: .initialWindowSize, value: 16)]))
+                try sync.addHandler(recorder)
+            }
+        }.connect(host: "127.0.0.1", port: edge.https).get()
+        defer { channel.close(promise: nil) }
+        let timeout = group.next().scheduleTask(in: .seconds(15)) { reset.fail(ChannelError.connectTimeout(.seconds(15))) }
+        let code = try await reset.futureResult.get()
+        timeout.cancel()
+        let received = try await channel.eventLoop.submit { recorder.dataBytes }.get()
+        return (code, received)
     }
 }
 

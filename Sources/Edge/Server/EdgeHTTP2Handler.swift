@@ -48,6 +48,15 @@ final class EdgeHTTP2Handler: ChannelInboundHandler {
     private var resetsInWindow = 0
     private var resetWindowStart = NIODeadline.now()
     static let resetBudget = (count: 200, window: TimeAmount.seconds(30))
+    /// Body bytes waiting to go out, paced by a per-connection byte budget.
+    private var outbound = OutboundSchedule()
+    private var stallCheck: Scheduled<Void>?
+    /// Bytes of small answers written without tracking since the last read burst ended.
+    private var untrackedInBurst = 0
+    /// Requests waiting for one of the connection's ``maxTasks`` task slots, in arrival order.
+    private var deferred = CircularBuffer<(streamID: HTTP2StreamID, request: HTTPRequest)>()
+    /// Answers produced in tasks at once on one connection; each may hold a file open.
+    static let maxTasks = 16
 
     init(responder: EdgeResponder, logger: Logger, stallTimeout: TimeAmount) {
         self.responder = responder
@@ -61,6 +70,9 @@ final class EdgeHTTP2Handler: ChannelInboundHandler {
         self.context = nil
         for task in tasks.values { task.cancel() }
         tasks.removeAll()
+        deferred.removeAll()
+        stallCheck?.cancel()
+        stallCheck = nil
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -75,7 +87,7 @@ final class EdgeHTTP2Handler: ChannelInboundHandler {
             openStreams.insert(frame.streamID)
             receivedRequest(headers.headers, endStream: headers.endStream, streamID: frame.streamID, context: context)
         case .rstStream:
-            tasks.removeValue(forKey: frame.streamID)?.cancel()
+            endTask(frame.streamID)
         default:
             break  // request bodies are refused with 400; settings, pings and windows are NIOHTTP2's
         }
@@ -83,12 +95,14 @@ final class EdgeHTTP2Handler: ChannelInboundHandler {
 
     func channelReadComplete(context: ChannelHandlerContext) {
         flushIfNeeded(context: context)
+        untrackedInBurst = 0
         context.fireChannelReadComplete()
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if let closed = event as? StreamClosedEvent {
-            tasks.removeValue(forKey: closed.streamID)?.cancel()
+            endTask(closed.streamID)
+            for promise in outbound.remove(closed.streamID) { promise.fail(ChannelError.ioOnClosedChannel) }
             openStreams.remove(closed.streamID)
             if goingAway && openStreams.isEmpty { context.close(promise: nil) }
         } else if case ChannelEvent.inputClosed = event {
@@ -145,12 +159,23 @@ final class EdgeHTTP2Handler: ChannelInboundHandler {
             send(HTTPFailure.badRequest(message).answer, streamID: streamID, resetAfter: true, context: context)
             return
         }
+        if tasks.count < Self.maxTasks {
+            startTask(streamID: streamID, head: head, context: context)
+        } else {
+            deferred.append((streamID, head))
+        }
+    }
+
+    /// Answers `head` in a task (a miss, a disk read, `/healthz`), whose body writes come back
+    /// through the event loop, each awaited.
+    private func startTask(streamID: HTTP2StreamID, head: HTTPRequest, context: ChannelHandlerContext) {
         let request = Request(head: head, body: RequestBody(buffer: ByteBuffer()))
         let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
         let eventLoop = context.eventLoop
         let requestContext = BasicRequestContext(source: ApplicationRequestContextSource(channel: context.channel, logger: logger))
         let responder = self.responder
         tasks[streamID] = Task {
+            defer { eventLoop.execute { loopBound.value.endTask(streamID) } }
             let response: Response
             do {
                 response = try await responder.respond(to: request, context: requestContext)
@@ -170,16 +195,48 @@ final class EdgeHTTP2Handler: ChannelInboundHandler {
         }
     }
 
+    /// The task answering `streamID` is done, or its stream is gone: cancel it if it still runs,
+    /// and give its slot to the next deferred request.
+    private func endTask(_ streamID: HTTP2StreamID) {
+        if let task = tasks.removeValue(forKey: streamID) {
+            task.cancel()
+        } else if let index = deferred.firstIndex(where: { $0.streamID == streamID }) {
+            deferred.remove(at: index)
+        }
+        guard let context else { return }
+        while tasks.count < Self.maxTasks, let next = deferred.popFirst() {
+            startTask(streamID: next.streamID, head: next.request, context: context)
+        }
+    }
+
     private func send(_ answer: Answer, streamID: HTTP2StreamID, resetAfter: Bool, context: ChannelHandlerContext) {
+        let head = answer.encodedHead ?? HPACKHeaders(status: answer.status, answer.headers)
         switch answer.body {
         case .none:
-            writeHead(answer.encodedHead ?? HPACKHeaders(status: answer.status, answer.headers), endStream: true, streamID: streamID, context: context)
-        case .buffers(let buffers):
-            writeHead(answer.encodedHead ?? HPACKHeaders(status: answer.status, answer.headers), endStream: false, streamID: streamID, context: context)
+            writeHead(head, endStream: true, streamID: streamID, context: context)
+        case .buffers(let buffers) where resetAfter:
+            // A refusal of a request with a body: small, and the reset must follow its end.
+            writeHead(head, endStream: false, streamID: streamID, context: context)
             for (i, buffer) in buffers.enumerated() {
                 write(HTTP2Frame(streamID: streamID, payload: .data(.init(data: .byteBuffer(buffer), endStream: i == buffers.count - 1))), context: context)
             }
             if buffers.isEmpty { write(HTTP2Frame(streamID: streamID, payload: .data(.init(data: .byteBuffer(ByteBuffer()), endStream: true))), context: context) }
+        case .buffers(let buffers) where isSmall(buffers, context: context):
+            // A small answer (a playlist, a key) with nothing queued ahead of it goes out at
+            // once, untracked: at most a budget's worth in one read burst, and only while the
+            // socket keeps up.
+            writeHead(head, endStream: false, streamID: streamID, context: context)
+            for (i, buffer) in buffers.enumerated() {
+                write(HTTP2Frame(streamID: streamID, payload: .data(.init(data: .byteBuffer(buffer), endStream: i == buffers.count - 1))), context: context)
+            }
+        case .buffers(let buffers):
+            writeHead(head, endStream: false, streamID: streamID, context: context)
+            let now = NIODeadline.now()
+            for (i, buffer) in buffers.enumerated() {
+                outbound.enqueue(buffer, endStream: i == buffers.count - 1, promise: nil, streamID: streamID, now: now)
+            }
+            if buffers.isEmpty { outbound.enqueue(ByteBuffer(), endStream: true, promise: nil, streamID: streamID, now: now) }
+            writeOutbound(context: context)
         case .stream:
             preconditionFailure("EdgeHTTP2Handler: an immediate answer never streams")
         }
@@ -187,6 +244,14 @@ final class EdgeHTTP2Handler: ChannelInboundHandler {
             write(HTTP2Frame(streamID: streamID, payload: .rstStream(.noError)), context: context)
             countServerReset(context: context)
         }
+    }
+
+    private func isSmall(_ buffers: [ByteBuffer], context: ChannelHandlerContext) -> Bool {
+        guard buffers.count == 1, outbound.isEmpty, context.channel.isWritable else { return false }
+        let bytes = buffers[0].readableBytes
+        guard bytes <= outbound.sliceSize, untrackedInBurst + bytes <= outbound.budget else { return false }
+        untrackedInBurst += bytes
+        return true
     }
 
     /// Counts a stream this side reset; past the budget, the connection goes (GOAWAY
@@ -218,24 +283,71 @@ final class EdgeHTTP2Handler: ChannelInboundHandler {
             promise.fail(ChannelError.ioOnClosedChannel)
             return
         }
-        context.writeAndFlush(wrapOutboundOut(HTTP2Frame(streamID: streamID, payload: .data(.init(data: .byteBuffer(buffer), endStream: endStream)))), promise: promise)
-        let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
-        let timer = context.eventLoop.scheduleTask(in: stallTimeout) { loopBound.value.resetStalled(streamID) }
-        promise.futureResult.whenComplete { _ in timer.cancel() }
-        if endStream { tasks.removeValue(forKey: streamID) }
+        outbound.enqueue(buffer, endStream: endStream, promise: promise, streamID: streamID, now: .now())
+        writeOutbound(context: context)
+        flushIfNeeded(context: context)
     }
 
-    /// The client has read nothing of `streamID` for the stall timeout: reset it, which fails the
-    /// pending write and ends the task producing the body.
-    private func resetStalled(_ streamID: HTTP2StreamID) {
-        guard let context, tasks[streamID] != nil else { return }
-        logger.notice("resetting HTTP/2 stream \(streamID): the client read nothing for \(stallTimeout)")
-        context.writeAndFlush(wrapOutboundOut(HTTP2Frame(streamID: streamID, payload: .rstStream(.cancel))), promise: nil)
-        countServerReset(context: context)
+    /// Writes queued body slices while the connection's budget and socket allow, each with a
+    /// promise that returns its bytes to the budget and writes on.
+    private func writeOutbound(context: ChannelHandlerContext) {
+        guard context.channel.isWritable else { return }
+        let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        while let (streamID, slice) = outbound.next() {
+            let bytes = slice.buffer.readableBytes
+            let written = context.eventLoop.makePromise(of: Void.self)
+            written.futureResult.whenComplete { result in
+                loopBound.value.sliceWritten(streamID: streamID, bytes: bytes, result: result, promise: slice.promise)
+            }
+            write(HTTP2Frame(streamID: streamID, payload: .data(.init(data: .byteBuffer(slice.buffer), endStream: slice.endStream))), promise: written, context: context)
+        }
+        scheduleStallCheck(context: context)
+    }
+
+    private func sliceWritten(streamID: HTTP2StreamID, bytes: Int, result: Result<Void, any Error>, promise: EventLoopPromise<Void>?) {
+        outbound.completed(streamID: streamID, bytes: bytes, now: .now())
+        promise?.completeWith(result)
+        guard let context else { return }
+        writeOutbound(context: context)
+        flushIfNeeded(context: context)
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        writeOutbound(context: context)
+        flushIfNeeded(context: context)
+        context.fireChannelWritabilityChanged()
+    }
+
+    /// Arms one timer for the stream that has waited longest, if none is armed.
+    private func scheduleStallCheck(context: ChannelHandlerContext) {
+        guard stallCheck == nil, let oldest = outbound.oldestProgress else { return }
+        let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        stallCheck = context.eventLoop.scheduleTask(deadline: oldest + stallTimeout) {
+            let handler = loopBound.value
+            handler.stallCheck = nil
+            handler.resetStalled()
+        }
+    }
+
+    /// Resets every stream whose client has read nothing of it for the stall timeout, whether
+    /// its body comes from memory or disk; that fails its pending writes and ends any task
+    /// producing it.
+    private func resetStalled() {
+        guard let context else { return }
+        for streamID in outbound.stalled(olderThan: .now() - stallTimeout) {
+            logger.notice("resetting HTTP/2 stream \(streamID): the client read nothing for \(stallTimeout)")
+            tasks.removeValue(forKey: streamID)
+            for promise in outbound.remove(streamID) { promise.fail(ChannelError.ioOnClosedChannel) }
+            write(HTTP2Frame(streamID: streamID, payload: .rstStream(.cancel)), context: context)
+            countServerReset(context: context)
+        }
+        flushIfNeeded(context: context)
+        scheduleStallCheck(context: context)
     }
 
     fileprivate func resetStream(_ streamID: HTTP2StreamID) {
         guard let context, tasks.removeValue(forKey: streamID) != nil else { return }
+        for promise in outbound.remove(streamID) { promise.fail(ChannelError.ioOnClosedChannel) }
         context.writeAndFlush(wrapOutboundOut(HTTP2Frame(streamID: streamID, payload: .rstStream(.internalError))), promise: nil)
     }
 
@@ -246,8 +358,8 @@ final class EdgeHTTP2Handler: ChannelInboundHandler {
         write(HTTP2Frame(streamID: streamID, payload: .headers(.init(headers: hpack, endStream: endStream))), context: context)
     }
 
-    private func write(_ frame: HTTP2Frame, context: ChannelHandlerContext) {
-        context.write(wrapOutboundOut(frame), promise: nil)
+    private func write(_ frame: HTTP2Frame, promise: EventLoopPromise<Void>? = nil, context: ChannelHandlerContext) {
+        context.write(wrapOutboundOut(frame), promise: promise)
         needsFlush = true
     }
 
