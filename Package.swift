@@ -79,9 +79,21 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "ServerGuards",
+            dependencies: [
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOTLS", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "Edge",
             dependencies: [
                 "EdgeCache",
+                "ServerGuards",
                 "Media",
                 "HLS",
                 "DePINProtocol",
@@ -116,6 +128,7 @@ let package = Package(
             name: "Coordinator",
             dependencies: [
                 "DePINProtocol",
+                "ServerGuards",
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
@@ -140,6 +153,7 @@ let package = Package(
             name: "depin",
             dependencies: [
                 "Edge",
+                "ServerGuards",
                 "Coordinator",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),

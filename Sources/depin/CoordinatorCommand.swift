@@ -3,6 +3,7 @@ import Coordinator
 import DePINProtocol
 import Foundation
 import Logging
+import ServerGuards
 
 /// `depin coordinator`: the registry, staking ledger and router, over HTTP.
 struct CoordinatorCommand: AsyncParsableCommand {
@@ -67,6 +68,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
 
     func run() async throws {
         DescriptorLimit.raiseToHardLimit()
+        ProcessMemory.returnLargeBlocks()
         var configuration = CoordinatorServer.Configuration()
         configuration.database = db
         configuration.httpListen = try address(httpListen, flag: "--http-listen")

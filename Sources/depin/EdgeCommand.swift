@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import Metrics
 import Prometheus
+import ServerGuards
 
 /// `depin edge`: runs an edge node until SIGTERM/SIGINT.
 struct EdgeCommand: AsyncParsableCommand {
@@ -55,6 +56,7 @@ struct EdgeCommand: AsyncParsableCommand {
 
     func run() async throws {
         DescriptorLimit.raiseToHardLimit()
+        ProcessMemory.returnLargeBlocks()
         var flags: [String: [String]] = [:]
         let single: [(String, String?)] = [
             ("listen", listen), ("http_listen", httpListen), ("tls.cert", tlsCert), ("tls.key", tlsKey),

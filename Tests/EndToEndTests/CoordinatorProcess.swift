@@ -6,17 +6,25 @@ final class CoordinatorProcess: @unchecked Sendable {
     // @unchecked Sendable: `process` is only touched from the test that owns this object.
     let process = Process()
     let port: Int
+    /// The HTTPS listener's port, when started with `--listen`.
+    let httpsPort: Int?
     let logPath: String
     static let adminToken = "test-admin-token-0123456789"
 
     var base: String { "http://127.0.0.1:\(port)" }
     var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
 
-    private init(arguments: [String]) throws {
-        process.executableURL = URL(fileURLWithPath: depinBinary)
+    private init(arguments: [String], descriptorLimit: Int?) throws {
         // Capacity probes only where a test checks them: they take every core for seconds, and
         // the test edges all claim 8 cores of this machine.
-        process.arguments = ["coordinator", "--http-listen", "127.0.0.1:0"] + arguments + (arguments.contains("--probe-interval") ? [] : ["--probe-interval", "0"])
+        let command = ["coordinator", "--http-listen", "127.0.0.1:0"] + arguments + (arguments.contains("--probe-interval") ? [] : ["--probe-interval", "0"])
+        if let descriptorLimit {
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/prlimit")
+            process.arguments = ["--nofile=\(descriptorLimit):\(descriptorLimit)", depinBinary] + command
+        } else {
+            process.executableURL = URL(fileURLWithPath: depinBinary)
+            process.arguments = command
+        }
         var environment = ProcessInfo.processInfo.environment
         environment["DEPIN_COORDINATOR_ADMIN_TOKEN"] = Self.adminToken
         process.environment = environment
@@ -28,14 +36,17 @@ final class CoordinatorProcess: @unchecked Sendable {
         try process.run()
         var buffer = ""
         var found: Int?
-        while found == nil {
+        var https: Int?
+        let wantsHTTPS = arguments.contains("--listen")
+        while found == nil || (wantsHTTPS && https == nil) {
             let data = out.fileHandleForReading.availableData
             if data.isEmpty { break }
             buffer += String(decoding: data, as: UTF8.self)
-            if let line = buffer.split(separator: "\n").first(where: { $0.hasPrefix("listening on http://") }) {
-                found = Int(line.split(separator: ":").last!)
-            }
+            let lines = buffer.split(separator: "\n")
+            if let line = lines.first(where: { $0.hasPrefix("listening on http://") }) { found = Int(line.split(separator: ":").last!) }
+            if let line = lines.first(where: { $0.hasPrefix("listening on https://") }) { https = Int(line.split(separator: ":").last!) }
         }
+        httpsPort = https
         guard let found else {
             process.terminate()
             throw ToolError("coordinator did not start: \((try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "")")
@@ -43,9 +54,12 @@ final class CoordinatorProcess: @unchecked Sendable {
         port = found
     }
 
-    static func start(_ arguments: [String]) async throws -> CoordinatorProcess {
+    /// Starts the coordinator; with `descriptorLimit`, under that open-file limit (soft and hard).
+    static func start(_ arguments: [String], descriptorLimit: Int? = nil) async throws -> CoordinatorProcess {
         try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async { continuation.resume(with: Result { try CoordinatorProcess(arguments: arguments) }) }
+            DispatchQueue.global().async {
+                continuation.resume(with: Result { try CoordinatorProcess(arguments: arguments, descriptorLimit: descriptorLimit) })
+            }
         }
     }
 

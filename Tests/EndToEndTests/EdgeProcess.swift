@@ -16,9 +16,16 @@ final class EdgeProcess: @unchecked Sendable {
     let stderrPath: String
 
     /// Starts the edge and waits for its "listening on" lines.
-    init(arguments: [String], environment: [String: String] = [:]) throws {
-        process.executableURL = URL(fileURLWithPath: depinBinary)
-        process.arguments = ["edge", "--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0"] + arguments
+    /// With `descriptorLimit`, it runs under that open-file limit (soft and hard).
+    init(arguments: [String], environment: [String: String] = [:], descriptorLimit: Int? = nil) throws {
+        let command = ["edge", "--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0"] + arguments
+        if let descriptorLimit {
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/prlimit")
+            process.arguments = ["--nofile=\(descriptorLimit):\(descriptorLimit)", depinBinary] + command
+        } else {
+            process.executableURL = URL(fileURLWithPath: depinBinary)
+            process.arguments = command
+        }
         var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("DEPIN_EDGE_") }
         env.merge(environment) { $1 }
         process.environment = env
@@ -51,10 +58,10 @@ final class EdgeProcess: @unchecked Sendable {
     }
 
     /// Starts the edge from a Dispatch thread, so waiting for it never blocks the cooperative pool.
-    static func start(arguments: [String], environment: [String: String] = [:]) async throws -> EdgeProcess {
+    static func start(arguments: [String], environment: [String: String] = [:], descriptorLimit: Int? = nil) async throws -> EdgeProcess {
         try await withCheckedThrowingContinuation { continuation in
             DispatchQueue.global().async {
-                continuation.resume(with: Result { try EdgeProcess(arguments: arguments, environment: environment) })
+                continuation.resume(with: Result { try EdgeProcess(arguments: arguments, environment: environment, descriptorLimit: descriptorLimit) })
             }
         }
     }

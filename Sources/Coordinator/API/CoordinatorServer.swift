@@ -7,6 +7,7 @@ import HummingbirdHTTP2
 import Logging
 import NIOCore
 import NIOSSL
+import ServerGuards
 import ServiceLifecycle
 import UnixSignals
 
@@ -127,10 +128,14 @@ package struct CoordinatorServer {
                 reloadInterval: shared ? configuration.reloadInterval : .infinity, logger: logger)
         ]
         let idle = TimeAmount.milliseconds(Int64(configuration.idleTimeout * 1000))
+        // One budget for both listeners: past it new connections are closed at once, and the
+        // descriptors left keep the database, the key store and outgoing probes working.
+        let budget = ConnectionBudget(descriptors: DescriptorLimit.current)
         if let listen = configuration.httpListen {
             services.append(
                 Application(
-                    router: api.router(), server: .http1(configuration: .init(idleTimeout: idle)),
+                    router: api.router(),
+                    server: HTTPServerBuilder { GuardedChildChannel(HTTP1Channel(responder: $0, configuration: .init(idleTimeout: idle)), budget: budget) },
                     configuration: .init(address: .hostname(listen.host, port: listen.port), serverName: "depin-coordinator"),
                     onServerRunning: { onListening("http", listen.host, $0.localAddress?.port ?? listen.port) }, logger: logger))
         }
@@ -143,7 +148,15 @@ package struct CoordinatorServer {
             services.append(
                 Application(
                     router: api.router(),
-                    server: try .http2Upgrade(tlsConfiguration: tls, configuration: .init(idleTimeout: .seconds(configuration.idleTimeout), streamConfiguration: .init(idleTimeout: idle))),
+                    server: HTTPServerBuilder { responder in
+                        // TLS handshakes, like request heads, must finish within the idle timeout.
+                        GuardedChildChannel(
+                            try HTTP2UpgradeChannel(
+                                tlsConfiguration: tls,
+                                configuration: .init(idleTimeout: .seconds(configuration.idleTimeout), streamConfiguration: .init(idleTimeout: idle)),
+                                responder: responder),
+                            budget: budget, handshakeDeadline: idle)
+                    },
                     configuration: .init(address: .hostname(listen.host, port: listen.port), serverName: "depin-coordinator"),
                     onServerRunning: { onListening("https", listen.host, $0.localAddress?.port ?? listen.port) }, logger: logger))
         }

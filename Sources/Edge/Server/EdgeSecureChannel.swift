@@ -35,7 +35,6 @@ struct EdgeSecureChannel: ServerChildChannel {
         let negotiation: EventLoopFuture<Negotiated>
         do {
             try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: sslContext))
-            try channel.pipeline.syncOperations.addHandler(HandshakeDeadlineHandler(deadline: idleTimeout))
             let alpn = NIOTypedApplicationProtocolNegotiationHandler<Negotiated> { result in
                 switch result {
                 case .negotiated("h2"):

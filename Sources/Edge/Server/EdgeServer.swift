@@ -7,6 +7,7 @@ import HummingbirdCore
 import Logging
 import NIOCore
 import NIOSSL
+import ServerGuards
 import Prometheus
 import DePINProtocol
 import ServiceLifecycle
@@ -193,6 +194,9 @@ package struct EdgeServer: Sendable {
         http1.httpDecoder = .init(maxHeaderFieldSize: config.maxHeaderBytes, maxHeaderListSize: config.maxHeaderBytes, maxHeaderFieldCount: 100)
         let announce = onListening
         let responderReady = responder
+        // One budget for both listeners: past it new connections are closed at once, so running
+        // out of descriptors never stops the edge from accepting, reading its cache or filling.
+        let budget = ConnectionBudget(descriptors: DescriptorLimit.current)
 
         if let listen = config.listen {
             let sslContext = try NIOSSLContext(configuration: try tlsConfiguration())
@@ -201,9 +205,11 @@ package struct EdgeServer: Sendable {
             let app = Application(
                 responder: responderReady,
                 server: HTTPServerBuilder { hummingbirdResponder in
-                    EdgeSecureChannel(
-                        sslContext: sslContext, http1: HTTP1Channel(responder: hummingbirdResponder, configuration: http1Configuration),
-                        responder: responderReady, idleTimeout: idle)
+                    GuardedChildChannel(
+                        EdgeSecureChannel(
+                            sslContext: sslContext, http1: HTTP1Channel(responder: hummingbirdResponder, configuration: http1Configuration),
+                            responder: responderReady, idleTimeout: idle),
+                        budget: budget, handshakeDeadline: idle)
                 },
                 configuration: .init(address: .hostname(listen.host, port: listen.port), serverName: "depin-edge"),
                 onServerRunning: { channel in
@@ -213,9 +219,10 @@ package struct EdgeServer: Sendable {
             services.append(app)
         }
         if let listen = config.httpListen {
+            let http1Configuration = http1
             let app = Application(
                 responder: responderReady,
-                server: .http1(configuration: http1),
+                server: HTTPServerBuilder { GuardedChildChannel(HTTP1Channel(responder: $0, configuration: http1Configuration), budget: budget) },
                 configuration: .init(address: .hostname(listen.host, port: listen.port), serverName: "depin-edge"),
                 onServerRunning: { channel in
                     await announce("http", listen.host, channel.localAddress?.port ?? listen.port)

@@ -5,25 +5,25 @@ import NIOTLS
 /// that connects and says nothing (or trickles a ClientHello) holds a descriptor until then,
 /// not for ever. Sits right after the TLS handler; removes itself once the handshake is done.
 /// One instance per connection; event-loop confined.
-final class HandshakeDeadlineHandler: ChannelInboundHandler, RemovableChannelHandler {
-    typealias InboundIn = NIOAny
+package final class HandshakeDeadlineHandler: ChannelInboundHandler, RemovableChannelHandler {
+    package typealias InboundIn = NIOAny
 
     private let deadline: TimeAmount
     private var timer: Scheduled<Void>?
 
-    init(deadline: TimeAmount) { self.deadline = deadline }
+    package init(deadline: TimeAmount) { self.deadline = deadline }
 
-    func handlerAdded(context: ChannelHandlerContext) {
+    package func handlerAdded(context: ChannelHandlerContext) {
         let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
         timer = context.eventLoop.scheduleTask(in: deadline) { loopBound.value.close(promise: nil) }
     }
 
-    func handlerRemoved(context: ChannelHandlerContext) {
+    package func handlerRemoved(context: ChannelHandlerContext) {
         timer?.cancel()
         timer = nil
     }
 
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+    package func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         context.fireUserInboundEventTriggered(event)
         if case TLSUserEvent.handshakeCompleted = event {
             timer?.cancel()
