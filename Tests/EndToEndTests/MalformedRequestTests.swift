@@ -242,7 +242,7 @@ struct MalformedRequestTests {
         #expect(words.count == 3 && words[1] == "goaway" && words[2] == "11", "GOAWAY with ENHANCE_YOUR_CALM (11): \(result.output)")
     }
 
-    @Test("HTTP/1.1 requests without a Host or with two get 400 and the connection closes; encoded slashes in paths are refused")
+    @Test("HTTP/1.1 requests without a Host or with two get 400 and the connection closes, at the edge and the coordinator; encoded slashes in paths are refused")
     func hostRuleAndEncodedSlashes() async throws {
         let dir = TemporaryDirectory("host-rule")
         defer { dir.remove() }
@@ -250,8 +250,10 @@ struct MalformedRequestTests {
         try Data("#EXTM3U\n#EXT-X-ENDLIST\n".utf8).write(to: URL(fileURLWithPath: dir.path + "/origin/movie/a/index.m3u8"))
         let edge = try await EdgeProcess.start(arguments: ["--cache-dir", dir.path + "/cache", "--upstream", "file://\(dir.path)/origin"])
         defer { edge.stop() }
-        func raw(_ request: String) throws -> String {
-            guard let fd = connectLoopback(port: edge.http) else { throw ToolError("no connection") }
+        let coordinator = try await CoordinatorProcess.start(["--db", "sqlite:\(dir.path)/c.sqlite", "--identity", dir.path + "/c.key"])
+        defer { coordinator.stop() }
+        func raw(_ request: String, port: Int? = nil) throws -> String {
+            guard let fd = connectLoopback(port: port ?? edge.http) else { throw ToolError("no connection") }
             defer { close(fd) }
             setReceiveTimeout(fd, seconds: 5)
             _ = request.utf8CString.withUnsafeBufferPointer { send(fd, $0.baseAddress, $0.count - 1, 0) }
@@ -271,6 +273,11 @@ struct MalformedRequestTests {
         #expect(!missing.contains("HTTP/1.1 200"), "nothing after the refused request is answered")
         let twice = try raw("GET /v/movie/a/index.m3u8 HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n")
         #expect(twice.hasPrefix("HTTP/1.1 400") && twice.contains("one Host header"), "\(twice.prefix(300))")
+        // The coordinator's HTTP/1.1 listeners keep the same rule.
+        let coordinatorMissing = try raw("GET /healthz HTTP/1.1\r\nAccept: */*\r\n\r\n", port: coordinator.port)
+        #expect(coordinatorMissing.hasPrefix("HTTP/1.1 400") && coordinatorMissing.contains("needs a Host header"), "\(coordinatorMissing.prefix(300))")
+        let coordinatorGood = try raw("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", port: coordinator.port)
+        #expect(coordinatorGood.hasPrefix("HTTP/1.1 200"), "\(coordinatorGood.prefix(200))")
         let slash = try await run("/usr/bin/curl", ["-s", "-w", " %{http_code}", "\(edge.httpBase)/v/movie/a%2Findex.m3u8"], mergeErrors: false)
         #expect(slash.output.hasSuffix(" 400") && slash.output.contains("encodes a slash"), "\(slash.output)")
     }

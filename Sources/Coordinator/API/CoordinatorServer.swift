@@ -131,11 +131,13 @@ package struct CoordinatorServer {
         // One budget for both listeners: past it new connections are closed at once, and the
         // descriptors left keep the database, the key store and outgoing probes working.
         let budget = ConnectionBudget(descriptors: DescriptorLimit.current)
+        // HTTP/1.1 requests need exactly one Host (RFC 9112 §3.2); HTTP/2 streams pass through.
+        let http1 = HTTP1Channel.Configuration(additionalChannelHandlers: [HostRuleHandler()], idleTimeout: idle)
         if let listen = configuration.httpListen {
             services.append(
                 Application(
                     router: api.router(),
-                    server: HTTPServerBuilder { GuardedChildChannel(HTTP1Channel(responder: $0, configuration: .init(idleTimeout: idle)), budget: budget) },
+                    server: HTTPServerBuilder { GuardedChildChannel(HTTP1Channel(responder: $0, configuration: http1), budget: budget) },
                     configuration: .init(address: .hostname(listen.host, port: listen.port), serverName: "depin-coordinator"),
                     onServerRunning: { onListening("http", listen.host, $0.localAddress?.port ?? listen.port) }, logger: logger))
         }
@@ -153,7 +155,7 @@ package struct CoordinatorServer {
                         GuardedChildChannel(
                             try HTTP2UpgradeChannel(
                                 tlsConfiguration: tls,
-                                configuration: .init(idleTimeout: .seconds(configuration.idleTimeout), streamConfiguration: .init(idleTimeout: idle)),
+                                configuration: .init(idleTimeout: .seconds(configuration.idleTimeout), streamConfiguration: http1),
                                 responder: responder),
                             budget: budget, handshakeDeadline: idle)
                     },
