@@ -17,14 +17,9 @@ final class CoordinatorProcess: @unchecked Sendable {
     private init(arguments: [String], descriptorLimit: Int?) throws {
         // Capacity probes only where a test checks them: they take every core for seconds, and
         // the test edges all claim 8 cores of this machine.
-        let command = ["coordinator", "--http-listen", "127.0.0.1:0"] + arguments + (arguments.contains("--probe-interval") ? [] : ["--probe-interval", "0"])
-        if let descriptorLimit {
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/prlimit")
-            process.arguments = ["--nofile=\(descriptorLimit):\(descriptorLimit)", depinBinary] + command
-        } else {
-            process.executableURL = URL(fileURLWithPath: depinBinary)
-            process.arguments = command
-        }
+        process.runDepin(
+            ["coordinator", "--http-listen", "127.0.0.1:0"] + arguments + (arguments.contains("--probe-interval") ? [] : ["--probe-interval", "0"]),
+            descriptorLimit: descriptorLimit)
         var environment = ProcessInfo.processInfo.environment
         environment["DEPIN_COORDINATOR_ADMIN_TOKEN"] = Self.adminToken
         process.environment = environment

@@ -7,6 +7,20 @@ let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
 /// The built `depin` program: `DEPIN_BINARY`, or `.build/debug/depin`.
 let depinBinary = ProcessInfo.processInfo.environment["DEPIN_BINARY"] ?? repositoryRoot.appendingPathComponent(".build/debug/depin").path
 
+extension Process {
+    /// Makes this process `depin` with `arguments`; with `descriptorLimit`, run through
+    /// `prlimit` under that open-file limit (soft and hard; `prlimit` execs, so the pid is depin's).
+    func runDepin(_ arguments: [String], descriptorLimit: Int?) {
+        if let descriptorLimit {
+            executableURL = URL(fileURLWithPath: "/usr/bin/prlimit")
+            self.arguments = ["--nofile=\(descriptorLimit):\(descriptorLimit)", depinBinary] + arguments
+        } else {
+            executableURL = URL(fileURLWithPath: depinBinary)
+            self.arguments = arguments
+        }
+    }
+}
+
 /// A `depin edge` child process on loopback with random ports; killed by `stop()` if still running.
 final class EdgeProcess: @unchecked Sendable {
     // @unchecked Sendable: `process` is only touched from the test that owns this object.
@@ -18,14 +32,7 @@ final class EdgeProcess: @unchecked Sendable {
     /// Starts the edge and waits for its "listening on" lines.
     /// With `descriptorLimit`, it runs under that open-file limit (soft and hard).
     init(arguments: [String], environment: [String: String] = [:], descriptorLimit: Int? = nil) throws {
-        let command = ["edge", "--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0"] + arguments
-        if let descriptorLimit {
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/prlimit")
-            process.arguments = ["--nofile=\(descriptorLimit):\(descriptorLimit)", depinBinary] + command
-        } else {
-            process.executableURL = URL(fileURLWithPath: depinBinary)
-            process.arguments = command
-        }
+        process.runDepin(["edge", "--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0"] + arguments, descriptorLimit: descriptorLimit)
         var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("DEPIN_EDGE_") }
         env.merge(environment) { $1 }
         process.environment = env
