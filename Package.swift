@@ -45,7 +45,7 @@ let package = Package(
         ),
         .target(
             name: "Media",
-            dependencies: ["CFFmpeg"],
+            dependencies: ["CFFmpeg", "DePINProtocol"],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -59,7 +59,6 @@ let package = Package(
         .target(
             name: "DePINProtocol",
             dependencies: [
-                "Media",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "JWTKit", package: "jwt-kit"),
             ],
@@ -96,7 +95,6 @@ let package = Package(
             dependencies: [
                 "EdgeCache",
                 "ServerGuards",
-                "Media",
                 "HLS",
                 "DePINProtocol",
                 .product(name: "Subprocess", package: "swift-subprocess"),
@@ -178,7 +176,7 @@ let package = Package(
         ),
         .testTarget(
             name: "MediaTests",
-            dependencies: ["Media", "HLS", "TestSupport"],
+            dependencies: ["Media", "DePINProtocol", "HLS", "TestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -188,7 +186,7 @@ let package = Package(
         ),
         .testTarget(
             name: "DePINProtocolTests",
-            dependencies: ["DePINProtocol", "Media", "TestSupport", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["DePINProtocol", "TestSupport", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

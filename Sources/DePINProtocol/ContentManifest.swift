@@ -1,4 +1,3 @@
-import Media
 
 /// What `depin publish` wrote for one title: its source rendition, every segment's length and
 /// hashes, and the ladder that edges may derive. Hosts prove storage against the Merkle roots;

@@ -49,3 +49,11 @@ func check(_ status: Int32, _ what: @autoclosure () -> String) throws -> Int32 {
     if status < 0 { throw MediaError.ffmpeg(what(), status) }
     return status
 }
+
+extension MediaError {
+    /// Runs `check` (a wire type's `validate()`), reporting what it refuses as settings that
+    /// cannot be made.
+    static func settings(_ check: () throws -> Void) throws(MediaError) {
+        do { try check() } catch { throw .invalidSettings("\(error)") }
+    }
+}

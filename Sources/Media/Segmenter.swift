@@ -1,4 +1,5 @@
 import CFFmpeg
+import DePINProtocol
 
 /// How `depin publish` cuts its input.
 public struct SegmentingOptions: Sendable {
@@ -43,7 +44,7 @@ public enum Segmenter {
         progress: (Double) -> Void = { _ in },
         emit: @escaping (MediaSegment) throws -> Void
     ) throws -> SegmentingResult {
-        try options.encoder.validate()
+        try MediaError.settings(options.encoder.validate)
         guard options.targetDuration >= 1, options.targetDuration <= 30 else {
             throw MediaError.invalidSettings("segment duration must be 1 to 30 seconds, not \(options.targetDuration)")
         }

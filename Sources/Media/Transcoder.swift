@@ -1,4 +1,5 @@
 import CFFmpeg
+import DePINProtocol
 import Foundation
 
 /// Makes renditions of one source segment in one pass: decode once, scale once per distinct
@@ -25,11 +26,11 @@ public enum Transcoder {
         source: [UInt8], renditions: [Rendition], settings: EncoderSettings,
         sink: @escaping (Int, UnsafeRawBufferPointer) -> Void
     ) throws {
-        try settings.validate()
+        try MediaError.settings(settings.validate)
         guard !renditions.isEmpty, renditions.count <= 8 else {
             throw MediaError.invalidSettings("ask for 1 to 8 renditions, not \(renditions.count)")
         }
-        for rendition in renditions { try rendition.validate() }
+        for rendition in renditions { try MediaError.settings(rendition.validate) }
         guard !source.isEmpty, source.count <= maxSourceBytes else {
             throw MediaError.invalidInput("the source segment is \(source.count) bytes; 1 to \(maxSourceBytes) are accepted")
         }

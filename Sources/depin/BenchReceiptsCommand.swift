@@ -3,7 +3,6 @@ import Coordinator
 import Crypto
 import DePINProtocol
 import Foundation
-import Media
 
 /// `depin bench-receipts`: the coordinator's claim path in-process (used by
 /// scripts/bench-receipts): for each signed `POST /v1/claims` body, the node's signature and

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Edge
 import Foundation
+import DePINProtocol
 import Media
 
 /// `depin transcode-worker`: the child process an edge starts for one transcode. Reads a

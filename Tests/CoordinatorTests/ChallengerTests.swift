@@ -1,7 +1,6 @@
 @testable import Coordinator
 import DePINProtocol
 import Foundation
-import Media
 import TestSupport
 import Testing
 

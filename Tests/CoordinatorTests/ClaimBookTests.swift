@@ -2,7 +2,6 @@ import Crypto
 import DePINProtocol
 import Foundation
 import GRDB
-import Media
 import TestSupport
 import Testing
 

@@ -1,6 +1,5 @@
 import Crypto
 import DePINProtocol
-import Media
 import TestSupport
 import Testing
 

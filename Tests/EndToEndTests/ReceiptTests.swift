@@ -1,7 +1,6 @@
 import DePINProtocol
 import Foundation
 import NIOHTTP1
-import Media
 import TestSupport
 import Testing
 

@@ -1,3 +1,4 @@
+import DePINProtocol
 import Foundation
 import Media
 import TestSupport

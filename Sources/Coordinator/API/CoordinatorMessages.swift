@@ -1,6 +1,5 @@
 import DePINProtocol
 import Foundation
-import Media
 
 /// `POST /v1/admin/ledger`.
 struct LedgerRequest: Codable, KnownFields {

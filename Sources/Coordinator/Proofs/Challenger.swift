@@ -1,6 +1,5 @@
 import DePINProtocol
 import Foundation
-import Media
 import Synchronization
 
 /// How challenge outcomes become a host's reputation, and what a poor one costs.

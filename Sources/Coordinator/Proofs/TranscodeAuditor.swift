@@ -3,7 +3,6 @@ import Crypto
 import DePINProtocol
 import Foundation
 import Logging
-import Media
 import NIOCore
 import NIOHTTP1
 import Synchronization

@@ -2,7 +2,6 @@ import Crypto
 import DePINProtocol
 import DequeModule
 import Foundation
-import Media
 
 /// Turns edges' delivery claims into signed receipts, after checking each against what the
 /// coordinator knows:

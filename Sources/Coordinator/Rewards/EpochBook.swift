@@ -1,7 +1,6 @@
 import Crypto
 import DePINProtocol
 import Foundation
-import Media
 
 /// How an epoch's pool is made and how long an epoch is.
 package struct RewardPolicy: Sendable, Equatable {

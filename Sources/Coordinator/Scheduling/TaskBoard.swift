@@ -1,6 +1,5 @@
 import DePINProtocol
 import Foundation
-import Media
 import ServiceLifecycle
 import Synchronization
 

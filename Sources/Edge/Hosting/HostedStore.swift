@@ -1,7 +1,6 @@
 import Crypto
 import DePINProtocol
 import Foundation
-import Media
 import NIOCore
 import Synchronization
 

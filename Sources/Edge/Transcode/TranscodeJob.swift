@@ -1,5 +1,4 @@
 import DePINProtocol
-import Media
 import NIOCore
 import Synchronization
 

@@ -4,7 +4,6 @@ import EdgeCache
 import Foundation
 import HLS
 import Logging
-import Media
 import Metrics
 import NIOCore
 import Synchronization

@@ -1,5 +1,5 @@
 import Foundation
-import Media
+import DePINProtocol
 
 /// What the edge sends a `depin transcode-worker` on its standard input: one JSON line, then
 /// exactly `sourceBytes` bytes of the (decrypted) source segment.

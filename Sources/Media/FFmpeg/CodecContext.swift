@@ -1,4 +1,5 @@
 import CFFmpeg
+import DePINProtocol
 
 /// An `AVCodecContext` owned by Swift, for one decoder or encoder.
 struct CodecContext: ~Copyable {

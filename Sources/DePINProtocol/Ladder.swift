@@ -20,14 +20,14 @@ public struct Rendition: Codable, Sendable, Hashable {
     /// Checks the sizes and bitrates are ones libx264 can make.
     public func validate() throws {
         guard (16...8192).contains(width), (16...8192).contains(height), width % 2 == 0, height % 2 == 0 else {
-            throw MediaError.invalidSettings("rendition \(name): \(width)x\(height) must be even sizes from 16 to 8192")
+            throw ProtocolError.invalid("rendition \(name): \(width)x\(height) must be even sizes from 16 to 8192")
         }
         guard (50_000...100_000_000).contains(videoBitrate), maxBitrate >= videoBitrate, maxBitrate <= 200_000_000 else {
-            throw MediaError.invalidSettings(
+            throw ProtocolError.invalid(
                 "rendition \(name): bitrate \(videoBitrate) (max \(maxBitrate)) must be 50 kbit/s to 100 Mbit/s, max at least the target")
         }
         guard !name.isEmpty, name.utf8.count <= 32, name.utf8.allSatisfy({ Rendition.nameBytes.contains($0) }) else {
-            throw MediaError.invalidSettings("rendition name '\(name)' must be 1 to 32 letters, digits, '_' or '-'")
+            throw ProtocolError.invalid("rendition name '\(name)' must be 1 to 32 letters, digits, '_' or '-'")
         }
     }
 
@@ -63,12 +63,12 @@ public struct EncoderSettings: Codable, Sendable, Hashable {
     public static let profiles: Set<String> = ["baseline", "main", "high"]
 
     public func validate() throws {
-        guard Self.presets.contains(preset) else { throw MediaError.invalidSettings("unknown x264 preset '\(preset)'") }
-        guard Self.profiles.contains(profile) else { throw MediaError.invalidSettings("unknown H.264 profile '\(profile)'") }
-        guard (1...16).contains(threads) else { throw MediaError.invalidSettings("threads must be 1 to 16, not \(threads)") }
-        guard (0...51).contains(sourceQuality) else { throw MediaError.invalidSettings("source CRF must be 0 to 51") }
+        guard Self.presets.contains(preset) else { throw ProtocolError.invalid("unknown x264 preset '\(preset)'") }
+        guard Self.profiles.contains(profile) else { throw ProtocolError.invalid("unknown H.264 profile '\(profile)'") }
+        guard (1...16).contains(threads) else { throw ProtocolError.invalid("threads must be 1 to 16, not \(threads)") }
+        guard (0...51).contains(sourceQuality) else { throw ProtocolError.invalid("source CRF must be 0 to 51") }
         guard (32_000...512_000).contains(audioBitrate) else {
-            throw MediaError.invalidSettings("audio bitrate must be 32 to 512 kbit/s")
+            throw ProtocolError.invalid("audio bitrate must be 32 to 512 kbit/s")
         }
     }
 }
