@@ -1,5 +1,6 @@
 import ArgumentParser
 import Coordinator
+import DePINProtocol
 import Foundation
 
 /// `depin bench-route`: the routing look-up in-process, on a synthetic network (used by

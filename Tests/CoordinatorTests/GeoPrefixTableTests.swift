@@ -1,6 +1,8 @@
-@testable import Coordinator
+import DePINProtocol
 import Foundation
 import Testing
+
+@testable import Coordinator
 
 @Suite("Geo prefix table: viewers placed by address")
 struct GeoPrefixTableTests {

@@ -68,40 +68,6 @@ struct StakeView: Codable {
     }
 }
 
-/// `GET /v1/route`.
-package struct RouteAnswer: Codable, Sendable {
-    package var content: String
-    /// The playback session the token is bound to.
-    package var session: String
-    /// A playback token for `content` (JWT, EdDSA), for edges and the key service.
-    package var token: String
-    package var edges: [RoutedEdge]
-
-    /// The answer as JSON, written by hand: it is on the hot path, and `JSONEncoder` costs
-    /// several times the look-up. Same keys, sorted, as `JSONEncoder` with `.sortedKeys`
-    /// writes (tested against `JSONDecoder`).
-    var json: String {
-        var out = "{\"content\":"
-        JSONText.append(content, to: &out)
-        out += ",\"edges\":["
-        for (index, edge) in edges.enumerated() {
-            if index > 0 { out += "," }
-            out += "{\"distanceKilometres\":"
-            out += edge.distanceKilometres.isFinite ? String(edge.distanceKilometres) : "0"
-            out += ",\"id\":"
-            JSONText.append(edge.id, to: &out)
-            out += ",\"url\":"
-            JSONText.append(edge.url, to: &out)
-            out += "}"
-        }
-        out += "],\"session\":"
-        JSONText.append(session, to: &out)
-        out += ",\"token\":"
-        JSONText.append(token, to: &out)
-        out += "}"
-        return out
-    }
-}
 /// `GET /v1/keys/coordinator`: the public key edges verify tokens and receipts with (also as
 /// a JWK's fields).
 struct CoordinatorKey: Codable {
@@ -132,26 +98,4 @@ struct EpochSummary: Codable {
     var carryOut: Int64
     var miners: Int
     var root: String
-}
-
-/// `GET /v1/epochs/{n}/miners/{id}`: one payout and every input behind it.
-package struct MinerExplanation: Codable {
-    package var epoch: Int64
-    package var pool: Int64
-    package var totalPoints: Double
-    package var root: String
-    package var signature: String
-    package var inputs: MinerInputs
-    package var resourceScore: Double
-    package var points: Double
-    package var amount: Int64
-    package var proof: MerkleProof?
-}
-
-/// `POST /v1/contents`: a published manifest and its content key.
-struct ContentRegistration: Codable, KnownFields {
-    var manifest: ContentManifest
-    /// base64 of the 16-byte key.
-    var key: String
-    static let knownFields: Set<String> = ["manifest", "key"]
 }

@@ -302,13 +302,6 @@ package final class Registry: Sendable {
     static func capacity(_ node: NodeRecord) -> Double { max(0.4 * Double(node.cores) + 0.3 * node.mbps + 0.3 * node.ramGB, 0.1) }
 }
 
-/// One edge of a routing answer.
-package struct RoutedEdge: Sendable, Equatable, Codable {
-    package var id: String
-    package var url: String
-    package var distanceKilometres: Double
-}
-
 /// What the registry says about a node.
 package struct NodeStatus: Sendable {
     package var node: NodeRecord

@@ -1,3 +1,5 @@
+import DePINProtocol
+
 /// Whether a registered node may be sent viewers now, and if not, why.
 package struct RoutingPolicy: Sendable, Equatable {
     /// Seconds without a heartbeat after which a node stops being routed to.

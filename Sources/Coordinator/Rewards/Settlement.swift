@@ -2,55 +2,6 @@ import Crypto
 import DePINProtocol
 import Foundation
 
-/// What one miner did in an epoch, as the coordinator measured it: the inputs of its reward.
-package struct MinerInputs: Codable, Sendable, Equatable {
-    package var miner: String
-    package var deviceClass: String
-    /// Cores the miner claimed, the most a capacity probe measured (reference cores; nil:
-    /// never measured), and the cores its reward counts (``CapacityPolicy/credited(claimed:best:)``;
-    /// nil in reports from before probes, which counted the claim).
-    package var cores: Int
-    package var coresMeasured: Double?
-    package var coresCredited: Double?
-    package var ramGB: Double
-    /// Bandwidth the miner claimed at registration, and the most its receipts showed (bits
-    /// per second / 10^6), if it delivered anything.
-    package var mbpsClaimed: Double
-    package var mbpsMeasured: Double?
-    /// Bytes of accepted delivery claims (receipts) in the epoch.
-    package var deliveredBytes: Int64
-    /// Bytes of the titles it held whole in the epoch, and its challenges there.
-    package var hostedBytes: Int64
-    /// Bytes of rendition segments it made that passed an audit or were not sampled (nil in
-    /// reports from before transcodes earned).
-    package var transcodedBytes: Int64?
-    package var challengesPassed: Int
-    package var challengesTotal: Int
-    /// Its proof-of-retrievability reputation at the epoch's end (0 to 1).
-    package var reputation: Double
-
-    package init(
-        miner: String, deviceClass: String, cores: Int, ramGB: Double, mbpsClaimed: Double, mbpsMeasured: Double?, deliveredBytes: Int64,
-        hostedBytes: Int64, transcodedBytes: Int64 = 0, challengesPassed: Int, challengesTotal: Int, reputation: Double, coresMeasured: Double? = nil,
-        coresCredited: Double? = nil
-    ) {
-        self.miner = miner
-        self.deviceClass = deviceClass
-        self.cores = cores
-        self.coresMeasured = coresMeasured
-        self.coresCredited = coresCredited ?? Double(cores)
-        self.transcodedBytes = transcodedBytes
-        self.ramGB = ramGB
-        self.mbpsClaimed = mbpsClaimed
-        self.mbpsMeasured = mbpsMeasured
-        self.deliveredBytes = deliveredBytes
-        self.hostedBytes = hostedBytes
-        self.challengesPassed = challengesPassed
-        self.challengesTotal = challengesTotal
-        self.reputation = reputation
-    }
-}
-
 /// One miner's share of an epoch's pool, with the path that proves it against the epoch's root.
 package struct Payout: Codable, Sendable, Equatable {
     package var miner: String

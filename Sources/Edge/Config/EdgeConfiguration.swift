@@ -1,4 +1,5 @@
 import Configuration
+import DePINProtocol
 import Foundation
 import TOMLKit
 
@@ -34,7 +35,7 @@ package struct EdgeConfiguration: Sendable, Equatable {
     /// Seconds between delivery claims to the coordinator.
     package var claimInterval = 10.0
     /// Device class (`mobile`, `pc`, `server`) and location.
-    package var deviceClass = "server"
+    package var deviceClass = DeviceClass.named("server")!
     package var latitude: Double?
     package var longitude: Double?
     /// A region name from the coordinator's table, instead of latitude/longitude.
@@ -63,7 +64,7 @@ package struct EdgeConfiguration: Sendable, Equatable {
     package var summary: String {
         let listeners = [listen.map { "https://\($0)" }, httpListen.map { "http://\($0)" }].compactMap { $0 }.joined(separator: " ")
         return "listen \(listeners), cache \(cacheDirectory) (\(cacheSize) bytes disk, \(cacheMemory) memory), "
-            + "upstreams [\(upstreams.joined(separator: ", "))], class \(deviceClass)"
+            + "upstreams [\(upstreams.joined(separator: ", "))], class \(deviceClass.name)"
     }
 
     /// The settings: TOML key (`section.name`), flag, and what the value must look like.
@@ -256,8 +257,10 @@ package struct EdgeConfiguration: Sendable, Equatable {
             throw ConfigurationError.invalid("coordinator.claim_interval", String(claimInterval), expected: "seconds, 1 to 3600")
         }
         if let raw = text("node.class") {
-            guard ["mobile", "pc", "server"].contains(raw) else { throw ConfigurationError.invalid("node.class", raw, expected: "mobile, pc or server") }
-            deviceClass = raw
+            guard let named = DeviceClass.named(raw) else {
+                throw ConfigurationError.invalid("node.class", raw, expected: "mobile, pc or server")
+            }
+            deviceClass = named
         }
         latitude = try degrees("node.lat", limit: 90)
         longitude = try degrees("node.lon", limit: 180)
@@ -326,9 +329,9 @@ package struct EdgeConfiguration: Sendable, Equatable {
             }
         }
         if transcode.enabled {
-            guard deviceClass == "pc" else {
+            guard deviceClass.tasks.contains(.transcoding) else {
                 throw ConfigurationError.invalid(
-                    "transcode.enabled", "true", expected: "false for class \(deviceClass): only the pc class transcodes")
+                    "transcode.enabled", "true", expected: "false for class \(deviceClass.name): only the pc class transcodes")
             }
             guard transcode.keyDirectory != nil || coordinator != nil else {
                 throw ConfigurationError.invalid(

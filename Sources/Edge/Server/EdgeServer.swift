@@ -176,7 +176,7 @@ package struct EdgeServer: Sendable {
                     registration: { [config] in
                         guard let url = ownURL.withLock({ $0 }) else { return nil }
                         return RegistrationRequest(
-                            publicKey: publicKey, deviceClass: config.deviceClass, cores: config.cores ?? facts.cores,
+                            publicKey: publicKey, deviceClass: config.deviceClass.name, cores: config.cores ?? facts.cores,
                             ramGB: config.ramGB ?? facts.ramGB, mbps: config.mbps, gpu: config.gpu, diskGB: facts.diskGB, ssd: config.ssd,
                             latitude: config.latitude, longitude: config.longitude, region: config.latitude == nil ? config.region : nil, url: url,
                             transcodes: transcoding)

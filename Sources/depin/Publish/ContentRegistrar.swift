@@ -19,10 +19,7 @@ enum ContentRegistrar {
         guard let url = URL(string: base + "/v1/contents"), ["http", "https"].contains(url.scheme ?? "") else {
             throw Failure(description: "--coordinator must be an http:// or https:// URL")
         }
-        let body = try JSONSerialization.data(withJSONObject: [
-            "manifest": try JSONSerialization.jsonObject(with: JSONEncoder().encode(manifest)),
-            "key": key.base64EncodedString(),
-        ])
+        let body = try JSONEncoder().encode(ContentRegistration(manifest: manifest, key: key.base64EncodedString()))
         var request = HTTPClientRequest(url: url.absoluteString)
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json")

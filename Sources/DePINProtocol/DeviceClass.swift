@@ -1,4 +1,3 @@
-import DePINProtocol
 import Foundation
 
 /// The whitepaper's device classes: minimum resources, the tasks each may take, and the stake
