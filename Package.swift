@@ -57,8 +57,14 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "Ed25519",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "DePINProtocol",
             dependencies: [
+                "Ed25519",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "JWTKit", package: "jwt-kit"),
             ],
@@ -127,6 +133,7 @@ let package = Package(
         .target(
             name: "Coordinator",
             dependencies: [
+                "Ed25519",
                 "DePINProtocol",
                 "ServerGuards",
                 .product(name: "DequeModule", package: "swift-collections"),
@@ -152,6 +159,7 @@ let package = Package(
         .executableTarget(
             name: "depin",
             dependencies: [
+                "Ed25519",
                 "Edge",
                 "ServerGuards",
                 "Coordinator",
@@ -182,6 +190,11 @@ let package = Package(
         .testTarget(
             name: "HLSTests",
             dependencies: ["HLS", "TestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "Ed25519Tests",
+            dependencies: ["Ed25519", "DePINProtocol", "TestSupport", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -1,4 +1,5 @@
 import Crypto
+import Ed25519
 import Foundation
 
 /// How a node signs a request to the coordinator: four headers over the method, the path, a

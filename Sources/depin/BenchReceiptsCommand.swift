@@ -2,6 +2,7 @@ import ArgumentParser
 import Coordinator
 import Crypto
 import DePINProtocol
+import Ed25519
 import Foundation
 
 /// `depin bench-receipts`: the coordinator's claim path in-process (used by

@@ -1,4 +1,5 @@
 import DePINProtocol
+import Ed25519
 import Foundation
 import Synchronization
 

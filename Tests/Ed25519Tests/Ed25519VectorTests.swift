@@ -1,8 +1,9 @@
 import Crypto
+import DePINProtocol
 import Foundation
 import Testing
 
-@testable import DePINProtocol
+@testable import Ed25519
 
 /// Published Ed25519 test vectors, against this project's verifier and swift-crypto's
 /// (BoringSSL): Wycheproof's, read from swift-crypto's checkout (not copied here), and the

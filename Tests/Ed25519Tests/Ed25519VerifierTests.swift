@@ -2,7 +2,7 @@ import Crypto
 import Foundation
 import Testing
 
-@testable import DePINProtocol
+@testable import Ed25519
 
 @Suite("Ed25519 verifier")
 struct Ed25519VerifierTests {
