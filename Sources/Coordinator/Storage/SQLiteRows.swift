@@ -1,8 +1,8 @@
 import GRDB
 import GRDBSQLite
 
-/// Rows written and read through SQLite's C API on a statement GRDB prepared and caches: for
-/// the claim path, which writes and looks up thousands of rows a round, where building GRDB's
+/// Rows written and read through SQLite's C API on a statement GRDB prepared and caches (the one
+/// place that calls the C API): for the claim path, which writes and looks up thousands of rows a round, where building GRDB's
 /// boxed arguments and rows cost more than SQLite's own work.
 struct SQLiteRows {
     let database: Database
@@ -74,6 +74,37 @@ struct SQLiteRows {
             throw StoreFailure.unavailable("SQLite: \(String(cString: sqlite3_errmsg(database.sqliteConnection)))")
         }
         return Int(sqlite3_changes(database.sqliteConnection))
+    }
+
+    /// Values bound for one run without copying their text: the bytes bound must stay alive
+    /// until ``step()``.
+    struct InPlaceBinding {
+        fileprivate let statement: OpaquePointer
+
+        func text(_ index: Int32, _ text: UnsafeBufferPointer<UInt8>) {
+            // (An empty buffer may have no address, and SQLite takes a NULL pointer as SQL NULL.)
+            guard let bytes = text.baseAddress, !text.isEmpty else {
+                _ = sqlite3_bind_text(statement, index, "", 0, SQLiteRows.transient)
+                return
+            }
+            _ = sqlite3_bind_text(statement, index, UnsafeRawPointer(bytes).assumingMemoryBound(to: CChar.self), Int32(text.count), nil)
+        }
+
+        func integer(_ index: Int32, _ value: Int64) { sqlite3_bind_int64(statement, index, value) }
+
+        /// Runs the statement on what is bound and resets it; true when it finished.
+        func step() -> Bool {
+            defer { sqlite3_reset(statement) }
+            return sqlite3_step(statement) == SQLITE_DONE
+        }
+    }
+
+    /// Runs the statement once with the values `body` binds in place and steps on.
+    /// - Throws: ``StoreFailure`` with SQLite's message when the statement fails.
+    func runInPlace(_ body: (InPlaceBinding) -> Bool) throws {
+        guard body(InPlaceBinding(statement: statement.sqliteStatement)) else {
+            throw StoreFailure.unavailable("SQLite: \(String(cString: sqlite3_errmsg(database.sqliteConnection)))")
+        }
     }
 
     /// SQLite's `SQLITE_TRANSIENT`: it copies the bytes before the call returns.

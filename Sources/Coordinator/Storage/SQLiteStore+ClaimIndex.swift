@@ -1,6 +1,5 @@
 import Foundation
 import GRDB
-import GRDBSQLite
 import Synchronization
 
 /// `session_claims` for SQLite, written in bulk.
@@ -404,35 +403,23 @@ extension SQLiteRows {
     /// Inserts a waiting row with a statement taking the table's six columns, its text bound
     /// in place (no copies).
     fileprivate func insert(_ row: SQLiteStore.WaitingRows.Row) throws {
-        let raw = statement.sqliteStatement
-        let code = row.key.session.withBytes { session in
-            row.key.id.withBytes { id in
-                row.node.withBytes { node in
-                    row.batch.withBytes { batch in
-                        Self.bindInPlace(raw, 1, session)
-                        Self.bindInPlace(raw, 2, id)
-                        Self.bindInPlace(raw, 3, node)
-                        sqlite3_bind_int64(raw, 4, row.bytes)
-                        Self.bindInPlace(raw, 5, batch)
-                        sqlite3_bind_int64(raw, 6, Int64(row.leaf))
-                        defer { sqlite3_reset(raw) }
-                        return sqlite3_step(raw)
+        try runInPlace { binding in
+            row.key.session.withBytes { session in
+                row.key.id.withBytes { id in
+                    row.node.withBytes { node in
+                        row.batch.withBytes { batch in
+                            binding.text(1, session)
+                            binding.text(2, id)
+                            binding.text(3, node)
+                            binding.integer(4, row.bytes)
+                            binding.text(5, batch)
+                            binding.integer(6, Int64(row.leaf))
+                            return binding.step()
+                        }
                     }
                 }
             }
         }
-        guard code == SQLITE_DONE else {
-            throw StoreFailure.unavailable("SQLite: \(String(cString: sqlite3_errmsg(database.sqliteConnection)))")
-        }
-    }
-
-    private static func bindInPlace(_ statement: OpaquePointer, _ index: Int32, _ text: UnsafeBufferPointer<UInt8>) {
-        // (An empty buffer may have no address, and SQLite takes a NULL pointer as SQL NULL.)
-        guard let bytes = text.baseAddress, !text.isEmpty else {
-            _ = sqlite3_bind_text(statement, index, "", 0, transient)
-            return
-        }
-        _ = sqlite3_bind_text(statement, index, UnsafeRawPointer(bytes).assumingMemoryBound(to: CChar.self), Int32(text.count), nil)
     }
 }
 
