@@ -95,12 +95,39 @@ public struct ContentRegistrationAnswer: Codable, Sendable, Equatable {
     }
 }
 
-/// The `sub` of coordinator tokens that are not a viewer's playback session.
-public enum TokenScope {
-    /// May upload the title to node `id` (and read it there).
-    public static func host(_ id: String) -> String { "host:" + id }
-    /// Node `id` filling the title from its hosts.
-    public static func fill(_ id: String) -> String { "fill:" + id }
-    /// True for the session of a token given to an edge (not a viewer).
-    public static func isEdge(_ session: String) -> Bool { session.hasPrefix("host:") || session.hasPrefix("fill:") }
+/// Whom a coordinator token was given to, as its `sub` says: a viewer's playback session, or an
+/// edge that uploads a title to a host (`host:NODE`) or fills it from its hosts (`fill:NODE`).
+public enum TokenScope: Sendable, Equatable {
+    case viewer(session: String)
+    /// May upload the title to node `node` (and read it there).
+    case host(node: String)
+    /// Node `node` filling the title from its hosts.
+    case fill(node: String)
+
+    /// The scope a token's `sub` names.
+    public init(subject: String) {
+        if subject.hasPrefix("host:") {
+            self = .host(node: String(subject.dropFirst(5)))
+        } else if subject.hasPrefix("fill:") {
+            self = .fill(node: String(subject.dropFirst(5)))
+        } else {
+            self = .viewer(session: subject)
+        }
+    }
+
+    /// The token's `sub`.
+    public var subject: String {
+        switch self {
+        case .viewer(let session): session
+        case .host(let node): "host:" + node
+        case .fill(let node): "fill:" + node
+        }
+    }
+
+    /// True for a token given to an edge (not a viewer): it opens no keys and counts no
+    /// delivery.
+    public var isEdge: Bool {
+        if case .viewer = self { return false }
+        return true
+    }
 }

@@ -136,7 +136,7 @@ extension CoordinatorAPI {
         } catch let error as TokenError {
             throw APIError(error.code == .wrongContent ? .forbidden : .unauthorized, error.message)
         }
-        guard !TokenScope.isEdge(claims.session) else {
+        guard !TokenScope(subject: claims.session).isEdge else {
             throw APIError(.forbidden, "this token was given to an edge to upload or fill with; keys, events and steering are for viewers' tokens from /v1/route")
         }
         return claims

@@ -193,7 +193,7 @@ package struct CoordinatorAPI: Sendable {
                 }
                 var hosts: [ContentRegistrationAnswer.Host] = []
                 for node in try await board.assignHosts(registration.manifest) {
-                    let token = try await vault.tokens.issue(content: id, session: TokenScope.host(node.id), lifetime: tokenLifetime)
+                    let token = try await vault.tokens.issue(content: id, session: TokenScope.host(node: node.id).subject, lifetime: tokenLifetime)
                     hosts.append(.init(id: node.id, url: node.url, token: token))
                 }
                 return try Self.encode(ContentRegistrationAnswer(id: id, hosts: hosts), status: .created)
@@ -345,7 +345,7 @@ package struct CoordinatorAPI: Sendable {
                 }
                 assigned.sources = sources.map(\.url)
                 if tokens[task.content] == nil {
-                    tokens[task.content] = try await vault.tokens.issue(content: task.content, session: TokenScope.fill(node.id), lifetime: tokenLifetime)
+                    tokens[task.content] = try await vault.tokens.issue(content: task.content, session: TokenScope.fill(node: node.id).subject, lifetime: tokenLifetime)
                 }
                 assigned.token = tokens[task.content]
             case .transcoding:

@@ -187,7 +187,7 @@ package final class TranscodeAuditor: Sendable {
     /// SHA-256 (hex) of `path` as `node` serves it, or nil when it does not answer with it.
     private func digest(of path: String, at node: String) async throws -> String? {
         guard let record = registry.known(node) else { return nil }
-        let token = try await vault.tokens.issue(content: String(path.prefix { $0 != "/" }), session: TokenScope.fill("coordinator"), lifetime: 600)
+        let token = try await vault.tokens.issue(content: String(path.prefix { $0 != "/" }), session: TokenScope.fill(node: "coordinator").subject, lifetime: 600)
         var request = HTTPClientRequest(url: "\(record.url)/v/\(path)")
         request.headers.add(name: "Authorization", value: "Bearer \(token)")
         do {

@@ -65,6 +65,9 @@ package final class TokenGate: Sendable {
     /// or a ``TokenScope`` for edges (`host:NODE`, `fill:NODE`).
     package func session(of token: String) -> String? { verified.withLock { $0.entries[token]?.session } }
 
+    /// Whom a remembered token was given to (nil if it is not remembered).
+    package func scope(of token: String) -> TokenScope? { session(of: token).map(TokenScope.init(subject:)) }
+
     /// Why `token` does not open `content`, or nil when it does.
     func refusal(_ token: String?, content: String) async -> HTTPFailure? {
         guard let token, !token.isEmpty else {

@@ -152,7 +152,7 @@ struct EdgeResponder: HTTPResponder {
         if key.path == Self.keyPath, let token { return try await serveKey(request, content: key.content, token: token, gate: gate) }
         let started = ContinuousClock.now
         // Edges filling from this one get playlists as published; viewers get them rewritten.
-        guard key.fileExtension == "m3u8", let token, !TokenScope.isEdge(gate.session(of: token) ?? "") else {
+        guard key.fileExtension == "m3u8", let token, !(gate.scope(of: token)?.isEdge ?? false) else {
             let response = try await serveMedia(request, path: path)
             if let token {
                 count(response.status, bytes: request.method == .head ? 0 : (response.body.contentLength ?? 0), key: key, token: token, gate: gate, ttfb: ContinuousClock.now - started)
@@ -188,7 +188,7 @@ struct EdgeResponder: HTTPResponder {
         guard request.method == .get || request.method == .head else { throw .methodNotAllowed(request.method) }
         try rejectBody(request)
         guard let relay else { throw .notFound("this edge relays no keys") }
-        if TokenScope.isEdge(gate.session(of: token) ?? "") {
+        if gate.scope(of: token)?.isEdge ?? false {
             throw HTTPFailure(status: .forbidden, message: "this token was given to an edge to upload or fill with; keys are for viewers' tokens from the coordinator's /v1/route")
         }
         let now = Int64(Date().timeIntervalSince1970)
@@ -221,7 +221,7 @@ struct EdgeResponder: HTTPResponder {
     /// Counts a response to a viewer's session for the next delivery claim (edges filling from
     /// this one are not viewers; errors, HEAD and 304 carry no bytes).
     private func count(_ status: HTTPResponse.Status, bytes: Int, key: CacheKey, token: String, gate: TokenGate, ttfb: Duration) {
-        guard let ledger, status == .ok || status == .partialContent, bytes > 0, let session = gate.session(of: token), !TokenScope.isEdge(session)
+        guard let ledger, status == .ok || status == .partialContent, bytes > 0, case .viewer(let session) = gate.scope(of: token)
         else { return }
         let segment: Bool
         if case .segment = MediaKind(fileExtension: key.fileExtension) { segment = status == .ok } else { segment = false }
@@ -242,7 +242,7 @@ struct EdgeResponder: HTTPResponder {
         let key = try Self.key(fromRawPath: path)
         let token = TokenGate.token(query: nil, authorization: request.headers[.authorization])
         if let refusal = await gate.refusal(token, content: key.content) { throw refusal }
-        guard let token, gate.session(of: token) == TokenScope.host(hosting.node) else {
+        guard let token, gate.scope(of: token) == .host(node: hosting.node) else {
             throw HTTPFailure(
                 status: .forbidden, message: "this token does not let anyone upload \(key.content) to node \(hosting.node); the coordinator's POST /v1/contents gives upload tokens")
         }
