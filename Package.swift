@@ -156,9 +156,24 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .target(
+            name: "Publishing",
+            dependencies: [
+                "DePINProtocol",
+                "HLS",
+                "Media",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "depin",
             dependencies: [
+                "Publishing",
                 "Ed25519",
                 "Edge",
                 "ServerGuards",

@@ -106,6 +106,14 @@ public struct ContentManifest: Codable, Sendable, Hashable {
     /// The ladder rendition called `name`, if the manifest lists it.
     public func rendition(named name: String) -> Rendition? { ladder.first { $0.name == name } }
 
+    /// Every file a host keeps of the title, in upload order: the manifest first, then the
+    /// playlists, the source segments last.
+    public var hostedFiles: [String] {
+        ["manifest.json", "master.m3u8", "\(Self.sourceRendition)/index.m3u8"]
+            + ladder.map { "\($0.name)/index.m3u8" }
+            + segments.map { "\(Self.sourceRendition)/\($0.index).ts" }
+    }
+
     /// Checks what a reader relies on: the version, ids, segment numbering, sizes and hashes.
     /// - Throws: ``ProtocolError`` naming the first problem.
     public func validate() throws {

@@ -37,13 +37,6 @@ package struct HostedStore: Sendable {
         try FileManager.default.createDirectory(atPath: root + "/.tmp", withIntermediateDirectories: true)
     }
 
-    /// Every file of a hosted title, the manifest first and the segments last.
-    package static func files(of manifest: ContentManifest) -> [String] {
-        ["manifest.json", "master.m3u8", "\(ContentManifest.sourceRendition)/index.m3u8"]
-            + manifest.ladder.map { "\($0.name)/index.m3u8" }
-            + manifest.segments.map { "\(ContentManifest.sourceRendition)/\($0.index).ts" }
-    }
-
     /// The stored manifest of `content`, if any.
     package func manifest(_ content: String) -> ContentManifest? { entry(content)?.manifest }
 
@@ -60,7 +53,7 @@ package struct HostedStore: Sendable {
         // removed from the entry by put(), never lost between the two.
         return index.titles.withLock { titles in
             if let known = titles[content] { return known }
-            let missing = Set(Self.files(of: manifest).filter { !has(content, $0) })
+            let missing = Set(manifest.hostedFiles.filter { !has(content, $0) })
             titles[content] = (manifest, missing)
             return (manifest, missing)
         }
@@ -90,7 +83,7 @@ package struct HostedStore: Sendable {
             }
         } else {
             guard let manifest = manifest(content) else { throw .conflict("upload \(content)/manifest.json first: files are checked against it") }
-            guard Self.files(of: manifest).contains(path) else {
+            guard manifest.hostedFiles.contains(path) else {
                 throw .invalid("\(path) is not a file of \(content) (manifest.json, playlists, source/{n}.ts)")
             }
             if path.hasSuffix(".m3u8") {

@@ -14,7 +14,7 @@ struct HostingCopier {
     func copy(_ content: String, from sources: Assignments.Sources) async throws {
         try await fetch(content, "manifest.json", from: sources)
         guard let manifest = store.manifest(content) else { throw OriginError.invalid("\(content)/manifest.json did not store") }
-        for path in HostedStore.files(of: manifest) where !store.has(content, path) {
+        for path in manifest.hostedFiles where !store.has(content, path) {
             try await fetch(content, path, from: sources)
         }
     }

@@ -2,6 +2,7 @@ import ArgumentParser
 import DePINProtocol
 import Foundation
 import Media
+import Publishing
 
 /// `depin publish INPUT --out DIR`: makes an encrypted HLS title from any file FFmpeg reads.
 struct PublishCommand: AsyncParsableCommand {

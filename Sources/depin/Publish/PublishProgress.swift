@@ -1,22 +1,17 @@
 import DePINProtocol
 import Foundation
 import Media
+import Publishing
 
 /// Shows publishing progress: a redrawn bar on a terminal, plain lines otherwise (logs, CI).
 final class PublishProgress {
-    enum Event {
-        case started(MediaInfo)
-        case advanced(seconds: Double, total: Double)
-        case segment(ContentManifest.Segment)
-    }
-
     private let terminal: Bool
     private var lastDraw = ContinuousClock.now - .seconds(1)
     private var total = 0.0
 
     init(terminal: Bool = isatty(STDERR_FILENO) == 1) { self.terminal = terminal }
 
-    func handle(_ event: Event) {
+    func handle(_ event: Publisher.Event) {
         switch event {
         case .started(let info):
             total = info.duration
@@ -57,32 +52,4 @@ final class PublishProgress {
         if terminal { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
         FileHandle.standardError.write(Data((line + "\n").utf8))
     }
-}
-
-/// Removes a publish's staging files when the process is interrupted (SIGINT, SIGTERM), so an
-/// interrupted publish leaves nothing behind.
-final class PublishCleanup: @unchecked Sendable {
-    // @unchecked: `paths` is only touched under `lock`.
-    static let shared = PublishCleanup()
-    private let lock = NSLock()
-    private var paths: [String] = []
-    private var sources: [any DispatchSourceSignal] = []
-
-    func register(_ paths: [String]) {
-        lock.withLock { self.paths = paths }
-        guard sources.isEmpty else { return }
-        for signalNumber in [SIGINT, SIGTERM] {
-            signal(signalNumber, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
-            source.setEventHandler { [self] in
-                for path in lock.withLock({ self.paths }) { try? FileManager.default.removeItem(atPath: path) }
-                FileHandle.standardError.write(Data("\npublish interrupted; nothing was written\n".utf8))
-                exit(130)
-            }
-            source.resume()
-            sources.append(source)
-        }
-    }
-
-    func unregister() { lock.withLock { paths = [] } }
 }

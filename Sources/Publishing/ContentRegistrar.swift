@@ -1,6 +1,5 @@
 import AsyncHTTPClient
 import DePINProtocol
-import Edge
 import Foundation
 import NIOCore
 import NIOHTTP1
@@ -8,13 +7,15 @@ import NIOSSL
 
 /// Registers a published title and its content key with a coordinator (`POST /v1/contents`),
 /// then uploads the title's source to the hosting edges the coordinator chose.
-enum ContentRegistrar {
-    struct Failure: Error, CustomStringConvertible {
-        let description: String
+package enum ContentRegistrar {
+    package struct Failure: Error, CustomStringConvertible {
+        package let description: String
+
+        package init(description: String) { self.description = description }
     }
 
     /// - Returns: the hosts the coordinator chose, each with its upload token.
-    static func register(manifest: ContentManifest, key: Data, coordinator: String, adminToken: String) async throws -> [ContentRegistrationAnswer.Host] {
+    package static func register(manifest: ContentManifest, key: Data, coordinator: String, adminToken: String) async throws -> [ContentRegistrationAnswer.Host] {
         let base = coordinator.hasSuffix("/") ? String(coordinator.dropLast()) : coordinator
         guard let url = URL(string: base + "/v1/contents"), ["http", "https"].contains(url.scheme ?? "") else {
             throw Failure(description: "--coordinator must be an http:// or https:// URL")
@@ -40,7 +41,7 @@ enum ContentRegistrar {
     /// Uploads every file of the title in `directory` to each host (`PUT {host}/hosting/{id}/{path}`,
     /// HTTP/1.1, the manifest first), trusting `caFile` besides the system's roots.
     /// - Returns: per host, nil when every file landed, else why not.
-    static func upload(
+    package static func upload(
         manifest: ContentManifest, directory: String, to hosts: [ContentRegistrationAnswer.Host], caFile: String?,
         progress: (String) -> Void
     ) async throws -> [(host: ContentRegistrationAnswer.Host, failure: String?)] {
@@ -60,7 +61,7 @@ enum ContentRegistrar {
         for host in hosts {
             var failure: String?
             var bytes = 0
-            for path in HostedStore.files(of: manifest) {
+            for path in manifest.hostedFiles {
                 guard let data = FileManager.default.contents(atPath: "\(directory)/\(path)") else {
                     failure = "\(directory)/\(path) is missing"
                     break

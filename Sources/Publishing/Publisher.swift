@@ -8,32 +8,58 @@ import Media
 /// source and every derivable rendition, `manifest.json`, and the key kept apart at
 /// `DIR/{id}.key` (0600). Everything is written under a hidden staging folder and renamed into
 /// place at the end, so a failure or an interrupt leaves no half-written title.
-struct Publisher {
-    struct Options {
-        var input: String
-        var outputDirectory: String
-        var id: String
-        var segmentSeconds: Double = 4
-        var forceReencode = false
-        var encoder = EncoderSettings()
+package struct Publisher {
+    /// What a publish reports as it goes.
+    package enum Event {
+        case started(MediaInfo)
+        case advanced(seconds: Double, total: Double)
+        case segment(ContentManifest.Segment)
+    }
+
+    package struct Options {
+        package var input: String
+        package var outputDirectory: String
+        package var id: String
+        package var segmentSeconds: Double = 4
+        package var forceReencode = false
+        package var encoder = EncoderSettings()
         /// Where the key file goes; nil: `DIR/{id}.key`.
-        var keyOutput: String?
+        package var keyOutput: String?
         /// The EXT-X-KEY URI; nil: the key file's path relative to each media playlist.
-        var keyURI: String?
+        package var keyURI: String?
+
+        package init(
+            input: String, outputDirectory: String, id: String, segmentSeconds: Double = 4, forceReencode: Bool = false,
+            encoder: EncoderSettings = EncoderSettings(), keyOutput: String? = nil, keyURI: String? = nil
+        ) {
+            self.input = input
+            self.outputDirectory = outputDirectory
+            self.id = id
+            self.segmentSeconds = segmentSeconds
+            self.forceReencode = forceReencode
+            self.encoder = encoder
+            self.keyOutput = keyOutput
+            self.keyURI = keyURI
+        }
     }
 
-    struct Result {
-        var manifest: ContentManifest
-        var contentDirectory: String
-        var keyPath: String
-        var seconds: Double
-        var bytes: Int
+    package struct Result {
+        package var manifest: ContentManifest
+        package var contentDirectory: String
+        package var keyPath: String
+        package var seconds: Double
+        package var bytes: Int
     }
 
-    let options: Options
-    let progress: (PublishProgress.Event) -> Void
+    package let options: Options
+    package let progress: (Event) -> Void
 
-    func publish() throws -> Result {
+    package init(options: Options, progress: @escaping (Event) -> Void) {
+        self.options = options
+        self.progress = progress
+    }
+
+    package func publish() throws -> Result {
         let id = options.id
         guard Identifier.isValid(id) else { throw PublishError("content id '\(id)' \(Identifier.rule)") }
         let fileManager = FileManager.default
@@ -155,7 +181,7 @@ struct Publisher {
 }
 
 /// A publish failure, said in one line.
-struct PublishError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
+package struct PublishError: Error, CustomStringConvertible {
+    package let description: String
+    package init(_ description: String) { self.description = description }
 }
