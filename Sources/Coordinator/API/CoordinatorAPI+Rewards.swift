@@ -21,7 +21,7 @@ extension CoordinatorAPI {
                 let epoch = entry.epoch ?? current
                 guard epoch >= current - 1000, epoch <= current else { throw APIError(.badRequest, "epoch \(epoch) is not a current or recent epoch (now \(current))") }
                 do {
-                    let stored = try await registry.store.addRevenue(RevenueEntry(epoch: epoch, source: source, amount: entry.amount, reason: entry.reason, at: time))
+                    let stored = try await store.addRevenue(RevenueEntry(epoch: epoch, source: source, amount: entry.amount, reason: entry.reason, at: time))
                     return try Self.json(["epoch": String(stored.epoch), "source": source.rawValue, "amount": String(stored.amount)], status: .created)
                 } catch let failure as StoreFailure where failure.code == .duplicate {
                     throw APIError(.conflict, failure.message)
@@ -30,7 +30,7 @@ extension CoordinatorAPI {
         }
         router.get("v1/epochs") { request, context in
             try await answer {
-                let settled = try await registry.store.epochs(limit: 100)
+                let settled = try await store.epochs(limit: 100)
                 let list = settled.compactMap { record -> EpochSummary? in
                     guard let report = try? JSONDecoder().decode(EpochReport.self, from: Data(record.report.utf8)) else { return nil }
                     return EpochSummary(
@@ -68,7 +68,7 @@ extension CoordinatorAPI {
 
     private func settledEpoch(_ text: String?) async throws -> EpochRecord {
         guard let text, let number = Int64(text) else { throw APIError(.badRequest, "an epoch is a whole number") }
-        guard let record = try await registry.store.epoch(number) else { throw APIError(.notFound, "epoch \(number) is not settled") }
+        guard let record = try await store.epoch(number) else { throw APIError(.notFound, "epoch \(number) is not settled") }
         return record
     }
 }

@@ -23,7 +23,7 @@ extension CoordinatorAPI {
             var headers: HTTPFields = [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"]
             headers[.contentSecurityPolicy] = WatchPage.securityPolicy
             headers[.xContentTypeOptions] = "nosniff"
-            guard Identifier.isValid(content), let record = try await registry.store.content(id: content) else {
+            guard Identifier.isValid(content), let record = try await store.content(id: content) else {
                 return Response(status: .notFound, headers: headers, body: .init(byteBuffer: ByteBuffer(string: WatchPage.notFound(content: content))))
             }
             let manifest: ContentManifest?

@@ -39,6 +39,8 @@ import NIOCore
 /// 413, 503); nothing is written when a request is refused.
 package struct CoordinatorAPI: Sendable {
     let registry: Registry
+    /// The titles, epochs and challenges the API reads and writes itself.
+    let store: any CatalogStore & EpochStore & ChallengeStore
     let board: TaskBoard
     let claims: ClaimBook
     let challenger: Challenger
@@ -62,7 +64,7 @@ package struct CoordinatorAPI: Sendable {
     let rateLimiter: ClientRateLimiter
 
     package init(
-        registry: Registry, board: TaskBoard, claims: ClaimBook, challenger: Challenger, prober: CapacityProber, auditor: TranscodeAuditor, epochs: EpochBook, vault: KeyVault, tokenLifetime: TimeInterval = 6 * 3600, leaseLifetime: Int64 = 3600,
+        registry: Registry, store: any CatalogStore & EpochStore & ChallengeStore, board: TaskBoard, claims: ClaimBook, challenger: Challenger, prober: CapacityProber, auditor: TranscodeAuditor, epochs: EpochBook, vault: KeyVault, tokenLifetime: TimeInterval = 6 * 3600, leaseLifetime: Int64 = 3600,
         adminToken: String?, prefixes: GeoPrefixTable = GeoPrefixTable(), viewers: ViewerSessions = ViewerSessions(), corsOrigins: [String] = ["*"],
         rateLimit: ClientRateLimiter.Policy = .init()
     ) {
@@ -76,6 +78,7 @@ package struct CoordinatorAPI: Sendable {
         self.epochs = epochs
         self.prefixes = prefixes
         self.registry = registry
+        self.store = store
         self.board = board
         self.vault = vault
         self.tokenLifetime = tokenLifetime
@@ -186,7 +189,7 @@ package struct CoordinatorAPI: Sendable {
                 let manifest = String(decoding: try encoder.encode(registration.manifest), as: UTF8.self)
                 let id = registration.manifest.id
                 do {
-                    try await registry.store.saveContent(
+                    try await store.saveContent(
                         ContentRecord(id: id, manifest: manifest, sealedKey: try vault.seal(Array(key), content: id), createdAt: Int64(Date().timeIntervalSince1970)))
                 } catch let failure as StoreFailure where failure.code == .duplicate {
                     throw APIError(.conflict, failure.message)
@@ -285,7 +288,7 @@ package struct CoordinatorAPI: Sendable {
                     throw APIError(.badRequest, "leaseKey must be a raw X25519 public key (32 bytes, base64)")
                 }
                 let node = try await registry.authenticate(body: body, headers: Self.headers(request), path: request.uri.path)
-                guard let record = try await registry.store.content(id: lease.content) else { throw APIError(.notFound, "no content \(lease.content)") }
+                guard let record = try await store.content(id: lease.content) else { throw APIError(.notFound, "no content \(lease.content)") }
                 guard try await board.mayTranscode(node: node.id, content: lease.content) else {
                     throw APIError(.forbidden, "node \(node.id) has no transcoding task for \(lease.content), or may not transcode now")
                 }
@@ -303,7 +306,7 @@ package struct CoordinatorAPI: Sendable {
                 let content = context.parameters.get("content") ?? ""
                 guard Identifier.isValid(content) else { throw APIError(.badRequest, "'\(content.prefix(64))' is not a content id") }
                 _ = try await viewerToken(try Self.playbackToken(request), content: content)
-                guard let record = try await registry.store.content(id: content) else { throw APIError(.notFound, "no content \(content)") }
+                guard let record = try await store.content(id: content) else { throw APIError(.notFound, "no content \(content)") }
                 let key = try vault.unseal(record.sealedKey, content: content)
                 return Response(
                     status: .ok, headers: [.contentType: "application/octet-stream", .cacheControl: "private, no-store"],
@@ -353,7 +356,7 @@ package struct CoordinatorAPI: Sendable {
             }
             out.append(assigned)
         }
-        let challenges = try await registry.store.openChallenges(node: node.id).map {
+        let challenges = try await store.openChallenges(node: node.id).map {
             Challenge(id: $0.id, content: $0.content, segment: $0.segment, chunk: $0.chunk, deadline: $0.deadline)
         }
         let probes = try await prober.deliver(to: node.id)

@@ -115,7 +115,7 @@ package struct CoordinatorServer {
         var claimPolicy = configuration.claims
         claimPolicy.sessionLifetime = Int64(configuration.tokenLifetime)
         let api = CoordinatorAPI(
-            registry: registry, board: board, claims: ClaimBook(store: store, vault: vault, registry: registry, policy: claimPolicy),
+            registry: registry, store: store, board: board, claims: ClaimBook(store: store, vault: vault, registry: registry, policy: claimPolicy),
             challenger: challenger, prober: prober, auditor: auditor, epochs: epochBook, vault: vault, tokenLifetime: configuration.tokenLifetime,
             leaseLifetime: configuration.leaseLifetime, adminToken: configuration.adminToken, prefixes: configuration.prefixes,
             viewers: ViewerSessions(policy: configuration.viewers), corsOrigins: configuration.corsOrigins, rateLimit: configuration.rateLimit)
@@ -145,8 +145,10 @@ package struct CoordinatorServer {
             guard let certificate = configuration.tlsCertificate, let key = configuration.tlsKey else {
                 throw StoreFailure.unavailable("HTTPS needs --tls-cert and --tls-key")
             }
-            let tls = TLSConfiguration.makeServerConfiguration(
+            var tls = TLSConfiguration.makeServerConfiguration(
                 certificateChain: try NIOSSLCertificate.fromPEMFile(certificate).map { .certificate($0) }, privateKey: .privateKey(try NIOSSLPrivateKey(file: key, format: .pem)))
+            tls.shutdownTimeout = .seconds(1)  // as the edge's: no socket held in CLOSE-WAIT for NIOSSL's 5 s
+            let tlsConfiguration = tls
             services.append(
                 Application(
                     router: api.router(),
@@ -154,7 +156,7 @@ package struct CoordinatorServer {
                         // TLS handshakes, like request heads, must finish within the idle timeout.
                         GuardedChildChannel(
                             try HTTP2UpgradeChannel(
-                                tlsConfiguration: tls,
+                                tlsConfiguration: tlsConfiguration,
                                 configuration: .init(idleTimeout: .seconds(configuration.idleTimeout), streamConfiguration: http1),
                                 responder: responder),
                             budget: budget, handshakeDeadline: idle)

@@ -53,7 +53,7 @@ package struct CapacityPolicy: Sendable, Equatable {
 /// probe. Rewards count cores as measured (``CapacityPolicy/credited(claimed:best:)``), and a
 /// node whose claim no measurement backs is warned where its operator looks (`GET /v1/nodes/{id}`).
 package final class CapacityProber: Sendable {
-    let store: any CoordinatorStore
+    let store: any ProbeStore
     let registry: Registry
     let board: TaskBoard
     package let policy: CapacityPolicy
@@ -62,7 +62,7 @@ package final class CapacityProber: Sendable {
     private let state = Mutex<(issued: [String: Int64], open: [String: Int64])>(([:], [:]))
 
     package init(
-        store: any CoordinatorStore, registry: Registry, board: TaskBoard, policy: CapacityPolicy,
+        store: any ProbeStore, registry: Registry, board: TaskBoard, policy: CapacityPolicy,
         now: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970) }
     ) {
         self.store = store

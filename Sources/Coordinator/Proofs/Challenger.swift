@@ -56,7 +56,7 @@ package struct ReputationPolicy: Sendable, Equatable {
 /// is warned (in its node status and every verdict), suspended from routing and hosting, then
 /// slashed once, with the failed challenges recorded as the ledger event's evidence.
 package final class Challenger: Sendable {
-    let store: any CoordinatorStore
+    let store: any CatalogStore & ChallengeStore & TaskStore
     let registry: Registry
     let board: TaskBoard
     package let policy: ReputationPolicy
@@ -66,7 +66,7 @@ package final class Challenger: Sendable {
     private let manifests = Mutex<[String: ContentManifest]>([:])
 
     package init(
-        store: any CoordinatorStore, registry: Registry, board: TaskBoard, policy: ReputationPolicy = ReputationPolicy(), deadline: Int64 = 10,
+        store: any CatalogStore & ChallengeStore & TaskStore, registry: Registry, board: TaskBoard, policy: ReputationPolicy = ReputationPolicy(), deadline: Int64 = 10,
         now: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970) }
     ) {
         self.store = store

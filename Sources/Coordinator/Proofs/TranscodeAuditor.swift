@@ -29,7 +29,7 @@ package final class TranscodeAuditor: Sendable {
         case undecided(reason: String)
     }
 
-    let store: any CoordinatorStore
+    let store: any CatalogStore & TaskStore & TranscodeStore
     let registry: Registry
     let vault: KeyVault
     let client: HTTPClient
@@ -42,7 +42,7 @@ package final class TranscodeAuditor: Sendable {
     private let running = Mutex(false)
 
     package init(
-        store: any CoordinatorStore, registry: Registry, vault: KeyVault, client: HTTPClient, sample: Double, slashFraction: Double = 0.1,
+        store: any CatalogStore & TaskStore & TranscodeStore, registry: Registry, vault: KeyVault, client: HTTPClient, sample: Double, slashFraction: Double = 0.1,
         epochSeconds: Int64 = 86_400, logger: Logger
     ) {
         self.epochSeconds = epochSeconds

@@ -30,7 +30,7 @@ import Foundation
 /// one database may each accept a claim for the same session at once; the store refuses a
 /// claim twice.
 package actor ClaimBook {
-    let store: any CoordinatorStore
+    let store: any CatalogStore & ClaimStore & EpochStore
     let vault: KeyVault
     let registry: Registry
     let policy: Policy
@@ -75,7 +75,7 @@ package actor ClaimBook {
     var lastFailedRound = 0
 
     package init(
-        store: any CoordinatorStore, vault: KeyVault, registry: Registry, policy: Policy = Policy(),
+        store: any CatalogStore & ClaimStore & EpochStore, vault: KeyVault, registry: Registry, policy: Policy = Policy(),
         now: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970) }
     ) {
         self.store = store

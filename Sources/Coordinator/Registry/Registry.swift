@@ -11,7 +11,7 @@ import Synchronization
 /// coordinator's own changes. Routability depends on time (heartbeats age), so ``refresh(now:)``
 /// re-evaluates it; a `Service` calls it every second.
 package final class Registry: Sendable {
-    package let store: any CoordinatorStore
+    package let store: any NodeStore & LedgerStore
     package let policy: RoutingPolicy
     private let now: @Sendable () -> Int64
 
@@ -26,7 +26,7 @@ package final class Registry: Sendable {
 
     /// - Parameter now: the clock, seconds since 1970 (tests pass their own).
     package init(
-        store: any CoordinatorStore, policy: RoutingPolicy = .init(), bandKilometres: Double = 50,
+        store: any NodeStore & LedgerStore, policy: RoutingPolicy = .init(), bandKilometres: Double = 50,
         now: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970) }
     ) {
         self.store = store

@@ -20,7 +20,7 @@ import Synchronization
 /// ``noteRoute(content:edges:)`` runs on every route look-up: one lock and set look-ups when
 /// the edges already have their tasks; a store write only for a new (edge, title) pair.
 package final class TaskBoard: Sendable {
-    package let store: any CoordinatorStore
+    package let store: any CatalogStore & TaskStore
     let registry: Registry
     package let policy: HostingPolicy
     private let now: @Sendable () -> Int64
@@ -56,7 +56,7 @@ package final class TaskBoard: Sendable {
     /// Seconds an unknown title is remembered as unknown.
     static let unknownTitleSeconds: Int64 = 5
 
-    package init(store: any CoordinatorStore, registry: Registry, policy: HostingPolicy, now: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970) }) {
+    package init(store: any CatalogStore & TaskStore, registry: Registry, policy: HostingPolicy, now: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970) }) {
         self.store = store
         self.registry = registry
         self.policy = policy

@@ -84,3 +84,41 @@ package struct TranscodeReport: Sendable, Equatable {
         self.decidedAt = decidedAt
     }
 }
+
+/// A proof-of-retrievability challenge as the coordinator keeps it.
+package struct ChallengeRecord: Sendable, Equatable {
+    package enum Outcome: String, Sendable, CaseIterable {
+        /// The chunk and its path matched the manifest's root in time.
+        case pass
+        /// An answer that does not match.
+        case fail
+        /// A matching answer after the deadline.
+        case late
+        /// No answer by the deadline.
+        case offline
+    }
+    package var id: String
+    package var node: String
+    package var content: String
+    package var segment: Int
+    package var chunk: Int
+    package var issuedAt: Int64
+    package var deadline: Int64
+    package var outcome: Outcome?
+    package var answeredAt: Int64?
+
+    package init(
+        id: String, node: String, content: String, segment: Int, chunk: Int, issuedAt: Int64, deadline: Int64, outcome: Outcome? = nil,
+        answeredAt: Int64? = nil
+    ) {
+        self.id = id
+        self.node = node
+        self.content = content
+        self.segment = segment
+        self.chunk = chunk
+        self.issuedAt = issuedAt
+        self.deadline = deadline
+        self.outcome = outcome
+        self.answeredAt = answeredAt
+    }
+}

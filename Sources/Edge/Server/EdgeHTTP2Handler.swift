@@ -110,9 +110,10 @@ final class EdgeHTTP2Handler: ChannelInboundHandler {
             // opened cannot be completed by it either; close rather than hold the descriptor.
             context.close(promise: nil)
         } else if event is IdleStateHandler.IdleStateEvent {
-            // No traffic either way for the idle timeout and no body being produced: the
-            // connection is idle, or its client has stopped reading hot-set answers.
-            if tasks.isEmpty { context.close(promise: nil) }
+            // No traffic either way for the idle timeout, no body being produced and none
+            // waiting to go out: the connection is idle. (Streams whose client stopped reading
+            // are reset by the stall check first, so the client learns which ones failed.)
+            if tasks.isEmpty && outbound.isEmpty { context.close(promise: nil) }
         } else {
             context.fireUserInboundEventTriggered(event)
         }

@@ -255,6 +255,10 @@ package struct EdgeServer: Sendable {
         var tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: key)
         tls.minimumTLSVersion = .tlsv12
         tls.applicationProtocols = ["h2", "http/1.1"]
+        // A closing connection waits at most this long for the peer's close_notify (NIOSSL's
+        // default is 5 s): a client that half-closed and reads nothing held its socket in
+        // CLOSE-WAIT for all of it.
+        tls.shutdownTimeout = .seconds(1)
         return tls
     }
 }

@@ -1,13 +1,15 @@
 import Synchronization
 
 /// Passive health of the configured origins: one that fails (refused, timed out, broken) is tried
-/// last for ``downFor``, and not at all when a healthy origin answered, so misses do not each wait
+/// last for `downFor` (``EdgeCache/Configuration/originDownFor``), and not at all when a healthy origin answered, so misses do not each wait
 /// out a dead upstream's timeouts; a success or an answer (even "not found") restores it. Like nginx's `max_fails=1 fail_timeout=10s`.
 ///
 /// Thread-safe (a `Mutex`); the clock is `ContinuousClock`.
 final class OriginHealth: Sendable {
-    static let downFor = Duration.seconds(10)
+    let downFor: Duration
     private let downUntil = Mutex<[Int: ContinuousClock.Instant]>([:])
+
+    init(downFor: Duration) { self.downFor = downFor }
 
     /// Origin indices in configured order: those up, and those marked down.
     func partition(count: Int) -> (up: [Int], down: [Int]) {
@@ -22,7 +24,7 @@ final class OriginHealth: Sendable {
         let now = ContinuousClock.now
         return downUntil.withLock { marks in
             let wasUp = (marks[index] ?? now) <= now
-            marks[index] = now + Self.downFor
+            marks[index] = now + downFor
             return wasUp
         }
     }
