@@ -23,13 +23,13 @@ extension CoordinatorAPI {
             var headers: HTTPFields = [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"]
             headers[.contentSecurityPolicy] = WatchPage.securityPolicy
             headers[.xContentTypeOptions] = "nosniff"
-            guard Identifier.isValid(content), let record = try await store.content(id: content) else {
-                return Response(status: .notFound, headers: headers, body: .init(byteBuffer: ByteBuffer(string: WatchPage.notFound(content: content))))
-            }
+            let notFound = Response(status: .notFound, headers: headers, body: .init(byteBuffer: ByteBuffer(string: WatchPage.notFound(content: content))))
+            guard Identifier.isValid(content) else { return notFound }
             let manifest: ContentManifest?
             do {
-                manifest = try JSONDecoder().decode(ContentManifest.self, from: Data(record.manifest.utf8))
-            } catch {
+                guard let title = try await board.catalog.title(content) else { return notFound }
+                manifest = title.manifest
+            } catch let failure as StoreFailure where failure.code == .corrupt {
                 manifest = nil  // The page plays without the facts line.
             }
             let page = WatchPage.html(content: content, manifest: manifest)

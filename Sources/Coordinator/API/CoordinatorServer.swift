@@ -96,7 +96,9 @@ package struct CoordinatorServer {
         try await registry.reload()
         let (vault, created) = try await KeyVault.load(path: configuration.identityFile)
         logger.info("coordinator key \(vault.identity.id) \(created ? "made and written to" : "read from") \(configuration.identityFile)")
-        let board = TaskBoard(store: store, registry: registry, policy: configuration.hosting)
+        // One catalog for every component: each title's manifest is read and decoded once.
+        let catalog = Catalog(store: store)
+        let board = TaskBoard(store: store, registry: registry, policy: configuration.hosting, catalog: catalog)
         let challenger = Challenger(
             store: store, registry: registry, board: board, policy: configuration.reputation, deadline: configuration.challengeDeadline)
         let prober = CapacityProber(store: store, registry: registry, board: board, policy: configuration.capacity)
@@ -109,13 +111,14 @@ package struct CoordinatorServer {
         let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
         let auditor = TranscodeAuditor(
             store: store, registry: registry, vault: vault, client: client, sample: configuration.transcodeSample,
-            epochSeconds: configuration.rewards.epochSeconds, logger: logger)
+            epochSeconds: configuration.rewards.epochSeconds, catalog: catalog, logger: logger)
         let epochBook = EpochBook(
-            store: store, vault: vault, reputation: configuration.reputation, capacity: configuration.capacity, policy: configuration.rewards)
+            store: store, vault: vault, reputation: configuration.reputation, capacity: configuration.capacity, policy: configuration.rewards,
+            catalog: catalog)
         var claimPolicy = configuration.claims
         claimPolicy.sessionLifetime = Int64(configuration.tokenLifetime)
         let api = CoordinatorAPI(
-            registry: registry, store: store, board: board, claims: ClaimBook(store: store, vault: vault, registry: registry, policy: claimPolicy),
+            registry: registry, store: store, board: board, claims: ClaimBook(store: store, vault: vault, registry: registry, policy: claimPolicy, catalog: catalog),
             challenger: challenger, prober: prober, auditor: auditor, epochs: epochBook, vault: vault, tokenLifetime: configuration.tokenLifetime,
             leaseLifetime: configuration.leaseLifetime, adminToken: configuration.adminToken, prefixes: configuration.prefixes,
             viewers: ViewerSessions(policy: configuration.viewers), corsOrigins: configuration.corsOrigins, rateLimit: configuration.rateLimit)

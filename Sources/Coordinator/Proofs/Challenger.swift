@@ -63,7 +63,6 @@ package final class Challenger: Sendable {
     /// Seconds a host has to answer.
     let deadline: Int64
     private let now: @Sendable () -> Int64
-    private let manifests = Mutex<[String: ContentManifest]>([:])
 
     package init(
         store: any CatalogStore & ChallengeStore & TaskStore, registry: Registry, board: TaskBoard, policy: ReputationPolicy = ReputationPolicy(), deadline: Int64 = 10,
@@ -94,7 +93,7 @@ package final class Challenger: Sendable {
         var generator = SystemRandomNumberGenerator()
         for (node, titles) in hosted.sorted(by: { $0.key < $1.key }) where !registry.isSlashed(node) {
             guard try await store.openChallenges(node: node).isEmpty, let content = titles.randomElement(using: &generator),
-                let manifest = try await manifest(content), let segment = manifest.segments.randomElement(using: &generator)
+                let manifest = try await board.catalog.title(content)?.manifest, let segment = manifest.segments.randomElement(using: &generator)
             else { continue }
             let chunks = max(1, (segment.length + MerkleTree.chunkSize - 1) / MerkleTree.chunkSize)
             let challenge = ChallengeRecord(
@@ -119,7 +118,7 @@ package final class Challenger: Sendable {
         let time = now()
         var matches = false
         if let data = Data(base64Encoded: response.data), response.proof.chunk == challenge.chunk,
-            let manifest = try await manifest(challenge.content),
+            let manifest = try await board.catalog.title(challenge.content)?.manifest,
             let segment = manifest.segments.first(where: { $0.index == challenge.segment }),
             let root = JSONText.bytes(hex: segment.merkleRoot)
         {
@@ -177,14 +176,5 @@ package final class Challenger: Sendable {
         case .suspended: return "suspended: \(summary) (below \(policy.suspendBelow); slashed below \(policy.slashBelow))"
         case .slashed: return "slashed: \(summary) (below \(policy.slashBelow))"
         }
-    }
-
-    private func manifest(_ content: String) async throws -> ContentManifest? {
-        if let known = manifests.withLock({ $0[content] }) { return known }
-        guard let record = try await store.content(id: content),
-            let manifest = try? JSONDecoder().decode(ContentManifest.self, from: Data(record.manifest.utf8))
-        else { return nil }
-        manifests.withLock { $0[content] = manifest }
-        return manifest
     }
 }

@@ -39,12 +39,14 @@ package final class TranscodeAuditor: Sendable {
     /// Seconds an epoch lasts: a liar forfeits its transcodes from the start of the current one.
     let epochSeconds: Int64
     let logger: Logger
+    let catalog: Catalog
     private let running = Mutex(false)
 
     package init(
         store: any CatalogStore & TaskStore & TranscodeStore, registry: Registry, vault: KeyVault, client: HTTPClient, sample: Double, slashFraction: Double = 0.1,
-        epochSeconds: Int64 = 86_400, logger: Logger
+        epochSeconds: Int64 = 86_400, catalog: Catalog? = nil, logger: Logger
     ) {
+        self.catalog = catalog ?? Catalog(store: store)
         self.epochSeconds = epochSeconds
         self.store = store
         self.registry = registry
@@ -71,9 +73,7 @@ package final class TranscodeAuditor: Sendable {
                 continue
             }
             if titles[item.content] == nil {
-                titles[item.content] = try await store.content(id: item.content).flatMap {
-                    try? JSONDecoder().decode(ContentManifest.self, from: Data($0.manifest.utf8))
-                }
+                titles[item.content] = try await catalog.title(item.content)?.manifest
                 allowed[item.content] = try await store.tasks(content: item.content).contains { $0.node == node && $0.kind == .transcoding }
             }
             guard let manifest = titles[item.content] ?? nil else {
@@ -128,8 +128,7 @@ package final class TranscodeAuditor: Sendable {
         for content in try await store.contentIDs() {
             candidates += try await store.tasks(content: content).filter { $0.kind == .transcoding && registry.eligible($0.node, for: .transcoding) != nil }
         }
-        guard let task = candidates.randomElement(using: &generator), let record = try await store.content(id: task.content),
-            let manifest = try? JSONDecoder().decode(ContentManifest.self, from: Data(record.manifest.utf8)),
+        guard let task = candidates.randomElement(using: &generator), let manifest = try await catalog.title(task.content)?.manifest,
             let rendition = manifest.ladder.randomElement(using: &generator), let segment = manifest.segments.randomElement(using: &generator)
         else { return nil }
         let verdict = try await audit(node: task.node, content: task.content, rendition: rendition.name, segment: segment.index)

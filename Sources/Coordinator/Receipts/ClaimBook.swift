@@ -35,8 +35,8 @@ package actor ClaimBook {
     let registry: Registry
     let policy: Policy
     private let now: @Sendable () -> Int64
-    /// Per title: its size in bytes and peak bitrate (bits/s).
-    private var titles: [String: (bytes: Int64, bitrate: Int64)] = [:]
+    /// Each title's size in bytes and peak bitrate (bits/s).
+    let catalog: Catalog
     /// Whether a batch holds the turn, and the batches waiting, in order (a deque: a round
     /// takes up to 20,000 one-claim batches from its front).
     var busy = false
@@ -75,10 +75,11 @@ package actor ClaimBook {
     var lastFailedRound = 0
 
     package init(
-        store: any CatalogStore & ClaimStore & EpochStore, vault: KeyVault, registry: Registry, policy: Policy = Policy(),
+        store: any CatalogStore & ClaimStore & EpochStore, vault: KeyVault, registry: Registry, policy: Policy = Policy(), catalog: Catalog? = nil,
         now: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970) }
     ) {
         self.store = store
+        self.catalog = catalog ?? Catalog(store: store, now: now)
         self.vault = vault
         self.registry = registry
         self.policy = policy
@@ -336,12 +337,20 @@ package actor ClaimBook {
                 let title: (bytes: Int64, bitrate: Int64)
                 if let lastTitle, lastTitle.content == claim.content {
                     title = lastTitle.title
-                } else if let found = try await self.title(claim.content) {
-                    title = found
-                    lastTitle = (claim.content, found)
                 } else {
-                    refuse("no content \(claim.content)")
-                    continue
+                    let found: Catalog.Title?
+                    do {
+                        found = try await catalog.title(claim.content, recheck: true)
+                    } catch let failure as StoreFailure where failure.code == .corrupt {
+                        refuse("\(failure); the coordinator cannot check claims for it")
+                        continue
+                    }
+                    guard let found else {
+                        refuse("no content \(claim.content)")
+                        continue
+                    }
+                    title = (found.bytes, found.bitrate)
+                    lastTitle = (claim.content, title)
                 }
                 var change = totals[key.session] ?? SessionWrite(delivered: delivered(key.session), added: [], issued: issued)
                 if !change.delivered.edges.contains(node) {
@@ -431,15 +440,5 @@ package actor ClaimBook {
         } else {
             waiting.removeFirst().reply?.resume(returning: nil)
         }
-    }
-
-    private func title(_ content: String) async throws -> (bytes: Int64, bitrate: Int64)? {
-        if let known = titles[content] { return known }
-        guard let record = try await store.content(id: content),
-            let manifest = try? JSONDecoder().decode(ContentManifest.self, from: Data(record.manifest.utf8))
-        else { return nil }
-        let title = (manifest.segments.reduce(Int64(0)) { $0 + Int64($1.length) }, Int64(max(manifest.source.bandwidth, 1)))
-        titles[content] = title
-        return title
     }
 }

@@ -50,13 +50,15 @@ package final class EpochBook: Sendable {
     let reputation: ReputationPolicy
     let capacity: CapacityPolicy
     package let policy: RewardPolicy
+    let catalog: Catalog
     private let now: @Sendable () -> Int64
 
     package init(
         store: any CoordinatorStore, vault: KeyVault, reputation: ReputationPolicy, capacity: CapacityPolicy = CapacityPolicy(), policy: RewardPolicy,
-        now: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970) }
+        catalog: Catalog? = nil, now: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970) }
     ) {
         self.store = store
+        self.catalog = catalog ?? Catalog(store: store, now: now)
         self.vault = vault
         self.reputation = reputation
         self.capacity = capacity
@@ -127,11 +129,10 @@ package final class EpochBook: Sendable {
         var hosted: [String: Int64] = [:]
         for content in try await store.contentIDs() {
             let hosts = try await store.tasks(content: content).filter { $0.kind == .hosting && ($0.doneAt ?? .max) < to }
-            guard !hosts.isEmpty, let record = try await store.content(id: content),
-                let manifest = try? JSONDecoder().decode(ContentManifest.self, from: Data(record.manifest.utf8))
-            else { continue }
-            let bytes = manifest.segments.reduce(Int64(0)) { $0 + Int64($1.length) }
-            for host in hosts { hosted[host.node, default: 0] += bytes }
+            // A title whose manifest does not decode stops the settlement with that error,
+            // rather than leaving its hosts unpaid without a word.
+            guard !hosts.isEmpty, let title = try await catalog.title(content) else { continue }
+            for host in hosts { hosted[host.node, default: 0] += title.bytes }
         }
         var transcoded: [String: Int64] = [:]
         for report in try await store.earningTranscodes(decidedFrom: from, to: to) { transcoded[report.node, default: 0] += report.bytes }

@@ -21,19 +21,12 @@ import Synchronization
 /// the edges already have their tasks; a store write only for a new (edge, title) pair.
 package final class TaskBoard: Sendable {
     package let store: any CatalogStore & TaskStore
+    package let catalog: Catalog
     let registry: Registry
     package let policy: HostingPolicy
     private let now: @Sendable () -> Int64
 
-    /// What the board needs to know of a title.
-    struct Title: Sendable {
-        var bytes: Int64
-        var renditions: [String]
-    }
-
     private struct State {
-        /// Registered titles (nil: looked up and unknown, at the time given).
-        var titles: [String: (title: Title?, checkedAt: Int64)] = [:]
         /// Tasks known to exist.
         var assigned: Set<Assigned> = []
         /// Route look-ups per title, decayed with a half-life of ``demandHalfLife``.
@@ -53,11 +46,14 @@ package final class TaskBoard: Sendable {
     private let state: Mutex<State>
     /// Seconds for demand to halve.
     static let demandHalfLife = 600.0
-    /// Seconds an unknown title is remembered as unknown.
-    static let unknownTitleSeconds: Int64 = 5
 
-    package init(store: any CatalogStore & TaskStore, registry: Registry, policy: HostingPolicy, now: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970) }) {
+    /// - Parameter catalog: the coordinator's shared catalog; nil makes one over `store`.
+    package init(
+        store: any CatalogStore & TaskStore, registry: Registry, policy: HostingPolicy, catalog: Catalog? = nil,
+        now: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970) }
+    ) {
         self.store = store
+        self.catalog = catalog ?? Catalog(store: store, now: now)
         self.registry = registry
         self.policy = policy
         self.now = now
@@ -69,9 +65,8 @@ package final class TaskBoard: Sendable {
     /// Chooses the hosts of a newly registered title and gives each a hosting task.
     /// - Returns: the chosen hosts (empty when no edge may host now: ``repair(now:)`` retries).
     package func assignHosts(_ manifest: ContentManifest) async throws -> [NodeRecord] {
-        let title = Self.title(manifest)
+        catalog.remember(manifest)
         let time = now()
-        state.withLock { $0.titles[manifest.id] = (title, time) }
         let chosen = policy.choose(policy.replicas, content: manifest.id, from: registry.candidates(for: .hosting, now: time))
         var hosts: [NodeRecord] = []
         for candidate in chosen {
@@ -85,19 +80,14 @@ package final class TaskBoard: Sendable {
     /// delivery (and, where they transcode, transcoding) tasks for the title.
     package func noteRoute(content: String, edges: [RoutedEdge]) async {
         let time = now()
-        let (cached, pending): ((title: Title?, checkedAt: Int64)?, [RoutedEdge]) = state.withLock { state in
+        let pending = state.withLock { state in
             state.demand[content, default: 0] += 1
-            let pending = edges.filter { !state.assigned.contains(Assigned(kind: .delivery, node: $0.id, content: content)) }
-            return (state.titles[content], pending)
+            return edges.filter { !state.assigned.contains(Assigned(kind: .delivery, node: $0.id, content: content)) }
         }
         guard !pending.isEmpty else { return }
-        let title: Title?
-        if let cached, cached.title != nil || time - cached.checkedAt < Self.unknownTitleSeconds {
-            title = cached.title
-        } else {
-            title = try? await self.title(content)
-        }
-        guard let title else { return }
+        // Best effort on the route path: a title the catalog cannot read (its error reaches
+        // whoever asks for the title itself) gets no tasks from here.
+        guard let title = try? await catalog.title(content) else { return }
         for edge in pending {
             _ = try? await add(TaskRecord(node: edge.id, content: content, kind: .delivery, createdAt: time))
             guard !title.renditions.isEmpty else { continue }
@@ -213,7 +203,7 @@ package final class TaskBoard: Sendable {
     }
 
     /// The renditions a transcoding edge makes for `content`.
-    func renditions(of content: String) async throws -> [String] { try await title(content)?.renditions ?? [] }
+    func renditions(of content: String) async throws -> [String] { try await catalog.title(content)?.renditions ?? [] }
 
     // MARK: -
 
@@ -224,23 +214,5 @@ package final class TaskBoard: Sendable {
             if added != nil { state.changes[task.node, default: 0] += 1 }
         }
         return added
-    }
-
-    private func title(_ content: String) async throws -> Title? {
-        let record = try await store.content(id: content)
-        let title = try record.map { record in
-            do {
-                return Self.title(try JSONDecoder().decode(ContentManifest.self, from: Data(record.manifest.utf8)))
-            } catch {
-                throw StoreFailure.corrupt("the stored manifest of \(content) does not decode: \(error)")
-            }
-        }
-        let time = now()
-        state.withLock { $0.titles[content] = (title, time) }
-        return title
-    }
-
-    private static func title(_ manifest: ContentManifest) -> Title {
-        Title(bytes: manifest.segments.reduce(0) { $0 + Int64($1.length) }, renditions: manifest.ladder.map(\.name))
     }
 }
