@@ -37,6 +37,14 @@ package final class TaskBoard: Sendable {
         /// Each node's `changes` when its last poll answered: a wake after that answer (a
         /// challenge issued between two polls) ends the next poll at once.
         var answered: [String: Int] = [:]
+        /// Long polls waiting for a change, per node.
+        var waiters: [String: [ObjectIdentifier: PollWaiter]] = [:]
+
+        /// Counts a change for `node` and returns the polls to wake (outside the lock).
+        mutating func changed(_ node: String) -> [PollWaiter] {
+            changes[node, default: 0] += 1
+            return waiters.removeValue(forKey: node).map { Array($0.values) } ?? []
+        }
     }
     private struct Assigned: Hashable {
         var kind: TaskRecord.Kind
@@ -136,9 +144,10 @@ package final class TaskBoard: Sendable {
 
     /// A node's tasks, once it has one newer than `after`, something else new (``wake(_:)``),
     /// or `wait` has passed (a long poll).
-    /// Wakes at once for tasks this coordinator assigns, and re-reads the store every 2 s for
-    /// those another coordinator on the same database assigns. Answers at once when the
-    /// coordinator is shutting down, so a long poll never holds a restart back.
+    /// Wakes at once for tasks this coordinator assigns (a continuation, not a timer), and
+    /// re-reads the store every ``storeRereadInterval`` for those another coordinator on the
+    /// same database assigns. Answers at once when the coordinator is shutting down, so a long
+    /// poll never holds a restart back.
     package func poll(node: String, after: Int64, wait: Duration) async throws -> [TaskRecord] {
         let deadline = ContinuousClock.now + wait
         // Counted from the node's last answer, not from this request: a wake between two polls
@@ -153,20 +162,57 @@ package final class TaskBoard: Sendable {
                 answered()
                 return tasks
             }
-            for _ in 0..<8 {
-                if state.withLock({ $0.changes[node, default: 0] }) != seen {
-                    // Something new for this node (a task or a challenge): answer now.
-                    answered()
-                    return try await store.tasks(node: node, after: 0)
-                }
-                if ContinuousClock.now >= deadline || Task.isShuttingDownGracefully { break }
-                try await Task.sleep(for: .milliseconds(250))
+            let limit = min(Self.storeRereadInterval, deadline - ContinuousClock.now)
+            if await changed(node, since: seen, within: limit) {
+                // Something new for this node (a task or a challenge): answer now.
+                answered()
+                return try await store.tasks(node: node, after: 0)
             }
+            try Task.checkCancellation()
+        }
+    }
+
+    /// How often a waiting long poll reads the store for tasks other coordinators assigned.
+    static let storeRereadInterval = Duration.seconds(2)
+
+    /// Waits until `node` has a change past `seen`, `limit` passes, the task is cancelled or
+    /// the coordinator shuts down; true for a change.
+    private func changed(_ node: String, since seen: Int, within limit: Duration) async -> Bool {
+        let waiter = PollWaiter()
+        let waiting = state.withLock { state -> Bool in
+            guard state.changes[node, default: 0] == seen else { return false }
+            state.waiters[node, default: [:]][ObjectIdentifier(waiter)] = waiter
+            return true
+        }
+        guard waiting else { return true }
+        await withGracefulShutdownHandler {
+            await withTaskCancellationHandler {
+                await withTaskGroup(of: Void.self) { group in
+                    group.addTask { await waiter.wait() }
+                    group.addTask {
+                        try? await Task.sleep(for: limit)
+                        waiter.resume()
+                    }
+                    await group.next()
+                    group.cancelAll()
+                }
+            } onCancel: {
+                waiter.resume()
+            }
+        } onGracefulShutdown: {
+            waiter.resume()
+        }
+        return state.withLock { state in
+            _ = state.waiters[node]?.removeValue(forKey: ObjectIdentifier(waiter))
+            if state.waiters[node]?.isEmpty == true { state.waiters[node] = nil }
+            return state.changes[node, default: 0] != seen
         }
     }
 
     /// Wakes `node`'s long poll (a challenge was issued for it).
-    package func wake(_ node: String) { state.withLock { $0.changes[node, default: 0] += 1 } }
+    package func wake(_ node: String) {
+        for waiter in state.withLock({ $0.changed(node) }) { waiter.resume() }
+    }
 
     /// Records that `node` holds the whole of `content` (its hosting task is done).
     /// - Returns: false when the node has no hosting task for it.
@@ -209,10 +255,11 @@ package final class TaskBoard: Sendable {
 
     private func add(_ task: TaskRecord) async throws -> TaskRecord? {
         let added = try await store.addTask(task)
-        state.withLock { state in
+        let woken = state.withLock { state -> [PollWaiter] in
             state.assigned.insert(Assigned(kind: task.kind, node: task.node, content: task.content))
-            if added != nil { state.changes[task.node, default: 0] += 1 }
+            return added != nil ? state.changed(task.node) : []
         }
+        for waiter in woken { waiter.resume() }
         return added
     }
 }
