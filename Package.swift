@@ -208,6 +208,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "ServerGuardsTests",
+            dependencies: ["ServerGuards"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "Ed25519Tests",
             dependencies: ["Ed25519", "DePINProtocol", "TestSupport", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings

@@ -36,6 +36,18 @@ package final class ConnectionBudget: Sendable {
         return true
     }
 
+    /// True at most once every 10 s: whether to log a refused connection (an attack refused at
+    /// thousands a second must not become as many log lines).
+    package func shouldReportRefusal(now: ContinuousClock.Instant = .now) -> Bool {
+        let second = Int((now - created).components.seconds) + 1  // 1 and up; 0 is "never"
+        let last = lastReport.load(ordering: .relaxed)
+        guard last == 0 || second - last >= 10 else { return false }
+        return lastReport.compareExchange(expected: last, desired: second, ordering: .relaxed).exchanged
+    }
+
+    private let lastReport = Atomic<Int>(0)
+    private let created = ContinuousClock.now
+
     /// Gives back the place of a connection that closed.
     package func release() {
         open.wrappingSubtract(1, ordering: .relaxed)

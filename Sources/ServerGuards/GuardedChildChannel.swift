@@ -25,7 +25,9 @@ package struct GuardedChildChannel<Inner: ServerChildChannel>: ServerChildChanne
 
     package func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         guard budget.admit() else {
-            logger.warning("refusing a connection: \(budget.limit) are open, the most this process's descriptors allow")
+            if budget.shouldReportRefusal() {
+                logger.warning("refusing connections: \(budget.limit) are open, the most this process's descriptors allow")
+            }
             channel.close(promise: nil)
             return channel.eventLoop.makeFailedFuture(ConnectionRefused(limit: budget.limit))
         }
