@@ -300,7 +300,9 @@ package final class Registry: Sendable {
     }
 
     /// Capacity for rendezvous weighting: the whitepaper's resource score.
-    static func capacity(_ node: NodeRecord) -> Double { max(0.4 * Double(node.cores) + 0.3 * node.mbps + 0.3 * node.ramGB, 0.1) }
+    static func capacity(_ node: NodeRecord) -> Double {
+        max(Settlement.resourceScore(cores: Double(node.cores), mbps: node.mbps, ramGB: node.ramGB), 0.1)
+    }
 }
 
 /// What the registry says about a node.
