@@ -1,7 +1,7 @@
-import DequeModule
 import HTTPTypes
 import Hummingbird
 import NIOCore
+import ServerGuards
 import Synchronization
 
 /// Per-client-address rate limits on the coordinator's public endpoints, the ones anyone can
@@ -31,31 +31,25 @@ package final class ClientRateLimiter: Sendable {
         var updated: ContinuousClock.Instant
     }
 
-    private struct State {
-        var buckets: [String: Bucket] = [:]
-        var order: Deque<String> = []
-    }
-
     package let policy: Policy
-    private let state = Mutex(State())
+    private let buckets: Mutex<OldestFirstMap<String, Bucket>>
 
-    package init(policy: Policy) { self.policy = policy }
+    package init(policy: Policy) {
+        self.policy = policy
+        buckets = Mutex(OldestFirstMap(capacity: max(1, policy.maxClients)))
+    }
 
     /// Takes one request from `client`'s bucket.
     /// - Returns: nil when admitted; otherwise the seconds until one more request will be.
     package func admit(_ client: String, now: ContinuousClock.Instant = .now) -> Int? {
         guard policy.rate > 0 else { return nil }
-        return state.withLock { state in
-            var bucket = state.buckets[client] ?? Bucket(tokens: policy.burst, updated: now)
-            if state.buckets[client] == nil {
-                state.order.append(client)
-                while state.order.count > policy.maxClients, let oldest = state.order.popFirst() { state.buckets[oldest] = nil }
-            }
+        return buckets.withLock { buckets in
+            var bucket = buckets[client] ?? Bucket(tokens: policy.burst, updated: now)
             let elapsed = now - bucket.updated
             let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
             bucket.tokens = min(policy.burst, bucket.tokens + max(0, seconds) * policy.rate)
             bucket.updated = now
-            defer { state.buckets[client] = bucket }
+            defer { buckets[client] = bucket }
             if bucket.tokens >= 1 {
                 bucket.tokens -= 1
                 return nil
@@ -65,7 +59,7 @@ package final class ClientRateLimiter: Sendable {
     }
 
     /// Addresses tracked now.
-    var clients: Int { state.withLock { $0.buckets.count } }
+    var clients: Int { buckets.withLock { $0.count } }
 
     /// Whether a request to `path` with `method` counts against its client's limit: the
     /// viewer endpoints and registration. Not `/v1/pathways/`, which edges call for their

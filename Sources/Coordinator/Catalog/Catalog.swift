@@ -1,5 +1,6 @@
 import DePINProtocol
 import Foundation
+import ServerGuards
 import Synchronization
 
 /// The published titles, each decoded once: content id → manifest and the figures the
@@ -37,8 +38,12 @@ package final class Catalog: Sendable {
 
     private let store: any CatalogStore
     private let now: @Sendable () -> Int64
-    private let titles = Mutex<[String: Title]>([:])
-    private let unknown = Mutex<[String: Int64]>([:])
+    private struct State {
+        var titles: [String: Title] = [:]
+        /// Ids not found, and when (anyone may ask for any id: bounded).
+        var unknown = OldestFirstMap<String, Int64>(capacity: Catalog.unknownLimit)
+    }
+    private let state = Mutex(State())
 
     package init(store: any CatalogStore, now: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970) }) {
         self.store = store
@@ -51,16 +56,12 @@ package final class Catalog: Sendable {
     /// - Throws: ``StoreFailure/corrupt(_:)`` when its stored manifest does not decode, and
     ///   what the store throws.
     package func title(_ id: String, recheck: Bool = false) async throws -> Title? {
-        if let known = titles.withLock({ $0[id] }) { return known }
         let time = now()
-        if !recheck, let missedAt = unknown.withLock({ $0[id] }), time - missedAt < Self.unknownSeconds { return nil }
+        let (known, missedAt) = state.withLock { ($0.titles[id], $0.unknown[id]) }
+        if let known { return known }
+        if !recheck, let missedAt, time - missedAt < Self.unknownSeconds { return nil }
         guard let record = try await store.content(id: id) else {
-            unknown.withLock { misses in
-                // Anyone may ask for any id: the misses kept are bounded.
-                if misses.count >= Self.unknownLimit { misses = misses.filter { time - $0.value < Self.unknownSeconds } }
-                if misses.count >= Self.unknownLimit { misses.removeAll() }
-                misses[id] = time
-            }
+            state.withLock { $0.unknown[id] = time }
             return nil
         }
         let manifest: ContentManifest
@@ -76,8 +77,10 @@ package final class Catalog: Sendable {
     @discardableResult
     package func remember(_ manifest: ContentManifest) -> Title {
         let title = Title(manifest)
-        titles.withLock { $0[manifest.id] = title }
-        unknown.withLock { _ = $0.removeValue(forKey: manifest.id) }
+        state.withLock { state in
+            state.titles[manifest.id] = title
+            state.unknown[manifest.id] = nil
+        }
         return title
     }
 }

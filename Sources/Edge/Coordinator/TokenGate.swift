@@ -1,7 +1,7 @@
 import DePINProtocol
-import DequeModule
 import Foundation
 import HTTPTypes
+import ServerGuards
 import Synchronization
 
 /// Checks playback tokens on an edge that has a coordinator: offline, with the coordinator's
@@ -20,27 +20,16 @@ package final class TokenGate: Sendable {
     /// The coordinator's base URL (the key URI of rewritten playlists points there).
     package let coordinator: String
     private let verifier = Mutex<PlaybackTokens?>(nil)
-    private let verified: Mutex<Remembered>
-
     /// Verified tokens, the oldest forgotten first.
-    struct Remembered {
-        var entries: [String: (content: String, session: String, expires: Int64)] = [:]
-        var order: Deque<String> = []
-        let capacity: Int
-
-        mutating func insert(_ token: String, _ entry: (content: String, session: String, expires: Int64)) {
-            if entries.updateValue(entry, forKey: token) == nil { order.append(token) }
-            while order.count > capacity, let oldest = order.popFirst() { entries[oldest] = nil }
-        }
-    }
+    private let verified: Mutex<OldestFirstMap<String, (content: String, session: String, expires: Int64)>>
 
     package init(coordinator: String, capacity: Int = 100_000) {
         self.coordinator = coordinator.hasSuffix("/") ? String(coordinator.dropLast()) : coordinator
-        verified = Mutex(Remembered(capacity: max(1, capacity)))
+        verified = Mutex(OldestFirstMap(capacity: max(1, capacity)))
     }
 
     /// Tokens remembered now.
-    var rememberedCount: Int { verified.withLock { $0.entries.count } }
+    var rememberedCount: Int { verified.withLock { $0.count } }
 
     /// Installs the coordinator's raw 32-byte Ed25519 public key.
     package func install(publicKey: Data) async throws {
@@ -53,17 +42,17 @@ package final class TokenGate: Sendable {
     /// True when `token` was verified before for `content` and has not expired (no suspension).
     package func allowsRemembered(_ token: String, content: String, now: Int64 = Int64(Date().timeIntervalSince1970)) -> Bool {
         verified.withLock { known in
-            guard let entry = known.entries[token] else { return false }
+            guard let entry = known[token] else { return false }
             return entry.content == content && entry.expires > now
         }
     }
 
     /// When a token that passed ``refusal(_:content:)`` expires, seconds since 1970.
-    package func expiry(of token: String) -> Int64? { verified.withLock { $0.entries[token]?.expires } }
+    package func expiry(of token: String) -> Int64? { verified.withLock { $0[token]?.expires } }
 
     /// The session (`sub`) of a token that passed ``refusal(_:content:)``: a viewer's session,
     /// or a ``TokenScope`` for edges (`host:NODE`, `fill:NODE`).
-    package func session(of token: String) -> String? { verified.withLock { $0.entries[token]?.session } }
+    package func session(of token: String) -> String? { verified.withLock { $0[token]?.session } }
 
     /// Whom a remembered token was given to (nil if it is not remembered).
     package func scope(of token: String) -> TokenScope? { session(of: token).map(TokenScope.init(subject:)) }
@@ -81,7 +70,7 @@ package final class TokenGate: Sendable {
         do {
             let claims = try await tokens.verify(token, for: content)
             let expires = Int64(claims.expiresAt.timeIntervalSince1970)
-            verified.withLock { $0.insert(token, (content, claims.session, expires)) }
+            verified.withLock { $0[token] = (content, claims.session, expires) }
             return nil
         } catch let error as TokenError {
             return HTTPFailure(status: error.code == .wrongContent ? .forbidden : .unauthorized, message: error.message)

@@ -215,29 +215,24 @@ final class EdgeHTTP2Handler: ChannelInboundHandler {
         switch answer.body {
         case .none:
             writeHead(head, endStream: true, streamID: streamID, context: context)
-        case .buffers(let buffers) where resetAfter:
-            // A refusal of a request with a body: small, and the reset must follow its end.
+        case .buffers(var buffers):
             writeHead(head, endStream: false, streamID: streamID, context: context)
-            for (i, buffer) in buffers.enumerated() {
-                write(HTTP2Frame(streamID: streamID, payload: .data(.init(data: .byteBuffer(buffer), endStream: i == buffers.count - 1))), context: context)
-            }
-            if buffers.isEmpty { write(HTTP2Frame(streamID: streamID, payload: .data(.init(data: .byteBuffer(ByteBuffer()), endStream: true))), context: context) }
-        case .buffers(let buffers) where isSmall(buffers, context: context):
-            // A small answer (a playlist, a key) with nothing queued ahead of it goes out at
+            if buffers.isEmpty { buffers = [ByteBuffer()] }
+            // A refusal of a request with a body (small, and the reset must follow its end), or
+            // a small answer (a playlist, a key) with nothing queued ahead of it, goes out at
             // once, untracked: at most a budget's worth in one read burst, and only while the
-            // socket keeps up.
-            writeHead(head, endStream: false, streamID: streamID, context: context)
-            for (i, buffer) in buffers.enumerated() {
-                write(HTTP2Frame(streamID: streamID, payload: .data(.init(data: .byteBuffer(buffer), endStream: i == buffers.count - 1))), context: context)
-            }
-        case .buffers(let buffers):
-            writeHead(head, endStream: false, streamID: streamID, context: context)
+            // socket keeps up. Anything else is paced by the connection's budget.
+            let direct = resetAfter || takesUntrackedAllowance(buffers, context: context)
             let now = NIODeadline.now()
             for (i, buffer) in buffers.enumerated() {
-                outbound.enqueue(buffer, endStream: i == buffers.count - 1, promise: nil, streamID: streamID, now: now)
+                let last = i == buffers.count - 1
+                if direct {
+                    write(HTTP2Frame(streamID: streamID, payload: .data(.init(data: .byteBuffer(buffer), endStream: last))), context: context)
+                } else {
+                    outbound.enqueue(buffer, endStream: last, promise: nil, streamID: streamID, now: now)
+                }
             }
-            if buffers.isEmpty { outbound.enqueue(ByteBuffer(), endStream: true, promise: nil, streamID: streamID, now: now) }
-            writeOutbound(context: context)
+            if !direct { writeOutbound(context: context) }
         case .stream:
             preconditionFailure("EdgeHTTP2Handler: an immediate answer never streams")
         }
@@ -247,7 +242,9 @@ final class EdgeHTTP2Handler: ChannelInboundHandler {
         }
     }
 
-    private func isSmall(_ buffers: [ByteBuffer], context: ChannelHandlerContext) -> Bool {
+    /// True (and the burst's allowance spent) when `buffers` is one small body that may go out
+    /// untracked now.
+    private func takesUntrackedAllowance(_ buffers: [ByteBuffer], context: ChannelHandlerContext) -> Bool {
         guard buffers.count == 1, outbound.isEmpty, context.channel.isWritable else { return false }
         let bytes = buffers[0].readableBytes
         guard bytes <= outbound.sliceSize, untrackedInBurst + bytes <= outbound.budget else { return false }
