@@ -7,13 +7,15 @@ import Testing
 extension NetworkSuites {
     @Suite("capacity probes with real processes")
     struct CapacityTests {
-        @Test("an edge that claims 24 cores is measured at what this machine has and paid for that; the honest edge beside it keeps its claim")
+        @Test("an edge that claims 32 cores is measured at what this machine has and paid for that; the honest edge beside it keeps its claim")
         func overclaimedCores() async throws {
             // One reference core = a third of one thread of this machine (as built for the
             // tests), so the idle machine measures 4 to 7 reference cores: enough for an honest
             // 4-core claim (half of it, 2, is the tolerance) even while other tests load it,
-            // far from a 24-core one (12).
-            let rate = Int(WorkProbe.measureRate(seconds: 0.5) / 3)
+            // far from a 32-core one (16). The best of three measures counts: one taken while the
+            // whole suite starts measured a third of this machine's rate (the cheat then scored
+            // 14.9 cores), so the margin to the cheat's claim is wide.
+            let rate = Int((0..<3).map { _ in WorkProbe.measureRate(seconds: 0.3) }.max()! / 3)
             var network = try await TestNetwork.start(
                 "capacity",
                 coordinatorArguments: [
@@ -21,7 +23,7 @@ extension NetworkSuites {
                 ])
             defer { network.stop() }
             let honest = try await network.addEdge("honest", "pc", lat: 48.86, lon: 2.35, cores: 4, extra: ["--claim-interval", "1"])
-            let cheat = try await network.addEdge("cheat", "pc", lat: 52.52, lon: 13.40, cores: 24, extra: ["--claim-interval", "1"])
+            let cheat = try await network.addEdge("cheat", "pc", lat: 52.52, lon: 13.40, cores: 32, extra: ["--claim-interval", "1"])
             #expect(try await network.waitUntil(seconds: 10) { Set(try await network.routed("movie", lat: 50, lon: 8)) == [honest, cheat] })
             #expect(try await network.publishMovie(seconds: 4).status == 0)
 
@@ -36,7 +38,7 @@ extension NetworkSuites {
             let honestStatus = try await status(honest), cheatStatus = try await status(cheat)
             let honestCores = honestStatus["coresMeasured"] as? Double ?? 0, cheatCores = cheatStatus["coresMeasured"] as? Double ?? 0
             #expect(honestCores >= 2 && honestStatus["capacity"] == nil, "\(honestStatus)")
-            #expect(cheatCores < 12 && (cheatStatus["capacity"] as? String)?.hasPrefix("warned: claims 24 cores") == true, "\(cheatStatus)")
+            #expect(cheatCores < 16 && (cheatStatus["capacity"] as? String)?.hasPrefix("warned: claims 32 cores") == true, "\(cheatStatus)")
 
             // Both deliver a segment in a paid epoch: the honest edge is credited its claim, the
             // cheat what it showed.
@@ -68,9 +70,9 @@ extension NetworkSuites {
             }
             #expect(paid[honest]?["coresCredited"] as? Double == 4, "\(paid[honest] ?? [:])")
             let credited = paid[cheat]?["coresCredited"] as? Double ?? 99
-            #expect(credited < 12 && credited == paid[cheat]?["coresMeasured"] as? Double, "\(paid[cheat] ?? [:])")
+            #expect(credited < 16 && credited == paid[cheat]?["coresMeasured"] as? Double, "\(paid[cheat] ?? [:])")
             print(
-                "capacity: the cheat claimed 24 cores, measured \(String(format: "%.1f", cheatCores)), credited \(String(format: "%.1f", credited)); the honest edge claimed 4, measured \(String(format: "%.1f", honestCores)), credited 4"
+                "capacity: the cheat claimed 32 cores, measured \(String(format: "%.1f", cheatCores)), credited \(String(format: "%.1f", credited)); the honest edge claimed 4, measured \(String(format: "%.1f", honestCores)), credited 4"
             )
         }
     }
