@@ -10,12 +10,7 @@ public enum Playlist: Sendable, Hashable {
     /// naming the line.
     /// - Throws: ``HLSError``.
     public static func parse(_ text: String) throws -> Playlist {
-        var lines = text.split(omittingEmptySubsequences: false) { $0 == "\n" || $0 == "\r\n" || $0 == "\r" }
-            .map { $0.trimmingSpaces() }
-        if var first = lines.first, first.hasPrefix("\u{FEFF}") {
-            first.removeFirst()
-            lines[0] = first
-        }
+        let lines = PlaylistLines(text).map { String($0.text) }
         guard let headerIndex = lines.firstIndex(where: { !$0.isEmpty }), lines[headerIndex] == "#EXTM3U" else {
             throw HLSError.playlist("does not start with #EXTM3U")
         }

@@ -1,3 +1,5 @@
+import HLS
+
 /// What an edge serves, by file extension, with the headers each kind gets whatever the
 /// upstream said.
 package enum MediaKind: Sendable {
@@ -43,35 +45,5 @@ package enum MediaKind: Sendable {
             if info.hasEndList { return "public, max-age=86400" }
             return "public, max-age=\(max(1, info.targetDuration / 2))"
         }
-    }
-}
-
-/// What the edge reads from a playlist to choose its caching: master or media, VOD or live.
-package struct PlaylistInfo: Sendable, Equatable {
-    package var isMaster: Bool
-    package var hasEndList: Bool
-    package var targetDuration: Int
-
-    /// A live media playlist changes: it is served but never kept.
-    package var isLive: Bool { !isMaster && !hasEndList }
-
-    package init(isMaster: Bool, hasEndList: Bool, targetDuration: Int) {
-        self.isMaster = isMaster
-        self.hasEndList = hasEndList
-        self.targetDuration = targetDuration
-    }
-
-    package init(parsing bytes: some Collection<UInt8>) {
-        let text = String(decoding: bytes, as: UTF8.self)
-        var master = false
-        var end = false
-        var target = 6
-        for line in text.split(whereSeparator: { $0.isNewline }) {
-            if line.hasPrefix("#EXT-X-STREAM-INF") { master = true }
-            if line.hasPrefix("#EXT-X-ENDLIST") { end = true }
-            if line.hasPrefix("#EXT-X-PLAYLIST-TYPE:VOD") { end = true }
-            if line.hasPrefix("#EXT-X-TARGETDURATION:"), let t = Int(line.dropFirst(22).trimmingWhitespace()) { target = t }
-        }
-        self.init(isMaster: master, hasEndList: end, targetDuration: target)
     }
 }

@@ -1,6 +1,7 @@
 import DePINProtocol
 import EdgeCache
 import Foundation
+import HLS
 import HTTPTypes
 import Hummingbird
 import Logging
@@ -54,31 +55,26 @@ struct EdgeResponder: HTTPResponder {
     /// One lock-protected lookup; no allocation beyond the response headers. This is the
     /// HTTP/2 fast path (``EdgeHTTP2Handler``), so a hot segment or playlist costs no task.
     func immediateAnswer(to request: HTTPRequest, hasBody: Bool) -> Answer? {
-        let target = request.path ?? "/"
-        let path = target.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)[0]
-        guard path.hasPrefix("/v/") else { return nil }
-        if request.method == .options { return CORS.preflight }
+        guard let (path, query) = MediaRequest.split(target: request.path ?? "/") else { return nil }
         do {
-            guard request.method == .get || request.method == .head else { throw HTTPFailure.methodNotAllowed(request.method) }
-            if hasBody { throw HTTPFailure.badRequest("\(request.method) requests must not carry a body") }
-            let key = try Self.key(fromRawPath: path.dropFirst(3))
-            guard let kind = MediaKind(fileExtension: key.fileExtension) else { return nil }
-            var viewerToken: String?
+            let media = try MediaRequest(
+                method: request.method, path: path, query: query, authorization: request.headerFields[.authorization], hasBody: hasBody,
+                keysRelayed: gate != nil)
+            guard case .media(let key, let kind) = media.target else {
+                if case .preflight = media.target { return CORS.preflight }
+                return nil
+            }
             if let gate {
                 // Playlists are rewritten per token, and new tokens need a verification: both
                 // take the task path.
                 if case .playlist = kind { return nil }
-                let query = target.split(separator: "?", maxSplits: 1).dropFirst().first
-                guard let token = TokenGate.token(query: query, authorization: request.headerFields[.authorization]),
-                    gate.allowsRemembered(token, content: key.content)
-                else { return nil }
-                viewerToken = token
+                guard let token = media.token, gate.allowsRemembered(token, content: key.content) else { return nil }
             }
             guard let entry = cache.hotEntry(key), var representation = entry.annotation as? Representation, let memory = entry.memory
             else { return nil }
             representation.memory = memory
             let answer = try representation.answer(to: request) { _, _ in }
-            if let gate, let viewerToken { count(answer.status, bytes: answer.bodyLength, key: key, token: viewerToken, gate: gate, ttfb: .zero) }
+            if let gate, let token = media.token { count(answer.status, bytes: answer.bodyLength, key: key, token: token, gate: gate, ttfb: .zero) }
             return answer
         } catch let failure as HTTPFailure {
             return failure.answer
@@ -89,30 +85,23 @@ struct EdgeResponder: HTTPResponder {
 
     private func route(_ request: Request) async throws(HTTPFailure) -> Response {
         let target = request.head.path ?? "/"
+        if let (path, query) = MediaRequest.split(target: target) {
+            let media = try MediaRequest(
+                method: request.method, path: path, query: query, authorization: request.headers[.authorization],
+                hasBody: MediaRequest.announcesBody(request.headers), keysRelayed: gate != nil)
+            return try await serve(media, request)
+        }
         let path = target.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)[0]
         guard path.hasPrefix("/") else { throw .badRequest("request target must be an absolute path") }
-        if path.hasPrefix("/v/") {
-            guard let gate else { return try await serveMedia(request, path: path.dropFirst(3)) }
-            return try await serveGated(request, target: target, path: path.dropFirst(3), gate: gate)
-        }
         if path.hasPrefix("/hosting/") { return try await receiveUpload(request, path: path.dropFirst(9)) }
         guard request.method == .get || request.method == .head else {
             throw .methodNotAllowed(request.method)
         }
-        try rejectBody(request)
+        if MediaRequest.announcesBody(request.headers) { throw .badRequest("\(request.method) requests must not carry a body") }
         switch path {
         case "/healthz": return health()
         case "/metrics": return prometheusText()
         default: throw .notFound("no such endpoint: \(path.prefix(100)); media is under /v/{content}/{path}")
-        }
-    }
-
-    private func rejectBody(_ request: Request) throws(HTTPFailure) {
-        if let length = request.headers[.contentLength], length != "0" {
-            throw .badRequest("\(request.method) requests must not carry a body")
-        }
-        if request.headers[.transferEncoding] != nil {
-            throw .badRequest("\(request.method) requests must not carry a body")
         }
     }
 
@@ -140,27 +129,36 @@ struct EdgeResponder: HTTPResponder {
 
     // MARK: - Media
 
-    /// A media request on an edge with a coordinator: the token must open the title; playlists
-    /// are rewritten so every URI in them carries the token and keys come from this edge
-    /// (`/v/{content}/key`, relayed to the coordinator's key service).
-    private func serveGated(_ request: Request, target: String, path: Substring, gate: TokenGate) async throws(HTTPFailure) -> Response {
-        if request.method == .options { return CORS.preflight.response }
-        let key = try Self.key(fromRawPath: path)
-        let query = target.split(separator: "?", maxSplits: 1).dropFirst().first
-        let token = TokenGate.token(query: query, authorization: request.headers[.authorization])
-        if let refusal = await gate.refusal(token, content: key.content) { throw refusal }
-        if key.path == Self.keyPath, let token { return try await serveKey(request, content: key.content, token: token, gate: gate) }
-        let started = ContinuousClock.now
-        // Edges filling from this one get playlists as published; viewers get them rewritten.
-        guard key.fileExtension == "m3u8", let token, !(gate.scope(of: token)?.isEdge ?? false) else {
-            let response = try await serveMedia(request, path: path)
-            if let token {
-                count(response.status, bytes: request.method == .head ? 0 : (response.body.contentLength ?? 0), key: key, token: token, gate: gate, ttfb: ContinuousClock.now - started)
-            }
-            return response
+    /// A media request. On an edge with a coordinator the token must open the title, and
+    /// viewers get playlists rewritten so every URI in them carries the token and keys come
+    /// from this edge (`/v/{content}/key`, relayed to the coordinator's key service); edges
+    /// filling from this one get playlists as published.
+    private func serve(_ media: MediaRequest, _ request: Request) async throws(HTTPFailure) -> Response {
+        let key: CacheKey, kind: MediaKind
+        switch media.target {
+        case .preflight: return CORS.preflight.response
+        case .key(let content):
+            guard let gate else { throw .notFound("this edge relays no keys") }
+            if let refusal = await gate.refusal(media.token, content: content) { throw refusal }
+            return try await serveKey(request, content: content, token: media.token ?? "", gate: gate)
+        case .media(let mediaKey, let mediaKind): (key, kind) = (mediaKey, mediaKind)
         }
-        guard request.method == .get || request.method == .head else { throw .methodNotAllowed(request.method) }
-        try rejectBody(request)
+        guard let gate else { return try await serveStored(request, key: key, kind: kind) }
+        if let refusal = await gate.refusal(media.token, content: key.content) { throw refusal }
+        guard let token = media.token else { return try await serveStored(request, key: key, kind: kind) }
+        let started = ContinuousClock.now
+        if case .playlist = kind, !(gate.scope(of: token)?.isEdge ?? false) {
+            return try await serveRewritten(request, key: key, query: media.query, token: token, gate: gate, started: started)
+        }
+        let response = try await serveStored(request, key: key, kind: kind)
+        count(response.status, bytes: request.method == .head ? 0 : (response.body.contentLength ?? 0), key: key, token: token, gate: gate, ttfb: ContinuousClock.now - started)
+        return response
+    }
+
+    /// A playlist rewritten for a viewer's token (and, for `master.m3u8?steering=1`, steered).
+    private func serveRewritten(
+        _ request: Request, key: CacheKey, query: Substring?, token: String, gate: TokenGate, started: ContinuousClock.Instant
+    ) async throws(HTTPFailure) -> Response {
         let body: ByteBuffer
         do { body = try await cache.object(key) } catch { throw HTTPFailure.fromFill(error) }
         let text = String(buffer: body)
@@ -179,14 +177,9 @@ struct EdgeResponder: HTTPResponder {
         return Response(status: .ok, headers: headers, body: request.method == .head ? .init() : .init(byteBuffer: bytes))
     }
 
-    /// The path, under a title, of its HLS key on this edge.
-    static let keyPath = "key"
-
     /// `GET /v/{content}/key?token=T`: the title's 16-byte AES key for a viewer whose token
     /// the gate accepted, relayed from the coordinator's key service and never stored on disk.
     private func serveKey(_ request: Request, content: String, token: String, gate: TokenGate) async throws(HTTPFailure) -> Response {
-        guard request.method == .get || request.method == .head else { throw .methodNotAllowed(request.method) }
-        try rejectBody(request)
         guard let relay else { throw .notFound("this edge relays no keys") }
         if gate.scope(of: token)?.isEdge ?? false {
             throw HTTPFailure(status: .forbidden, message: "this token was given to an edge to upload or fill with; keys are for viewers' tokens from the coordinator's /v1/route")
@@ -239,7 +232,7 @@ struct EdgeResponder: HTTPResponder {
             failure.extraHeaders[.allow] = "PUT"
             throw failure
         }
-        let key = try Self.key(fromRawPath: path)
+        let key = try MediaRequest.key(fromRawPath: path)
         let token = TokenGate.token(query: nil, authorization: request.headers[.authorization])
         if let refusal = await gate.refusal(token, content: key.content) { throw refusal }
         guard let token, gate.scope(of: token) == .host(node: hosting.node) else {
@@ -275,14 +268,8 @@ struct EdgeResponder: HTTPResponder {
         return Response(status: stored ? .created : .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
     }
 
-    private func serveMedia(_ request: Request, path: Substring) async throws(HTTPFailure) -> Response {
-        if request.method == .options { return CORS.preflight.response }
-        guard request.method == .get || request.method == .head else { throw .methodNotAllowed(request.method) }
-        try rejectBody(request)
-        let key = try Self.key(fromRawPath: path)
-        guard let kind = MediaKind(fileExtension: key.fileExtension) else {
-            throw .notFound("\(key.path.prefix(100)) is not a media type an edge serves (\(MediaKind.servedExtensions))")
-        }
+    /// An object from the cache: stored, or streamed from its fill.
+    private func serveStored(_ request: Request, key: CacheKey, kind: MediaKind) async throws(HTTPFailure) -> Response {
         for _ in 0..<3 {
             let lookup: EdgeCache.Lookup
             do { lookup = try cache.lookup(key) } catch { throw .unavailable("cache: \(error)") }
@@ -294,39 +281,6 @@ struct EdgeResponder: HTTPResponder {
             }
         }
         throw .unavailable("\(key) kept being evicted while it was opened; try again")
-    }
-
-    /// `content/a/b.ts` with each segment percent-decoded on its own, so an encoded slash stays
-    /// inside its segment and is refused there.
-    static func key(fromRawPath raw: Substring) throws(HTTPFailure) -> CacheKey {
-        // Nothing encoded (the usual case): split once, no decoding.
-        if !raw.utf8.contains(UInt8(ascii: "%")), let slash = raw.firstIndex(of: "/") {
-            do {
-                return try CacheKey(content: String(raw[..<slash]), path: String(raw[raw.index(after: slash)...]))
-            } catch {
-                throw .badRequest(error.description)
-            }
-        }
-        let segments = raw.split(separator: "/", omittingEmptySubsequences: false)
-        guard segments.count >= 2 else { throw .notFound("media paths are /v/{content}/{path}") }
-        var decoded: [String] = []
-        for segment in segments {
-            if !segment.contains("%") {
-                decoded.append(String(segment))
-                continue
-            }
-            guard let text = String(segment).removingPercentEncoding else {
-                throw .badRequest("path segment '\(segment.prefix(60))' has invalid percent-encoding")
-            }
-            // An encoded slash would become a separator once the segments are joined.
-            guard !text.contains("/") else { throw .badRequest("path segment '\(segment.prefix(60))' encodes a slash (%2F), which is refused") }
-            decoded.append(text)
-        }
-        do {
-            return try CacheKey(content: decoded[0], path: decoded.dropFirst().joined(separator: "/"))
-        } catch {
-            throw .badRequest(error.description)
-        }
     }
 
     /// Serves a stored object. Returns nil if it was evicted before its file could be opened

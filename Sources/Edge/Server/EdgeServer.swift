@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Crypto
 import EdgeCache
 import Foundation
+import HLS
 import Hummingbird
 import HummingbirdCore
 import Logging

@@ -1,50 +1,38 @@
-import Foundation
-
 /// Carries a playback token into every URI of a playlist, as nginx's `hls_forward_args` does,
 /// so players that know nothing of tokens still send it with every request: segment and
-/// variant URIs get `token=T`, and every EXT-X-KEY points at this edge's own key endpoint for
-/// the title (`/v/{content}/key`, relayed to the coordinator: see ``KeyRelay``), so playlist,
-/// key and segments share the edge's origin.
-enum PlaylistRewriter {
+/// variant URIs get `token=T`, and every EXT-X-KEY points at the edge's own key endpoint for
+/// the title (`/v/{content}/key`, which the edge relays to the coordinator's key service), so
+/// playlist, key and segments share the edge's origin.
+package enum PlaylistRewriter {
     /// The key URI written into a title's playlists: same origin as the playlist.
-    static func keyURI(content: String, token: String) -> String { "/v/\(content)/key?token=\(token)" }
+    package static func keyURI(content: String, token: String) -> String { "/v/\(content)/key?token=\(token)" }
 
-    static func rewrite(_ text: String, token: String, content: String) -> String {
+    package static func rewrite(_ text: String, token: String, content: String) -> String {
         let keyURI = keyURI(content: content, token: token)
         var out = ""
         out.reserveCapacity(text.utf8.count + 64 * token.utf8.count)
-        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
-            var line = Substring(line)
-            let carriage = line.hasSuffix("\r")
-            if carriage { line = line.dropLast() }
-            let trimmed = line.drop { $0 == " " || $0 == "\t" }
-            var rewritten: String
-            if trimmed.isEmpty {
-                rewritten = String(line)
-            } else if trimmed.hasPrefix("#EXT-X-KEY:") || trimmed.hasPrefix("#EXT-X-SESSION-KEY:") {
-                rewritten = replacingURI(in: trimmed) { _ in keyURI }
-            } else if trimmed.hasPrefix("#EXT-X-MAP:") || trimmed.hasPrefix("#EXT-X-MEDIA:") || trimmed.hasPrefix("#EXT-X-I-FRAME-STREAM-INF:") {
-                rewritten = replacingURI(in: trimmed) { withToken($0, token) }
-            } else if trimmed.hasPrefix("#") {
-                rewritten = String(line)
+        for line in PlaylistLines(text) {
+            if line.text.hasPrefix("#EXT-X-KEY:") || line.text.hasPrefix("#EXT-X-SESSION-KEY:") {
+                out += replacingURI(in: line.text) { _ in keyURI }
+            } else if line.text.hasPrefix("#EXT-X-MAP:") || line.text.hasPrefix("#EXT-X-MEDIA:") || line.text.hasPrefix("#EXT-X-I-FRAME-STREAM-INF:") {
+                out += replacingURI(in: line.text) { withToken($0, token) }
+            } else if line.isTag || line.text.isEmpty {
+                out += line.raw
             } else {
-                rewritten = withToken(String(trimmed), token)
+                out += withToken(String(line.text), token)
             }
-            out += rewritten
-            if carriage { out += "\r" }
-            out += "\n"
+            out += line.end
         }
-        out.removeLast()  // split added one line more than there were newlines
         return out
     }
 
-    static func withToken(_ uri: String, _ token: String) -> String {
+    package static func withToken(_ uri: String, _ token: String) -> String {
         uri + (uri.contains("?") ? "&" : "?") + "token=" + token
     }
 
     /// The tag with its `URI="..."` attribute's value replaced.
     private static func replacingURI(in tag: Substring, _ transform: (String) -> String) -> String {
-        guard let start = tag.range(of: "URI=\"") else { return String(tag) }
+        guard let start = tag.firstRange(of: "URI=\"") else { return String(tag) }
         let valueStart = start.upperBound
         guard let end = tag[valueStart...].firstIndex(of: "\"") else { return String(tag) }
         return String(tag[..<valueStart]) + transform(String(tag[valueStart..<end])) + String(tag[end...])
@@ -65,16 +53,15 @@ extension PlaylistRewriter {
     ///   - pathways: the session's edges in steering order (``SessionPathways``).
     ///   - own: this edge's node id: its pathway is the one to use until the steering
     ///     manifest is loaded (the player already reached it).
-    static func steered(
+    package static func steered(
         _ text: String, token: String, content: String, pathways: [(id: String, url: String)], own: String, steeringServer: String
     ) -> String? {
         guard !pathways.isEmpty, pathways.allSatisfy({ isPathwayID($0.id) }) else { return nil }
         var header: [String] = []
         var variants: [(tag: String, uri: String)] = []
         var pendingTag: String?
-        for raw in text.split(omittingEmptySubsequences: true, whereSeparator: \.isNewline) {
-            let line = raw.trimmingCharacters(in: .whitespaces)
-            if line.isEmpty { continue }
+        for scanned in PlaylistLines(text) where !scanned.text.isEmpty {
+            let line = String(scanned.text)
             if line.hasPrefix("#EXT-X-MEDIA:") || line.hasPrefix("#EXT-X-I-FRAME-STREAM-INF:") || line.hasPrefix("#EXT-X-CONTENT-STEERING")
                 || (line.hasPrefix("#EXT-X-SESSION-DATA:") && line.contains("URI="))
             {
@@ -111,7 +98,7 @@ extension PlaylistRewriter {
     }
 
     /// A legal pathway id: 1 or more of `[a-zA-Z0-9._-]` (HLS Content Steering).
-    static func isPathwayID(_ id: String) -> Bool {
+    package static func isPathwayID(_ id: String) -> Bool {
         !id.isEmpty && id.utf8.allSatisfy { byte in
             (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A) || byte == 0x2E || byte == 0x2D || byte == 0x5F
         }

@@ -1,7 +1,6 @@
 import Foundation
+import HLS
 import Testing
-
-@testable import Edge
 
 @Suite("Playlist rewriting for viewers")
 struct PlaylistRewriterTests {
@@ -54,5 +53,22 @@ struct PlaylistRewriterTests {
         #expect(steer(Self.master + "#EXT-X-CONTENT-STEERING:SERVER-URI=\"x\"\n", one) == nil, "steered already")
         #expect(steer("#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\n", one) == nil, "a variant without a URI")
         #expect(steer(Self.master, one) != nil)
+    }
+
+    @Test("CRLF, CR and LF line ends, a byte-order mark and spaces around lines: every reader sees the same lines, and the rewrite keeps each line's end")
+    func lineEnds() throws {
+        let media = "\u{FEFF}#EXTM3U\r\n#EXT-X-TARGETDURATION:4\r#EXT-X-KEY:METHOD=AES-128,URI=\"k\"\r\n  #EXTINF:4,\t\r\n 0.ts \r\n\n#EXT-X-ENDLIST\r\n"
+        let lines = Array(PlaylistLines(media))
+        #expect(lines.map(\.text) == ["#EXTM3U", "#EXT-X-TARGETDURATION:4", "#EXT-X-KEY:METHOD=AES-128,URI=\"k\"", "#EXTINF:4,", "0.ts", "", "#EXT-X-ENDLIST", ""])
+        #expect(lines.map(\.end) == ["\r\n", "\r", "\r\n", "\r\n", "\r\n", "\n", "\r\n", ""])
+        #expect(lines[1].value(of: "#EXT-X-TARGETDURATION") == "4" && lines[1].value(of: "#EXT-X-TARGET") == nil)
+        #expect(PlaylistInfo(parsing: Array(media.utf8)) == PlaylistInfo(isMaster: false, hasEndList: true, targetDuration: 4))
+        let out = PlaylistRewriter.rewrite(media, token: "T", content: "t")
+        #expect(out == "#EXTM3U\r\n#EXT-X-TARGETDURATION:4\r#EXT-X-KEY:METHOD=AES-128,URI=\"/v/t/key?token=T\"\r\n  #EXTINF:4,\t\r\n0.ts?token=T\r\n\n#EXT-X-ENDLIST\r\n")
+        guard case .media(let parsed) = try Playlist.parse(media) else {
+            Issue.record("a media playlist")
+            return
+        }
+        #expect(parsed.segments.map(\.uri) == ["0.ts"] && parsed.targetDuration == 4)
     }
 }
