@@ -21,9 +21,12 @@ import Darwin
 ///   the byte where it stopped.
 /// - Eviction is ``S3FIFOPolicy``, by bytes on disk (body plus header).
 ///
+/// `Annotation` is what the server derives from one version of an object (its headers), kept with
+/// the object so that a hit costs one lookup (``annotate(_:sha256:with:)``).
+///
 /// Run it as a `Service`: fills run in its task group and stop on graceful shutdown.
 /// Thread-safe: one `Mutex` guards the index, the policy and the in-flight fills.
-package final class EdgeCache: Service, Sendable {
+package final class EdgeCache<Annotation: Sendable>: Service, Sendable {
     /// Settings of the cache; every one has a default a small server can live with.
     package struct Configuration: Sendable {
         /// Folder for objects; made if missing.
@@ -58,7 +61,7 @@ package final class EdgeCache: Service, Sendable {
         package var memory: ByteBuffer?
         /// What the server derived from this object version (its headers), kept with it so a hit
         /// costs one lookup; see ``annotate(_:sha256:with:)``.
-        package var annotation: (any Sendable)?
+        package var annotation: Annotation?
         /// Reads served from disk since it was stored: 0, 1, or `.max` once one read it whole for
         /// the hot set.
         var diskReads: UInt8 = 0
@@ -225,7 +228,7 @@ package final class EdgeCache: Service, Sendable {
     }
 
     /// Keeps `value` with the stored object `key` while it is this version (`sha256`).
-    package func annotate(_ key: CacheKey, sha256: String, with value: any Sendable) {
+    package func annotate(_ key: CacheKey, sha256: String, with value: Annotation) {
         state.withLock { state in
             guard state.index[key]?.metadata.sha256 == sha256 else { return }
             state.index[key]?.annotation = value

@@ -8,15 +8,18 @@ import Testing
 
 @testable import EdgeCache
 
+/// The cache as the tests use it: annotations are strings.
+typealias TestCache = EdgeCache<String>
+
 /// Runs a cache over `origins` in `directory` for the body's duration.
 func withCache<T: Sendable>(
     directory: String, origins: [any Origin], capacity: Int = 64 << 20, memory: Int = 0, originDownFor: Duration = .seconds(10),
-    _ body: (EdgeCache) async throws -> T
+    _ body: (TestCache) async throws -> T
 ) async throws -> T {
-    var configuration = EdgeCache.Configuration(directory: directory, capacity: capacity)
+    var configuration = TestCache.Configuration(directory: directory, capacity: capacity)
     configuration.memoryCapacity = memory
     configuration.originDownFor = originDownFor
-    let cache = try EdgeCache(configuration: configuration, origins: origins, logger: Logger(label: "test"))
+    let cache = try TestCache(configuration: configuration, origins: origins, logger: Logger(label: "test"))
     return try await withThrowingTaskGroup(of: Void.self) { group in
         group.addTask { try await cache.run() }
         defer { group.cancelAll() }
@@ -25,7 +28,7 @@ func withCache<T: Sendable>(
 }
 
 /// Reads a whole object through the cache, following a fill if there is one.
-func fetchAll(_ cache: EdgeCache, _ key: CacheKey) async throws -> [UInt8] {
+func fetchAll(_ cache: TestCache, _ key: CacheKey) async throws -> [UInt8] {
     var out: [UInt8] = []
     switch try cache.lookup(key) {
     case .stored(let entry):
@@ -58,6 +61,27 @@ struct EdgeCacheTests {
             #expect(entry.metadata.sha256 == SHA256.hash(data: bytes).hexString)
             #expect(try await fetchAll(cache, key) == bytes)
             #expect(counting.fetches.load(ordering: .relaxed) == 1)
+        }
+    }
+
+    @Test("an annotation is kept with the object version it was made for, and only that one")
+    func annotations() async throws {
+        let origin = TemporaryDirectory("origin")
+        let store = TemporaryDirectory("store")
+        defer { origin.remove(); store.remove() }
+        let bytes = patternBytes(10_000)
+        origin.write("movie/720p/1.ts", bytes)
+        try await withCache(directory: store.path, origins: [FileOrigin(root: origin.path)], memory: 1 << 20) { cache in
+            #expect(try await fetchAll(cache, key) == bytes)
+            cache.annotate(key, sha256: String(repeating: "0", count: 64), with: "another version")
+            guard case .stored(let before) = try cache.lookup(key) else {
+                Issue.record("not stored after the fill")
+                return
+            }
+            #expect(before.annotation == nil)
+            cache.annotate(key, sha256: before.metadata.sha256, with: "headers")
+            guard case .stored(let after) = try cache.lookup(key) else { return }
+            #expect(after.annotation == "headers")
         }
     }
 
@@ -257,7 +281,7 @@ struct EdgeCacheTests {
         try handle.close()
         let empty = TemporaryDirectory("empty-origin")
         defer { empty.remove() }
-        try await withCache(directory: store.path, origins: [FileOrigin(root: empty.path)]) { (cache: EdgeCache) async throws -> Void in
+        try await withCache(directory: store.path, origins: [FileOrigin(root: empty.path)]) { (cache: TestCache) async throws -> Void in
             #expect(cache.statistics.objects == 1)
             #expect(try await fetchAll(cache, key) == bytes)
             await #expect(throws: OriginError.self) { try await fetchAll(cache, second) }

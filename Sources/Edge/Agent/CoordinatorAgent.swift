@@ -29,7 +29,7 @@ struct CoordinatorAgent: Service {
     /// The registration to send; nil until the edge knows its own URL (its listener is up).
     let registration: @Sendable () -> RegistrationRequest?
     let gate: TokenGate
-    let cache: EdgeCache
+    let cache: MediaCache
     /// The client for other edges (hosting copies), with the upstream timeouts.
     let peers: HTTPClient
     let hosted: HostedStore

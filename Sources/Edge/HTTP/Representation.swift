@@ -1,3 +1,4 @@
+import EdgeCache
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -186,3 +187,6 @@ extension HPACKHeaders {
         }
     }
 }
+
+/// The edge's cache: each stored object version keeps its ``Representation``.
+typealias MediaCache = EdgeCache<Representation>

@@ -16,7 +16,7 @@ import Synchronization
 struct EdgeResponder: HTTPResponder {
     typealias Context = BasicRequestContext
 
-    let cache: EdgeCache
+    let cache: MediaCache
     let registry: PrometheusCollectorRegistry
     let logger: Logger
     /// With a coordinator: the playback-token check every media request passes.
@@ -70,7 +70,7 @@ struct EdgeResponder: HTTPResponder {
                 if case .playlist = kind { return nil }
                 guard let token = media.token, gate.allowsRemembered(token, content: key.content) else { return nil }
             }
-            guard let entry = cache.hotEntry(key), var representation = entry.annotation as? Representation, let memory = entry.memory
+            guard let entry = cache.hotEntry(key), var representation = entry.annotation, let memory = entry.memory
             else { return nil }
             representation.memory = memory
             let answer = try representation.answer(to: request) { _, _ in }
@@ -271,7 +271,7 @@ struct EdgeResponder: HTTPResponder {
     /// An object from the cache: stored, or streamed from its fill.
     private func serveStored(_ request: Request, key: CacheKey, kind: MediaKind) async throws(HTTPFailure) -> Response {
         for _ in 0..<3 {
-            let lookup: EdgeCache.Lookup
+            let lookup: MediaCache.Lookup
             do { lookup = try cache.lookup(key) } catch { throw .unavailable("cache: \(error)") }
             switch lookup {
             case .stored(let entry):
@@ -285,9 +285,9 @@ struct EdgeResponder: HTTPResponder {
 
     /// Serves a stored object. Returns nil if it was evicted before its file could be opened
     /// (look it up again): once a response is begun, its bytes are guaranteed.
-    private func respond(_ request: Request, key: CacheKey, kind: MediaKind, entry: EdgeCache.Entry) async throws(HTTPFailure) -> Response? {
+    private func respond(_ request: Request, key: CacheKey, kind: MediaKind, entry: MediaCache.Entry) async throws(HTTPFailure) -> Response? {
         let memory = entry.memory ?? cache.memoryCopy(of: key)
-        var file: EdgeCache.OpenFile?
+        var file: MediaCache.OpenFile?
         if memory == nil {
             do {
                 file = try cache.open(entry, key: key)
@@ -298,7 +298,7 @@ struct EdgeResponder: HTTPResponder {
             }
         }
         var representation: Representation
-        if let known = entry.annotation as? Representation {
+        if let known = entry.annotation {
             representation = known
         } else {
             let metadata = entry.metadata
@@ -363,7 +363,7 @@ struct EdgeResponder: HTTPResponder {
 
     /// A 200 whose length is not known yet: bytes leave as the fill writes them (chunked on
     /// HTTP/1.1, DATA frames on HTTP/2); a fill that fails midway resets the response.
-    static func streaming(_ request: Request, kind: MediaKind, fill: Fill, cache: EdgeCache, lastModified: Int64?) -> Answer {
+    static func streaming(_ request: Request, kind: MediaKind, fill: Fill, cache: MediaCache, lastModified: Int64?) -> Answer {
         var headers = HTTPFields()
         headers[.contentType] = kind.contentType
         headers[.cacheControl] = kind.cacheControl(playlistInfo: nil)
@@ -377,7 +377,7 @@ struct EdgeResponder: HTTPResponder {
     }
 
     /// The playlist's kind (master/VOD/live).
-    private func playlist(key: CacheKey, entry: EdgeCache.Entry, file: EdgeCache.OpenFile?) async throws(HTTPFailure) -> PlaylistInfo {
+    private func playlist(key: CacheKey, entry: MediaCache.Entry, file: MediaCache.OpenFile?) async throws(HTTPFailure) -> PlaylistInfo {
         var whole = ByteBuffer()
         do {
             try await cache.read(entry, key: key, file: file, range: 0..<entry.metadata.length) { whole.writeImmutableBuffer($0) }

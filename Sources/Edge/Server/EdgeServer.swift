@@ -126,7 +126,7 @@ package struct EdgeServer: Sendable {
         }
         if origins.isEmpty { logger.warning("no upstreams configured: every miss will be a 404") }
 
-        var cacheConfiguration = EdgeCache.Configuration(directory: config.cacheDirectory, capacity: config.cacheSize)
+        var cacheConfiguration = MediaCache.Configuration(directory: config.cacheDirectory, capacity: config.cacheSize)
         cacheConfiguration.memoryCapacity = config.cacheMemory
         cacheConfiguration.isKept = { key, body in
             key.fileExtension != "m3u8" || !PlaylistInfo(parsing: body.readableBytesView).isLive
@@ -144,7 +144,7 @@ package struct EdgeServer: Sendable {
             let source = config.transcode.keyDirectory.map { "keys in \($0)" } ?? "keys leased from the coordinator"
             logger.info("transcoding on demand with \(executable) transcode-worker, \(source)")
         }
-        let cache = try EdgeCache(configuration: cacheConfiguration, origins: origins, producer: transcoder, logger: logger)
+        let cache = try MediaCache(configuration: cacheConfiguration, origins: origins, producer: transcoder, logger: logger)
         transcoder?.attach { [cache] key in try await cache.object(key) }
         defer { transcoder?.shutdown() }
         var responder = EdgeResponder(cache: cache, registry: registry, logger: logger)
