@@ -33,30 +33,16 @@ final class EdgeHTTP2Handler: ChannelInboundHandler {
     /// How long a streamed body write may wait for the client before the stream is reset.
     private let stallTimeout: TimeAmount
     private var context: ChannelHandlerContext?
-    /// Streams whose answer is being produced by a task.
-    private var tasks: [HTTP2StreamID: Task<Void, Never>] = [:]
-    /// Streams not yet closed (answered or not): a graceful shutdown waits for them.
-    private var openStreams: Set<HTTP2StreamID> = []
-    private var lastStreamID = HTTP2StreamID.rootStream
-    private var goingAway = false
+    /// Streams, task slots, shutdown and the reset budget.
+    private var state = HTTP2ConnectionState()
     private var needsFlush = false
     private var dateSecond: Int = 0
     private var dateValue = ""
-    /// Streams this side reset lately (a request with a body, a stalled reader): a client that
-    /// makes the edge reset streams faster than ``resetBudget`` allows gets GOAWAY, as a client
-    /// that resets them itself does from NIOHTTP2.
-    private var resetsInWindow = 0
-    private var resetWindowStart = NIODeadline.now()
-    static let resetBudget = (count: 200, window: TimeAmount.seconds(30))
     /// Body bytes waiting to go out, paced by a per-connection byte budget.
     private var outbound = OutboundSchedule()
     private var stallCheck: Scheduled<Void>?
     /// Bytes of small answers written without tracking since the last read burst ended.
     private var untrackedInBurst = 0
-    /// Requests waiting for one of the connection's ``maxTasks`` task slots, in arrival order.
-    private var deferred = CircularBuffer<(streamID: HTTP2StreamID, request: HTTPRequest)>()
-    /// Answers produced in tasks at once on one connection; each may hold a file open.
-    static let maxTasks = 16
 
     init(responder: EdgeResponder, logger: Logger, stallTimeout: TimeAmount) {
         self.responder = responder
@@ -68,9 +54,7 @@ final class EdgeHTTP2Handler: ChannelInboundHandler {
 
     func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
-        for task in tasks.values { task.cancel() }
-        tasks.removeAll()
-        deferred.removeAll()
+        for task in state.removeAll() { task.cancel() }
         stallCheck?.cancel()
         stallCheck = nil
     }
@@ -79,12 +63,10 @@ final class EdgeHTTP2Handler: ChannelInboundHandler {
         let frame = unwrapInboundIn(data)
         switch frame.payload {
         case .headers(let headers):
-            guard !goingAway else {
+            guard state.requestArrived(frame.streamID) == .serve else {
                 write(HTTP2Frame(streamID: frame.streamID, payload: .rstStream(.refusedStream)), context: context)
                 return
             }
-            lastStreamID = max(lastStreamID, frame.streamID)
-            openStreams.insert(frame.streamID)
             receivedRequest(headers.headers, endStream: headers.endStream, streamID: frame.streamID, context: context)
         case .rstStream:
             endTask(frame.streamID)
@@ -101,10 +83,9 @@ final class EdgeHTTP2Handler: ChannelInboundHandler {
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if let closed = event as? StreamClosedEvent {
-            endTask(closed.streamID)
+            let release = state.streamClosed(closed.streamID)
             for promise in outbound.remove(closed.streamID) { promise.fail(ChannelError.ioOnClosedChannel) }
-            openStreams.remove(closed.streamID)
-            if goingAway && openStreams.isEmpty { context.close(promise: nil) }
+            perform(release, context: context)
         } else if case ChannelEvent.inputClosed = event {
             // The client will send nothing more: answers could still go out, but the streams it
             // opened cannot be completed by it either; close rather than hold the descriptor.
@@ -113,7 +94,7 @@ final class EdgeHTTP2Handler: ChannelInboundHandler {
             // No traffic either way for the idle timeout, no body being produced and none
             // waiting to go out: the connection is idle. (Streams whose client stopped reading
             // are reset by the stall check first, so the client learns which ones failed.)
-            if tasks.isEmpty && outbound.isEmpty { context.close(promise: nil) }
+            if state.idleCloses(outboundEmpty: outbound.isEmpty) { context.close(promise: nil) }
         } else {
             context.fireUserInboundEventTriggered(event)
         }
@@ -131,11 +112,10 @@ final class EdgeHTTP2Handler: ChannelInboundHandler {
 
     /// Stops taking new streams (GOAWAY) and closes once the streams in progress are answered.
     func shutDownGracefully() {
-        guard let context, !goingAway else { return }
-        goingAway = true
-        write(HTTP2Frame(streamID: .rootStream, payload: .goAway(lastStreamID: lastStreamID, errorCode: .noError, opaqueData: nil)), context: context)
+        guard let context, let goAway = state.shutDown() else { return }
+        write(HTTP2Frame(streamID: .rootStream, payload: .goAway(lastStreamID: goAway.lastStreamID, errorCode: .noError, opaqueData: nil)), context: context)
         flushIfNeeded(context: context)
-        if openStreams.isEmpty { context.close(promise: nil) }
+        if goAway.closeNow { context.close(promise: nil) }
     }
 
     // MARK: - Requests
@@ -160,11 +140,7 @@ final class EdgeHTTP2Handler: ChannelInboundHandler {
             send(HTTPFailure.badRequest(message).answer, streamID: streamID, resetAfter: true, context: context)
             return
         }
-        if tasks.count < Self.maxTasks {
-            startTask(streamID: streamID, head: head, context: context)
-        } else {
-            deferred.append((streamID, head))
-        }
+        if state.needsTask(streamID, request: head) { startTask(streamID: streamID, head: head, context: context) }
     }
 
     /// Answers `head` in a task (a miss, a disk read, `/healthz`), whose body writes come back
@@ -175,7 +151,7 @@ final class EdgeHTTP2Handler: ChannelInboundHandler {
         let eventLoop = context.eventLoop
         let requestContext = BasicRequestContext(source: ApplicationRequestContextSource(channel: context.channel, logger: logger))
         let responder = self.responder
-        tasks[streamID] = Task {
+        let task = Task {
             defer { eventLoop.execute { loopBound.value.endTask(streamID) } }
             let response: Response
             do {
@@ -194,20 +170,20 @@ final class EdgeHTTP2Handler: ChannelInboundHandler {
                 eventLoop.execute { loopBound.value.resetStream(streamID) }
             }
         }
+        state.started(streamID, task: task)
     }
 
     /// The task answering `streamID` is done, or its stream is gone: cancel it if it still runs,
     /// and give its slot to the next deferred request.
     private func endTask(_ streamID: HTTP2StreamID) {
-        if let task = tasks.removeValue(forKey: streamID) {
-            task.cancel()
-        } else if let index = deferred.firstIndex(where: { $0.streamID == streamID }) {
-            deferred.remove(at: index)
-        }
         guard let context else { return }
-        while tasks.count < Self.maxTasks, let next = deferred.popFirst() {
-            startTask(streamID: next.streamID, head: next.request, context: context)
-        }
+        perform(state.taskEnded(streamID), context: context)
+    }
+
+    private func perform(_ release: HTTP2ConnectionState.Release, context: ChannelHandlerContext) {
+        release.cancel?.cancel()
+        for next in release.start { startTask(streamID: next.streamID, head: next.request, context: context) }
+        if release.close { context.close(promise: nil) }
     }
 
     private func send(_ answer: Answer, streamID: HTTP2StreamID, resetAfter: Bool, context: ChannelHandlerContext) {
@@ -255,15 +231,12 @@ final class EdgeHTTP2Handler: ChannelInboundHandler {
     /// Counts a stream this side reset; past the budget, the connection goes (GOAWAY
     /// ENHANCE_YOUR_CALM, then closed).
     private func countServerReset(context: ChannelHandlerContext) {
-        let now = NIODeadline.now()
-        if now - resetWindowStart > Self.resetBudget.window {
-            resetWindowStart = now
-            resetsInWindow = 0
-        }
-        resetsInWindow += 1
-        guard resetsInWindow > Self.resetBudget.count else { return }
-        logger.notice("closing an HTTP/2 connection: \(resetsInWindow) streams reset by the edge within \(Self.resetBudget.window)")
-        write(HTTP2Frame(streamID: .rootStream, payload: .goAway(lastStreamID: lastStreamID, errorCode: .enhanceYourCalm, opaqueData: nil)), context: context)
+        guard state.countServerReset(now: .now()) else { return }
+        let budget = HTTP2ConnectionState.resetBudget
+        logger.notice("closing an HTTP/2 connection: \(state.recentResets) streams reset by the edge within \(budget.window)")
+        write(
+            HTTP2Frame(streamID: .rootStream, payload: .goAway(lastStreamID: state.lastStreamID, errorCode: .enhanceYourCalm, opaqueData: nil)),
+            context: context)
         flushIfNeeded(context: context)
         context.close(promise: nil)
     }
@@ -334,7 +307,7 @@ final class EdgeHTTP2Handler: ChannelInboundHandler {
         guard let context else { return }
         for streamID in outbound.stalled(olderThan: .now() - stallTimeout) {
             logger.notice("resetting HTTP/2 stream \(streamID): the client read nothing for \(stallTimeout)")
-            tasks.removeValue(forKey: streamID)
+            _ = state.taskAbandoned(streamID)
             for promise in outbound.remove(streamID) { promise.fail(ChannelError.ioOnClosedChannel) }
             write(HTTP2Frame(streamID: streamID, payload: .rstStream(.cancel)), context: context)
             countServerReset(context: context)
@@ -344,7 +317,7 @@ final class EdgeHTTP2Handler: ChannelInboundHandler {
     }
 
     fileprivate func resetStream(_ streamID: HTTP2StreamID) {
-        guard let context, tasks.removeValue(forKey: streamID) != nil else { return }
+        guard let context, state.taskAbandoned(streamID) else { return }
         for promise in outbound.remove(streamID) { promise.fail(ChannelError.ioOnClosedChannel) }
         context.writeAndFlush(wrapOutboundOut(HTTP2Frame(streamID: streamID, payload: .rstStream(.internalError))), promise: nil)
     }
