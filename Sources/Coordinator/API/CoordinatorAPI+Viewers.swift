@@ -17,8 +17,9 @@ extension CoordinatorAPI {
     ///   node ids.
     /// - `GET /v1/pathways/{content}?token=T`: the same edges with their URLs, for the edge that
     ///   writes the session's master playlist with a variant set per pathway.
-    func addViewerRoutes(to router: Router<CoordinatorContext>) {
-        router.get("watch/:content") { request, context in
+    func viewerRoutes() -> RouteCollection<CoordinatorContext> {
+        let routes = RouteCollection(context: CoordinatorContext.self)
+        routes.get("watch/:content") { request, context in
             let content = context.parameters.get("content") ?? ""
             var headers: HTTPFields = [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"]
             headers[.contentSecurityPolicy] = WatchPage.securityPolicy
@@ -35,56 +36,49 @@ extension CoordinatorAPI {
             let page = WatchPage.html(content: content, manifest: manifest)
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: page)))
         }
-        router.post("v1/viewer-events") { request, context in
-            try await answer {
-                let body = try await Self.body(request, limit: 4096)
-                let event: ViewerEvent
-                do { event = try StrictJSON.decode(ViewerEvent.self, from: body, limit: 4096) } catch { throw APIError(.badRequest, "\(error)") }
-                guard event.kind == nil || event.kind == "edge-failed" else {
-                    throw APIError(.badRequest, "kind must be edge-failed (the only event players report)")
-                }
-                guard let token = event.token ?? Self.bearer(request), !token.isEmpty else {
-                    throw APIError(.unauthorized, "a playback token is required (\"token\" in the body, or Authorization: Bearer)")
-                }
-                let claims = try await viewerToken(token)
-                guard Identifier.isValid(event.edge), event.edge.count <= 64 else { throw APIError(.badRequest, "edge must be a node id") }
-                let reason = event.reason.trimmingCharacters(in: .whitespacesAndNewlines)
-                guard !reason.isEmpty, reason.count <= 200 else { throw APIError(.badRequest, "reason must be 1 to 200 characters") }
-                if let position = event.position, !(position.isFinite && position >= 0) { throw APIError(.badRequest, "position must be seconds, not negative") }
-                let remembered = viewers.session(claims.session)
-                if let remembered, !remembered.edges.contains(event.edge) {
-                    throw APIError(.badRequest, "edge \(event.edge) was not in this session's route answer")
-                }
-                if remembered == nil, registry.known(event.edge) == nil { throw APIError(.notFound, "no edge \(event.edge)") }
-                let now = Int64(Date().timeIntervalSince1970)
-                let counted = viewers.reportFailure(session: claims.session, content: claims.content, edge: event.edge, reason: reason, now: now)
-                let reports = viewers.reports(for: event.edge, now: now)
-                return try Self.encode(
-                    ViewerEventAnswer(
-                        session: claims.session, edge: event.edge, counted: counted, recentFailures: reports.recent,
-                        suspect: reports.recent >= viewers.policy.suspectSessions),
-                    status: .accepted)
+        routes.post("v1/viewer-events") { request, context in
+            let event: ViewerEvent = try await Self.decode(request, limit: 4096)
+            guard event.kind == nil || event.kind == "edge-failed" else {
+                throw APIError(.badRequest, "kind must be edge-failed (the only event players report)")
             }
-        }
-        router.get("v1/steering/:content") { request, context in
-            try await answer {
-                let (content, token, claims) = try await steeringRequest(request, context: context)
-                let pathways = try pathways(session: claims.session, content: content, request: request, context: context)
-                var reload = URLComponents()
-                reload.path = "/v1/steering/\(content)"
-                reload.queryItems = [URLQueryItem(name: "token", value: token)]
-                let manifest = SteeringManifest(
-                    version: 1, ttl: steeringTTL, reloadURI: reload.string ?? "", pathwayPriority: pathways.map(\.id))
-                return try Self.encode(manifest)
+            guard let token = event.token ?? Self.bearer(request), !token.isEmpty else {
+                throw APIError(.unauthorized, "a playback token is required (\"token\" in the body, or Authorization: Bearer)")
             }
-        }
-        router.get("v1/pathways/:content") { request, context in
-            try await answer {
-                let (content, _, claims) = try await steeringRequest(request, context: context)
-                let pathways = try pathways(session: claims.session, content: content, request: request, context: context)
-                return try Self.encode(SessionPathways(session: claims.session, pathways: pathways))
+            let claims = try await viewerToken(token)
+            guard Identifier.isValid(event.edge), event.edge.count <= 64 else { throw APIError(.badRequest, "edge must be a node id") }
+            let reason = event.reason.trimmingCharacters(in: .whitespacesAndNewlines)
+            guard !reason.isEmpty, reason.count <= 200 else { throw APIError(.badRequest, "reason must be 1 to 200 characters") }
+            if let position = event.position, !(position.isFinite && position >= 0) { throw APIError(.badRequest, "position must be seconds, not negative") }
+            let remembered = viewers.session(claims.session)
+            if let remembered, !remembered.edges.contains(event.edge) {
+                throw APIError(.badRequest, "edge \(event.edge) was not in this session's route answer")
             }
+            if remembered == nil, registry.known(event.edge) == nil { throw APIError(.notFound, "no edge \(event.edge)") }
+            let now = Int64(Date().timeIntervalSince1970)
+            let counted = viewers.reportFailure(session: claims.session, content: claims.content, edge: event.edge, reason: reason, now: now)
+            let reports = viewers.reports(for: event.edge, now: now)
+            return try Self.encode(
+                ViewerEventAnswer(
+                    session: claims.session, edge: event.edge, counted: counted, recentFailures: reports.recent,
+                    suspect: reports.recent >= viewers.policy.suspectSessions),
+                status: .accepted)
         }
+        routes.get("v1/steering/:content") { request, context in
+            let (content, token, claims) = try await steeringRequest(request, context: context)
+            let pathways = try pathways(session: claims.session, content: content, request: request, context: context)
+            var reload = URLComponents()
+            reload.path = "/v1/steering/\(content)"
+            reload.queryItems = [URLQueryItem(name: "token", value: token)]
+            let manifest = SteeringManifest(
+                version: 1, ttl: steeringTTL, reloadURI: reload.string ?? "", pathwayPriority: pathways.map(\.id))
+            return try Self.encode(manifest)
+        }
+        routes.get("v1/pathways/:content") { request, context in
+            let (content, _, claims) = try await steeringRequest(request, context: context)
+            let pathways = try pathways(session: claims.session, content: content, request: request, context: context)
+            return try Self.encode(SessionPathways(session: claims.session, pathways: pathways))
+        }
+        return routes
     }
 
     /// Seconds a player keeps a steering manifest before it reloads it.
