@@ -4,7 +4,8 @@ import Foundation
 import Synchronization
 
 /// The coordinator's view of its miners: registration and heartbeats (signed by each node's
-/// key, replays refused), the staking ledger, and the route table built from both.
+/// key, replays refused), and the route table built from them and the stake ledger
+/// (``StakeLedger``): a change of stake changes routability here.
 ///
 /// The store is the truth; the route table is rebuilt from it by ``reload()`` (at start, and
 /// periodically when several coordinators share a database) and kept current by this
@@ -13,12 +14,13 @@ import Synchronization
 package final class Registry: Sendable {
     package let store: any NodeStore & LedgerStore
     package let policy: RoutingPolicy
+    /// Every node's stake.
+    package let ledger: StakeLedger
     private let now: @Sendable () -> Int64
 
     private struct State {
         var table: RouteTable
         var nodes: [String: NodeRecord] = [:]
-        var stakes: [String: StakeBalance] = [:]
         /// Nodes suspended from every task, with the reason (a poor proof-of-retrievability record).
         var suspended: [String: String] = [:]
     }
@@ -31,6 +33,7 @@ package final class Registry: Sendable {
     ) {
         self.store = store
         self.policy = policy
+        ledger = StakeLedger(store: store)
         self.now = now
         state = Mutex(State(table: RouteTable(bandKilometres: bandKilometres)))
     }
@@ -38,22 +41,14 @@ package final class Registry: Sendable {
     /// Rebuilds everything from the store.
     package func reload() async throws {
         let nodes = try await store.nodes()
-        let events = try await store.ledger(node: nil)
-        var stakes: [String: StakeBalance] = [:]
-        for event in events {
-            do {
-                try stakes[event.node, default: StakeBalance()].apply(event)
-            } catch {
-                throw StoreFailure.corrupt("ledger entry \(event.sequence ?? -1) for \(event.node): \(error)")
-            }
-        }
+        try await ledger.reload()
         let time = now()
         state.withLock { state in
             var table = RouteTable(bandKilometres: state.table.bandKilometres)
             for node in nodes {
-                table.upsert(Self.edge(node, routable: refusal(node, stake: stakes[node.id] ?? StakeBalance(), now: time, suspended: state.suspended) == nil))
+                table.upsert(Self.edge(node, routable: refusal(node, now: time, suspended: state.suspended) == nil))
             }
-            state = State(table: table, nodes: Dictionary(uniqueKeysWithValues: nodes.map { ($0.id, $0) }), stakes: stakes, suspended: state.suspended)
+            state = State(table: table, nodes: Dictionary(uniqueKeysWithValues: nodes.map { ($0.id, $0) }), suspended: state.suspended)
         }
     }
 
@@ -62,7 +57,7 @@ package final class Registry: Sendable {
         let time = time ?? now()
         state.withLock { state in
             for node in state.nodes.values {
-                let routable = refusal(node, stake: state.stakes[node.id] ?? StakeBalance(), now: time, suspended: state.suspended) == nil
+                let routable = refusal(node, now: time, suspended: state.suspended) == nil
                 if state.table.edge(node.id)?.routable != routable { state.table.setRoutable(node.id, routable) }
             }
         }
@@ -105,7 +100,7 @@ package final class Registry: Sendable {
             request.diskGB >= 0, request.diskGB < 1e9
         else { throw RegistryError.badRequest("cores, ramGB, mbps and diskGB must be positive and plausible") }
         if let short = deviceClass.shortfall(request) { throw RegistryError.refused(short) }
-        let stake = try await stake(of: verified.node)
+        let stake = try await ledger.balance(of: verified.node)
         if let short = deviceClass.stakeShortfall(bonded: stake.bonded) { throw RegistryError.refused(short) }
         if stake.slashed > 0 { throw RegistryError.refused("node \(verified.node) has been slashed and may not register") }
 
@@ -137,7 +132,7 @@ package final class Registry: Sendable {
         node.load = request.load
         node.freeCache = request.freeCacheBytes
         node.healthy = request.healthy
-        return remember(node, stake: try await stake(of: node.id), at: time)
+        return remember(node, stake: try await ledger.balance(of: node.id), at: time)
     }
 
     /// The registered node that signed a `POST` to `path` (see ``SignedRequest``).
@@ -157,16 +152,12 @@ package final class Registry: Sendable {
     }
 
     /// Appends a ledger event (from the admin API, or the coordinator's own slashing) if the
-    /// staking rules allow it, and returns the node's new balance.
+    /// staking rules allow it (``StakeLedger/record(_:)``), and routes the node by its new
+    /// balance.
     package func record(_ event: LedgerEvent) async throws -> StakeBalance {
-        guard Identifier.isValid(event.node) || event.node.count == 32 else { throw RegistryError.badRequest("node id '\(event.node.prefix(64))' is not valid") }
-        guard !event.reason.isEmpty, event.reason.count <= 500 else { throw RegistryError.badRequest("a reason of 1 to 500 characters is required") }
-        var balance = try await stake(of: event.node)
-        do { try balance.apply(event) } catch { throw RegistryError.refused("\(error)") }
-        _ = try await store.append(event)
+        let balance = try await ledger.record(event)
         let time = now()
         state.withLock { state in
-            state.stakes[event.node] = balance
             if let node = state.nodes[event.node] {
                 state.table.setRoutable(node.id, refusal(node, stake: balance, now: time, suspended: state.suspended) == nil)
             }
@@ -190,7 +181,7 @@ package final class Registry: Sendable {
     package func candidates(for task: DeviceClass.Task, now time: Int64? = nil) -> [HostingPolicy.Candidate] {
         let time = time ?? now()
         return state.withLock { state in
-            state.nodes.values.filter { refusal($0, stake: state.stakes[$0.id] ?? StakeBalance(), now: time, for: task, suspended: state.suspended) == nil }
+            state.nodes.values.filter { refusal($0, now: time, for: task, suspended: state.suspended) == nil }
                 .sorted { $0.id < $1.id }
                 .map { HostingPolicy.Candidate(id: $0.id, location: GeoPoint(latitude: $0.latitude, longitude: $0.longitude), capacity: Self.capacity($0)) }
         }
@@ -200,7 +191,7 @@ package final class Registry: Sendable {
     package func eligible(_ id: String, for task: DeviceClass.Task) -> NodeRecord? {
         let time = now()
         return state.withLock { state in
-            guard let node = state.nodes[id], refusal(node, stake: state.stakes[id] ?? StakeBalance(), now: time, for: task, suspended: state.suspended) == nil
+            guard let node = state.nodes[id], refusal(node, now: time, for: task, suspended: state.suspended) == nil
             else { return nil }
             return node
         }
@@ -211,10 +202,9 @@ package final class Registry: Sendable {
     /// - Returns: the amount taken, or nil when nothing was.
     @discardableResult
     package func slash(_ node: String, fraction: Double, reason: String, evidence: String) async throws -> Int64? {
-        guard !isSlashed(node), let record = known(node), let deviceClass = DeviceClass.named(record.deviceClass) else { return nil }
-        let bonded = try await stake(of: node).bonded
-        guard bonded > 0 else { return nil }
-        let amount = min(bonded, max(1, Int64(Double(deviceClass.stake) * fraction)))
+        guard let record = known(node), let deviceClass = DeviceClass.named(record.deviceClass),
+            let amount = try await ledger.slashAmount(node, classStake: deviceClass.stake, fraction: fraction)
+        else { return nil }
         _ = try await self.record(LedgerEvent(node: node, kind: .slash, amount: amount, reason: reason, evidence: evidence, at: now()))
         return amount
     }
@@ -226,20 +216,21 @@ package final class Registry: Sendable {
             guard state.suspended[id] != reason else { return }
             state.suspended[id] = reason
             if let node = state.nodes[id] {
-                state.table.setRoutable(id, refusal(node, stake: state.stakes[id] ?? StakeBalance(), now: time, suspended: state.suspended) == nil)
+                state.table.setRoutable(id, refusal(node, now: time, suspended: state.suspended) == nil)
             }
         }
     }
 
-    /// Why `node` may not take `task` now: the routing policy's reason, or its suspension.
+    /// Why `node` may not take `task` now: the routing policy's reason (given `stake`, or its
+    /// stake as the ledger remembers it), or its suspension.
     private func refusal(
-        _ node: NodeRecord, stake: StakeBalance, now time: Int64, for task: DeviceClass.Task = .delivery, suspended: [String: String]
+        _ node: NodeRecord, stake: StakeBalance? = nil, now time: Int64, for task: DeviceClass.Task = .delivery, suspended: [String: String]
     ) -> String? {
-        policy.refusal(node, stake: stake, now: time, for: task) ?? suspended[node.id]
+        policy.refusal(node, stake: stake ?? ledger.remembered(node.id), now: time, for: task) ?? suspended[node.id]
     }
 
     /// True when the node's stake has been slashed (as this coordinator knows the ledger).
-    package func isSlashed(_ id: String) -> Bool { state.withLock { ($0.stakes[id]?.slashed ?? 0) > 0 } }
+    package func isSlashed(_ id: String) -> Bool { ledger.isSlashed(id) }
 
     /// A node as this coordinator knows it (no store read).
     package func known(_ id: String) -> NodeRecord? { state.withLock { $0.nodes[id] } }
@@ -247,7 +238,7 @@ package final class Registry: Sendable {
     /// A node's registration, stake and whether (or why not) it is routed to.
     package func status(of id: String) async throws -> NodeStatus? {
         guard let node = try await node(id) else { return nil }
-        let stake = try await stake(of: id)
+        let stake = try await ledger.balance(of: id)
         return NodeStatus(node: node, stake: stake, refusal: refusal(node, stake: stake, now: now(), suspended: state.withLock { $0.suspended }))
     }
 
@@ -275,21 +266,11 @@ package final class Registry: Sendable {
         return verified
     }
 
-    /// The node's stake, from the ledger in the store (the truth when coordinators share it).
-    private func stake(of node: String) async throws -> StakeBalance {
-        do {
-            return try StakeBalance.replay(try await store.ledger(node: node))
-        } catch let error as StakeError {
-            throw StoreFailure.corrupt("the ledger of \(node) breaks the staking rules: \(error)")
-        }
-    }
-
     private func remember(_ node: NodeRecord, stake: StakeBalance, at time: Int64) -> NodeStatus {
         let suspended = state.withLock { $0.suspended }
         let refusal = self.refusal(node, stake: stake, now: time, suspended: suspended)
         state.withLock { state in
             state.nodes[node.id] = node
-            state.stakes[node.id] = stake
             state.table.upsert(Self.edge(node, routable: refusal == nil))
         }
         return NodeStatus(node: node, stake: stake, refusal: refusal)
