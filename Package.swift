@@ -84,6 +84,14 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "Recurring",
+            dependencies: [
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "ServerGuards",
             dependencies: [
                 .product(name: "DequeModule", package: "swift-collections"),
@@ -100,6 +108,7 @@ let package = Package(
         .target(
             name: "Edge",
             dependencies: [
+                "Recurring",
                 "EdgeCache",
                 "ServerGuards",
                 "HLS",
@@ -134,6 +143,7 @@ let package = Package(
         .target(
             name: "Coordinator",
             dependencies: [
+                "Recurring",
                 "Ed25519",
                 "DePINProtocol",
                 "ServerGuards",
@@ -206,6 +216,11 @@ let package = Package(
         .testTarget(
             name: "HLSTests",
             dependencies: ["HLS", "TestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "RecurringTests",
+            dependencies: ["Recurring", .product(name: "Logging", package: "swift-log"), .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -124,12 +124,9 @@ package struct CoordinatorServer {
             viewers: ViewerSessions(policy: configuration.viewers), corsOrigins: configuration.corsOrigins, rateLimit: configuration.rateLimit)
         // A SQLite file has one coordinator, which already knows every change: no reloads.
         let shared = !configuration.database.hasPrefix("sqlite:")
-        var services: [any Service] = [
-            Refresher(
-                registry: registry, board: board, challenger: challenger, prober: prober, auditor: auditor, epochs: epochBook,
-                challengeInterval: configuration.challengeInterval,
-                reloadInterval: shared ? configuration.reloadInterval : .infinity, logger: logger)
-        ]
+        var services = CoordinatorDuties.services(
+            registry: registry, board: board, challenger: challenger, prober: prober, auditor: auditor, epochs: epochBook,
+            challengeInterval: configuration.challengeInterval, reloadInterval: shared ? configuration.reloadInterval : nil, logger: logger)
         let idle = TimeAmount.milliseconds(Int64(configuration.idleTimeout * 1000))
         // One budget for both listeners: past it new connections are closed at once, and the
         // descriptors left keep the database, the key store and outgoing probes working.
@@ -177,74 +174,5 @@ package struct CoordinatorServer {
         }
         try? await client.shutdown()
         try await store.close()
-    }
-}
-
-/// Re-evaluates routability every second; reloads from the store every `reloadInterval`;
-/// repairs hosting (replication factor, lost hosts) every ``repairInterval`` seconds; runs a
-/// proof-of-retrievability round every `challengeInterval` seconds.
-struct Refresher: Service {
-    let registry: Registry
-    let board: TaskBoard
-    let challenger: Challenger
-    let prober: CapacityProber
-    let auditor: TranscodeAuditor
-    let epochs: EpochBook
-    let challengeInterval: Int
-    let reloadInterval: Double
-    let logger: Logger
-
-    static let repairInterval = 5
-
-    func run() async throws {
-        var sinceReload = 0.0
-        var sinceRepair = 0
-        var sinceChallenge = 0
-        while !Task.isCancelled && !Task.isShuttingDownGracefully {
-            do {
-                try await Task.sleep(for: .seconds(1))
-            } catch {
-                return
-            }
-            sinceReload += 1
-            if sinceReload >= reloadInterval {
-                sinceReload = 0
-                do { try await registry.reload() } catch { logger.warning("reload from the store failed: \(error)") }
-            } else {
-                registry.refresh()
-            }
-            do {
-                for probe in try await prober.round() { logger.debug("capacity probe \(probe.id) sent to \(probe.node): \(probe.parts) parts") }
-            } catch {
-                logger.warning("capacity probe round failed: \(error)")
-            }
-            sinceChallenge += 1
-            if challengeInterval > 0 && sinceChallenge >= challengeInterval {
-                sinceChallenge = 0
-                do {
-                    let issued = try await challenger.round()
-                    if !issued.isEmpty { logger.debug("issued \(issued.count) proof-of-retrievability challenges") }
-                    try await auditor.round()
-                } catch {
-                    logger.warning("challenge round failed: \(error)")
-                }
-            }
-            sinceRepair += 1
-            if sinceRepair >= Self.repairInterval {
-                sinceRepair = 0
-                do {
-                    for task in try await board.repair() { logger.info("title \(task.content): new host \(task.node) (replication)") }
-                } catch {
-                    logger.warning("hosting repair failed: \(error)")
-                }
-                do {
-                    for report in try await epochs.settleDue() {
-                        logger.info("epoch \(report.epoch) settled: pool \(report.pool), \(report.payouts.count) miners paid, \(report.carryOut) carried, root \(report.root)")
-                    }
-                } catch {
-                    logger.warning("epoch settlement failed: \(error)")
-                }
-            }
-        }
     }
 }

@@ -1,5 +1,6 @@
 import DePINProtocol
 import Foundation
+import Recurring
 import Synchronization
 
 /// What the coordinator has told this edge to do, as its task polls last said: per title, the
@@ -21,6 +22,8 @@ package final class Assignments: Sendable {
         var reported: Set<String> = []
     }
     private let state = Mutex(State())
+    /// Signalled when a title is ready to report, and when a title to copy may have sources.
+    private let reportsReady = Wakeup(), copiesReady = Wakeup()
     /// Asks the coordinator for this edge's tasks at once (set by the agent).
     private let refresher = Mutex<(@Sendable () async -> Void)?>(nil)
     /// When each title last caused a refresh (seconds, monotonic).
@@ -65,7 +68,18 @@ package final class Assignments: Sendable {
                 }
             }
         }
+        if hasReports { reportsReady.signal() }
+        copiesReady.signal()
     }
+
+    /// Returns once a title is ready to report (or the task is cancelled).
+    package func waitForReports() async {
+        while !hasReports && !Task.isCancelled { await reportsReady.wait() }
+    }
+
+    /// Returns after the next poll's answer, which may name titles to copy or their sources (or
+    /// when the task is cancelled).
+    package func waitForCopies() async { await copiesReady.wait() }
 
     /// Where to fill `content` from, nearest host first; nil when no host is known.
     package func sources(for content: String) -> Sources? { state.withLock { $0.sources[content] } }
@@ -85,6 +99,7 @@ package final class Assignments: Sendable {
             state.toCopy.removeAll { $0 == content }
             if !state.reported.contains(content) { state.toReport.insert(content) }
         }
+        if hasReports { reportsReady.signal() }
     }
 
     /// A copy failed: try it again on the next poll's answer.

@@ -172,7 +172,7 @@ package struct EdgeServer: Sendable {
             let facts = MachineFacts.measure(cacheDirectory: config.cacheDirectory)
             let publicKey = identity.publicKey.rawRepresentation.base64EncodedString()
             services.append(
-                CoordinatorAgent(
+                contentsOf: CoordinatorAgent(
                     link: coordinated.link,
                     registration: { [config] in
                         guard let url = ownURL.withLock({ $0 }) else { return nil }
@@ -185,7 +185,8 @@ package struct EdgeServer: Sendable {
                     gate: gate, cache: cache, peers: client, hosted: coordinated.hosted, assignments: coordinated.assignments, ledger: ledger, tally: tally,
                     journal: coordinated.journal,
                     keyFile: config.cacheDirectory + "/coordinator.pub", logger: logger,
-                    claimInterval: .milliseconds(Int64(config.claimInterval * 1000))))
+                    claimInterval: .milliseconds(Int64(config.claimInterval * 1000))
+                ).services())
             logger.info("node \(identity.id): registering with \(coordinated.link.base); media needs playback tokens")
         }
 
