@@ -66,7 +66,7 @@ struct ReceiptsCommand: AsyncParsableCommand {
                 let base = coordinator.hasSuffix("/") ? String(coordinator.dropLast()) : coordinator
                 guard let url = URL(string: base + "/v1/keys/coordinator") else { throw ValidationError("--coordinator must be a URL") }
                 let answer = try await RouteClient.get(url)
-                raw = (try? JSONSerialization.jsonObject(with: answer.body) as? [String: Any])?["publicKey"].flatMap { $0 as? String }.flatMap { Data(base64Encoded: $0) }
+                raw = CoordinatorKey.decode(answer.body)?.rawKey
             } else {
                 throw ValidationError("give --key or --coordinator")
             }

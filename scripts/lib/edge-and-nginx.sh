@@ -4,8 +4,13 @@
 # and nginx's files are in the page cache. Sets work, edge_pid, nginx_pid, edge_url, nginx_url;
 # the caller's EXIT trap runs cleanup. nginx_peak_rss prints nginx's master+workers peak in MiB.
 bash scripts/setup >/dev/null
-swift build -c release --product depin 2>&1 | { grep -v "unhandled; explicitly declare" || true; } | tail -n 1
-depin="$PWD/.build/release/depin"
+# DEPIN_BIN: run that binary instead of building this tree's (scripts/bench-compare sets it).
+if [[ -n "${DEPIN_BIN:-}" ]]; then
+  depin="$DEPIN_BIN"
+else
+  swift build -c release --product depin 2>&1 | { grep -v "unhandled; explicitly declare" || true; } | tail -n 1
+  depin="$PWD/.build/release/depin"
+fi
 
 work="$(mktemp -d /tmp/depin-bench-edge.XXXXXX)"
 edge_pid=""; nginx_pid=""

@@ -78,11 +78,7 @@ extension CoordinatorAPI {
                 body: ResponseBody(byteBuffer: ByteBuffer(bytes: key)))
         }
         routes.get("v1/keys/coordinator") { _, _ in
-            let key = vault.identity.publicKey.rawRepresentation
-            return try Self.encode(CoordinatorKey(
-                id: vault.identity.id, publicKey: key.base64EncodedString(), kty: "OKP", crv: "Ed25519", alg: "EdDSA",
-                x: key.base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-                    .replacingOccurrences(of: "=", with: "")))
+            try Self.encode(CoordinatorKey(id: vault.identity.id, publicKey: vault.identity.publicKey.rawRepresentation))
         }
         return routes
     }

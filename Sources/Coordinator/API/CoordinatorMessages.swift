@@ -70,14 +70,6 @@ struct StakeView: Codable {
 
 /// `GET /v1/keys/coordinator`: the public key edges verify tokens and receipts with (also as
 /// a JWK's fields).
-struct CoordinatorKey: Codable {
-    var id: String
-    var publicKey: String
-    var kty: String
-    var crv: String
-    var alg: String
-    var x: String
-}
 
 /// `POST /v1/admin/revenue`.
 struct RevenueRequest: Codable, KnownFields {

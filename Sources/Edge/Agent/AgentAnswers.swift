@@ -62,10 +62,7 @@ extension CoordinatorAgent {
     func fetchKey() async throws {
         let response = try await link.client.execute(HTTPClientRequest(url: link.base + "/v1/keys/coordinator"), timeout: .seconds(5))
         let body = try await response.body.collect(upTo: 64 * 1024)
-        guard response.status == .ok,
-            let json = try JSONSerialization.jsonObject(with: Data(body.readableBytesView)) as? [String: Any],
-            let key = (json["publicKey"] as? String).flatMap({ Data(base64Encoded: $0) }), key.count == 32
-        else { throw AgentError(status: Int(response.status.code), message: "no coordinator key at \(link.base)/v1/keys/coordinator") }
+        guard response.status == .ok, let key = CoordinatorKey.decode(Data(body.readableBytesView))?.rawKey else { throw AgentError(status: Int(response.status.code), message: "no coordinator key at \(link.base)/v1/keys/coordinator") }
         try await gate.install(publicKey: key)
         let temporary = keyFile + ".tmp"
         if FileManager.default.createFile(atPath: temporary, contents: key) { rename(temporary, keyFile) }

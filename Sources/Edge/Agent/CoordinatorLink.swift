@@ -31,9 +31,7 @@ struct CoordinatorLink: Sendable {
         let response = try await client.execute(request, timeout: timeout)
         let answer = try await response.body.collect(upTo: 4 << 20)
         guard (200..<300).contains(Int(response.status.code)) else {
-            let text = String(buffer: answer).trimmingCharacters(in: .whitespacesAndNewlines)
-            let reason = (try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])?["error"] as? String ?? text
-            throw AgentError(status: Int(response.status.code), message: reason)
+            throw AgentError(status: Int(response.status.code), message: ErrorAnswer.reason(in: answer.readableBytesView))
         }
         return answer
     }

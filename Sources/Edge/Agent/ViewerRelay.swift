@@ -107,8 +107,7 @@ final class ViewerRelay: Sendable {
         let body = try await response.body.collect(upTo: 64 << 10)
         let status = Int(response.status.code)
         guard status == 200 else {
-            let text = String(buffer: body).trimmingCharacters(in: .whitespacesAndNewlines)
-            let reason = (try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])?["error"] as? String ?? text
+            let reason = ErrorAnswer.reason(in: body.readableBytesView)
             let relayed: HTTPResponse.Status = [401, 403, 404].contains(status) ? .init(code: status) : .badGateway
             throw HTTPFailure(status: relayed, message: "the coordinator's \(service) answered \(status): \(reason.prefix(300))")
         }
