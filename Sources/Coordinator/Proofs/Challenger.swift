@@ -160,12 +160,12 @@ package final class Challenger: Sendable {
 
     private func slash(_ node: String, outcomes: [ChallengeRecord], score: Double) async throws {
         let failed = outcomes.filter { $0.outcome != .pass }.suffix(20).map {
-            #"{"challenge":"\#($0.id)","content":"\#($0.content)","segment":\#($0.segment),"chunk":\#($0.chunk),"outcome":"\#($0.outcome?.rawValue ?? "")","issuedAt":\#($0.issuedAt)}"#
+            FailedChallenge(challenge: $0.id, content: $0.content, segment: $0.segment, chunk: $0.chunk, outcome: $0.outcome?.rawValue ?? "", issuedAt: $0.issuedAt)
         }
         try await registry.slash(
             node, fraction: policy.slashFraction,
             reason: String(format: "failed proofs of retrievability: reputation %.2f over %d challenges", score, outcomes.count),
-            evidence: "[" + failed.joined(separator: ",") + "]")
+            evidence: try Evidence.json(failed))
     }
 
     static func describe(_ standing: ReputationPolicy.Standing, score: Double, count: Int, policy: ReputationPolicy) -> String? {

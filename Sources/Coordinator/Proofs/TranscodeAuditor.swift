@@ -178,7 +178,7 @@ package final class TranscodeAuditor: Sendable {
         } else {
             return .undecided(reason: "three edges made three different \(path)")
         }
-        let evidence = #"{"path":"\#(path)","hashes":{"\#(node)":"\#(subject)","\#(second)":"\#(witness)","\#(third)":"\#(referee)"}}"#
+        let evidence = try Evidence.json(DisagreeingOutputs(path: path, hashes: [node: subject, second: witness, third: referee]))
         try await punish(liar, evidence: evidence, path: path)
         return .liar(node: liar, evidence: evidence)
     }
