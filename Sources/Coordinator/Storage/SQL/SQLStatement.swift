@@ -46,6 +46,15 @@ package struct SQLStatement: Sendable, ExpressibleByStringInterpolation {
     package init(stringLiteral: String) { (text, values) = (stringLiteral, []) }
     package init(stringInterpolation: StringInterpolation) { (text, values) = (stringInterpolation.text, stringInterpolation.values) }
 
+    /// The two statements as one text (for a statement built in parts, such as many rows'
+    /// `VALUES`).
+    package static func + (first: SQLStatement, second: SQLStatement) -> SQLStatement {
+        var joined = first
+        joined.text += second.text
+        joined.values += second.values
+        return joined
+    }
+
     /// The text for PostgreSQL: the n-th `?` becomes `$n` (statements here have no `?` of
     /// their own).
     var postgresText: String {

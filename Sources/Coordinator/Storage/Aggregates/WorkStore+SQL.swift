@@ -1,0 +1,124 @@
+import Foundation
+
+/// Capacity probes, written once for both databases.
+extension ProbeStore where Self: SQLDatabase {
+    package func addProbe(_ probe: ProbeRecord) async throws {
+        try await execute(
+            """
+            INSERT INTO probes (\(sql: ProbeRecord.columns))
+            VALUES (\(probe.id), \(probe.node), \(probe.seed), \(probe.parts), \(probe.bits), \(probe.claimedCores), \(probe.issuedAt),
+                    \(probe.deadline), \(probe.deliveredMillis), \(probe.outcome?.rawValue), \(probe.answeredMillis), \(probe.measuredCores))
+            """)
+    }
+
+    package func probe(id: String) async throws -> ProbeRecord? {
+        try await first("SELECT \(sql: ProbeRecord.columns) FROM probes WHERE id = \(id)", ProbeRecord.init(row:))
+    }
+
+    package func openProbes(node: String) async throws -> [ProbeRecord] {
+        try await rows(
+            "SELECT \(sql: ProbeRecord.columns) FROM probes WHERE node_id = \(node) AND outcome IS NULL ORDER BY issued_at, id", ProbeRecord.init(row:))
+    }
+
+    package func deliverProbe(id: String, atMillis: Int64) async throws {
+        try await execute("UPDATE probes SET delivered_ms = \(atMillis) WHERE id = \(id) AND delivered_ms IS NULL")
+    }
+
+    package func settleProbe(id: String, outcome: ProbeRecord.Outcome, answeredMillis: Int64, measuredCores: Double) async throws -> Bool {
+        try await changedRow(
+            """
+            UPDATE probes SET outcome = \(outcome.rawValue), answered_ms = \(answeredMillis), measured_cores = \(measuredCores)
+            WHERE id = \(id) AND outcome IS NULL RETURNING id
+            """)
+    }
+
+    package func expireProbes(deadlineBefore time: Int64) async throws -> [ProbeRecord] {
+        try await rows(
+            """
+            UPDATE probes SET outcome = 'offline', measured_cores = 0 WHERE outcome IS NULL AND deadline < \(time)
+            RETURNING \(sql: ProbeRecord.columns)
+            """, ProbeRecord.init(row:)
+        ).sorted { ($0.issuedAt, $0.id) < ($1.issuedAt, $1.id) }
+    }
+
+    package func settledProbes(node: String, since: Int64) async throws -> [ProbeRecord] {
+        try await rows(
+            """
+            SELECT \(sql: ProbeRecord.columns) FROM probes WHERE node_id = \(node) AND issued_at >= \(since) AND outcome IS NOT NULL
+            ORDER BY issued_at, id
+            """, ProbeRecord.init(row:))
+    }
+}
+
+extension ProbeRecord {
+    static let columns = "id, node_id, seed, parts, bits, claimed_cores, issued_at, deadline, delivered_ms, outcome, answered_ms, measured_cores"
+
+    init(row: any SQLRow) throws {
+        self.init(
+            id: try row.text(0), node: try row.text(1), seed: try row.text(2), parts: try row.int(3), bits: try row.int(4),
+            claimedCores: try row.int(5), issuedAt: try row.integer(6), deadline: try row.integer(7), deliveredMillis: try row.optionalInteger(8),
+            outcome: try row.optionalText(9).flatMap(Outcome.init), answeredMillis: try row.optionalInteger(10), measuredCores: try row.optionalReal(11))
+    }
+}
+
+/// Transcode reports and their audits, written once for both databases.
+extension TranscodeStore where Self: SQLDatabase {
+    package func addTranscodes(_ reports: [TranscodeReport]) async throws -> Int {
+        guard !reports.isEmpty else { return 0 }
+        // One statement for the batch (at most 1,000 reports, 9,000 parameters): all or none.
+        var statement: SQLStatement = "INSERT INTO transcodes (\(sql: TranscodeReport.columns)) VALUES "
+        for (index, report) in reports.enumerated() {
+            statement =
+                statement
+                + """
+                \(sql: index == 0 ? "" : ", ")(\(report.node), \(report.content), \(report.rendition), \(report.segment), \(report.bytes), \
+                \(report.sha256), \(report.reportedAt), \(report.status.rawValue), \(report.decidedAt))
+                """
+        }
+        return try await rows(statement + " ON CONFLICT DO NOTHING RETURNING node_id") { _ in 0 }.count
+    }
+
+    package func transcodes(status: TranscodeReport.Status, limit: Int) async throws -> [TranscodeReport] {
+        try await rows(
+            "SELECT \(sql: TranscodeReport.columns) FROM transcodes WHERE status = \(status.rawValue) ORDER BY reported_at LIMIT \(limit)",
+            TranscodeReport.init(row:))
+    }
+
+    package func decideTranscode(_ report: TranscodeReport, status: TranscodeReport.Status, at: Int64) async throws -> Bool {
+        try await changedRow(
+            """
+            UPDATE transcodes SET status = \(status.rawValue), decided_at = \(at)
+            WHERE node_id = \(report.node) AND content_id = \(report.content) AND rendition = \(report.rendition) AND segment = \(report.segment)
+              AND status = 'sampled'
+            RETURNING node_id
+            """)
+    }
+
+    package func earningTranscodes(decidedFrom from: Int64, to: Int64) async throws -> [TranscodeReport] {
+        try await rows(
+            """
+            SELECT \(sql: TranscodeReport.columns) FROM transcodes WHERE decided_at >= \(from) AND decided_at < \(to) AND status IN ('passed', 'unsampled')
+            ORDER BY node_id, content_id, rendition, segment
+            """, TranscodeReport.init(row:))
+    }
+
+    package func forfeitTranscodes(node: String, since: Int64) async throws -> Int {
+        try await rows(
+            """
+            UPDATE transcodes SET status = 'forfeit' WHERE node_id = \(node) AND (decided_at IS NULL OR decided_at >= \(since)) AND status != 'forfeit'
+            RETURNING node_id
+            """
+        ) { _ in 0 }.count
+    }
+}
+
+extension TranscodeReport {
+    static let columns = "node_id, content_id, rendition, segment, bytes, sha256, reported_at, status, decided_at"
+
+    init(row: any SQLRow) throws {
+        self.init(
+            node: try row.text(0), content: try row.text(1), rendition: try row.text(2), segment: try row.int(3), bytes: try row.integer(4),
+            sha256: try row.text(5), reportedAt: try row.integer(6), status: Status(rawValue: try row.text(7)) ?? .failed,
+            decidedAt: try row.optionalInteger(8))
+    }
+}
