@@ -17,12 +17,9 @@ extension ClaimBook {
         package init() {}
     }
 
-    /// A signed round waiting for its write.
+    /// A round waiting for its write, as the writer holds it (``StateMachine`` keeps its number and
+    /// what it relied on).
     struct Write {
-        var number: Int
-        /// The oldest round in flight when this one was checked: it relied on that one and
-        /// every later one being written.
-        var reliesOn: Int?
         /// What to store, or why the round could not be laid out (it fails as a failed write).
         var save: Result<ClaimsToSave, any Error>
         var sessions: [UInt128: SessionWrite]
@@ -30,19 +27,30 @@ extension ClaimBook {
     }
 
     /// What a round did to one session: its totals after, its claims added, when it was issued.
-    struct SessionWrite {
-        var delivered: Delivered
-        var added: [UInt128]
-        var issued: Int64
+    package struct SessionWrite: Sendable {
+        package var delivered: Delivered
+        package var added: [UInt128]
+        package var issued: Int64
+
+        package init(delivered: Delivered, added: [UInt128], issued: Int64) {
+            self.delivered = delivered
+            self.added = added
+            self.issued = issued
+        }
     }
 
     /// What a session has been delivered: bytes, and by which edges (sorted).
-    struct Delivered: Sendable {
-        var bytes: Int64 = 0
-        var edges: [String] = []
+    package struct Delivered: Sendable, Equatable {
+        package var bytes: Int64 = 0
+        package var edges: [String] = []
+
+        package init(bytes: Int64 = 0, edges: [String] = []) {
+            self.bytes = bytes
+            self.edges = edges
+        }
 
         /// Adds `edge` where it sorts, unless it is there (one array, not three).
-        mutating func add(edge: String) {
+        package mutating func add(edge: String) {
             guard !edges.contains(edge) else { return }
             edges.insert(edge, at: edges.firstIndex { $0 > edge } ?? edges.count)
         }
@@ -70,14 +78,19 @@ extension ClaimBook {
     }
 
     /// A claim in memory: its session's key (the session MAC) and its id, as numbers.
-    struct ClaimKey: Hashable, Sendable {
-        var session: UInt128
-        var id: UInt128
+    package struct ClaimKey: Hashable, Sendable {
+        package var session: UInt128
+        package var id: UInt128
+
+        package init(session: UInt128, id: UInt128) {
+            self.session = session
+            self.id = id
+        }
     }
 
     /// Where a claim of a round in flight is: the round's number and its receipt's index in
     /// the round's signed batch.
-    struct InFlight {
+    struct InFlight: Equatable {
         var round: Int
         var index: Int32
     }
@@ -92,7 +105,7 @@ extension ClaimBook {
 
     /// A claim after the checks that need no store: a reason to refuse it, or when its session
     /// was issued, its key and its receipt's leaf hash.
-    enum Prepared: Sendable {
+    package enum Prepared: Sendable {
         case refused(DeliveryClaim, String)
         case ready(DeliveryReceipt.Body, issued: Int64, key: ClaimKey, leaf: SIMD32<UInt8>)
     }
@@ -133,8 +146,10 @@ extension ClaimBook {
     /// What a round wrote, or nil when it accepted nothing.
     struct RoundWrite {
         var reliesOn: Int?
-        /// The accepted claims, the id their batch will have and their first acceptance time.
+        /// The accepted claims, their keys (in the same order), the id their batch will have and
+        /// their first acceptance time.
         var round: SignedRound?
+        var claims: [ClaimKey]
         var batchID: String
         var acceptedAt: Int64
         var sessions: [UInt128: SessionWrite]

@@ -65,10 +65,11 @@ package protocol TaskStore: Sendable {
 
 /// Accepted delivery claims, the receipt batches they were signed in, and sessions' totals.
 package protocol ClaimStore: Sendable {
-    /// Whether other coordinators may write to this store at the same time (PostgreSQL):
-    /// then the claim path reads every session it checks; a store only this coordinator
-    /// writes (SQLite) lets it keep what it wrote in memory.
-    var isShared: Bool { get }
+    /// A new source of sessions' totals for one claim book, as this store may be shared: one
+    /// only this coordinator writes (SQLite) lets the claim path keep what it wrote and read in
+    /// memory (``CachedSessionTotals``); one other coordinators write at the same time
+    /// (PostgreSQL) is read for every session a round checks (``SharedSessionTotals``).
+    func sessionTotalsSource() -> any SessionTotalsSource
     /// The greatest session id with an accepted claim (ids begin with their issue time).
     func newestClaimedSession() async throws -> String?
     /// Every accepted claim of these sessions, briefly (any order).

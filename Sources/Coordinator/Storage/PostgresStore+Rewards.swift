@@ -4,7 +4,8 @@ import PostgresNIO
 
 /// Claims, sessions, challenges, revenue and epochs: the stores of receipts, proofs and rewards.
 extension PostgresStore {
-    package var isShared: Bool { true }
+    /// Other coordinators may write the database at the same time: every round reads it.
+    package func sessionTotalsSource() -> any SessionTotalsSource { SharedSessionTotals(store: self) }
 
     package func newestClaimedSession() async throws -> String? {
         try await first(String?.self, "SELECT MAX(session_id) FROM session_claims") ?? nil

@@ -3,7 +3,8 @@ import GRDB
 
 /// Claims, sessions, challenges, revenue and epochs: the stores of receipts, proofs and rewards.
 extension SQLiteStore {
-    package var isShared: Bool { false }
+    /// Only this coordinator writes the file: what it wrote is kept in memory.
+    package func sessionTotalsSource() -> any SessionTotalsSource { CachedSessionTotals(store: self) }
 
     package func newestClaimedSession() async throws -> String? {
         try await flushClaimIndex()
