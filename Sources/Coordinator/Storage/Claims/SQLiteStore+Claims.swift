@@ -1,7 +1,8 @@
 import Foundation
 import GRDB
 
-/// Claims, sessions, challenges, revenue and epochs: the stores of receipts, proofs and rewards.
+/// SQLite's half of the claims: sessions' claims, receipt batches and an epoch's claims
+/// (the rows by session and id are written in bulk: SQLiteStore+ClaimIndex).
 extension SQLiteStore {
     /// Only this coordinator writes the file: what it wrote is kept in memory.
     package func sessionTotalsSource() -> any SessionTotalsSource { CachedSessionTotals(store: self) }
@@ -150,91 +151,6 @@ extension SQLiteStore {
         }
     }
 
-    package func addChallenge(_ challenge: ChallengeRecord) async throws {
-        try await write { db in
-            try db.execute(
-                sql: """
-                    INSERT INTO challenges (id, node_id, content_id, segment, chunk, issued_at, deadline, outcome, answered_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """,
-                arguments: [
-                    challenge.id, challenge.node, challenge.content, challenge.segment, challenge.chunk, challenge.issuedAt, challenge.deadline,
-                    challenge.outcome?.rawValue, challenge.answeredAt,
-                ])
-        }
-    }
-
-    package func challenge(id: String) async throws -> ChallengeRecord? {
-        try await read { db in try Row.fetchOne(db, sql: "SELECT * FROM challenges WHERE id = ?", arguments: [id]).map(Self.challenge) }
-    }
-
-    package func openChallenges(node: String) async throws -> [ChallengeRecord] {
-        try await read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM challenges WHERE node_id = ? AND outcome IS NULL ORDER BY issued_at, id", arguments: [node])
-                .map(Self.challenge)
-        }
-    }
-
-    package func settleChallenge(id: String, outcome: ChallengeRecord.Outcome, at: Int64) async throws -> Bool {
-        try await write { db in
-            try db.execute(
-                sql: "UPDATE challenges SET outcome = ?, answered_at = ? WHERE id = ? AND outcome IS NULL", arguments: [outcome.rawValue, at, id])
-            return db.changesCount == 1
-        }
-    }
-
-    package func expireChallenges(deadlineBefore time: Int64) async throws -> [ChallengeRecord] {
-        try await write { db in
-            let expired = try Row.fetchAll(
-                db, sql: "SELECT * FROM challenges WHERE outcome IS NULL AND deadline < ? ORDER BY issued_at, id", arguments: [time]
-            )
-            .map(Self.challenge)
-            try db.execute(sql: "UPDATE challenges SET outcome = 'offline' WHERE outcome IS NULL AND deadline < ?", arguments: [time])
-            return expired.map {
-                var settled = $0
-                settled.outcome = .offline
-                return settled
-            }
-        }
-    }
-
-    package func settledChallenges(node: String, since: Int64) async throws -> [ChallengeRecord] {
-        try await read { db in
-            try Row.fetchAll(
-                db, sql: "SELECT * FROM challenges WHERE node_id = ? AND issued_at >= ? AND outcome IS NOT NULL ORDER BY issued_at, id",
-                arguments: [node, since]
-            ).map(Self.challenge)
-        }
-    }
-
-    package func addRevenue(_ entry: RevenueEntry) async throws -> RevenueEntry {
-        try await write { db in
-            guard try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM epochs WHERE epoch = ?", arguments: [entry.epoch]) == 0 else {
-                throw StoreFailure.duplicate("epoch \(entry.epoch) is settled; its revenue can no longer change")
-            }
-            try db.execute(
-                sql: "INSERT INTO revenue (epoch, source, amount, reason, at) VALUES (?, ?, ?, ?, ?)",
-                arguments: [entry.epoch, entry.source.rawValue, entry.amount, entry.reason, entry.at])
-            var stored = entry
-            stored.sequence = db.lastInsertedRowID
-            return stored
-        }
-    }
-
-    package func revenue(epoch: Int64) async throws -> [RevenueEntry] {
-        try await read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM revenue WHERE epoch = ? ORDER BY seq", arguments: [epoch]).compactMap { row in
-                RevenueEntry.Source(rawValue: row["source"]).map {
-                    RevenueEntry(sequence: row["seq"], epoch: row["epoch"], source: $0, amount: row["amount"], reason: row["reason"], at: row["at"])
-                }
-            }
-        }
-    }
-
-    package func firstRevenueEpoch() async throws -> Int64? {
-        try await read { db in try Int64.fetchOne(db, sql: "SELECT MIN(epoch) FROM revenue") }
-    }
-
     package func claims(acceptedFrom from: Int64, to: Int64) async throws -> [ClaimRecord] {
         try await read { db in
             let own = try Row.fetchAll(db, sql: "SELECT * FROM claims WHERE accepted_at >= ? AND accepted_at < ?", arguments: [from, to]).map(
@@ -245,34 +161,6 @@ extension SQLiteStore {
                 arguments: [from - ClaimLines.spread, to])
             return ClaimLines.sorted(own + batched.filter { $0.acceptedAt >= from && $0.acceptedAt < to })
         }
-    }
-
-    package func saveEpoch(_ epoch: EpochRecord) async throws {
-        try await write { db in
-            try db.execute(
-                sql: "INSERT INTO epochs (epoch, pool, carry, settled_at, report) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                arguments: [epoch.epoch, epoch.pool, epoch.carry, epoch.settledAt, epoch.report])
-            guard db.changesCount == 1 else { throw StoreFailure.duplicate("epoch \(epoch.epoch) is settled already") }
-        }
-    }
-
-    package func epoch(_ number: Int64) async throws -> EpochRecord? {
-        try await read { db in try Row.fetchOne(db, sql: "SELECT * FROM epochs WHERE epoch = ?", arguments: [number]).map(Self.epoch) }
-    }
-
-    package func epochs(limit: Int) async throws -> [EpochRecord] {
-        try await read { db in try Row.fetchAll(db, sql: "SELECT * FROM epochs ORDER BY epoch DESC LIMIT ?", arguments: [limit]).map(Self.epoch) }
-    }
-
-    static func epoch(_ row: Row) -> EpochRecord {
-        EpochRecord(epoch: row["epoch"], pool: row["pool"], carry: row["carry"], settledAt: row["settled_at"], report: row["report"])
-    }
-
-    static func challenge(_ row: Row) -> ChallengeRecord {
-        ChallengeRecord(
-            id: row["id"], node: row["node_id"], content: row["content_id"], segment: row["segment"], chunk: row["chunk"],
-            issuedAt: row["issued_at"], deadline: row["deadline"], outcome: (row["outcome"] as String?).flatMap(ChallengeRecord.Outcome.init),
-            answeredAt: row["answered_at"])
     }
 
     static func sqlParameters(_ count: Int) -> String { Array(repeating: "?", count: count).joined(separator: ",") }

@@ -72,16 +72,6 @@ package final class PostgresStore: CoordinatorStore {
 
     // MARK: -
 
-    static func binds(_ value: String) throws -> PostgresBindings {
-        var binds = PostgresBindings()
-        binds.append(value)
-        return binds
-    }
-
-    func run(_ query: PostgresQuery) async throws {
-        try await guarded { _ = try await self.client.query(query, logger: self.logger) }
-    }
-
     func first<T: PostgresDecodable & Sendable>(_ type: T.Type, _ query: PostgresQuery) async throws -> T? {
         try await guarded {
             for try await value in try await self.client.query(query, logger: self.logger).decode(T.self) { return value }

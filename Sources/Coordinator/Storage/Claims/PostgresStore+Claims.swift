@@ -2,7 +2,7 @@ import Foundation
 import Logging
 import PostgresNIO
 
-/// Claims, sessions, challenges, revenue and epochs: the stores of receipts, proofs and rewards.
+/// PostgreSQL's half of the claims: sessions' claims and totals, receipt batches and an epoch's claims, each round written in one transaction.
 extension PostgresStore {
     /// Other coordinators may write the database at the same time: every round reads it.
     package func sessionTotalsSource() -> any SessionTotalsSource { SharedSessionTotals(store: self) }
@@ -175,77 +175,6 @@ extension PostgresStore {
         }
     }
 
-    package func addChallenge(_ challenge: ChallengeRecord) async throws {
-        let outcome = challenge.outcome?.rawValue
-        try await run(
-            """
-            INSERT INTO challenges (id, node_id, content_id, segment, chunk, issued_at, deadline, outcome, answered_at)
-            VALUES (\(challenge.id), \(challenge.node), \(challenge.content), \(challenge.segment), \(challenge.chunk), \(challenge.issuedAt),
-                    \(challenge.deadline), \(outcome), \(challenge.answeredAt))
-            """)
-    }
-
-    static let challengeColumns = "SELECT id, node_id, content_id, segment, chunk, issued_at, deadline, outcome, answered_at FROM challenges"
-
-    package func challenge(id: String) async throws -> ChallengeRecord? {
-        try await challenges(PostgresQuery(unsafeSQL: Self.challengeColumns + " WHERE id = $1", binds: try Self.binds(id))).first
-    }
-
-    package func openChallenges(node: String) async throws -> [ChallengeRecord] {
-        try await challenges(PostgresQuery(unsafeSQL: Self.challengeColumns + " WHERE node_id = $1 AND outcome IS NULL ORDER BY issued_at, id", binds: try Self.binds(node)))
-    }
-
-    package func settleChallenge(id: String, outcome: ChallengeRecord.Outcome, at: Int64) async throws -> Bool {
-        try await first(
-            String.self, "UPDATE challenges SET outcome = \(outcome.rawValue), answered_at = \(at) WHERE id = \(id) AND outcome IS NULL RETURNING id") != nil
-    }
-
-    package func expireChallenges(deadlineBefore time: Int64) async throws -> [ChallengeRecord] {
-        try await challenges(
-            """
-            UPDATE challenges SET outcome = 'offline' WHERE outcome IS NULL AND deadline < \(time)
-            RETURNING id, node_id, content_id, segment, chunk, issued_at, deadline, outcome, answered_at
-            """
-        ).sorted { ($0.issuedAt, $0.id) < ($1.issuedAt, $1.id) }
-    }
-
-    package func settledChallenges(node: String, since: Int64) async throws -> [ChallengeRecord] {
-        try await challenges(
-            "\(unescaped: Self.challengeColumns) WHERE node_id = \(node) AND issued_at >= \(since) AND outcome IS NOT NULL ORDER BY issued_at, id")
-    }
-
-    package func addRevenue(_ entry: RevenueEntry) async throws -> RevenueEntry {
-        let sequence = try await first(
-            Int64.self,
-            """
-            INSERT INTO revenue (epoch, source, amount, reason, at)
-            SELECT \(entry.epoch), \(entry.source.rawValue), \(entry.amount), \(entry.reason), \(entry.at)
-            WHERE NOT EXISTS (SELECT 1 FROM epochs WHERE epoch = \(entry.epoch)) RETURNING seq
-            """)
-        guard let sequence else { throw StoreFailure.duplicate("epoch \(entry.epoch) is settled; its revenue can no longer change") }
-        var stored = entry
-        stored.sequence = sequence
-        return stored
-    }
-
-    package func revenue(epoch: Int64) async throws -> [RevenueEntry] {
-        try await guarded {
-            var out: [RevenueEntry] = []
-            for try await (seq, epoch, source, amount, reason, at) in try await self.client.query(
-                "SELECT seq, epoch, source, amount, reason, at FROM revenue WHERE epoch = \(epoch) ORDER BY seq", logger: self.logger
-            ).decode((Int64, Int64, String, Int64, String, Int64).self) {
-                if let source = RevenueEntry.Source(rawValue: source) {
-                    out.append(RevenueEntry(sequence: seq, epoch: epoch, source: source, amount: amount, reason: reason, at: at))
-                }
-            }
-            return out
-        }
-    }
-
-    package func firstRevenueEpoch() async throws -> Int64? {
-        try await first(Int64?.self, "SELECT MIN(epoch) FROM revenue") ?? nil
-    }
-
     package func claims(acceptedFrom from: Int64, to: Int64) async throws -> [ClaimRecord] {
         let own = try await claims("SELECT \(unescaped: Self.claimColumns) FROM claims WHERE accepted_at >= \(from) AND accepted_at < \(to)")
         // A batch's time is its first claim's; its last is at most ClaimLines.spread later.
@@ -254,48 +183,4 @@ extension PostgresStore {
         return ClaimLines.sorted(own + (try batched.flatMap { try ClaimLines.decode($0.text, batch: $0.id) }).filter { $0.acceptedAt >= from && $0.acceptedAt < to })
     }
 
-    package func saveEpoch(_ epoch: EpochRecord) async throws {
-        let inserted = try await first(
-            Int64.self,
-            """
-            INSERT INTO epochs (epoch, pool, carry, settled_at, report) VALUES (\(epoch.epoch), \(epoch.pool), \(epoch.carry), \(epoch.settledAt), \(epoch.report))
-            ON CONFLICT DO NOTHING RETURNING epoch
-            """)
-        guard inserted != nil else { throw StoreFailure.duplicate("epoch \(epoch.epoch) is settled already") }
-    }
-
-    package func epoch(_ number: Int64) async throws -> EpochRecord? {
-        try await epochs("SELECT epoch, pool, carry, settled_at, report FROM epochs WHERE epoch = \(number)").first
-    }
-
-    package func epochs(limit: Int) async throws -> [EpochRecord] {
-        try await epochs("SELECT epoch, pool, carry, settled_at, report FROM epochs ORDER BY epoch DESC LIMIT \(limit)")
-    }
-
-    func epochs(_ query: PostgresQuery) async throws -> [EpochRecord] {
-        try await guarded {
-            var out: [EpochRecord] = []
-            for try await (epoch, pool, carry, settled, report) in try await self.client.query(query, logger: self.logger)
-                .decode((Int64, Int64, Int64, Int64, String).self)
-            {
-                out.append(EpochRecord(epoch: epoch, pool: pool, carry: carry, settledAt: settled, report: report))
-            }
-            return out
-        }
-    }
-
-    func challenges(_ query: PostgresQuery) async throws -> [ChallengeRecord] {
-        try await guarded {
-            var out: [ChallengeRecord] = []
-            for try await (id, node, content, segment, chunk, issued, deadline, outcome, answered) in try await self.client.query(query, logger: self.logger)
-                .decode((String, String, String, Int, Int, Int64, Int64, String?, Int64?).self)
-            {
-                out.append(
-                    ChallengeRecord(
-                        id: id, node: node, content: content, segment: segment, chunk: chunk, issuedAt: issued, deadline: deadline,
-                        outcome: outcome.flatMap(ChallengeRecord.Outcome.init), answeredAt: answered))
-            }
-            return out
-        }
-    }
 }
