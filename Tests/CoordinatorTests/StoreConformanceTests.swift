@@ -303,8 +303,8 @@ struct StoreConformanceTests {
     @Test("the filter that spares saves their look-ups: no key added is ever missed, and about 1 in 100 others is a false alarm")
     func keyFilter() {
         var filter = KeyFilter(capacity: 10_000)
-        func key(_ index: Int) -> SQLiteStore.WaitingRows.Key {
-            SQLiteStore.WaitingRows.Key(
+        func key(_ index: Int) -> SQLiteClaimIndex.WaitingRows.Key {
+            SQLiteClaimIndex.WaitingRows.Key(
                 session: "1700000000-0123456789abcdef-\(String(format: "%032x", index / 3))", id: String(format: "%032x", index))
         }
         for index in 0..<10_000 { filter.insert(key(index)) }

@@ -8,13 +8,13 @@ extension SQLiteStore {
     package func sessionTotalsSource() -> any SessionTotalsSource { CachedSessionTotals(store: self) }
 
     package func newestClaimedSession() async throws -> String? {
-        try await flushClaimIndex()
+        try await claimIndex.flush()
         return try await read { db in try String.fetchOne(db, sql: "SELECT MAX(session_id) FROM session_claims") }
     }
 
     package func sessionClaims(sessions: [String]) async throws -> [SessionClaim] {
         guard !sessions.isEmpty else { return [] }
-        try await flushClaimIndex()
+        try await claimIndex.flush()
         return try await read { db in
             // One cached range look-up a session: the claim path reads thousands a round.
             var out: [SessionClaim] = []
@@ -28,7 +28,7 @@ extension SQLiteStore {
 
     package func sessionTotals(ids: [String]) async throws -> [SessionTotal] {
         guard !ids.isEmpty else { return [] }
-        try await flushClaimIndex()
+        try await claimIndex.flush()
         return try await read { db in
             var out: [SessionTotal] = []
             let rows = try SQLiteRows(
@@ -44,7 +44,7 @@ extension SQLiteStore {
 
     package func storedClaims(keys: [SessionClaim.Key]) async throws -> [SessionClaim.Key] {
         guard !keys.isEmpty else { return [] }
-        try await flushClaimIndex()
+        try await claimIndex.flush()
         return try await read { db in
             var out: [SessionClaim.Key] = []
             let row = try SQLiteRows(db, sql: "SELECT 1 FROM session_claims WHERE session_id = ? AND id = ?")
@@ -55,7 +55,7 @@ extension SQLiteStore {
 
     package func claims(keys: [SessionClaim.Key]) async throws -> [ClaimRecord] {
         guard !keys.isEmpty else { return [] }
-        try await flushClaimIndex()
+        try await claimIndex.flush()
         return try await read { db in
             var places: [ClaimLines.Place] = []
             let place = try SQLiteRows(db, sql: "SELECT batch_id, leaf FROM session_claims WHERE session_id = ? AND id = ?")
@@ -115,7 +115,7 @@ extension SQLiteStore {
             }
             // Claims kept as lines wait for their session_claims rows (SQLiteStore+ClaimIndex);
             // claims kept on rows of their own (see ClaimLines.split) get theirs now.
-            if let stored = try self.waitForIndex(db, lines.values.flatMap { $0 }) {
+            if let stored = try self.claimIndex.add(db, lines.values.flatMap { $0 }) {
                 // Throwing rolls the whole transaction back.
                 throw StoreFailure.duplicate("claim \(stored.id) of session \(stored.session) is already stored")
             }
@@ -125,12 +125,12 @@ extension SQLiteStore {
                     INSERT INTO claims (id, node_id, content_id, session_id, bytes, accepted_at, receipt, segments, ttfb_ms, first_at, last_at, batch_id, leaf)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """)
-            let keyRow = try Self.indexRowInsert(db)
+            let keyRow = try SQLiteClaimIndex.rowInsert(db)
             for claim in ownRows {
-                guard try Self.addIndexRow(of: claim, with: keyRow) == 1, !self.isWaiting(session: claim.session, id: claim.id) else {
+                guard try SQLiteClaimIndex.addRow(of: claim, with: keyRow) == 1, !self.claimIndex.isWaiting(session: claim.session, id: claim.id) else {
                     throw StoreFailure.duplicate("claim \(claim.id) of session \(claim.session) is already stored")
                 }
-                self.indexed(session: claim.session, id: claim.id)
+                self.claimIndex.indexed(session: claim.session, id: claim.id)
                 try insert.run(
                     .text(claim.id), .text(claim.node), .text(claim.content), .text(claim.session), .integer(claim.bytes), .integer(claim.acceptedAt),
                     .text(claim.receipt), claim.segments.sqlite, claim.ttfbMilliseconds.sqlite, claim.firstAt.sqlite, claim.lastAt.sqlite,

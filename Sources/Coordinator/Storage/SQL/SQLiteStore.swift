@@ -6,29 +6,18 @@ import Synchronization
 /// coordinator.
 package final class SQLiteStore: CoordinatorStore {
     let database: DatabasePool
-    /// A connection of its own that copies the write-ahead log into the database file after
-    /// writes, so commits (which a claim round waits for) do not.
-    let checkpointer: DatabaseQueue
-    private let checkpointing = Mutex(false)
-    /// The `session_claims` rows waiting to be written in bulk (SQLiteStore+ClaimIndex), and
-    /// how many may.
-    let waitingRows = Mutex(WaitingRows())
-    /// The task writing a generation of them, if one was started.
-    let generationWriter = Mutex<Task<Void, Never>?>(nil)
-    let claimIndexRows: Int
-    /// The keys the first filter of the table's keys holds (``KeyFilter``); later ones twice
-    /// the last, up to 8 times as many.
-    let filterKeys: Int
+    /// Copies the write-ahead log into the database file after writes.
+    let checkpointer: WALCheckpointer
+    /// `session_claims`, written in bulk.
+    let claimIndex: SQLiteClaimIndex
 
     /// Opens (creating) the file at `path`.
     /// - Parameters:
     ///   - claimIndexRows: how many claims' `session_claims` rows may wait to be written
-    ///     together (SQLiteStore+ClaimIndex).
+    ///     together (``SQLiteClaimIndex``).
     ///   - filterKeys: the first filter's keys (default: 8 times `claimIndexRows`).
     /// - Throws: ``StoreFailure`` when the file cannot be opened as SQLite.
     package init(path: String, claimIndexRows: Int = 100_000, filterKeys: Int? = nil) throws {
-        self.claimIndexRows = claimIndexRows
-        self.filterKeys = max(1, filterKeys ?? claimIndexRows * 8)
         do {
             var configuration = Configuration()
             configuration.busyMode = .timeout(5)
@@ -38,9 +27,13 @@ package final class SQLiteStore: CoordinatorStore {
                 try db.execute(sql: "PRAGMA cache_size = -65536; PRAGMA wal_autocheckpoint = 0; PRAGMA temp_store = MEMORY")
             }
             database = try DatabasePool(path: path, configuration: configuration)
-            checkpointer = try DatabaseQueue(path: path, configuration: configuration)
+            checkpointer = WALCheckpointer(queue: try DatabaseQueue(path: path, configuration: configuration))
         } catch {
             throw StoreFailure.unavailable("cannot open the SQLite database \(path): \(error)")
+        }
+        let (database, checkpointer) = (self.database, self.checkpointer)
+        claimIndex = SQLiteClaimIndex(capacity: claimIndexRows, filterKeys: max(1, filterKeys ?? claimIndexRows * 8)) { body in
+            try await Self.write(body, on: database, checkpointer: checkpointer)
         }
     }
 
@@ -54,7 +47,7 @@ package final class SQLiteStore: CoordinatorStore {
                     sql: "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
                     arguments: [migration.version, Int64(Date().timeIntervalSince1970)])
             }
-            try Self.recoverClaimIndex(db)
+            try SQLiteClaimIndex.recover(db)
         }
     }
 
@@ -88,10 +81,10 @@ package final class SQLiteStore: CoordinatorStore {
     }
 
     package func close() async throws {
-        try await flushClaimIndex()
+        try await claimIndex.flush()
         await generationsWritten()
         try database.close()
-        try checkpointer.close()
+        try checkpointer.queue.close()
     }
 
     // MARK: -
@@ -103,27 +96,44 @@ package final class SQLiteStore: CoordinatorStore {
     }
 
     func write<T: Sendable>(_ body: @Sendable @escaping (Database) throws -> T) async throws -> T {
+        try await Self.write(body, on: database, checkpointer: checkpointer)
+    }
+
+    private static func write<T: Sendable>(
+        _ body: @Sendable @escaping (Database) throws -> T, on database: DatabasePool, checkpointer: WALCheckpointer
+    ) async throws -> T {
         let result: T
         do { result = try await database.write(body) } catch let failure as StoreFailure { throw failure } catch {
             throw StoreFailure.unavailable("SQLite: \(error)")
         }
-        checkpoint()
+        checkpointer.start()
         return result
     }
 
+    /// Waits until no generation of claim index rows is being written (for tests).
+    func generationsWritten() async { await claimIndex.generationsWritten() }
+}
+
+/// A connection of its own that copies the write-ahead log into the database file after
+/// writes, so commits (which a claim round waits for) do not.
+final class WALCheckpointer: Sendable {
+    let queue: DatabaseQueue
+    private let running = Mutex(false)
+
+    init(queue: DatabaseQueue) { self.queue = queue }
+
     /// Starts copying the log into the database unless a copy is under way (PASSIVE: it
     /// never blocks readers or the writer).
-    private func checkpoint() {
+    func start() {
         guard
-            checkpointing.withLock({ running in
+            running.withLock({ running in
                 defer { running = true }
                 return !running
             })
         else { return }
-        checkpointer.asyncWriteWithoutTransaction { [self] db in
+        queue.asyncWriteWithoutTransaction { [self] db in
             _ = try? db.checkpoint(.passive)
-            checkpointing.withLock { $0 = false }
+            running.withLock { $0 = false }
         }
     }
-
 }

@@ -2,20 +2,21 @@ import Foundation
 import GRDB
 import Synchronization
 
-/// `session_claims` for SQLite, written in bulk.
+/// `session_claims` for SQLite, written in bulk: a type of its own, which ``SQLiteStore`` holds
+/// and asks in every save of claims.
 ///
 /// A claim kept as a line of its receipt batch is durable once the batch row is committed; its
 /// `session_claims` row (by session and id: the index that refuses it twice and sums a session)
 /// can follow. Written with every round, those rows cost one random B-tree page a claim, since
 /// sessions and ids are random: as the table grows, each commit rewrites pages all over it.
 /// So a save keeps the rows in memory (``WaitingRows``: a claim waiting is refused twice too;
-/// the rows of a save that rolls back are dropped). When ``SQLiteStore/claimIndexRows`` of them
+/// the rows of a save that rolls back are dropped). When ``capacity`` of them
 /// wait (100,000), they become a generation, sorted by key, which a task of its own writes into
 /// the table a tenth at a time, each part a transaction between the saves (which would
 /// otherwise all wait for one long write); new rows wait meanwhile. Before anything reads the
 /// table, and when the store closes, every row waiting goes in at once. `claim_index.upto` says
 /// up to which receipt batch (rowid) every row is in; a store opened after a crash writes the
-/// rows of the batches past it from their lines (``SQLiteStore/recoverClaimIndex(_:)``),
+/// rows of the batches past it from their lines (``recover(_:)``),
 /// skipping those a generation had written.
 ///
 /// A save looks a claim up in the table only when it may be there: a Bloom filter
@@ -30,7 +31,29 @@ import Synchronization
 /// SQLite table for the waiting rows cost about three times as much: a B-tree insert of a
 /// random key a claim; one write of all 100,000 rows left the saves queued behind it for a
 /// fifth of a second, and both cores' work with them.)
-extension SQLiteStore {
+///
+/// Thread-safe: one `Mutex` guards the waiting rows; only the store's writer connection, on its
+/// queue, changes them.
+final class SQLiteClaimIndex: Sendable {
+    /// The rows waiting (see ``WaitingRows``).
+    let waiting = Mutex(WaitingRows())
+    /// The task writing a generation of them, if one was started.
+    private let generationWriter = Mutex<Task<Void, Never>?>(nil)
+    /// How many claims' rows may wait to be written together.
+    let capacity: Int
+    /// The keys the first filter of the table's keys holds (``KeyFilter``); later ones twice
+    /// the last, up to 8 times as many.
+    let filterKeys: Int
+    /// Runs a write on the store's writer connection (``SQLiteStore/write(_:)``: errors mapped,
+    /// a checkpoint after).
+    private let write: @Sendable (@escaping @Sendable (Database) throws -> Void) async throws -> Void
+
+    init(capacity: Int, filterKeys: Int, write: @escaping @Sendable (@escaping @Sendable (Database) throws -> Void) async throws -> Void) {
+        self.capacity = capacity
+        self.filterKeys = filterKeys
+        self.write = write
+    }
+
     /// The `session_claims` rows waiting, and their keys: those saved since the last
     /// generation, and the generation being written. Only the writer connection, on its queue,
     /// changes them.
@@ -170,7 +193,7 @@ extension SQLiteStore {
 
     /// Inside a save, after its batches are inserted: the rows of `claims` (kept as lines of
     /// their batches) wait; answers a claim that is stored, waiting, or there twice.
-    func waitForIndex(_ db: Database, _ claims: [ClaimRecord]) throws -> ClaimRecord? {
+    func add(_ db: Database, _ claims: [ClaimRecord]) throws -> ClaimRecord? {
         observeTransaction(db)
         let probe = try SQLiteRows(db, sql: "SELECT 1 FROM main.session_claims WHERE session_id = ? AND id = ?")
         let floor = try startFilter(db)
@@ -178,7 +201,7 @@ extension SQLiteStore {
         // the floor (by the table's byte order), or the filter has its key (about 1 in 100
         // of those it does not hold). Then in the table's order: each look-up finds the pages
         // of the one before in the cache.
-        var asked = waitingRows.withLock { waiting in
+        var asked = waiting.withLock { waiting in
             claims.indices.filter { index in
                 floor.map { !$0.utf8.lexicographicallyPrecedes(claims[index].session.utf8) } ?? false
                     || waiting.filter!.mayContain(WaitingRows.Key(session: claims[index].session, id: claims[index].id))
@@ -190,8 +213,8 @@ extension SQLiteStore {
             try probe.query(.text(claims[index].session), .text(claims[index].id)) { _ in stored = true }
             if stored { return claims[index] }
         }
-        let (twice, count) = waitingRows.withLock { waiting -> (ClaimRecord?, Int) in
-            if waiting.keys.isEmpty { waiting.keys.reserveCapacity(claimIndexRows) }
+        let (twice, count) = waiting.withLock { waiting -> (ClaimRecord?, Int) in
+            if waiting.keys.isEmpty { waiting.keys.reserveCapacity(capacity) }
             for claim in claims {
                 let row = WaitingRows.Row(
                     key: WaitingRows.Key(session: claim.session, id: claim.id), node: claim.node, bytes: claim.bytes, batch: claim.batch ?? "",
@@ -201,10 +224,10 @@ extension SQLiteStore {
             return (nil, waiting.rows.count)
         }
         if let twice { return twice }
-        if count >= claimIndexRows {
+        if count >= capacity {
             // A generation, once this save commits: its rows complete every batch up to its own.
             let upto = try Int64.fetchOne(db, sql: "SELECT COALESCE(MAX(rowid), 0) FROM receipt_batches") ?? 0
-            waitingRows.withLock { $0.dueUpto = upto }
+            waiting.withLock { $0.dueUpto = upto }
         }
         return nil
     }
@@ -213,10 +236,10 @@ extension SQLiteStore {
     /// newest session in the table as its floor; the rows still waiting go in it again.
     /// - Returns: the floor.
     private func startFilter(_ db: Database) throws -> String? {
-        let (ready, current) = waitingRows.withLock { ($0.filter.map { !$0.isFull } ?? false, $0.floor) }
+        let (ready, current) = waiting.withLock { ($0.filter.map { !$0.isFull } ?? false, $0.floor) }
         if ready { return current }
         let floor = try String.fetchOne(db, sql: "SELECT MAX(session_id) FROM main.session_claims")
-        waitingRows.withLock { waiting in
+        waiting.withLock { waiting in
             // Twice the last one's keys (up to 8 times the first's): it fills up less often.
             var filter = KeyFilter(capacity: min(filterKeys * 8, max(filterKeys, (waiting.filter?.capacity ?? 0) * 2)))
             for row in waiting.generation[waiting.generationWritten...] { filter.insert(row.key) }
@@ -226,28 +249,28 @@ extension SQLiteStore {
         return floor
     }
 
-    /// A claim's own `session_claims` row went in (see ``addIndexRow(of:with:)``).
+    /// A claim's own `session_claims` row went in (see ``addRow(of:with:)``).
     func indexed(session: String, id: String) {
-        waitingRows.withLock { $0.filter?.insert(WaitingRows.Key(session: session, id: id)) }
+        waiting.withLock { $0.filter?.insert(WaitingRows.Key(session: session, id: id)) }
     }
 
     /// Whether a claim of `session` and `id` waits (own rows are checked against the waiting
     /// ones too).
     func isWaiting(session: String, id: String) -> Bool {
-        waitingRows.withLock { $0.contains(WaitingRows.Key(session: session, id: id)) }
+        waiting.withLock { $0.contains(WaitingRows.Key(session: session, id: id)) }
     }
 
     /// A claim's `session_claims` row, inserted with `insert` (a statement taking the table's six
     /// columns); answers how many rows it added.
     @discardableResult
-    static func addIndexRow(of claim: ClaimRecord, with insert: SQLiteRows) throws -> Int {
+    static func addRow(of claim: ClaimRecord, with insert: SQLiteRows) throws -> Int {
         try insert.run(
             .text(claim.session), .text(claim.id), .text(claim.node), .integer(claim.bytes), .text(claim.batch ?? ""),
             .integer(Int64(claim.leaf ?? -1)))
     }
 
     /// The statement that inserts a `session_claims` row, skipping one already there.
-    static func indexRowInsert(_ db: Database) throws -> SQLiteRows {
+    static func rowInsert(_ db: Database) throws -> SQLiteRows {
         try SQLiteRows(
             db, sql: "INSERT INTO session_claims (session_id, id, node_id, bytes, batch_id, leaf) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING")
     }
@@ -256,9 +279,9 @@ extension SQLiteStore {
     /// batch committed so far is recorded as indexed. They leave memory when the write commits.
     private func writeWaitingRows(_ db: Database) throws {
         observeTransaction(db)
-        try Self.insert(waitingRows.withLock { $0.all }[...], db)
+        try Self.insert(waiting.withLock { $0.all }[...], db)
         try db.execute(sql: "UPDATE claim_index SET upto = (SELECT COALESCE(MAX(rowid), 0) FROM receipt_batches)")
-        waitingRows.withLock { $0.wroteAll = true }
+        waiting.withLock { $0.wroteAll = true }
     }
 
     /// Inserts waiting rows into `session_claims` (a key already there fails the write).
@@ -273,31 +296,31 @@ extension SQLiteStore {
     /// meanwhile. When a write fails the rows wait on: the next save that finds a generation
     /// due starts a writer again, and a read or the store's close writes them all.
     private func writeGeneration() async {
-        let part = max(1, claimIndexRows / 10)
+        let part = max(1, capacity / 10)
         while true {
-            let more: Bool
+            let continues = Mutex(false)
             do {
-                more = try await write { db -> Bool in
+                try await write { db in
                     self.observeTransaction(db)
-                    let (rows, end, upto) = self.waitingRows.withLock { waiting in
+                    let (rows, end, upto) = self.waiting.withLock { waiting in
                         let end = min(waiting.generationWritten + part, waiting.generation.count)
                         return (waiting.generation[waiting.generationWritten..<end], end, waiting.generationUpto)
                     }
-                    guard !rows.isEmpty else { return false }
+                    guard !rows.isEmpty else { return }
                     try Self.insert(rows, db)
-                    let last = self.waitingRows.withLock { waiting in
+                    let last = self.waiting.withLock { waiting in
                         waiting.wroteUpTo = end
                         return end == waiting.generation.count
                     }
                     if last { try db.execute(sql: "UPDATE claim_index SET upto = MAX(upto, ?)", arguments: [upto]) }
-                    return !last
+                    continues.withLock { $0 = !last }
                 }
             } catch {
-                waitingRows.withLock { $0.writing = false }
+                waiting.withLock { $0.writing = false }
                 return
             }
-            if more { continue }
-            let done = waitingRows.withLock { waiting in
+            if continues.withLock({ $0 }) { continue }
+            let done = waiting.withLock { waiting in
                 if waiting.generation.isEmpty { waiting.writing = false }
                 return !waiting.writing
             }
@@ -321,88 +344,42 @@ extension SQLiteStore {
     /// Has the waiting rows told how the transaction under way ends (and a generation that
     /// came due written).
     private func observeTransaction(_ db: Database) {
-        let observed = waitingRows.withLock { waiting in
+        let observed = waiting.withLock { waiting in
             defer { waiting.observing = true }
             return waiting.observing
         }
         guard !observed else { return }
         db.afterNextTransaction(
             onCommit: { _ in
-                guard self.waitingRows.withLock({ $0.ended(committed: true) }) else { return }
+                guard self.waiting.withLock({ $0.ended(committed: true) }) else { return }
                 let writer = Task { await self.writeGeneration() }
                 self.generationWriter.withLock { $0 = writer }
             },
-            onRollback: { _ in _ = self.waitingRows.withLock { $0.ended(committed: false) } })
+            onRollback: { _ in _ = self.waiting.withLock { $0.ended(committed: false) } })
     }
 
     /// Writes every waiting row, in a transaction of its own (before a read of the table, and
     /// when the store closes).
-    func flushClaimIndex() async throws {
-        guard waitingRows.withLock({ !$0.rows.isEmpty || !$0.generation.isEmpty }) else { return }
+    func flush() async throws {
+        guard waiting.withLock({ !$0.rows.isEmpty || !$0.generation.isEmpty }) else { return }
         try await write { db in try self.writeWaitingRows(db) }
     }
 
     /// After a crash: the rows of batches committed past `claim_index.upto`, from their lines.
-    static func recoverClaimIndex(_ db: Database) throws {
+    static func recover(_ db: Database) throws {
         let upto = try Int64.fetchOne(db, sql: "SELECT upto FROM claim_index") ?? 0
-        let insert = try indexRowInsert(db)
-        for claim in try batchClaims(db, sql: "SELECT id, claims FROM receipt_batches WHERE rowid > ? AND claims IS NOT NULL", arguments: [upto]) {
-            try addIndexRow(of: claim, with: insert)
+        let insert = try rowInsert(db)
+        for claim in try SQLiteStore.batchClaims(db, sql: "SELECT id, claims FROM receipt_batches WHERE rowid > ? AND claims IS NOT NULL", arguments: [upto]) {
+            try addRow(of: claim, with: insert)
         }
         try db.execute(sql: "UPDATE claim_index SET upto = (SELECT COALESCE(MAX(rowid), 0) FROM receipt_batches)")
-    }
-}
-
-/// A Bloom filter of `session_claims` keys: whether a key may have been added, or certainly was
-/// not (a false alarm for about 1 key in 100 that was not, once full). Its bit positions come
-/// from `Hasher`, seeded at random per process, so no edge can choose ids that all collide.
-///
-/// ## Performance characteristics
-/// Ten bits a key of its capacity (10 MiB for 8 million keys); a look-up or an insert is one
-/// hash of the key and 7 bits.
-struct KeyFilter {
-    private var bits: [UInt64]
-    private let mask: UInt64
-    private(set) var count = 0
-    let capacity: Int
-
-    init(capacity: Int) {
-        self.capacity = capacity
-        // A power of two of at least 10 bits a key.
-        var size: UInt64 = 64
-        while size < UInt64(capacity) * 10 { size <<= 1 }
-        bits = Array(repeating: 0, count: Int(size / 64))
-        mask = size - 1
-    }
-
-    /// Whether it holds as many keys as it was made for (its false positives rise beyond).
-    var isFull: Bool { count >= capacity }
-
-    mutating func insert(_ key: SQLiteStore.WaitingRows.Key) {
-        count += 1
-        positions(key) { bits[Int($0 >> 6)] |= 1 << ($0 & 63) }
-    }
-
-    func mayContain(_ key: SQLiteStore.WaitingRows.Key) -> Bool {
-        var all = true
-        positions(key) { if bits[Int($0 >> 6)] & (1 << ($0 & 63)) == 0 { all = false } }
-        return all
-    }
-
-    /// The key's 7 bit positions (double hashing of one 64-bit hash).
-    private func positions(_ key: SQLiteStore.WaitingRows.Key, _ body: (UInt64) -> Void) {
-        var hasher = Hasher()
-        key.hash(into: &hasher)
-        let hash = UInt64(bitPattern: Int64(hasher.finalize()))
-        let step = (hash &* 0x9E37_79B9_7F4A_7C15) >> 29 | 1
-        for index in 0..<UInt64(7) { body((hash &+ index &* step) & mask) }
     }
 }
 
 extension SQLiteRows {
     /// Inserts a waiting row with a statement taking the table's six columns, its text bound
     /// in place (no copies).
-    fileprivate func insert(_ row: SQLiteStore.WaitingRows.Row) throws {
+    fileprivate func insert(_ row: SQLiteClaimIndex.WaitingRows.Row) throws {
         try runInPlace { binding in
             row.key.session.withBytes { session in
                 row.key.id.withBytes { id in
