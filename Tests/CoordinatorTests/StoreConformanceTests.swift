@@ -416,6 +416,51 @@ struct StoreConformanceTests {
         // (`dying` goes unclosed: closing would write its waiting rows, as a clean stop does.)
     }
 
+    @Test("a database of schema 10 keeps its challenges and probes through migration 11, which puts their deadlines in one table")
+    func upgradeFromSchema10() async throws {
+        let dir = TemporaryDirectory("sqlite-upgrade-deadlines")
+        defer { dir.remove() }
+        let path = dir.path + "/coordinator.sqlite"
+        do {
+            let old = try DatabaseQueue(path: path)
+            try await old.write { db in
+                try db.execute(sql: "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)")
+                for migration in Schema.migrations where migration.version <= 10 {
+                    for statement in Schema.statements(migration.statements, for: .sqlite) { try db.execute(sql: statement) }
+                    try db.execute(sql: "INSERT INTO schema_migrations (version, applied_at) VALUES (?, 1)", arguments: [migration.version])
+                }
+                try db.execute(
+                    sql: """
+                        INSERT INTO challenges (id, node_id, content_id, segment, chunk, issued_at, deadline, outcome, answered_at)
+                        VALUES ('ch1', 'a', 'title', 1, 2, 100, 110, 'pass', 105), ('ch2', 'a', 'title', 0, 0, 101, 111, NULL, NULL)
+                        """)
+                try db.execute(
+                    sql: """
+                        INSERT INTO probes (id, node_id, seed, parts, bits, claimed_cores, issued_at, deadline, delivered_ms, outcome, answered_ms, measured_cores)
+                        VALUES ('p1', 'a', '00', 8, 16, 4, 100, 110, 100500, 'pass', 102000, 3.5), ('p2', 'a', '01', 8, 16, 4, 101, 111, NULL, NULL, NULL, NULL)
+                        """)
+            }
+            try old.close()
+        }
+        let store = try SQLiteStore(path: path)
+        try await store.migrate()
+        #expect(try await store.schemaVersion() == Schema.latest)
+        #expect(
+            try await store.challenge(id: "ch1")
+                == ChallengeRecord(id: "ch1", node: "a", content: "title", segment: 1, chunk: 2, issuedAt: 100, deadline: 110, outcome: .pass, answeredAt: 105))
+        #expect(try await store.openChallenges(node: "a").map(\.id) == ["ch2"])
+        #expect(try await store.expireChallenges(deadlineBefore: 112).map(\.id) == ["ch2"])
+        #expect(try await store.settledChallenges(node: "a", since: 0).map(\.outcome) == [.pass, .offline])
+        #expect(
+            try await store.probe(id: "p1")
+                == ProbeRecord(
+                    id: "p1", node: "a", seed: "00", parts: 8, bits: 16, claimedCores: 4, issuedAt: 100, deadline: 110, deliveredMillis: 100_500,
+                    outcome: .pass, answeredMillis: 102_000, measuredCores: 3.5))
+        #expect(try await store.expireProbes(deadlineBefore: 112).map(\.measuredCores) == [0])
+        #expect(try await store.settledProbes(node: "a", since: 0).map(\.id) == ["p1", "p2"])
+        try await store.close()
+    }
+
     @Test("a database of schema 8 keeps its claims and sessions through migration 9: ids still refused twice, totals still there")
     func upgradeFromSchema8() async throws {
         let dir = TemporaryDirectory("sqlite-upgrade")

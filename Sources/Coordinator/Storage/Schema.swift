@@ -150,6 +150,40 @@ enum Schema {
             "CREATE TABLE claim_index (upto BIGINT NOT NULL)",
             "INSERT INTO claim_index (upto) VALUES ({NEWEST_BATCH})",
         ]),
+        (11, [
+            // One table for the life of everything given a deadline, challenges and capacity
+            // probes alike (Deadlines): issued, answered or expired, with its outcome. Each keeps
+            // only what is its own in its table.
+            """
+            CREATE TABLE deadlines (
+                kind TEXT NOT NULL, id TEXT NOT NULL, node_id TEXT NOT NULL, issued_at BIGINT NOT NULL, deadline BIGINT NOT NULL,
+                outcome TEXT, answered_ms BIGINT, PRIMARY KEY (kind, id))
+            """,
+            "CREATE INDEX deadlines_node ON deadlines (kind, node_id, issued_at)",
+            "CREATE INDEX deadlines_open ON deadlines (kind, deadline) WHERE outcome IS NULL",
+            """
+            INSERT INTO deadlines (kind, id, node_id, issued_at, deadline, outcome, answered_ms)
+            SELECT 'challenge', id, node_id, issued_at, deadline, outcome, answered_at * 1000 FROM challenges
+            """,
+            """
+            INSERT INTO deadlines (kind, id, node_id, issued_at, deadline, outcome, answered_ms)
+            SELECT 'probe', id, node_id, issued_at, deadline, outcome, answered_ms FROM probes
+            """,
+            "DROP INDEX challenges_open",
+            "DROP INDEX challenges_node",
+            "DROP INDEX probes_open",
+            "DROP INDEX probes_node",
+            "ALTER TABLE challenges DROP COLUMN node_id",
+            "ALTER TABLE challenges DROP COLUMN issued_at",
+            "ALTER TABLE challenges DROP COLUMN deadline",
+            "ALTER TABLE challenges DROP COLUMN outcome",
+            "ALTER TABLE challenges DROP COLUMN answered_at",
+            "ALTER TABLE probes DROP COLUMN node_id",
+            "ALTER TABLE probes DROP COLUMN issued_at",
+            "ALTER TABLE probes DROP COLUMN deadline",
+            "ALTER TABLE probes DROP COLUMN outcome",
+            "ALTER TABLE probes DROP COLUMN answered_ms",
+        ]),
     ]
 
     static var latest: Int { migrations.last!.version }

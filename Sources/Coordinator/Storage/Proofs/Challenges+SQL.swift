@@ -1,53 +1,52 @@
 import Foundation
 
-/// Proof-of-retrievability challenges, written once for both databases.
+/// Proof-of-retrievability challenges, written once for both databases: their life in
+/// ``Deadlines``, what was asked in `challenges`.
 extension ChallengeStore where Self: SQLDatabase {
     package func addChallenge(_ challenge: ChallengeRecord) async throws {
-        try await execute(
-            """
-            INSERT INTO challenges (\(sql: ChallengeRecord.columns))
-            VALUES (\(challenge.id), \(challenge.node), \(challenge.content), \(challenge.segment), \(challenge.chunk), \(challenge.issuedAt),
-                    \(challenge.deadline), \(challenge.outcome?.rawValue), \(challenge.answeredAt))
-            """)
+        _ = try await transaction(
+            Deadlines.issue(
+                .challenge, id: challenge.id, node: challenge.node, issuedAt: challenge.issuedAt, deadline: challenge.deadline,
+                outcome: challenge.outcome?.rawValue, answeredMillis: challenge.answeredAt.map { $0 * 1000 }),
+            { _ in 0 }
+        ) { _ in
+            "INSERT INTO challenges (id, content_id, segment, chunk) VALUES (\(challenge.id), \(challenge.content), \(challenge.segment), \(challenge.chunk))"
+        }
     }
 
     package func challenge(id: String) async throws -> ChallengeRecord? {
-        try await first("SELECT \(sql: ChallengeRecord.columns) FROM challenges WHERE id = \(id)", ChallengeRecord.init(row:))
+        try await first(Self.challenges(where: "d.id = \(id)"), ChallengeRecord.init(row:))
     }
 
     package func openChallenges(node: String) async throws -> [ChallengeRecord] {
-        try await rows(
-            "SELECT \(sql: ChallengeRecord.columns) FROM challenges WHERE node_id = \(node) AND outcome IS NULL ORDER BY issued_at, id",
-            ChallengeRecord.init(row:))
+        try await rows(Self.challenges(where: "d.node_id = \(node) AND d.outcome IS NULL"), ChallengeRecord.init(row:))
     }
 
     package func settleChallenge(id: String, outcome: ChallengeRecord.Outcome, at: Int64) async throws -> Bool {
-        try await changedRow("UPDATE challenges SET outcome = \(outcome.rawValue), answered_at = \(at) WHERE id = \(id) AND outcome IS NULL RETURNING id")
+        try await changedRow(Deadlines.settle(.challenge, id: id, outcome: outcome.rawValue, answeredMillis: at * 1000))
     }
 
     package func expireChallenges(deadlineBefore time: Int64) async throws -> [ChallengeRecord] {
-        try await rows(
-            "UPDATE challenges SET outcome = 'offline' WHERE outcome IS NULL AND deadline < \(time) RETURNING \(sql: ChallengeRecord.columns)",
-            ChallengeRecord.init(row:)
-        ).sorted { ($0.issuedAt, $0.id) < ($1.issuedAt, $1.id) }
+        let expired = try await rows(Deadlines.expire(.challenge, before: time)) { try $0.text(0) }
+        guard !expired.isEmpty else { return [] }
+        return try await rows(Self.challenges(where: "d.id IN (" + .list(expired) + ")"), ChallengeRecord.init(row:))
     }
 
     package func settledChallenges(node: String, since: Int64) async throws -> [ChallengeRecord] {
-        try await rows(
-            """
-            SELECT \(sql: ChallengeRecord.columns) FROM challenges WHERE node_id = \(node) AND issued_at >= \(since) AND outcome IS NOT NULL
-            ORDER BY issued_at, id
-            """, ChallengeRecord.init(row:))
+        try await rows(Self.challenges(where: "d.node_id = \(node) AND d.issued_at >= \(since) AND d.outcome IS NOT NULL"), ChallengeRecord.init(row:))
+    }
+
+    private static func challenges(where condition: SQLStatement) -> SQLStatement {
+        Deadlines.select(.challenge, own: "x.content_id, x.segment, x.chunk", from: "challenges", where: condition)
     }
 }
 
 extension ChallengeRecord {
-    static let columns = "id, node_id, content_id, segment, chunk, issued_at, deadline, outcome, answered_at"
-
+    /// A row of ``Deadlines/select(_:own:from:where:)``.
     init(row: any SQLRow) throws {
         self.init(
-            id: try row.text(0), node: try row.text(1), content: try row.text(2), segment: try row.int(3), chunk: try row.int(4),
-            issuedAt: try row.integer(5), deadline: try row.integer(6), outcome: try row.optionalText(7).flatMap(Outcome.init),
-            answeredAt: try row.optionalInteger(8))
+            id: try row.text(0), node: try row.text(1), content: try row.text(6), segment: try row.int(7), chunk: try row.int(8),
+            issuedAt: try row.integer(2), deadline: try row.integer(3), outcome: try row.optionalText(4).flatMap(Outcome.init),
+            answeredAt: try row.optionalInteger(5).map { $0 / 1000 })
     }
 }

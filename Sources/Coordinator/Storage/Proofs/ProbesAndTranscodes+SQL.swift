@@ -1,23 +1,28 @@
 import Foundation
 
-/// Capacity probes, written once for both databases.
+/// Capacity probes, written once for both databases: their life in ``Deadlines``, the work
+/// and what it measured in `probes`.
 extension ProbeStore where Self: SQLDatabase {
     package func addProbe(_ probe: ProbeRecord) async throws {
-        try await execute(
+        _ = try await transaction(
+            Deadlines.issue(
+                .probe, id: probe.id, node: probe.node, issuedAt: probe.issuedAt, deadline: probe.deadline, outcome: probe.outcome?.rawValue,
+                answeredMillis: probe.answeredMillis),
+            { _ in 0 }
+        ) { _ in
             """
-            INSERT INTO probes (\(sql: ProbeRecord.columns))
-            VALUES (\(probe.id), \(probe.node), \(probe.seed), \(probe.parts), \(probe.bits), \(probe.claimedCores), \(probe.issuedAt),
-                    \(probe.deadline), \(probe.deliveredMillis), \(probe.outcome?.rawValue), \(probe.answeredMillis), \(probe.measuredCores))
-            """)
+            INSERT INTO probes (id, seed, parts, bits, claimed_cores, delivered_ms, measured_cores)
+            VALUES (\(probe.id), \(probe.seed), \(probe.parts), \(probe.bits), \(probe.claimedCores), \(probe.deliveredMillis), \(probe.measuredCores))
+            """
+        }
     }
 
     package func probe(id: String) async throws -> ProbeRecord? {
-        try await first("SELECT \(sql: ProbeRecord.columns) FROM probes WHERE id = \(id)", ProbeRecord.init(row:))
+        try await first(Self.probes(where: "d.id = \(id)"), ProbeRecord.init(row:))
     }
 
     package func openProbes(node: String) async throws -> [ProbeRecord] {
-        try await rows(
-            "SELECT \(sql: ProbeRecord.columns) FROM probes WHERE node_id = \(node) AND outcome IS NULL ORDER BY issued_at, id", ProbeRecord.init(row:))
+        try await rows(Self.probes(where: "d.node_id = \(node) AND d.outcome IS NULL"), ProbeRecord.init(row:))
     }
 
     package func deliverProbe(id: String, atMillis: Int64) async throws {
@@ -25,39 +30,36 @@ extension ProbeStore where Self: SQLDatabase {
     }
 
     package func settleProbe(id: String, outcome: ProbeRecord.Outcome, answeredMillis: Int64, measuredCores: Double) async throws -> Bool {
-        try await changedRow(
-            """
-            UPDATE probes SET outcome = \(outcome.rawValue), answered_ms = \(answeredMillis), measured_cores = \(measuredCores)
-            WHERE id = \(id) AND outcome IS NULL RETURNING id
-            """)
+        try await !transaction(Deadlines.settle(.probe, id: id, outcome: outcome.rawValue, answeredMillis: answeredMillis), { _ in 0 }) { settled in
+            settled.isEmpty ? nil : "UPDATE probes SET measured_cores = \(measuredCores) WHERE id = \(id)"
+        }.isEmpty
     }
 
     package func expireProbes(deadlineBefore time: Int64) async throws -> [ProbeRecord] {
-        try await rows(
-            """
-            UPDATE probes SET outcome = 'offline', measured_cores = 0 WHERE outcome IS NULL AND deadline < \(time)
-            RETURNING \(sql: ProbeRecord.columns)
-            """, ProbeRecord.init(row:)
-        ).sorted { ($0.issuedAt, $0.id) < ($1.issuedAt, $1.id) }
+        let expired = try await transaction(Deadlines.expire(.probe, before: time), { try $0.text(0) }) { ids in
+            // An unanswered probe showed no cores.
+            ids.isEmpty ? nil : "UPDATE probes SET measured_cores = 0 WHERE id IN (" + .list(ids) + ")"
+        }
+        guard !expired.isEmpty else { return [] }
+        return try await rows(Self.probes(where: "d.id IN (" + .list(expired) + ")"), ProbeRecord.init(row:))
     }
 
     package func settledProbes(node: String, since: Int64) async throws -> [ProbeRecord] {
-        try await rows(
-            """
-            SELECT \(sql: ProbeRecord.columns) FROM probes WHERE node_id = \(node) AND issued_at >= \(since) AND outcome IS NOT NULL
-            ORDER BY issued_at, id
-            """, ProbeRecord.init(row:))
+        try await rows(Self.probes(where: "d.node_id = \(node) AND d.issued_at >= \(since) AND d.outcome IS NOT NULL"), ProbeRecord.init(row:))
+    }
+
+    private static func probes(where condition: SQLStatement) -> SQLStatement {
+        Deadlines.select(.probe, own: "x.seed, x.parts, x.bits, x.claimed_cores, x.delivered_ms, x.measured_cores", from: "probes", where: condition)
     }
 }
 
 extension ProbeRecord {
-    static let columns = "id, node_id, seed, parts, bits, claimed_cores, issued_at, deadline, delivered_ms, outcome, answered_ms, measured_cores"
-
+    /// A row of ``Deadlines/select(_:own:from:where:)``.
     init(row: any SQLRow) throws {
         self.init(
-            id: try row.text(0), node: try row.text(1), seed: try row.text(2), parts: try row.int(3), bits: try row.int(4),
-            claimedCores: try row.int(5), issuedAt: try row.integer(6), deadline: try row.integer(7), deliveredMillis: try row.optionalInteger(8),
-            outcome: try row.optionalText(9).flatMap(Outcome.init), answeredMillis: try row.optionalInteger(10), measuredCores: try row.optionalReal(11))
+            id: try row.text(0), node: try row.text(1), seed: try row.text(6), parts: try row.int(7), bits: try row.int(8),
+            claimedCores: try row.int(9), issuedAt: try row.integer(2), deadline: try row.integer(3), deliveredMillis: try row.optionalInteger(10),
+            outcome: try row.optionalText(4).flatMap(Outcome.init), answeredMillis: try row.optionalInteger(5), measuredCores: try row.optionalReal(11))
     }
 }
 

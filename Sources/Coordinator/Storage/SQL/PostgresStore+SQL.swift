@@ -1,9 +1,36 @@
 import Foundation
 import PostgresNIO
+import Synchronization
 
 /// PostgreSQL's half of the shared statements: `$n` parameters, within the store's time limit.
 extension PostgresStore: SQLDatabase {
     package func rows<T: Sendable>(_ statement: SQLStatement, _ row: @escaping @Sendable (any SQLRow) throws -> T) async throws -> [T] {
+        let query = Self.query(statement)
+        return try await guarded {
+            var out: [T] = []
+            for try await result in try await self.client.query(query, logger: self.logger) {
+                out.append(try row(PostgresSQLRow(row: result.makeRandomAccess())))
+            }
+            return out
+        }
+    }
+
+    package func transaction<T: Sendable>(
+        _ first: SQLStatement, _ row: @escaping @Sendable (any SQLRow) throws -> T, then: @escaping @Sendable ([T]) -> SQLStatement?
+    ) async throws -> [T] {
+        let out = Mutex<[T]>([])
+        try await transaction { connection in
+            var rows: [T] = []
+            for try await result in try await connection.query(Self.query(first), logger: self.logger) {
+                rows.append(try row(PostgresSQLRow(row: result.makeRandomAccess())))
+            }
+            if let next = then(rows) { try await connection.query(Self.query(next), logger: self.logger) }
+            out.withLock { $0 = rows }
+        }
+        return out.withLock { $0 }
+    }
+
+    private static func query(_ statement: SQLStatement) -> PostgresQuery {
         var binds = PostgresBindings(capacity: statement.values.count)
         for value in statement.values {
             switch value {
@@ -14,14 +41,7 @@ extension PostgresStore: SQLDatabase {
             case .null: binds.appendNull()
             }
         }
-        let query = PostgresQuery(unsafeSQL: statement.postgresText, binds: binds)
-        return try await guarded {
-            var out: [T] = []
-            for try await result in try await self.client.query(query, logger: self.logger) {
-                out.append(try row(PostgresSQLRow(row: result.makeRandomAccess())))
-            }
-            return out
-        }
+        return PostgresQuery(unsafeSQL: statement.postgresText, binds: binds)
     }
 }
 

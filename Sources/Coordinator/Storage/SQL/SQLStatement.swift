@@ -55,6 +55,13 @@ package struct SQLStatement: Sendable, ExpressibleByStringInterpolation {
         return joined
     }
 
+    /// The statement's text with one `?` per value of `values`, comma-separated (for `IN (...)`).
+    package static func list(_ values: [some SQLBindable]) -> SQLStatement {
+        var statement: SQLStatement = ""
+        for (index, value) in values.enumerated() { statement = statement + "\(sql: index == 0 ? "" : ", ")\(value)" }
+        return statement
+    }
+
     /// The text for PostgreSQL: the n-th `?` becomes `$n` (statements here have no `?` of
     /// their own).
     var postgresText: String {
@@ -99,6 +106,13 @@ package protocol SQLDatabase: Sendable {
     /// Runs `statement`, reading each row it returns (`RETURNING` included) with `row`.
     /// - Throws: ``StoreFailure``.
     func rows<T: Sendable>(_ statement: SQLStatement, _ row: @escaping @Sendable (any SQLRow) throws -> T) async throws -> [T]
+
+    /// Runs `first`, reading the rows it returns with `row`, then, in the same transaction, the
+    /// statement `then` makes of them (nil: nothing more): both or neither.
+    /// - Throws: ``StoreFailure``.
+    func transaction<T: Sendable>(
+        _ first: SQLStatement, _ row: @escaping @Sendable (any SQLRow) throws -> T, then: @escaping @Sendable ([T]) -> SQLStatement?
+    ) async throws -> [T]
 }
 
 extension SQLDatabase {

@@ -11,6 +11,18 @@ extension SQLiteStore: SQLDatabase {
         }
         return statement.onlyReads ? try await read(body) : try await write(body)
     }
+
+    package func transaction<T: Sendable>(
+        _ first: SQLStatement, _ row: @escaping @Sendable (any SQLRow) throws -> T, then: @escaping @Sendable ([T]) -> SQLStatement?
+    ) async throws -> [T] {
+        try await write { db in
+            let rows = try Row.fetchAll(db, sql: first.text, arguments: StatementArguments(first.values.map(\.databaseValue))).map {
+                try row(GRDBRow(row: $0))
+            }
+            if let next = then(rows) { try db.execute(sql: next.text, arguments: StatementArguments(next.values.map(\.databaseValue))) }
+            return rows
+        }
+    }
 }
 
 extension SQLValue {
