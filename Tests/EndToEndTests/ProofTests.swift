@@ -47,7 +47,7 @@ extension NetworkSuites {
             // Every challenge on the dropped segment was caught; none of the honest host's failed.
             let outcomes = try await run(
                 "/usr/bin/python3",
-                ["-c", "import sqlite3,sys; [print(*r) for r in sqlite3.connect(sys.argv[1]).execute('SELECT node_id, segment, outcome FROM challenges WHERE outcome IS NOT NULL')]",
+                ["-c", "import sqlite3,sys; [print(*r) for r in sqlite3.connect(sys.argv[1]).execute(\"SELECT d.node_id, c.segment, d.outcome FROM challenges c JOIN deadlines d ON d.kind = 'challenge' AND d.id = c.id WHERE d.outcome IS NOT NULL\")]",
                  network.dir.path + "/c.sqlite"],
                 mergeErrors: false)
             let rows = outcomes.output.split(separator: "\n").map { $0.split(separator: " ").map(String.init) }
