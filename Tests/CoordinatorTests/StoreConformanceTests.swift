@@ -416,31 +416,37 @@ struct StoreConformanceTests {
         // (`dying` goes unclosed: closing would write its waiting rows, as a clean stop does.)
     }
 
+    /// Makes an SQLite file at `path` as a coordinator of `schema` left it, with the rows
+    /// `fill` writes.
+    static func oldDatabase(at path: String, schema: Int, _ fill: @escaping @Sendable (Database) throws -> Void) async throws {
+        let old = try DatabaseQueue(path: path)
+        try await old.write { db in
+            try db.execute(sql: "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)")
+            for migration in Schema.migrations where migration.version <= schema {
+                for statement in Schema.statements(migration.statements, for: .sqlite) { try db.execute(sql: statement) }
+                try db.execute(sql: "INSERT INTO schema_migrations (version, applied_at) VALUES (?, 1)", arguments: [migration.version])
+            }
+            try fill(db)
+        }
+        try old.close()
+    }
+
     @Test("a database of schema 10 keeps its challenges and probes through migration 11, which puts their deadlines in one table")
     func upgradeFromSchema10() async throws {
         let dir = TemporaryDirectory("sqlite-upgrade-deadlines")
         defer { dir.remove() }
         let path = dir.path + "/coordinator.sqlite"
-        do {
-            let old = try DatabaseQueue(path: path)
-            try await old.write { db in
-                try db.execute(sql: "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)")
-                for migration in Schema.migrations where migration.version <= 10 {
-                    for statement in Schema.statements(migration.statements, for: .sqlite) { try db.execute(sql: statement) }
-                    try db.execute(sql: "INSERT INTO schema_migrations (version, applied_at) VALUES (?, 1)", arguments: [migration.version])
-                }
-                try db.execute(
-                    sql: """
-                        INSERT INTO challenges (id, node_id, content_id, segment, chunk, issued_at, deadline, outcome, answered_at)
-                        VALUES ('ch1', 'a', 'title', 1, 2, 100, 110, 'pass', 105), ('ch2', 'a', 'title', 0, 0, 101, 111, NULL, NULL)
-                        """)
-                try db.execute(
-                    sql: """
-                        INSERT INTO probes (id, node_id, seed, parts, bits, claimed_cores, issued_at, deadline, delivered_ms, outcome, answered_ms, measured_cores)
-                        VALUES ('p1', 'a', '00', 8, 16, 4, 100, 110, 100500, 'pass', 102000, 3.5), ('p2', 'a', '01', 8, 16, 4, 101, 111, NULL, NULL, NULL, NULL)
-                        """)
-            }
-            try old.close()
+        try await Self.oldDatabase(at: path, schema: 10) { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO challenges (id, node_id, content_id, segment, chunk, issued_at, deadline, outcome, answered_at)
+                    VALUES ('ch1', 'a', 'title', 1, 2, 100, 110, 'pass', 105), ('ch2', 'a', 'title', 0, 0, 101, 111, NULL, NULL)
+                    """)
+            try db.execute(
+                sql: """
+                    INSERT INTO probes (id, node_id, seed, parts, bits, claimed_cores, issued_at, deadline, delivered_ms, outcome, answered_ms, measured_cores)
+                    VALUES ('p1', 'a', '00', 8, 16, 4, 100, 110, 100500, 'pass', 102000, 3.5), ('p2', 'a', '01', 8, 16, 4, 101, 111, NULL, NULL, NULL, NULL)
+                    """)
         }
         let store = try SQLiteStore(path: path)
         try await store.migrate()
@@ -466,22 +472,13 @@ struct StoreConformanceTests {
         let dir = TemporaryDirectory("sqlite-upgrade")
         defer { dir.remove() }
         let path = dir.path + "/coordinator.sqlite"
-        do {
-            let old = try DatabaseQueue(path: path)
-            try await old.write { db in
-                try db.execute(sql: "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)")
-                for migration in Schema.migrations where migration.version <= 8 {
-                    for statement in Schema.statements(migration.statements, for: .sqlite) { try db.execute(sql: statement) }
-                    try db.execute(sql: "INSERT INTO schema_migrations (version, applied_at) VALUES (?, 1)", arguments: [migration.version])
-                }
-                try db.execute(
-                    sql: """
-                        INSERT INTO claims (id, node_id, content_id, session_id, bytes, accepted_at, receipt, segments, ttfb_ms, first_at, last_at, batch_id, leaf)
-                        VALUES ('old1', 'a', 'title', 's1', 100, 90, '', 1, 10, 80, 89, 'b0', 0)
-                        """)
-                try db.execute(sql: "INSERT INTO sessions (id, content_id, issued_at, bytes, edges) VALUES ('s1', 'title', 70, 100, 'a')")
-            }
-            try old.close()
+        try await Self.oldDatabase(at: path, schema: 8) { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO claims (id, node_id, content_id, session_id, bytes, accepted_at, receipt, segments, ttfb_ms, first_at, last_at, batch_id, leaf)
+                    VALUES ('old1', 'a', 'title', 's1', 100, 90, '', 1, 10, 80, 89, 'b0', 0)
+                    """)
+            try db.execute(sql: "INSERT INTO sessions (id, content_id, issued_at, bytes, edges) VALUES ('s1', 'title', 70, 100, 'a')")
         }
         let store = try SQLiteStore(path: path)
         try await store.migrate()

@@ -20,8 +20,12 @@ struct MediaRequest {
     let target: Target
     /// The query string, without its `?`.
     let query: Substring?
-    /// The playback token, from the query or an `Authorization: Bearer` header.
-    let token: String?
+    /// The `Authorization` header.
+    let authorization: String?
+
+    /// The playback token, from the query or an `Authorization: Bearer` header (looked for only
+    /// when asked: an edge without a coordinator never does).
+    var token: String? { TokenGate.token(query: query, authorization: authorization) }
 
     /// The path, under a title, of its HLS key on an edge.
     static let keyPath = "key"
@@ -35,15 +39,14 @@ struct MediaRequest {
     init(
         method: HTTPRequest.Method, path: Substring, query: Substring?, authorization: String?, hasBody: Bool, keysRelayed: Bool
     ) throws(HTTPFailure) {
-        self.query = query
+        (self.query, self.authorization) = (query, authorization)
         if method == .options {
-            (target, token) = (.preflight, nil)
+            target = .preflight
             return
         }
         guard method == .get || method == .head else { throw .methodNotAllowed(method) }
         if hasBody { throw .badRequest("\(method) requests must not carry a body") }
         let key = try Self.key(fromRawPath: path)
-        token = TokenGate.token(query: query, authorization: authorization)
         if keysRelayed && key.path == Self.keyPath {
             target = .key(content: key.content)
         } else if let kind = MediaKind(fileExtension: key.fileExtension) {
@@ -56,9 +59,10 @@ struct MediaRequest {
     /// Splits a request target into its `/v/`-relative path and its query; nil for a target
     /// outside `/v/`.
     static func split(target: String) -> (path: Substring, query: Substring?)? {
-        let parts = target.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
-        guard parts[0].hasPrefix("/v/") else { return nil }
-        return (parts[0].dropFirst(3), parts.count > 1 ? parts[1] : nil)
+        guard target.hasPrefix("/v/") else { return nil }
+        let start = target.utf8.index(target.startIndex, offsetBy: 3)
+        guard let mark = target.utf8[start...].firstIndex(of: UInt8(ascii: "?")) else { return (target[start...], nil) }
+        return (target[start..<mark], target[target.utf8.index(after: mark)...])
     }
 
     /// Whether an HTTP/1.1 request's head announces a body.

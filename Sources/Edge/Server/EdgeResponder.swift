@@ -64,17 +64,19 @@ struct EdgeResponder: HTTPResponder {
                 if case .preflight = media.target { return CORS.preflight }
                 return nil
             }
+            var viewerToken: String?
             if let gate {
                 // Playlists are rewritten per token, and new tokens need a verification: both
                 // take the task path.
                 if case .playlist = kind { return nil }
                 guard let token = media.token, gate.allowsRemembered(token, content: key.content) else { return nil }
+                viewerToken = token
             }
             guard let entry = cache.hotEntry(key), var representation = entry.annotation, let memory = entry.memory
             else { return nil }
             representation.memory = memory
             let answer = try representation.answer(to: request) { _, _ in }
-            if let gate, let token = media.token { count(answer.status, bytes: answer.bodyLength, key: key, token: token, gate: gate, ttfb: .zero) }
+            if let gate, let viewerToken { count(answer.status, bytes: answer.bodyLength, key: key, token: viewerToken, gate: gate, ttfb: .zero) }
             return answer
         } catch let failure as HTTPFailure {
             return failure.answer
@@ -139,13 +141,15 @@ struct EdgeResponder: HTTPResponder {
         case .preflight: return CORS.preflight.response
         case .key(let content):
             guard let gate else { throw .notFound("this edge relays no keys") }
-            if let refusal = await gate.refusal(media.token, content: content) { throw refusal }
-            return try await serveKey(request, content: content, token: media.token ?? "", gate: gate)
+            let token = media.token
+            if let refusal = await gate.refusal(token, content: content) { throw refusal }
+            return try await serveKey(request, content: content, token: token ?? "", gate: gate)
         case .media(let mediaKey, let mediaKind): (key, kind) = (mediaKey, mediaKind)
         }
         guard let gate else { return try await serveStored(request, key: key, kind: kind) }
-        if let refusal = await gate.refusal(media.token, content: key.content) { throw refusal }
-        guard let token = media.token else { return try await serveStored(request, key: key, kind: kind) }
+        let token = media.token
+        if let refusal = await gate.refusal(token, content: key.content) { throw refusal }
+        guard let token else { return try await serveStored(request, key: key, kind: kind) }
         let started = ContinuousClock.now
         if case .playlist = kind, !(gate.scope(of: token)?.isEdge ?? false) {
             return try await serveRewritten(request, key: key, query: media.query, token: token, gate: gate, started: started)

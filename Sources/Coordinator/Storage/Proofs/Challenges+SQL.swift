@@ -15,11 +15,11 @@ extension ChallengeStore where Self: SQLDatabase {
     }
 
     package func challenge(id: String) async throws -> ChallengeRecord? {
-        try await first(Self.challenges(where: "d.id = \(id)"), ChallengeRecord.init(row:))
+        try await first(Self.challenges(where: Deadlines.one(id)), ChallengeRecord.init(row:))
     }
 
     package func openChallenges(node: String) async throws -> [ChallengeRecord] {
-        try await rows(Self.challenges(where: "d.node_id = \(node) AND d.outcome IS NULL"), ChallengeRecord.init(row:))
+        try await rows(Self.challenges(where: Deadlines.open(node: node)), ChallengeRecord.init(row:))
     }
 
     package func settleChallenge(id: String, outcome: ChallengeRecord.Outcome, at: Int64) async throws -> Bool {
@@ -29,11 +29,11 @@ extension ChallengeStore where Self: SQLDatabase {
     package func expireChallenges(deadlineBefore time: Int64) async throws -> [ChallengeRecord] {
         let expired = try await rows(Deadlines.expire(.challenge, before: time)) { try $0.text(0) }
         guard !expired.isEmpty else { return [] }
-        return try await rows(Self.challenges(where: "d.id IN (" + .list(expired) + ")"), ChallengeRecord.init(row:))
+        return try await rows(Self.challenges(where: Deadlines.among(expired)), ChallengeRecord.init(row:))
     }
 
     package func settledChallenges(node: String, since: Int64) async throws -> [ChallengeRecord] {
-        try await rows(Self.challenges(where: "d.node_id = \(node) AND d.issued_at >= \(since) AND d.outcome IS NOT NULL"), ChallengeRecord.init(row:))
+        try await rows(Self.challenges(where: Deadlines.settled(node: node, since: since)), ChallengeRecord.init(row:))
     }
 
     private static func challenges(where condition: SQLStatement) -> SQLStatement {

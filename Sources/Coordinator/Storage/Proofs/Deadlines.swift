@@ -41,4 +41,18 @@ enum Deadlines {
         "SELECT \(sql: columns), \(sql: own) FROM deadlines d JOIN \(sql: table) x ON x.id = d.id WHERE d.kind = \(kind.rawValue) AND "
             + condition + " ORDER BY d.issued_at, d.id"
     }
+
+    /// The deadline with this id.
+    static func one(_ id: String) -> SQLStatement { "d.id = \(id)" }
+
+    /// A node's open deadlines.
+    static func open(node: String) -> SQLStatement { "d.node_id = \(node) AND d.outcome IS NULL" }
+
+    /// A node's settled deadlines issued since `time`.
+    static func settled(node: String, since time: Int64) -> SQLStatement {
+        "d.node_id = \(node) AND d.issued_at >= \(time) AND d.outcome IS NOT NULL"
+    }
+
+    /// The deadlines with these ids.
+    static func among(_ ids: [String]) -> SQLStatement { "d.id IN (" + .list(ids) + ")" }
 }

@@ -18,11 +18,11 @@ extension ProbeStore where Self: SQLDatabase {
     }
 
     package func probe(id: String) async throws -> ProbeRecord? {
-        try await first(Self.probes(where: "d.id = \(id)"), ProbeRecord.init(row:))
+        try await first(Self.probes(where: Deadlines.one(id)), ProbeRecord.init(row:))
     }
 
     package func openProbes(node: String) async throws -> [ProbeRecord] {
-        try await rows(Self.probes(where: "d.node_id = \(node) AND d.outcome IS NULL"), ProbeRecord.init(row:))
+        try await rows(Self.probes(where: Deadlines.open(node: node)), ProbeRecord.init(row:))
     }
 
     package func deliverProbe(id: String, atMillis: Int64) async throws {
@@ -41,11 +41,11 @@ extension ProbeStore where Self: SQLDatabase {
             ids.isEmpty ? nil : "UPDATE probes SET measured_cores = 0 WHERE id IN (" + .list(ids) + ")"
         }
         guard !expired.isEmpty else { return [] }
-        return try await rows(Self.probes(where: "d.id IN (" + .list(expired) + ")"), ProbeRecord.init(row:))
+        return try await rows(Self.probes(where: Deadlines.among(expired)), ProbeRecord.init(row:))
     }
 
     package func settledProbes(node: String, since: Int64) async throws -> [ProbeRecord] {
-        try await rows(Self.probes(where: "d.node_id = \(node) AND d.issued_at >= \(since) AND d.outcome IS NOT NULL"), ProbeRecord.init(row:))
+        try await rows(Self.probes(where: Deadlines.settled(node: node, since: since)), ProbeRecord.init(row:))
     }
 
     private static func probes(where condition: SQLStatement) -> SQLStatement {
