@@ -46,49 +46,24 @@ package struct KeyVault: Sendable {
         return outer.finalize()
     }
 
-    /// A new playback session id for `content`: `ISSUED-RANDOM-MAC` (seconds since 1970, 16 and
-    /// 32 hex digits), the MAC an HMAC-SHA256 of the three under a key only this coordinator
-    /// has, so a delivery claim's session is checked without storing every session issued.
+    /// A new playback session id for `content` (``SessionID``), its MAC an HMAC-SHA256 under a
+    /// key only this coordinator has, so a delivery claim's session is checked without storing
+    /// every session issued.
     package func newSession(content: String, now: Int64) -> String {
         let random = JSONText.hex((0..<8).map { _ in UInt8.random(in: 0...255) })
-        return "\(now)-\(random)-\(sessionMAC(content: content, issued: now, random: Array(random.utf8)).hex)"
+        return SessionID.format(issued: now, random: random, mac: sessionMAC(content: content, issued: now, random: Array(random.utf8)))
     }
 
     /// When `session` was issued for `content` and its MAC (128 bits, unique to the session: a
     /// short key for it), or nil when this coordinator did not issue it for that title.
     package func checkedSession(_ session: String, content: String) -> (issued: Int64, key: UInt128)? {
-        // Read byte by byte (a claim path checks one per claim): ISSUED-RANDOM16-MAC32.
-        var session = session
-        return session.withUTF8 { bytes -> (issued: Int64, key: UInt128)? in
-            guard bytes.count >= 51, bytes.count <= 70 else { return nil }
-            let macStart = bytes.count - 32
-            let randomStart = macStart - 17
-            guard bytes[randomStart - 1] == UInt8(ascii: "-"), bytes[macStart - 1] == UInt8(ascii: "-") else { return nil }
-            var issued: Int64 = 0
-            for byte in bytes[0..<(randomStart - 1)] {
-                guard (48...57).contains(byte), issued < Int64.max / 10 - 10 else { return nil }
-                issued = issued * 10 + Int64(byte - 48)
-            }
-            guard randomStart > 1, let claimed = UInt128.fromHex(bytes[macStart...]) else { return nil }
-            let random = bytes[randomStart..<(macStart - 1)]
-            guard random.allSatisfy({ (48...57).contains($0) || (97...102).contains($0) }) else { return nil }
+        SessionID.withParts(of: session) { issued, random, claimed -> (issued: Int64, key: UInt128)? in
             // The MAC's first 16 bytes, as one number (the session's key), against the claimed
             // ones: one XOR of all 128 bits, not a comparison that stops at the first difference.
             let key = sessionMAC(content: content, issued: issued, random: random)
             guard key ^ claimed == 0 else { return nil }
             return (issued, key)
         }
-    }
-
-    /// The key ``checkedSession(_:content:)`` gives an accepted session (its MAC unchecked).
-    package static func key(ofSession session: String) -> UInt128? {
-        guard session.utf8.count >= 32 else { return nil }
-        return UInt128.fromHex(session.utf8.suffix(32))
-    }
-
-    /// When a session id says it was issued (its MAC unchecked: for ids already accepted).
-    package static func issued(ofSession session: String) -> Int64? {
-        session.split(separator: "-", maxSplits: 1).first.flatMap { Int64($0) }
     }
 
     /// The first 16 bytes of the session MAC, as a big-endian number.
@@ -141,43 +116,5 @@ package struct KeyVault: Sendable {
             let key = try? AES.GCM.open(box, using: sealing, authenticating: Data(content.utf8))
         else { throw StoreFailure.corrupt("the sealed key of \(content) does not open with this coordinator's key") }
         return Array(key)
-    }
-}
-
-extension UInt128 {
-    /// 32 lowercase hex digits as a number; nil for anything else.
-    package static func fromHex(_ digits: some Collection<UInt8>) -> UInt128? {
-        guard digits.count == 32 else { return nil }
-        if let value = digits.withContiguousStorageIfAvailable(fromHex(buffer:)) { return value }
-        return Array(digits).withUnsafeBufferPointer(fromHex(buffer:))
-    }
-
-    /// (Two 64-bit halves, every digit checked at the end: a claim path reads two a claim.)
-    private static func fromHex(buffer digits: UnsafeBufferPointer<UInt8>) -> UInt128? {
-        var halves: (UInt64, UInt64) = (0, 0)
-        var bad: UInt8 = 0
-        for index in 0..<16 {
-            let (high, low) = (digits[index], digits[index + 16])
-            halves.0 = halves.0 << 4 | UInt64(hexValue(high, bad: &bad))
-            halves.1 = halves.1 << 4 | UInt64(hexValue(low, bad: &bad))
-        }
-        return bad == 0 ? UInt128(halves.0) << 64 | UInt128(halves.1) : nil
-    }
-
-    /// A lowercase hex digit's value; sets `bad` for anything else.
-    @inline(__always)
-    private static func hexValue(_ digit: UInt8, bad: inout UInt8) -> UInt8 {
-        let number = digit &- 48
-        let letter = digit &- 97
-        if number < 10 { return number }
-        if letter < 6 { return letter + 10 }
-        bad = 1
-        return 0
-    }
-
-    /// The number as 32 lowercase hex digits (``fromHex(_:)`` reads them back).
-    package var hex: String {
-        let digits = String(self, radix: 16)
-        return String(repeating: "0", count: 32 - digits.count) + digits
     }
 }

@@ -47,7 +47,7 @@ extension ClaimBook.ClaimKey {
     /// The key of a claim read from the store.
     /// - Throws: ``StoreFailure/corrupt(_:)`` when its session or id is malformed.
     init(stored session: String, id: String) throws {
-        guard let key = KeyVault.key(ofSession: session), let number = UInt128.fromHex(id.utf8) else {
+        guard let key = SessionID.key(of: session), let number = UInt128.fromHex(id.utf8) else {
             throw StoreFailure.corrupt("stored claim \(id.prefix(64)) of session \(session.prefix(80)) has a malformed id")
         }
         self.init(session: key, id: number)
@@ -109,7 +109,7 @@ final class CachedSessionTotals: SessionTotalsSource {
             var unknown = unknown
             var reads = SessionReads()
             if watermark == nil {
-                let newest = try await store.newestClaimedSession().map { KeyVault.issued(ofSession: $0) ?? .max } ?? .min
+                let newest = try await store.newestClaimedSession().map { SessionID.issued(of: $0) ?? .max } ?? .min
                 reads.watermark = newest
                 unknown.removeAll { $0.issued > newest }
             }
@@ -198,7 +198,7 @@ final class SharedSessionTotals: SessionTotalsSource {
         return { [unknown, claims] in
             var reads = SessionReads()
             for total in try await store.sessionTotals(ids: unknown) {
-                guard let session = KeyVault.key(ofSession: total.id) else { continue }
+                guard let session = SessionID.key(of: total.id) else { continue }
                 reads.sessions[session, default: (ClaimBook.Delivered(), [])].delivered = ClaimBook.Delivered(bytes: total.bytes, edges: total.edges)
             }
             for known in try await store.storedClaims(keys: claims) {
