@@ -43,10 +43,11 @@ package final class Registry: Sendable {
         let nodes = try await store.nodes()
         try await ledger.reload()
         let time = now()
+        let stakes = ledger.balances
         state.withLock { state in
             var table = RouteTable(bandKilometres: state.table.bandKilometres)
             for node in nodes {
-                table.upsert(Self.edge(node, routable: refusal(node, now: time, suspended: state.suspended) == nil))
+                table.upsert(Self.edge(node, routable: refusal(node, stake: stakes[node.id] ?? StakeBalance(), now: time, suspended: state.suspended) == nil))
             }
             state = State(table: table, nodes: Dictionary(uniqueKeysWithValues: nodes.map { ($0.id, $0) }), suspended: state.suspended)
         }
@@ -55,9 +56,11 @@ package final class Registry: Sendable {
     /// Re-evaluates every node's routability at `now` (heartbeats age).
     package func refresh(now time: Int64? = nil) {
         let time = time ?? now()
+        // One copy of the balances (shared storage, not copied) instead of a ledger look-up a node.
+        let stakes = ledger.balances
         state.withLock { state in
             for node in state.nodes.values {
-                let routable = refusal(node, now: time, suspended: state.suspended) == nil
+                let routable = refusal(node, stake: stakes[node.id] ?? StakeBalance(), now: time, suspended: state.suspended) == nil
                 if state.table.edge(node.id)?.routable != routable { state.table.setRoutable(node.id, routable) }
             }
         }
@@ -180,8 +183,9 @@ package final class Registry: Sendable {
     /// candidates weighted by their resource score.
     package func candidates(for task: DeviceClass.Task, now time: Int64? = nil) -> [HostingPolicy.Candidate] {
         let time = time ?? now()
+        let stakes = ledger.balances
         return state.withLock { state in
-            state.nodes.values.filter { refusal($0, now: time, for: task, suspended: state.suspended) == nil }
+            state.nodes.values.filter { refusal($0, stake: stakes[$0.id] ?? StakeBalance(), now: time, for: task, suspended: state.suspended) == nil }
                 .sorted { $0.id < $1.id }
                 .map { HostingPolicy.Candidate(id: $0.id, location: GeoPoint(latitude: $0.latitude, longitude: $0.longitude), capacity: Self.capacity($0)) }
         }

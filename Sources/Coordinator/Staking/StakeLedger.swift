@@ -13,7 +13,7 @@ import Synchronization
 /// Thread-safe: one `Mutex` guards the balances.
 package final class StakeLedger: Sendable {
     let store: any LedgerStore
-    private let balances = Mutex<[String: StakeBalance]>([:])
+    private let known = Mutex<[String: StakeBalance]>([:])
 
     package init(store: any LedgerStore) { self.store = store }
 
@@ -28,7 +28,7 @@ package final class StakeLedger: Sendable {
                 throw StoreFailure.corrupt("ledger entry \(event.sequence ?? -1) for \(event.node): \(error)")
             }
         }
-        balances.withLock { $0 = replayed }
+        known.withLock { $0 = replayed }
     }
 
     /// The node's balance from its events in the store, remembered.
@@ -39,15 +39,18 @@ package final class StakeLedger: Sendable {
         } catch let error as StakeError {
             throw StoreFailure.corrupt("the ledger of \(node) breaks the staking rules: \(error)")
         }
-        balances.withLock { $0[node] = balance }
+        known.withLock { $0[node] = balance }
         return balance
     }
 
+    /// Every node's balance as this coordinator last knew it (for a pass over all nodes).
+    package var balances: [String: StakeBalance] { known.withLock { $0 } }
+
     /// The node's balance as this coordinator last knew it (none: nothing staked).
-    package func remembered(_ node: String) -> StakeBalance { balances.withLock { $0[node] ?? StakeBalance() } }
+    package func remembered(_ node: String) -> StakeBalance { known.withLock { $0[node] ?? StakeBalance() } }
 
     /// True when the node's stake has been slashed (as this coordinator knows the ledger).
-    package func isSlashed(_ node: String) -> Bool { balances.withLock { ($0[node]?.slashed ?? 0) > 0 } }
+    package func isSlashed(_ node: String) -> Bool { known.withLock { ($0[node]?.slashed ?? 0) > 0 } }
 
     /// Appends `event` if the staking rules allow it.
     /// - Returns: the node's new balance.
@@ -59,7 +62,7 @@ package final class StakeLedger: Sendable {
         var balance = try await balance(of: event.node)
         do { try balance.apply(event) } catch { throw RegistryError.refused("\(error)") }
         _ = try await store.append(event)
-        balances.withLock { $0[event.node] = balance }
+        known.withLock { $0[event.node] = balance }
         return balance
     }
 
