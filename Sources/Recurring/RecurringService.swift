@@ -41,9 +41,9 @@ package struct RecurringService<C: Clock>: Service where C.Duration == Duration 
                     try await round()
                     failing = false
                     backoff.reset()
-                } catch is CancellationError {
-                    return
                 } catch {
+                    // Stopping: whatever the round was waiting for failed because of it.
+                    if Task.isCancelled { return }
                     failing = true
                     logger.warning("\(name) failed: \(error); trying again after a backoff")
                 }

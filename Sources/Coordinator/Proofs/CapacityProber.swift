@@ -58,8 +58,9 @@ package final class CapacityProber: Sendable {
     let board: TaskBoard
     package let policy: CapacityPolicy
     private let now: @Sendable () -> Int64
-    /// When each node was last sent a probe, and the nodes with one open (this coordinator's view).
-    private let state = Mutex<(issued: [String: Int64], open: [String: Int64])>(([:], [:]))
+    /// When each node was last sent a probe, the nodes with one open (this coordinator's view),
+    /// and the nodes whose probes in the store were looked at once already.
+    private let state = Mutex<(issued: [String: Int64], open: [String: Int64], looked: Set<String>)>(([:], [:], []))
 
     package init(
         store: any ProbeStore, registry: Registry, board: TaskBoard, policy: CapacityPolicy,
@@ -92,14 +93,20 @@ package final class CapacityProber: Sendable {
         var due: [(node: NodeRecord, last: Int64)] = []
         for candidate in registry.candidates(for: .hosting) {
             guard let node = registry.known(candidate.id), !registry.isSlashed(node.id) else { continue }
-            let (last, open) = state.withLock { ($0.issued[node.id], $0.open[node.id] != nil) }
+            let (last, open, looked) = state.withLock { ($0.issued[node.id], $0.open[node.id] != nil, $0.looked.contains(node.id)) }
             if open { continue }
             if let last {
                 if last > time - policy.interval { continue }
-            } else if let latest = try await store.settledProbes(node: node.id, since: time - policy.interval).last {
-                // Probed before this coordinator started: wait out the rest of the interval.
-                state.withLock { $0.issued[node.id] = latest.issuedAt }
-                continue
+            } else if !looked {
+                // Once a node, not every round: with 100,000 nodes and 64 probes a round, every
+                // round asked the store about each node still waiting (a whole core at idle).
+                let latest = try await store.settledProbes(node: node.id, since: time - policy.interval).last
+                state.withLock { _ = $0.looked.insert(node.id) }
+                if let latest {
+                    // Probed before this coordinator started: wait out the rest of the interval.
+                    state.withLock { $0.issued[node.id] = latest.issuedAt }
+                    continue
+                }
             }
             due.append((node, last ?? .min))
         }

@@ -23,6 +23,13 @@ package final class Registry: Sendable {
         var nodes: [String: NodeRecord] = [:]
         /// Nodes suspended from every task, with the reason (a poor proof-of-retrievability record).
         var suspended: [String: String] = [:]
+        /// The earliest time a routed node's heartbeat ages out (``refresh(now:)`` has nothing to
+        /// do before it), and the time of the last refresh.
+        var nextExpiry: Int64 = .min
+        var refreshed: Int64 = .min
+
+        /// A node routed to now whose heartbeat came at `heartbeat` ages out no sooner than this.
+        mutating func routed(heartbeat: Int64, timeout: Int64) { nextExpiry = min(nextExpiry, heartbeat + timeout + 1) }
     }
     private let state: Mutex<State>
 
@@ -49,19 +56,33 @@ package final class Registry: Sendable {
             for node in nodes {
                 table.upsert(Self.edge(node, routable: refusal(node, stake: stakes[node.id] ?? StakeBalance(), now: time, suspended: state.suspended) == nil))
             }
+            // The next refresh passes over every node again.
             state = State(table: table, nodes: Dictionary(uniqueKeysWithValues: nodes.map { ($0.id, $0) }), suspended: state.suspended)
         }
     }
 
     /// Re-evaluates every node's routability at `now` (heartbeats age).
+    ///
+    /// ## Performance characteristics
+    /// Time only takes routes away (a heartbeat ages out); what gives them (a heartbeat, a
+    /// bond, a lifted suspension) re-evaluates its node at once. So the pass over every node
+    /// runs only once the first routed node's heartbeat can have aged out (or the clock went
+    /// back): with 100,000 nodes a pass took about 130 ms, and ran every second.
     package func refresh(now time: Int64? = nil) {
         let time = time ?? now()
+        guard state.withLock({ state in
+            defer { state.refreshed = time }
+            return time >= state.nextExpiry || time < state.refreshed
+        }) else { return }
         // One copy of the balances (shared storage, not copied) instead of a ledger look-up a node.
         let stakes = ledger.balances
+        let timeout = policy.heartbeatTimeout
         state.withLock { state in
+            state.nextExpiry = .max
             for node in state.nodes.values {
                 let routable = refusal(node, stake: stakes[node.id] ?? StakeBalance(), now: time, suspended: state.suspended) == nil
                 if state.table.edge(node.id)?.routable != routable { state.table.setRoutable(node.id, routable) }
+                if routable { state.routed(heartbeat: node.lastHeartbeat, timeout: timeout) }
             }
         }
     }
@@ -162,7 +183,9 @@ package final class Registry: Sendable {
         let time = now()
         state.withLock { state in
             if let node = state.nodes[event.node] {
-                state.table.setRoutable(node.id, refusal(node, stake: balance, now: time, suspended: state.suspended) == nil)
+                let routable = refusal(node, stake: balance, now: time, suspended: state.suspended) == nil
+                state.table.setRoutable(node.id, routable)
+                if routable { state.routed(heartbeat: node.lastHeartbeat, timeout: policy.heartbeatTimeout) }
             }
         }
         return balance
@@ -220,7 +243,9 @@ package final class Registry: Sendable {
             guard state.suspended[id] != reason else { return }
             state.suspended[id] = reason
             if let node = state.nodes[id] {
-                state.table.setRoutable(id, refusal(node, now: time, suspended: state.suspended) == nil)
+                let routable = refusal(node, now: time, suspended: state.suspended) == nil
+                state.table.setRoutable(id, routable)
+                if routable { state.routed(heartbeat: node.lastHeartbeat, timeout: policy.heartbeatTimeout) }
             }
         }
     }
@@ -276,6 +301,7 @@ package final class Registry: Sendable {
         state.withLock { state in
             state.nodes[node.id] = node
             state.table.upsert(Self.edge(node, routable: refusal == nil))
+            if refusal == nil { state.routed(heartbeat: node.lastHeartbeat, timeout: policy.heartbeatTimeout) }
         }
         return NodeStatus(node: node, stake: stake, refusal: refusal)
     }
