@@ -12,37 +12,57 @@ import NIOHPACK
 /// Build one per object version and reuse it: the validator headers are formatted once, in
 /// `init`. With ``memory`` set, bodies are slices of that buffer and nothing is read per request.
 struct Representation: Sendable {
-    let length: Int
-    /// Strong, quoted; nil while unknown.
-    let etag: String?
-    let lastModified: Int64
-    let contentType: String
+    /// What never changes for this object version, behind one reference: a copy of a
+    /// representation (every hit copies one out of the cache) costs one retain, not one for each
+    /// header list and string.
+    private final class Fixed: Sendable {
+        let length: Int
+        let etag: String?
+        let lastModified: Int64
+        let contentType: String
+        /// Cache-Control, ETag, Last-Modified, Accept-Ranges: on every answer.
+        let validatorHeaders: HTTPFields
+        /// Every header of a whole-object 200, made once.
+        let wholeHeaders: HTTPFields
+        /// The same as an HTTP/2 header block with `:status`, made once.
+        let wholeHPACK: HPACKHeaders
+
+        init(length: Int, etag: String?, lastModified: Int64, contentType: String, validatorHeaders: HTTPFields, wholeHeaders: HTTPFields) {
+            self.length = length
+            self.etag = etag
+            self.lastModified = lastModified
+            self.contentType = contentType
+            self.validatorHeaders = validatorHeaders
+            self.wholeHeaders = wholeHeaders
+            wholeHPACK = HPACKHeaders(status: .ok, wholeHeaders)
+        }
+    }
+    private let fixed: Fixed
     /// The whole object, when it is in the cache's memory hot set.
     var memory: ByteBuffer?
-    /// Cache-Control, ETag, Last-Modified, Accept-Ranges: on every answer.
-    private let validatorHeaders: HTTPFields
-    /// Every header of a whole-object 200, made once.
-    private let wholeHeaders: HTTPFields
-    /// The same as an HTTP/2 header block with `:status`, made once.
-    private let wholeHPACK: HPACKHeaders
+
+    var length: Int { fixed.length }
+    /// Strong, quoted; nil while unknown.
+    var etag: String? { fixed.etag }
+    var lastModified: Int64 { fixed.lastModified }
+    var contentType: String { fixed.contentType }
+    private var validatorHeaders: HTTPFields { fixed.validatorHeaders }
+    private var wholeHeaders: HTTPFields { fixed.wholeHeaders }
+    private var wholeHPACK: HPACKHeaders { fixed.wholeHPACK }
 
     init(length: Int, etag: String?, lastModified: Int64, sha256Hex: String?, contentType: String, cacheControl: String) {
-        self.length = length
-        self.etag = etag
-        self.lastModified = lastModified
-        self.contentType = contentType
         var headers = HTTPFields()
         headers[.cacheControl] = cacheControl
         if let etag { headers[.eTag] = etag }
         headers[.lastModified] = HTTPDate.format(lastModified)
         headers[.acceptRanges] = "bytes"
         CORS.add(to: &headers)
-        validatorHeaders = headers
+        let validators = headers
         headers[.contentType] = contentType
         if let digest = sha256Hex.flatMap(Self.base64(hex:)) { headers[Self.reprDigest] = "sha-256=:\(digest):" }
         headers[.contentLength] = String(length)
-        wholeHeaders = headers
-        wholeHPACK = HPACKHeaders(status: .ok, headers)
+        fixed = Fixed(
+            length: length, etag: etag, lastModified: lastModified, contentType: contentType, validatorHeaders: validators, wholeHeaders: headers)
     }
 
     typealias Reader = @Sendable (Range<Int>, (ByteBuffer) async throws -> Void) async throws -> Void
