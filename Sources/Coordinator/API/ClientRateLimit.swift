@@ -79,8 +79,8 @@ struct ClientRateLimit: RouterMiddleware {
         guard request.method != .options, ClientRateLimiter.isLimited(request.method, request.uri.path) else { return try await next(request, context) }
         let client = context.remoteAddress?.ipAddress ?? "unknown"
         guard let retry = limiter.admit(client) else { return try await next(request, context) }
-        var response = try CoordinatorAPI.json(
-            ["error": "too many requests from \(client): at most \(Self.describe(limiter.policy.rate)) a second (bursts of \(Self.describe(limiter.policy.burst))); retry in \(retry) s"],
+        var response = APIError.render(
+            "too many requests from \(client): at most \(Self.describe(limiter.policy.rate)) a second (bursts of \(Self.describe(limiter.policy.burst))); retry in \(retry) s",
             status: .tooManyRequests)
         response.headers[.retryAfter] = String(retry)
         return response

@@ -80,7 +80,7 @@ package struct SQLStatement: Sendable, ExpressibleByStringInterpolation {
     }
 
     /// Whether the statement only reads (it may run beside writers).
-    var onlyReads: Bool { text.drop { $0 == " " || $0 == "\n" }.uppercased().hasPrefix("SELECT") }
+    var onlyReads: Bool { text.drop { $0 == " " || $0 == "\n" }.prefix(6).uppercased() == "SELECT" }
 }
 
 /// One row of a result, read by column position; a value of the wrong type or a NULL where
