@@ -171,8 +171,8 @@ private final class LadderPass {
 /// One picture size of a ladder pass and the thread that scales to it and encodes every
 /// rendition of it.
 ///
-/// `@unchecked Sendable`: the queue, `failure` and `finished` are only touched under
-/// `condition`; the FFmpeg objects are used by the group's own thread alone once it started.
+/// `@unchecked Sendable`: the FFmpeg objects are used by the group's own thread alone once it
+/// started; the queue is the feed's.
 private final class SizeGroup: @unchecked Sendable {
     struct Target {
         let encoder: Owned<CodecContext>
@@ -183,7 +183,6 @@ private final class SizeGroup: @unchecked Sendable {
     enum Item {
         case picture(UnsafeMutablePointer<AVFrame>)
         case audio(UnsafeMutablePointer<AVPacket>, AVRational)
-        case end
     }
 
     /// Pictures queued per thread: enough to ride out an encoder's uneven pace, few enough
@@ -199,12 +198,7 @@ private final class SizeGroup: @unchecked Sendable {
     private let scaler: Owned<Scaler>
     private let timeBase: AVRational
     private let packet: Packet
-    private let condition = NSCondition()
-    private var queue: [Item] = []
-    private var started = false
-    private var ended = false
-    private var finished = false
-    private(set) var failure: (any Error)?
+    private let feed = FeedThread<Item>(capacity: SizeGroup.capacity, release: SizeGroup.free)
 
     init(scaler: Owned<Scaler>, first: Target, timeBase: AVRational) throws {
         self.scaler = scaler
@@ -215,79 +209,17 @@ private final class SizeGroup: @unchecked Sendable {
         packet = try Packet()
     }
 
+    var failure: (any Error)? { feed.failure }
+
     func start() {
-        condition.withLock { started = true }
-        let thread = Thread { [self] in run() }
-        thread.stackSize = 8 << 20
-        thread.name = "depin-encode-\(height)p"
-        thread.start()
+        feed.start(name: "depin-encode-\(height)p", handle: { [self] in try handle($0) }, finish: { [self] in try finishOutputs() })
     }
 
-    /// Queues an item, waiting while the queue is full.
-    /// - Throws: the thread's error once it failed (the item is freed).
-    func push(_ item: Item) throws {
-        condition.lock()
-        while queue.count >= Self.capacity && failure == nil { condition.wait() }
-        if let failure {
-            condition.unlock()
-            Self.free(item)
-            throw failure
-        }
-        queue.append(item)
-        condition.broadcast()
-        condition.unlock()
-    }
+    func push(_ item: Item) throws { try feed.push(item) }
 
-    /// Asks the thread to flush and finish (or, after a failure, just to stop).
-    func end() {
-        condition.withLock {
-            guard !ended else { return }
-            ended = true
-            queue.append(.end)
-            condition.broadcast()
-        }
-    }
+    func end() { feed.end() }
 
-    func waitUntilFinished() {
-        condition.lock()
-        while started && !finished { condition.wait() }
-        condition.unlock()
-    }
-
-    private func run() {
-        while true {
-            condition.lock()
-            while queue.isEmpty { condition.wait() }
-            let item = queue.removeFirst()
-            let failed = failure != nil
-            condition.broadcast()
-            condition.unlock()
-            if case .end = item {
-                if !failed { perform { try self.finishOutputs() } }
-                condition.withLock {
-                    finished = true
-                    condition.broadcast()
-                }
-                return
-            }
-            if failed {
-                Self.free(item)
-            } else {
-                perform { try self.handle(item) }
-            }
-        }
-    }
-
-    private func perform(_ work: () throws -> Void) {
-        do {
-            try work()
-        } catch {
-            condition.withLock {
-                if failure == nil { failure = error }
-                condition.broadcast()
-            }
-        }
-    }
+    func waitUntilFinished() { feed.waitUntilFinished() }
 
     private func handle(_ item: Item) throws {
         switch item {
@@ -304,8 +236,6 @@ private final class SizeGroup: @unchecked Sendable {
                 try check(av_packet_ref(packet.pointer, source), "copying an audio packet")
                 try target.output.value.write(packet.pointer, stream: 1, timeBase: base)
             }
-        case .end:
-            break
         }
     }
 
@@ -331,14 +261,8 @@ private final class SizeGroup: @unchecked Sendable {
 
     private static func free(_ item: Item) {
         switch item {
-        case .picture(let picture):
-            var owned: UnsafeMutablePointer<AVFrame>? = picture
-            av_frame_free(&owned)
-        case .audio(let packet, _):
-            var owned: UnsafeMutablePointer<AVPacket>? = packet
-            av_packet_free(&owned)
-        case .end:
-            break
+        case .picture(let picture): freeFrame(picture)
+        case .audio(let packet, _): freePacket(packet)
         }
     }
 }

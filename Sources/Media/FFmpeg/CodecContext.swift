@@ -40,9 +40,12 @@ struct CodecContext: ~Copyable {
 
     /// Opens the libx264 encoder for one rendition with every setting fixed by `settings`, so the
     /// same frames always give the same bytes.
+    /// - Parameter live: tuned for latency (no B-frames, no look-ahead, a packet out for every
+    ///   picture in) and no scene-cut keyframes, so keyframes fall only where the caller forces
+    ///   them, at the same pictures in every rendition.
     static func h264Encoder(
         width: Int, height: Int, timeBase: AVRational, frameRate: AVRational,
-        bitrate: Int?, maxBitrate: Int?, gopFrames: Int, settings: EncoderSettings
+        bitrate: Int?, maxBitrate: Int?, gopFrames: Int, settings: EncoderSettings, live: Bool = false
     ) throws -> CodecContext {
         guard let codec = avcodec_find_encoder_by_name("libx264") else {
             throw MediaError.unsupported("this FFmpeg has no libx264 encoder")
@@ -74,7 +77,8 @@ struct CodecContext: ~Copyable {
         // Sliced threads: frame threads with VBV give different bytes from run to run (measured:
         // three runs, three files), which would make two honest edges disagree. Slices are
         // repeatable, bound the peak rate, and add no frame-thread delay before the first packet.
-        try check(av_opt_set(options, "x264-params", "sliced-threads=1", 0), "libx264 sliced threads")
+        try check(av_opt_set(options, "x264-params", live ? "sliced-threads=1:scenecut=0" : "sliced-threads=1", 0), "libx264 sliced threads")
+        if live { try check(av_opt_set(options, "tune", "zerolatency", 0), "libx264 zerolatency") }
         try check(avcodec_open2(c, codec, nil), "opening libx264 at \(width)x\(height)")
         return context
     }

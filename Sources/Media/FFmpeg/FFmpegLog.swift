@@ -31,12 +31,24 @@ enum FFmpegLog {
     /// Forgets the remembered warning (before a new job).
     static func reset() { last.withLock { $0 = "" } }
 
+    private static let watched = Mutex<(needles: [String], seen: String?)>(([], nil))
+
+    /// From now on, remembers the first line that contains one of `needles` (for warnings FFmpeg
+    /// logs but does not act on, such as an RTMP publisher's wrong stream name).
+    static func watch(for needles: [String]) { watched.withLock { $0 = (needles, nil) } }
+
+    /// The first watched line seen since ``watch(for:)``, if any.
+    static var watchedLine: String? { watched.withLock { $0.seen } }
+
     /// Called by the C shim's log callback with one formatted line at warning level or worse.
     static func remember(_ line: UnsafePointer<CChar>) {
         var text = String(cString: line)
         while text.last == "\n" || text.last == "\r" { text.removeLast() }
         guard !text.isEmpty else { return }
         last.withLock { $0 = text }
+        watched.withLock { state in
+            if state.seen == nil, state.needles.contains(where: { text.contains($0) }) { state.seen = text }
+        }
     }
 }
 

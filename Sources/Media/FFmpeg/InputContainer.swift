@@ -17,6 +17,31 @@ struct InputContainer: ~Copyable {
         self.reader = nil
     }
 
+    /// Opens and probes `url` (a file, or a network input such as an RTMP or SRT listener) with
+    /// FFmpeg `options`; `interrupt` is polled while FFmpeg waits, and aborts the wait when it
+    /// returns nonzero.
+    init(
+        url: String, options: [String: String], name: String,
+        interrupt: AVIOInterruptCB, probe: (bytes: Int64, microseconds: Int64)? = nil
+    ) throws {
+        FFmpegLog.capture()
+        guard let allocated = avformat_alloc_context() else { throw MediaError.outOfMemory("a demuxer") }
+        allocated.pointee.interrupt_callback = interrupt
+        if let probe {
+            allocated.pointee.probesize = probe.bytes
+            allocated.pointee.max_analyze_duration = probe.microseconds
+        }
+        var dictionary: OpaquePointer?
+        for (key, value) in options { av_dict_set(&dictionary, key, value, 0) }
+        defer { av_dict_free(&dictionary) }
+        var context: UnsafeMutablePointer<AVFormatContext>? = allocated
+        let status = avformat_open_input(&context, url, nil, &dictionary)
+        guard status >= 0, let context else { throw MediaError.unreadable(name, status) }
+        try Self.findStreamInfo(context, name: name, reader: nil)
+        self.context = context
+        self.reader = nil
+    }
+
     /// Opens and probes `bytes` (a whole file held in memory; `name` is used in errors).
     init(bytes: [UInt8], name: String) throws {
         FFmpegLog.capture()

@@ -6,9 +6,13 @@ struct OutputContainer: ~Copyable {
     let context: UnsafeMutablePointer<AVFormatContext>
     private let writer: MemoryWriter
     private var headerWritten = false
+    /// Packets go through FFmpeg's interleaving queue (a file's order); false: written as they
+    /// come (live, where a packet must not wait for the other stream's next one).
+    private let interleaved: Bool
 
     /// - Parameter sink: called with each piece of muxed output, in order, on the muxing thread.
-    init(sink: @escaping (UnsafeRawBufferPointer) -> Void) throws {
+    init(interleaved: Bool = true, sink: @escaping (UnsafeRawBufferPointer) -> Void) throws {
+        self.interleaved = interleaved
         FFmpegLog.capture()
         var context: UnsafeMutablePointer<AVFormatContext>?
         try check(avformat_alloc_output_context2(&context, nil, "mpegts", nil), "making an MPEG-TS muxer")
@@ -49,6 +53,8 @@ struct OutputContainer: ~Copyable {
 
     func stream(_ index: Int) -> UnsafeMutablePointer<AVStream> { context.pointee.streams[index]! }
 
+    var streamCount: Int { Int(context.pointee.nb_streams) }
+
     mutating func writeHeader() throws {
         try check(avformat_write_header(context, nil), "writing the MPEG-TS header")
         headerWritten = true
@@ -60,11 +66,27 @@ struct OutputContainer: ~Copyable {
         packet.pointee.stream_index = Int32(index)
         av_packet_rescale_ts(packet, timeBase, stream(index).pointee.time_base)
         packet.pointee.pos = -1
-        try check(av_interleaved_write_frame(context, packet), "muxing a packet")
+        if interleaved {
+            try check(av_interleaved_write_frame(context, packet), "muxing a packet")
+        } else {
+            try check(av_write_frame(context, packet), "muxing a packet")
+        }
     }
 
     /// Pushes out whatever the muxer's buffer holds.
     func flush() { avio_flush(context.pointee.pb) }
+
+    /// Writes out the audio the MPEG-TS muxer gathers into larger PES packets, then flushes:
+    /// afterwards every packet written so far has left through the sink.
+    func flushPackets() throws {
+        if !interleaved { try check(av_write_frame(context, nil), "flushing the muxer") }
+        avio_flush(context.pointee.pb)
+    }
+
+    /// The next packet written is preceded by the PAT and PMT (MPEG-TS's `resend_headers`).
+    func resendHeaders() throws {
+        try check(av_opt_set(context.pointee.priv_data, "mpegts_flags", "+resend_headers", 0), "asking for the PAT and PMT")
+    }
 
     /// Writes what the interleaver still holds and the trailer, and flushes.
     func finish() throws {

@@ -34,3 +34,15 @@ struct Frame: ~Copyable {
 
     func unref() { av_frame_unref(pointer) }
 }
+
+/// Frees a frame reference made by `av_frame_clone`.
+func freeFrame(_ frame: UnsafeMutablePointer<AVFrame>) {
+    var owned: UnsafeMutablePointer<AVFrame>? = frame
+    av_frame_free(&owned)
+}
+
+/// Frees a packet reference made by `av_packet_clone`.
+func freePacket(_ packet: UnsafeMutablePointer<AVPacket>) {
+    var owned: UnsafeMutablePointer<AVPacket>? = packet
+    av_packet_free(&owned)
+}
