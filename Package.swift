@@ -214,6 +214,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "LiveTests",
+            dependencies: ["Media", "Publishing", "DePINProtocol", "HLS", "TestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "HLSTests",
             dependencies: ["HLS", "TestSupport"],
             swiftSettings: swiftSettings

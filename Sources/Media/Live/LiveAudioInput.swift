@@ -21,7 +21,8 @@ final class LiveAudioInput {
     /// Decodes `packet` and encodes what it held into `ladder`'s rungs.
     /// - Parameter start: where audio whose input timestamp is the argument (90 kHz) begins on
     ///   the output clock; asked once, at the connection's first decoded audio.
-    /// - Returns: the end of the last audio packet written (90 kHz), if any was.
+    /// - Returns: the end of the last audio handed to the encoder (90 kHz), if any was: the
+    ///   next connection's audio must begin after it, the encoder being the same.
     func process(
         _ packet: UnsafeMutablePointer<AVPacket>, encoder: Owned<CodecContext>, ladder: LiveLadder, start: (Int64?) -> Int64
     ) throws -> Int64? {
@@ -39,10 +40,10 @@ final class LiveAudioInput {
             }
             try converter!.value.push(frame.pointer, startPts: startPts)
             while let chunk = try converter!.value.pull(final: false) {
+                end = av_rescale_q(chunk.pointee.pts + Int64(chunk.pointee.nb_samples), encoderBase, LiveIngest.clock)
                 try encoder.value.send(frame: chunk)
                 while try encoder.value.receive(packet: encoded.pointer) == .ready {
                     av_packet_rescale_ts(encoded.pointer, encoderBase, LiveIngest.clock)
-                    end = encoded.pointer.pointee.pts + encoded.pointer.pointee.duration
                     try ladder.addAudio(encoded.pointer)
                     av_packet_unref(encoded.pointer)
                 }

@@ -80,7 +80,7 @@ public struct LiveStreamInfo: Sendable {
 }
 
 /// Why one pusher's connection ended.
-public enum LiveSessionEnd: Sendable, Equatable {
+public enum LiveSessionEnd: Sendable, Equatable, CustomStringConvertible {
     /// Its input ended (the pusher stopped, or a file reached its end).
     case ended
     /// No packet for the quiet timeout.
@@ -91,6 +91,16 @@ public enum LiveSessionEnd: Sendable, Equatable {
     case broken(String)
     /// ``LiveIngest/stop()`` was called.
     case stopped
+
+    public var description: String {
+        switch self {
+        case .ended: "the input ended"
+        case .quiet: "nothing arrived for the quiet timeout"
+        case .nobody: "nobody connected"
+        case .broken(let why): why
+        case .stopped: "stopped"
+        }
+    }
 }
 
 /// A publisher was refused before anything was read from it.

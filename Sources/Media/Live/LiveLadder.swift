@@ -168,9 +168,13 @@ private final class LiveRung {
     }
 
     func write(audio packet: UnsafeMutablePointer<AVPacket>) throws {
-        guard open != nil, output.streamCount > 1 else { return av_packet_unref(packet) }
+        // Audio that would not move the stream's clock forwards is dropped, never muxed.
+        guard open != nil, output.streamCount > 1, packet.pointee.dts > lastAudio else { return av_packet_unref(packet) }
+        lastAudio = packet.pointee.dts
         try output.write(packet, stream: 1, timeBase: LiveIngest.clock)
     }
+
+    private var lastAudio = Int64.min
 }
 
 /// One picture size of a live ladder and the thread that scales to it and encodes every rung of it.
