@@ -66,6 +66,27 @@ enum StoreConformance {
         #expect(try await store.content(id: "other") == nil)
         #expect(try await store.contentIDs() == ["title"])
 
+        // Live titles: one per id, never a published title's id; the stream key rotates and the
+        // title ends only while it is live.
+        let live = LiveRecord(id: "show", sealedKey: "c2VhbGVk", streamKeyHash: "h1", latitude: 48.5, longitude: -2.25, createdAt: 70)
+        try await store.saveLive(live)
+        await #expect { try await store.saveLive(live) } throws: { ($0 as? StoreFailure)?.code == .duplicate }
+        await #expect { try await store.saveLive(LiveRecord(id: "title", sealedKey: "x", streamKeyHash: "h", latitude: 0, longitude: 0, createdAt: 71)) } throws: {
+            ($0 as? StoreFailure)?.code == .duplicate
+        }
+        #expect(try await store.live(id: "show") == live)
+        #expect(try await store.live(id: "title") == nil)
+        #expect(try await store.rotateStreamKey(id: "show", hash: "h2"))
+        #expect(try await !store.rotateStreamKey(id: "nothing", hash: "h2"))
+        #expect(try await store.endLive(id: "show", at: 80))
+        #expect(try await !store.endLive(id: "show", at: 81))
+        #expect(try await !store.rotateStreamKey(id: "show", hash: "h3"))
+        var ended = live
+        ended.streamKeyHash = "h2"
+        ended.state = .ended
+        ended.endedAt = 80
+        #expect(try await store.live(id: "show") == ended)
+
         // Tasks: one of each kind per node and title, increasing sequence numbers, polled by
         // cursor, listed by title, completed once.
         let hosting = try #require(try await store.addTask(TaskRecord(node: "a", content: "title", kind: .hosting, createdAt: 60)))

@@ -22,22 +22,12 @@ extension CoordinatorAPI {
             guard let key = Data(base64Encoded: registration.key), key.count == 16 else {
                 throw APIError(.badRequest, "key must be the 16-byte AES-128 content key in base64")
             }
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
-            let manifest = String(decoding: try encoder.encode(registration.manifest), as: UTF8.self)
             let id = registration.manifest.id
-            do {
-                try await store.saveContent(
-                    ContentRecord(id: id, manifest: manifest, sealedKey: try vault.seal(Array(key), content: id), createdAt: Int64(Date().timeIntervalSince1970)))
-            } catch let failure as StoreFailure where failure.code == .duplicate {
-                throw APIError(.conflict, failure.message)
+            if let live = try await store.live(id: id), live.state == .live {
+                throw APIError(.conflict, "\(id) is streaming live; its recording is registered when the stream ends")
             }
-            var hosts: [ContentRegistrationAnswer.Host] = []
-            for node in try await board.assignHosts(registration.manifest) {
-                let token = try await vault.tokens.issue(content: id, session: TokenScope.host(node: node.id).subject, lifetime: tokenLifetime)
-                hosts.append(.init(id: node.id, url: node.url, token: token))
-            }
-            return try Self.encode(ContentRegistrationAnswer(id: id, hosts: hosts), status: .created)
+            let answer = try await register(registration.manifest, sealedKey: try vault.seal(Array(key), content: id))
+            return try Self.encode(answer, status: .created)
         }
         routes.get("v1/route") { request, context in
             let query = request.uri.queryParameters
@@ -71,8 +61,16 @@ extension CoordinatorAPI {
             let content = context.parameters.get("content") ?? ""
             guard Identifier.isValid(content) else { throw APIError(.badRequest, "'\(content.prefix(64))' is not a content id") }
             _ = try await viewerToken(try Self.playbackToken(request), content: content)
-            guard let record = try await store.content(id: content) else { throw APIError(.notFound, "no content \(content)") }
-            let key = try vault.unseal(record.sealedKey, content: content)
+            // A live title's key is the live record's until its recording is registered.
+            let sealed: String
+            if let record = try await store.content(id: content) {
+                sealed = record.sealedKey
+            } else if let live = try await store.live(id: content) {
+                sealed = live.sealedKey
+            } else {
+                throw APIError(.notFound, "no content \(content)")
+            }
+            let key = try vault.unseal(sealed, content: content)
             return Response(
                 status: .ok, headers: [.contentType: "application/octet-stream", .cacheControl: "private, no-store"],
                 body: ResponseBody(byteBuffer: ByteBuffer(bytes: key)))
@@ -81,6 +79,30 @@ extension CoordinatorAPI {
             try Self.encode(CoordinatorKey(id: vault.identity.id, publicKey: vault.identity.publicKey.rawRepresentation))
         }
         return routes
+    }
+
+    /// Stores a title, chooses its hosts (each gets a hosting task) and gives each an upload token.
+    /// - Throws: 409 when the id is taken.
+    func register(_ manifest: ContentManifest, sealedKey: String) async throws -> ContentRegistrationAnswer {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let text = String(decoding: try encoder.encode(manifest), as: UTF8.self)
+        do {
+            try await store.saveContent(ContentRecord(id: manifest.id, manifest: text, sealedKey: sealedKey, createdAt: Int64(Date().timeIntervalSince1970)))
+        } catch let failure as StoreFailure where failure.code == .duplicate {
+            throw APIError(.conflict, failure.message)
+        }
+        return ContentRegistrationAnswer(id: manifest.id, hosts: try await uploadTokens(for: try await board.assignHosts(manifest), content: manifest.id))
+    }
+
+    /// Each host with a token that lets the publisher (or the live ingest) upload `content` to it.
+    func uploadTokens(for nodes: [NodeRecord], content: String) async throws -> [ContentRegistrationAnswer.Host] {
+        var hosts: [ContentRegistrationAnswer.Host] = []
+        for node in nodes {
+            let token = try await vault.tokens.issue(content: content, session: TokenScope.host(node: node.id).subject, lifetime: tokenLifetime)
+            hosts.append(.init(id: node.id, url: node.url, token: token))
+        }
+        return hosts
     }
 
     /// The route table's nearest edges, those that viewers reported failing lately after the

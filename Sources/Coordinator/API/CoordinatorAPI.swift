@@ -44,7 +44,7 @@ import NIOCore
 package struct CoordinatorAPI: Sendable {
     let registry: Registry
     /// The titles, epochs and challenges the API reads and writes itself.
-    let store: any CatalogStore & EpochStore & ChallengeStore
+    let store: any CatalogStore & LiveStore & EpochStore & ChallengeStore
     let board: TaskBoard
     let claims: ClaimBook
     let challenger: Challenger
@@ -68,7 +68,7 @@ package struct CoordinatorAPI: Sendable {
     let rateLimiter: ClientRateLimiter
 
     package init(
-        registry: Registry, store: any CatalogStore & EpochStore & ChallengeStore, board: TaskBoard, claims: ClaimBook, challenger: Challenger, prober: CapacityProber, auditor: TranscodeAuditor, epochs: EpochBook, vault: KeyVault, tokenLifetime: TimeInterval = 6 * 3600, leaseLifetime: Int64 = 3600,
+        registry: Registry, store: any CatalogStore & LiveStore & EpochStore & ChallengeStore, board: TaskBoard, claims: ClaimBook, challenger: Challenger, prober: CapacityProber, auditor: TranscodeAuditor, epochs: EpochBook, vault: KeyVault, tokenLifetime: TimeInterval = 6 * 3600, leaseLifetime: Int64 = 3600,
         adminToken: String?, prefixes: GeoPrefixTable = GeoPrefixTable(), viewers: ViewerSessions = ViewerSessions(), corsOrigins: [String] = ["*"],
         rateLimit: ClientRateLimiter.Policy = .init()
     ) {
@@ -97,7 +97,7 @@ package struct CoordinatorAPI: Sendable {
         router.add(middleware: ViewerCORS(origins: corsOrigins))
         router.add(middleware: ClientRateLimit(limiter: rateLimiter))
         router.get("healthz") { _, _ in try Self.json(["status": "ok"]) }
-        for routes in [nodeRoutes(), workRoutes(), contentRoutes(), rewardRoutes(), viewerRoutes()] { router.addRoutes(routes) }
+        for routes in [nodeRoutes(), workRoutes(), contentRoutes(), liveRoutes(), rewardRoutes(), viewerRoutes()] { router.addRoutes(routes) }
         return router
     }
 

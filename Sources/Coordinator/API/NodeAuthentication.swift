@@ -102,11 +102,14 @@ struct AdminOnly: RouterMiddleware {
         guard let digest else { throw APIError(.forbidden, "the admin API is off (start the coordinator with an admin token)") }
         let header = request.headers[.authorization] ?? ""
         guard header.hasPrefix("Bearer ") else { throw APIError(.unauthorized, "the admin API needs Authorization: Bearer TOKEN") }
-        let given = Self.digest(String(header.dropFirst(7)))
-        // Constant-time comparison of equal-length digests.
-        guard zip(given, digest).reduce(UInt8(0), { $0 | ($1.0 ^ $1.1) }) == 0 else { throw APIError(.unauthorized, "wrong admin token") }
+        guard Self.same(Self.digest(String(header.dropFirst(7))), digest) else { throw APIError(.unauthorized, "wrong admin token") }
         return try await next(request, context)
     }
 
-    private static func digest(_ text: String) -> [UInt8] { Array(SHA256.hash(data: Array(text.utf8))) }
+    static func digest(_ text: String) -> [UInt8] { Array(SHA256.hash(data: Array(text.utf8))) }
+
+    /// Compares two digests in constant time.
+    static func same(_ given: [UInt8], _ expected: [UInt8]) -> Bool {
+        given.count == expected.count && zip(given, expected).reduce(UInt8(0), { $0 | ($1.0 ^ $1.1) }) == 0
+    }
 }

@@ -70,6 +70,17 @@ package final class TaskBoard: Sendable {
 
     // MARK: - Assigning
 
+    /// The hosts of a live title: the `count` hosting edges nearest its ingest, none of
+    /// `excluding`. No hosting task is given: a live title is pushed to its hosts as it is made,
+    /// and its recording gets hosting tasks when it is registered.
+    package func liveHosts(near place: GeoPoint, count: Int? = nil, excluding: Set<String> = []) -> [NodeRecord] {
+        registry.candidates(for: .hosting, now: now())
+            .filter { !excluding.contains($0.id) }
+            .sorted { place.distance(to: $0.location) < place.distance(to: $1.location) }
+            .prefix(count ?? policy.replicas)
+            .compactMap { registry.known($0.id) }
+    }
+
     /// Chooses the hosts of a newly registered title and gives each a hosting task.
     /// - Returns: the chosen hosts (empty when no edge may host now: ``repair(now:)`` retries).
     package func assignHosts(_ manifest: ContentManifest) async throws -> [NodeRecord] {

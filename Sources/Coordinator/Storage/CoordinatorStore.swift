@@ -7,7 +7,7 @@ import Foundation
 /// database); both pass the same conformance suite.
 ///
 /// Every method is one transaction: it happens whole or not at all.
-package protocol CoordinatorStore: NodeStore, LedgerStore, CatalogStore, TaskStore, ClaimStore, ChallengeStore, ProbeStore,
+package protocol CoordinatorStore: NodeStore, LedgerStore, CatalogStore, LiveStore, TaskStore, ClaimStore, ChallengeStore, ProbeStore,
     TranscodeStore, EpochStore
 {
     /// Creates or upgrades the schema (safe to run from several coordinators at once).
@@ -48,6 +48,17 @@ package protocol CatalogStore: Sendable {
     func content(id: String) async throws -> ContentRecord?
     /// Every registered title's id, in order.
     func contentIDs() async throws -> [String]
+}
+
+/// Live titles while they stream.
+package protocol LiveStore: Sendable {
+    /// Stores a new live title; refuses an id that is a live or a published title.
+    func saveLive(_ live: LiveRecord) async throws
+    func live(id: String) async throws -> LiveRecord?
+    /// Replaces the stream key's hash (the old key stops working); false unless the title is live.
+    func rotateStreamKey(id: String, hash: String) async throws -> Bool
+    /// Marks the title ended at `at`; false unless it was live.
+    func endLive(id: String, at: Int64) async throws -> Bool
 }
 
 /// The hosting, transcoding and delivery tasks given to nodes.

@@ -184,6 +184,14 @@ enum Schema {
             "ALTER TABLE probes DROP COLUMN outcome",
             "ALTER TABLE probes DROP COLUMN answered_ms",
         ]),
+        (12, [
+            // Live titles while they stream (LiveStore); the stream key only as its SHA-256.
+            """
+            CREATE TABLE live_titles (
+                id TEXT PRIMARY KEY, sealed_key TEXT NOT NULL, stream_key_hash TEXT NOT NULL, state TEXT NOT NULL,
+                latitude DOUBLE PRECISION NOT NULL, longitude DOUBLE PRECISION NOT NULL, created_at BIGINT NOT NULL, ended_at BIGINT)
+            """
+        ]),
     ]
 
     static var latest: Int { migrations.last!.version }
