@@ -14,7 +14,7 @@ package enum PlaylistRewriter {
         for line in PlaylistLines(text) {
             if line.text.hasPrefix("#EXT-X-KEY:") || line.text.hasPrefix("#EXT-X-SESSION-KEY:") {
                 out += replacingURI(in: line.text) { _ in keyURI }
-            } else if line.text.hasPrefix("#EXT-X-MAP:") || line.text.hasPrefix("#EXT-X-MEDIA:") || line.text.hasPrefix("#EXT-X-I-FRAME-STREAM-INF:") {
+            } else if Self.tagsWithURI.contains(where: { line.text.hasPrefix($0) }) {
                 out += replacingURI(in: line.text) { withToken($0, token) }
             } else if line.isTag || line.text.isEmpty {
                 out += line.raw
@@ -25,6 +25,11 @@ package enum PlaylistRewriter {
         }
         return out
     }
+
+    /// Tags whose URI attribute names a resource of the title (the key's is replaced instead).
+    static let tagsWithURI = [
+        "#EXT-X-MAP:", "#EXT-X-MEDIA:", "#EXT-X-I-FRAME-STREAM-INF:", "#EXT-X-PART:", "#EXT-X-PRELOAD-HINT:", "#EXT-X-RENDITION-REPORT:",
+    ]
 
     package static func withToken(_ uri: String, _ token: String) -> String {
         uri + (uri.contains("?") ? "&" : "?") + "token=" + token

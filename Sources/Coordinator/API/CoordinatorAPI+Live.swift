@@ -71,7 +71,8 @@ extension CoordinatorAPI {
             }
             // The recording is stored first: should that fail, the title still streams and the
             // ingest may try again.
-            let answer = try await end.recording.map { try await register($0, sealedKey: record.sealedKey) }
+            var answer: ContentRegistrationAnswer?
+            if let recording = end.recording { answer = try await register(recording, sealedKey: record.sealedKey) }
             _ = try await store.endLive(id: record.id, at: Int64(Date().timeIntervalSince1970))
             return try Self.encode(answer ?? ContentRegistrationAnswer(id: record.id, hosts: []), status: answer == nil ? .ok : .created)
         }

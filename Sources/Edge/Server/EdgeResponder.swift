@@ -33,6 +33,8 @@ struct EdgeResponder: HTTPResponder {
         let node: String
         let store: HostedStore
         let assignments: Assignments
+        /// Live titles pushed here while they stream (`PUT /live-hosting/{content}/{path}`).
+        let live: LiveHostedStore
     }
     let metrics = EdgeMetrics()
 
@@ -96,6 +98,7 @@ struct EdgeResponder: HTTPResponder {
         let path = target.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)[0]
         guard path.hasPrefix("/") else { throw .badRequest("request target must be an absolute path") }
         if path.hasPrefix("/hosting/") { return try await receiveUpload(request, path: path.dropFirst(9)) }
+        if path.hasPrefix("/live-hosting/") { return try await receiveLiveUpload(request, path: path.dropFirst(14)) }
         guard request.method == .get || request.method == .head else {
             throw .methodNotAllowed(request.method)
         }
@@ -149,6 +152,9 @@ struct EdgeResponder: HTTPResponder {
         guard let gate else { return try await serveStored(request, key: key, kind: kind) }
         let token = media.token
         if let refusal = await gate.refusal(token, content: key.content) { throw refusal }
+        if let live = hosting?.live, live.hosts(key.content), hosting?.store.manifest(key.content) == nil {
+            return try await serveLive(request, key: key, kind: kind, token: token, gate: gate, live: live)
+        }
         guard let token else { return try await serveStored(request, key: key, kind: kind) }
         let started = ContinuousClock.now
         if case .playlist = kind, !(gate.scope(of: token)?.isEdge ?? false) {
@@ -227,12 +233,15 @@ struct EdgeResponder: HTTPResponder {
         }
     }
 
-    /// `PUT /hosting/{content}/{path}`: a publisher uploading a title the coordinator chose this
-    /// edge to host, with the upload token the coordinator gave it for this node.
-    private func receiveUpload(_ request: Request, path: Substring) async throws(HTTPFailure) -> Response {
+    /// What every upload to a host passes (`PUT /{route}/{content}/{path}`): an edge with a
+    /// coordinator, PUT, an upload token the coordinator gave for this node and this title, and a
+    /// body of at most `limit` bytes (nothing more is read).
+    func upload(
+        _ request: Request, path: Substring, route: String, limit: (Hosting, CacheKey) -> Int
+    ) async throws(HTTPFailure) -> (key: CacheKey, hosting: Hosting, body: ByteBuffer) {
         guard let hosting, let gate else { throw .notFound("this edge has no coordinator, so it hosts no titles") }
         guard request.method == .put else {
-            var failure = HTTPFailure(status: .methodNotAllowed, message: "uploads are PUT /hosting/{content}/{path}")
+            var failure = HTTPFailure(status: .methodNotAllowed, message: "uploads are PUT /\(route)/{content}/{path}")
             failure.extraHeaders[.allow] = "PUT"
             throw failure
         }
@@ -241,28 +250,27 @@ struct EdgeResponder: HTTPResponder {
         if let refusal = await gate.refusal(token, content: key.content) { throw refusal }
         guard let token, gate.scope(of: token) == .host(node: hosting.node) else {
             throw HTTPFailure(
-                status: .forbidden, message: "this token does not let anyone upload \(key.content) to node \(hosting.node); the coordinator's POST /v1/contents gives upload tokens")
+                status: .forbidden,
+                message: "this token does not let anyone upload \(key.content) to node \(hosting.node); the coordinator's POST /v1/contents and POST /v1/live give upload tokens")
         }
-        // No more is read than the file may weigh: its length in the manifest, or the text limit.
-        let limit = hosting.store.uploadLimit(content: key.content, path: key.path)
-        let body: ByteBuffer
+        let most = limit(hosting, key)
+        guard most > 0 else { throw HTTPFailure(status: .unprocessableContent, message: "\(key.path.prefix(100)) is not a file a host keeps") }
         do {
-            body = try await request.body.collect(upTo: limit)
+            return (key, hosting, try await request.body.collect(upTo: most))
         } catch {
-            throw HTTPFailure(status: .contentTooLarge, message: "\(key.path) may be at most \(limit) bytes")
+            throw HTTPFailure(status: .contentTooLarge, message: "\(key.path) may be at most \(most) bytes")
+        }
+    }
+
+    /// `PUT /hosting/{content}/{path}`: a publisher uploading a title the coordinator chose this
+    /// edge to host, with the upload token the coordinator gave it for this node.
+    private func receiveUpload(_ request: Request, path: Substring) async throws(HTTPFailure) -> Response {
+        // No more is read than the file may weigh: its length in the manifest, or the text limit.
+        let (key, hosting, body) = try await upload(request, path: path, route: "hosting") { hosting, key in
+            hosting.store.uploadLimit(content: key.content, path: key.path)
         }
         let stored: Bool
-        do {
-            stored = try hosting.store.put(content: key.content, path: key.path, body: body)
-        } catch {
-            let status: HTTPResponse.Status =
-                switch error.code {
-                case .invalid: .unprocessableContent
-                case .conflict: .conflict
-                case .storage: .init(code: 507, reasonPhrase: "Insufficient Storage")
-                }
-            throw HTTPFailure(status: status, message: error.message)
-        }
+        do { stored = try hosting.store.put(content: key.content, path: key.path, body: body) } catch { throw error.failure }
         let complete = hosting.store.isComplete(key.content)
         if complete { hosting.assignments.hosted(key.content) }
         var headers = HTTPFields()
@@ -389,5 +397,18 @@ struct EdgeResponder: HTTPResponder {
             throw .unavailable("reading \(key): \(error)")
         }
         return PlaylistInfo(parsing: whole.readableBytesView)
+    }
+}
+
+extension HostingError {
+    /// The answer to an upload refused for this reason.
+    var failure: HTTPFailure {
+        let status: HTTPResponse.Status =
+            switch code {
+            case .invalid: .unprocessableContent
+            case .conflict: .conflict
+            case .storage: .init(code: 507, reasonPhrase: "Insufficient Storage")
+            }
+        return HTTPFailure(status: status, message: message)
     }
 }

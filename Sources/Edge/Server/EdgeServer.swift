@@ -157,7 +157,13 @@ package struct EdgeServer: Sendable {
             let gate = TokenGate(coordinator: coordinated.link.base)
             responder.gate = gate
             responder.relay = ViewerRelay(coordinator: coordinated.link.base, client: client)
-            responder.hosting = EdgeResponder.Hosting(node: identity.id, store: coordinated.hosted, assignments: coordinated.assignments)
+            let live: LiveHostedStore
+            do {
+                live = try LiveHostedStore(root: config.cacheDirectory + "/live")
+            } catch {
+                throw ConfigurationError.invalid("cache.dir", config.cacheDirectory, expected: "a folder this edge can write (\(error))")
+            }
+            responder.hosting = EdgeResponder.Hosting(node: identity.id, store: coordinated.hosted, assignments: coordinated.assignments, live: live)
             let ledger = DeliveryLedger()
             responder.ledger = ledger
             let reported = onListening

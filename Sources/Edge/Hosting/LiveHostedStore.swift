@@ -1,0 +1,254 @@
+import DePINProtocol
+import Foundation
+import HLS
+import NIOCore
+import Synchronization
+
+/// The live titles this edge hosts while they stream: every part, segment and playlist the
+/// title's ingest pushes (`PUT /live-hosting/{content}/{path}`), under `{root}/{content}/`,
+/// served from here as it is (never through the cache: a live playlist changes with every part).
+///
+/// What is accepted is checked: the path must be one a live title has (`master.m3u8`,
+/// `{rung}/index.m3u8`, `{rung}/{msn}.ts`, `{rung}/{msn}.{part}.ts`), media must be whole AES
+/// blocks within a size limit, a media playlist must parse as Low-Latency HLS and may never go
+/// backwards (its media sequence and its newest part only move on; after EXT-X-ENDLIST nothing
+/// changes). Each file is written to a temporary name and renamed, so a reader sees a playlist
+/// whole or not at all. Parts and segments that fell well behind the window are deleted, so a
+/// stream of any length takes bounded disk.
+///
+/// A request for a part or segment not here yet but just ahead of the newest waits for it (up
+/// to ``arrivalWait``), so a player that asks for the hinted part gets it the moment it lands.
+///
+/// Thread-safe: the per-title state is behind one `Mutex`.
+package final class LiveHostedStore: Sendable {
+    package let root: String
+    /// How long a request for a part about to arrive waits for it.
+    package let arrivalWait: Duration
+    /// Live titles hosted at once, at most.
+    static let maxTitles = 64
+    static let maxPlaylistBytes = 1 << 20
+    static let maxPartBytes = 16 << 20
+    static let maxSegmentBytes = 64 << 20
+    /// Segments kept behind the oldest one a playlist lists (a player may still be reading them).
+    static let keptBehind = 3
+
+    private struct Rung {
+        var sequence = 0
+        var last: (sequence: Int, part: Int) = (-1, -1)
+        var ended = false
+        /// Segments stored, oldest first, for pruning.
+        var stored: [Int] = []
+    }
+    private struct Title {
+        var rungs: [String: Rung] = [:]
+        var touched = ContinuousClock.now
+    }
+    private struct State {
+        var titles: [String: Title] = [:]
+        var waiting: [String: [CheckedContinuation<Void, Never>]] = [:]
+    }
+    private let state = Mutex(State())
+
+    package init(root: String, arrivalWait: Duration = .seconds(3)) throws {
+        self.root = root
+        self.arrivalWait = arrivalWait
+        try? FileManager.default.removeItem(atPath: root)
+        try FileManager.default.createDirectory(atPath: root + "/.tmp", withIntermediateDirectories: true)
+    }
+
+    /// True when `content` is a live title pushed here.
+    package func hosts(_ content: String) -> Bool { state.withLock { $0.titles[content] != nil } }
+
+    /// What a live file's path says it is.
+    enum LivePath: Equatable {
+        case master
+        case playlist(rung: String)
+        case segment(rung: String, sequence: Int)
+        case part(rung: String, sequence: Int, part: Int)
+
+        init?(_ path: String) {
+            if path == "master.m3u8" {
+                self = .master
+                return
+            }
+            let pieces = path.split(separator: "/", omittingEmptySubsequences: false)
+            guard pieces.count == 2, Self.isRung(pieces[0]) else { return nil }
+            let rung = String(pieces[0])
+            if pieces[1] == "index.m3u8" {
+                self = .playlist(rung: rung)
+                return
+            }
+            guard pieces[1].hasSuffix(".ts") else { return nil }
+            let numbers = pieces[1].dropLast(3).split(separator: ".", omittingEmptySubsequences: false)
+            guard (1...2).contains(numbers.count), numbers.allSatisfy({ $0.count <= 9 && !$0.isEmpty && $0.utf8.allSatisfy { (0x30...0x39).contains($0) } }) else {
+                return nil
+            }
+            let sequence = Int(numbers[0])!
+            self = numbers.count == 1 ? .segment(rung: rung, sequence: sequence) : .part(rung: rung, sequence: sequence, part: Int(numbers[1])!)
+        }
+
+        static func isRung(_ name: Substring) -> Bool {
+            (1...32).contains(name.utf8.count) && Identifier.isValid(String(name))
+        }
+
+        var limit: Int {
+            switch self {
+            case .master, .playlist: LiveHostedStore.maxPlaylistBytes
+            case .segment: LiveHostedStore.maxSegmentBytes
+            case .part: LiveHostedStore.maxPartBytes
+            }
+        }
+    }
+
+    /// The most bytes an upload of `path` may carry (0: not a live path).
+    package func uploadLimit(path: String) -> Int { LivePath(path)?.limit ?? 0 }
+
+    /// Checks and stores one pushed file.
+    /// - Returns: false when the same playlist was there already.
+    /// - Throws: ``HostingError`` saying what did not check out; nothing is written then.
+    @discardableResult
+    package func put(content: String, path: String, body: ByteBuffer) throws(HostingError) -> Bool {
+        guard let kind = LivePath(path) else {
+            throw .invalid("\(path.prefix(100)) is not a live file (master.m3u8, RUNG/index.m3u8, RUNG/MSN.ts, RUNG/MSN.PART.ts)")
+        }
+        let bytes = Data(body.readableBytesView)
+        guard bytes.count <= kind.limit else { throw .invalid("\(path) is over \(kind.limit) bytes") }
+        try admit(content)
+        switch kind {
+        case .master:
+            guard bytes.starts(with: Array("#EXTM3U".utf8)), String(decoding: bytes, as: UTF8.self).contains("#EXT-X-STREAM-INF") else {
+                throw .invalid("master.m3u8 is not a master playlist")
+            }
+            try write(bytes, content: content, path: path)
+        case .playlist(let rung):
+            let playlist: LivePlaylist
+            do { playlist = try LivePlaylist.parse(String(decoding: bytes, as: UTF8.self)) } catch {
+                throw .invalid("\(path) is not a live playlist: \(error)")
+            }
+            let newest = playlist.lastPart ?? (playlist.mediaSequence - 1, Int.max)
+            // Checked, written and noted under the lock: two uploads of one playlist never
+            // interleave, so what is on disk only moves forwards.
+            let prune: [Int] = try state.withLock { state throws(HostingError) in
+                var known = state.titles[content]?.rungs[rung] ?? Rung()
+                if known.ended { throw .conflict("\(content)/\(rung) has ended (EXT-X-ENDLIST); it changes no more") }
+                guard playlist.mediaSequence >= known.sequence, newest >= known.last || playlist.endList else {
+                    throw .conflict(
+                        "\(path) would go backwards: media sequence \(playlist.mediaSequence), newest part \(newest.0).\(newest.1); this host has \(known.sequence), \(known.last.sequence).\(known.last.part)")
+                }
+                try write(bytes, content: content, path: path)
+                known.sequence = playlist.mediaSequence
+                if newest > known.last { known.last = newest }
+                known.ended = playlist.endList
+                let cut = playlist.mediaSequence - Self.keptBehind
+                let gone = known.stored.filter { $0 < cut }
+                known.stored.removeAll { $0 < cut }
+                state.titles[content]?.rungs[rung] = known
+                return gone
+            }
+            for sequence in prune { removeSegment(content: content, rung: rung, sequence: sequence) }
+        case .segment(let rung, let sequence), .part(let rung, let sequence, _):
+            guard !bytes.isEmpty, bytes.count % 16 == 0 else { throw .invalid("\(path) is \(bytes.count) bytes: not whole AES-128 blocks") }
+            try state.withLock { state throws(HostingError) in
+                let known = state.titles[content]?.rungs[rung] ?? Rung()
+                guard sequence >= known.sequence - Self.keptBehind else { throw .conflict("\(path) is behind the window (media sequence \(known.sequence))") }
+            }
+            try write(bytes, content: content, path: path)
+            if case .segment = kind {
+                state.withLock { state in
+                    if state.titles[content]?.rungs[rung] == nil { state.titles[content]?.rungs[rung] = Rung() }
+                    state.titles[content]?.rungs[rung]?.stored.append(sequence)
+                }
+            }
+        }
+        arrived(content + "/" + path)
+        return true
+    }
+
+    /// The file `path` of `content`; for a part or segment just ahead of the newest, waits for it.
+    /// - Returns: nil when it is not here (and not about to be).
+    package func read(content: String, path: String) async -> Data? {
+        let file = "\(root)/\(content)/\(path)"
+        if let data = FileManager.default.contents(atPath: file) { return data }
+        guard let kind = LivePath(path), awaited(content: content, kind) else { return nil }
+        await waitForArrival(of: content + "/" + path)
+        return FileManager.default.contents(atPath: file)
+    }
+
+    /// Forgets every live title, files and all (the edge stops hosting them).
+    package func removeAll() {
+        state.withLock { $0.titles = [:] }
+        try? FileManager.default.removeItem(atPath: root)
+        try? FileManager.default.createDirectory(atPath: root + "/.tmp", withIntermediateDirectories: true)
+    }
+
+    // MARK: -
+
+    /// Whether a missing file is worth waiting for: a part or segment of a rung that streams,
+    /// at most two segments past its newest.
+    private func awaited(content: String, _ kind: LivePath) -> Bool {
+        state.withLock { state in
+            switch kind {
+            case .segment(let rung, let sequence), .part(let rung, let sequence, _):
+                guard let known = state.titles[content]?.rungs[rung], !known.ended else { return false }
+                return sequence >= known.last.sequence && sequence <= known.last.sequence + 2
+            case .master, .playlist:
+                return false
+            }
+        }
+    }
+
+    private func admit(_ content: String) throws(HostingError) {
+        try state.withLock { state throws(HostingError) in
+            if state.titles[content] != nil {
+                state.titles[content]!.touched = .now
+                return
+            }
+            guard state.titles.count < Self.maxTitles else { throw .storage("this edge hosts \(Self.maxTitles) live titles already") }
+            state.titles[content] = Title()
+        }
+    }
+
+    private func waitForArrival(of key: String) async {
+        let wait = arrivalWait
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                await withCheckedContinuation { continuation in
+                    self.state.withLock { $0.waiting[key, default: []].append(continuation) }
+                }
+            }
+            group.addTask {
+                try? await Task.sleep(for: wait)
+                self.arrived(key)  // wakes this waiter (and any other) to look once more
+            }
+            await group.next()
+            group.cancelAll()
+        }
+    }
+
+    private func arrived(_ key: String) {
+        let waiters = state.withLock { $0.waiting.removeValue(forKey: key) ?? [] }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    private func removeSegment(content: String, rung: String, sequence: Int) {
+        let folder = "\(root)/\(content)/\(rung)"
+        unlink("\(folder)/\(sequence).ts")
+        for part in 0..<64 where unlink("\(folder)/\(sequence).\(part).ts") != 0 { break }
+    }
+
+    private func write(_ data: Data, content: String, path: String) throws(HostingError) {
+        let destination = "\(root)/\(content)/\(path)"
+        let temporary = "\(root)/.tmp/\(UUID().uuidString)"
+        let directory = (destination as NSString).deletingLastPathComponent
+        if !FileManager.default.fileExists(atPath: directory) {
+            do { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) } catch {
+                throw .storage("cannot make \(directory): \(error)")
+            }
+        }
+        guard FileManager.default.createFile(atPath: temporary, contents: data) else { throw .storage("cannot write \(temporary)") }
+        guard rename(temporary, destination) == 0 else {
+            unlink(temporary)
+            throw .storage("cannot rename into \(destination): errno \(errno)")
+        }
+    }
+}
