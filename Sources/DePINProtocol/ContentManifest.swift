@@ -22,6 +22,10 @@ public struct ContentManifest: Codable, Sendable, Hashable {
     public var ladder: [Rendition]
     /// Encoder settings every transcode of this title uses, so outputs can be compared.
     public var transcode: EncoderSettings
+    /// Ladder renditions made when the title was (a live stream's recording): per rendition
+    /// name, its segments like ``segments``. Hosts keep them as they keep the source, and edges
+    /// serve them instead of transcoding. Absent for `depin publish`'s titles.
+    public var renditionSegments: [String: [Segment]]?
 
     public struct Source: Codable, Sendable, Hashable {
         public var width: Int
@@ -112,6 +116,17 @@ public struct ContentManifest: Codable, Sendable, Hashable {
         ["manifest.json", "master.m3u8", "\(Self.sourceRendition)/index.m3u8"]
             + ladder.map { "\($0.name)/index.m3u8" }
             + segments.map { "\(Self.sourceRendition)/\($0.index).ts" }
+            + ladder.flatMap { rendition in (renditionSegments?[rendition.name] ?? []).map { "\(rendition.name)/\($0.index).ts" } }
+    }
+
+    /// The segment a hosted path names (`source/{n}.ts`, or `{rendition}/{n}.ts` of a rendition
+    /// made with the title), if the manifest lists it.
+    public func segment(atPath path: String) -> Segment? {
+        let pieces = path.split(separator: "/")
+        guard pieces.count == 2, pieces[1].hasSuffix(".ts"), let index = Int(pieces[1].dropLast(3)), index >= 0 else { return nil }
+        let list = pieces[0] == Self.sourceRendition ? segments : renditionSegments?[String(pieces[0])]
+        guard let list, index < list.count, list[index].index == index else { return nil }
+        return list[index]
     }
 
     /// Checks what a reader relies on: the version, ids, segment numbering, sizes and hashes.
@@ -142,6 +157,19 @@ public struct ContentManifest: Codable, Sendable, Hashable {
             }
         }
         do { try transcode.validate() } catch { throw ProtocolError.invalid("manifest transcode settings: \(error)") }
+        for (name, list) in renditionSegments ?? [:] {
+            guard rendition(named: name) != nil else { throw ProtocolError.invalid("manifest lists segments of \(name), which is not in its ladder") }
+            guard list.count == segments.count else {
+                throw ProtocolError.invalid("manifest rendition \(name) has \(list.count) segments; the source has \(segments.count)")
+            }
+            for (position, segment) in list.enumerated() {
+                guard segment.index == position, segment.length > 0, segment.length % 16 == 0, segment.sha256.count == 64, segment.merkleRoot.count == 64,
+                    abs(segment.duration - segments[position].duration) < 0.01
+                else {
+                    throw ProtocolError.invalid("manifest rendition \(name) segment \(position) has a bad index, length, hash or duration")
+                }
+            }
+        }
     }
 }
 

@@ -64,8 +64,6 @@ public enum StreamKey {
         return String((0..<24).map { _ in alphabet[Int(generator.next(upperBound: UInt64(alphabet.count)))] })
     }
 
-    /// 16 to 79 letters, digits, '_' or '-' (SRT's passphrase limits).
-    public static func isValid(_ key: String) -> Bool {
-        (16...79).contains(key.utf8.count) && key.utf8.allSatisfy { Identifier.isValid(String(UnicodeScalar($0))) }
-    }
+    /// 16 to 64 letters, digits, '_' or '-' (within SRT's passphrase limits of 10 to 79).
+    public static func isValid(_ key: String) -> Bool { key.utf8.count >= 16 && Identifier.isValid(key) }
 }

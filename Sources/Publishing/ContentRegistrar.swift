@@ -38,13 +38,9 @@ package enum ContentRegistrar {
         }
     }
 
-    /// Uploads every file of the title in `directory` to each host (`PUT {host}/hosting/{id}/{path}`,
-    /// HTTP/1.1, the manifest first), trusting `caFile` besides the system's roots.
-    /// - Returns: per host, nil when every file landed, else why not.
-    package static func upload(
-        manifest: ContentManifest, directory: String, to hosts: [ContentRegistrationAnswer.Host], caFile: String?,
-        progress: (String) -> Void
-    ) async throws -> [(host: ContentRegistrationAnswer.Host, failure: String?)] {
+    /// A client for uploads to hosting edges: HTTP/1.1, no redirects, trusting `caFile` besides
+    /// the system's roots. The caller shuts it down.
+    package static func hostClient(caFile: String?) throws -> HTTPClient {
         var configuration = HTTPClient.Configuration(redirectConfiguration: .disallow, timeout: .init(connect: .seconds(10), read: .seconds(60)))
         configuration.httpVersion = .http1Only
         if let caFile {
@@ -56,7 +52,17 @@ package enum ContentRegistrar {
             }
             configuration.tlsConfiguration = tls
         }
-        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }
+
+    /// Uploads every file of the title in `directory` to each host (`PUT {host}/hosting/{id}/{path}`,
+    /// HTTP/1.1, the manifest first), trusting `caFile` besides the system's roots.
+    /// - Returns: per host, nil when every file landed, else why not.
+    package static func upload(
+        manifest: ContentManifest, directory: String, to hosts: [ContentRegistrationAnswer.Host], caFile: String?,
+        progress: (String) -> Void
+    ) async throws -> [(host: ContentRegistrationAnswer.Host, failure: String?)] {
+        let client = try hostClient(caFile: caFile)
         var results: [(ContentRegistrationAnswer.Host, String?)] = []
         for host in hosts {
             var failure: String?

@@ -13,7 +13,7 @@ final class CapturedFiles: LiveDestination {
 
     var all: [(path: String, bytes: [UInt8])] { files.withLock { $0 } }
 
-    func put(_ path: String, _ bytes: [UInt8], kind: LiveFileKind) { files.withLock { $0.append((path, bytes)) } }
+    func put(_ path: String, _ bytes: [UInt8], kind: LiveFileKind, entered: Date?) { files.withLock { $0.append((path, bytes)) } }
     func delete(_ path: String) {}
     func drain() async {}
 

@@ -84,15 +84,14 @@ package struct HostedStore: Sendable {
         } else {
             guard let manifest = manifest(content) else { throw .conflict("upload \(content)/manifest.json first: files are checked against it") }
             guard manifest.hostedFiles.contains(path) else {
-                throw .invalid("\(path) is not a file of \(content) (manifest.json, playlists, source/{n}.ts)")
+                throw .invalid("\(path) is not a file of \(content) (manifest.json, playlists, the segments it lists)")
             }
             if path.hasSuffix(".m3u8") {
                 guard bytes.count <= Self.maxTextBytes, bytes.starts(with: Array("#EXTM3U".utf8)) else {
                     throw .invalid("\(path) is not an M3U8 playlist (it must start with #EXTM3U and be at most \(Self.maxTextBytes) bytes)")
                 }
             } else {
-                let index = Int(path.dropFirst(ContentManifest.sourceRendition.count + 1).dropLast(3))
-                guard let segment = manifest.segments.first(where: { $0.index == index }) else { throw .invalid("\(path) is not in the manifest") }
+                guard let segment = manifest.segment(atPath: path) else { throw .invalid("\(path) is not in the manifest") }
                 guard bytes.count == segment.length else {
                     throw .invalid("\(path) is \(bytes.count) bytes; the manifest says \(segment.length)")
                 }
@@ -147,13 +146,7 @@ package struct HostedStore: Sendable {
     /// The most bytes an upload of `path` may carry: a segment's length in the manifest, or the
     /// text limit for the manifest and playlists (and for anything else, refused on arrival).
     package func uploadLimit(content: String, path: String) -> Int {
-        let prefix = ContentManifest.sourceRendition + "/"
-        if path.hasPrefix(prefix), path.hasSuffix(".ts"), let index = Int(path.dropFirst(prefix.count).dropLast(3)),
-            let segment = manifest(content)?.segments.first(where: { $0.index == index })
-        {
-            return segment.length
-        }
-        return Self.maxTextBytes
+        manifest(content)?.segment(atPath: path)?.length ?? Self.maxTextBytes
     }
 
     /// Reads one stored file.

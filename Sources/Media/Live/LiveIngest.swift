@@ -125,6 +125,9 @@ public final class LiveIngest: @unchecked Sendable {
     private let started: (LiveStreamInfo) -> Void
     private let sink: (LivePart) -> Void
     private let interrupt = LiveInterrupt()
+    /// Asked once a pusher connected and before anything of it is read: nil lets it in, else why
+    /// not (a stream key revoked at the coordinator).
+    private let authorize: (@Sendable () -> String?)?
 
     private var ladder: LiveLadder?
     private var audioEncoder: Owned<CodecContext>?
@@ -138,8 +141,12 @@ public final class LiveIngest: @unchecked Sendable {
     /// - Parameters:
     ///   - started: called once, at the first picture, with the ladder chosen.
     ///   - part: called with every finished part, from the encoding threads, one at a time.
-    public init(settings: LiveSettings, started: @escaping (LiveStreamInfo) -> Void, part: @escaping (LivePart) -> Void) throws {
+    public init(
+        settings: LiveSettings, authorize: (@Sendable () -> String?)? = nil, started: @escaping (LiveStreamInfo) -> Void,
+        part: @escaping (LivePart) -> Void
+    ) throws {
         try MediaError.settings(settings.validate)
+        self.authorize = authorize
         self.settings = settings
         self.started = started
         self.sink = part
@@ -182,6 +189,7 @@ public final class LiveIngest: @unchecked Sendable {
             return .broken("\(error)")
         }
         if let line = FFmpegLog.watchedLine { throw LiveRefusal(description: "refused a publisher with the wrong stream key (\(line))") }
+        if let why = authorize?() { throw LiveRefusal(description: "refused a publisher: \(why)") }
         defer { endSession() }
         return try read(input, realtime: { if case .url(_, true) = source { true } else { false } }())
     }

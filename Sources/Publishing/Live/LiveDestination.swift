@@ -9,8 +9,9 @@ package enum LiveFileKind: Sendable {
 /// Somewhere a live title's files go as they are made: the local folder, a hosting edge.
 /// Paths are relative to the title (`720p/12.3.ts`).
 package protocol LiveDestination: AnyObject, Sendable {
-    /// Stores `bytes` as `path`; a playlist replaces the one before it whole.
-    func put(_ path: String, _ bytes: [UInt8], kind: LiveFileKind)
+    /// Stores `bytes` as `path`; a playlist replaces the one before it whole. `entered`: when a
+    /// part's first frame entered the ingest (for the latency to each destination).
+    func put(_ path: String, _ bytes: [UInt8], kind: LiveFileKind, entered: Date?)
     /// Forgets a file that left every playlist.
     func delete(_ path: String)
     /// Waits until everything put so far has been stored or has failed.
@@ -31,7 +32,7 @@ package final class LiveFolder: LiveDestination {
     /// What could not be written, in order.
     package var failed: [String] { failures.withLock { $0 } }
 
-    package func put(_ path: String, _ bytes: [UInt8], kind: LiveFileKind) {
+    package func put(_ path: String, _ bytes: [UInt8], kind: LiveFileKind, entered: Date?) {
         let destination = root + "/" + path
         let temporary = destination + ".partial"
         let directory = (destination as NSString).deletingLastPathComponent

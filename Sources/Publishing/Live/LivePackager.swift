@@ -49,7 +49,8 @@ package final class LivePackager: @unchecked Sendable {
     private var destinations: [any LiveDestination]
     private var info: LiveStreamInfo?
     private var rungs: [Rung] = []
-    private var recorded: [ContentManifest.Segment] = []
+    /// Every whole segment made, per rung: the recording.
+    private var recorded: [[ContentManifest.Segment]] = []
     private var createdAt = Int64(Date().timeIntervalSince1970)
 
     package init(options: Options, destinations: [any LiveDestination]) throws {
@@ -58,14 +59,24 @@ package final class LivePackager: @unchecked Sendable {
         cipher = try SegmentCipher(key: options.key)
     }
 
-    /// Adds a destination mid-stream (a host that replaced one that went away); it gets the
-    /// master playlist and every rung's playlist now, and every file from here on.
+    /// Adds a destination mid-stream (a host that replaced one that went away): it is given what
+    /// the playlists list now (segments and parts, read back from the local folder), then the
+    /// master and every rung's playlist, then every file from here on.
     package func add(destination: any LiveDestination) {
         lock.withLock {
             destinations.append(destination)
             guard info != nil else { return }
-            destination.put("master.m3u8", masterText(), kind: .master)
-            for index in rungs.indices { destination.put(playlistPath(index), playlistText(index), kind: .playlist) }
+            if let folder = destinations.lazy.compactMap({ $0 as? LiveFolder }).first {
+                for index in rungs.indices {
+                    let name = rungs[index].rendition.name
+                    for uri in rungs[index].window.listedFiles {
+                        guard let data = FileManager.default.contents(atPath: "\(folder.root)/\(name)/\(uri)") else { continue }
+                        destination.put("\(name)/\(uri)", Array(data), kind: uri.split(separator: ".").count == 3 ? .part : .segment, entered: nil)
+                    }
+                }
+            }
+            destination.put("master.m3u8", masterText(), kind: .master, entered: nil)
+            for index in rungs.indices { destination.put(playlistPath(index), playlistText(index), kind: .playlist, entered: nil) }
         }
     }
 
@@ -80,6 +91,7 @@ package final class LivePackager: @unchecked Sendable {
             self.info = info
             createdAt = Int64(Date().timeIntervalSince1970)
             let target = Int((Double(options.settings.partsPerSegment) * options.settings.partSeconds).rounded(.up))
+            recorded = info.renditions.map { _ in [] }
             rungs = info.renditions.map {
                 Rung(rendition: $0, window: LiveWindow(targetDuration: max(target, 1), partTarget: options.settings.partSeconds, windowSegments: options.windowSegments))
             }
@@ -102,7 +114,7 @@ package final class LivePackager: @unchecked Sendable {
                 rungs[part.rendition].plaintext = []
                 if let segment = try? cipher.encrypt(plaintext, iv: iv) {
                     send("\(name)/" + LiveWindow.segmentURI(part.segment), segment, kind: .segment)
-                    if part.rendition == 0 { record(part.segment, segment) }
+                    record(part.rendition, part.segment, segment)
                 }
             }
             send(playlistPath(part.rendition), playlistText(part.rendition), kind: .playlist)
@@ -133,10 +145,10 @@ package final class LivePackager: @unchecked Sendable {
     // MARK: - Under the lock
 
     private func send(_ path: String, _ bytes: [UInt8], kind: LiveFileKind, entered: Date? = nil) {
-        for destination in destinations { destination.put(path, bytes, kind: kind) }
-        if let entered, kind == .part, path.hasPrefix(ContentManifest.sourceRendition + "/") {
-            latency.record("packaged", seconds: Date().timeIntervalSince(entered))
-        }
+        // Latency is measured on the source rung's parts (every rung's are made together).
+        let measured = kind == .part && path.hasPrefix(ContentManifest.sourceRendition + "/") ? entered : nil
+        for destination in destinations { destination.put(path, bytes, kind: kind, entered: measured) }
+        if let measured { latency.record("packaged", seconds: Date().timeIntervalSince(measured)) }
     }
 
     private func drop(_ path: String) { for destination in destinations { destination.delete(path) } }
@@ -165,26 +177,32 @@ package final class LivePackager: @unchecked Sendable {
         return Array(MasterPlaylist(version: 6, independentSegments: true, variants: variants).render().utf8)
     }
 
-    private func record(_ sequence: Int, _ ciphertext: [UInt8]) {
-        guard sequence == recorded.count, let duration = rungs[0].window.finished.last?.duration else { return }
-        recorded.append(
+    private func record(_ rung: Int, _ sequence: Int, _ ciphertext: [UInt8]) {
+        guard sequence == recorded[rung].count, let duration = rungs[rung].window.finished.last?.duration else { return }
+        recorded[rung].append(
             ContentManifest.Segment(
                 index: sequence, duration: duration, length: ciphertext.count,
                 sha256: JSONText.hex(SHA256.hash(data: ciphertext)), merkleRoot: JSONText.hex(MerkleTree(data: ciphertext).root)))
     }
 
     private func recordingManifest() -> ContentManifest? {
-        guard let info, let top = info.renditions.first, !recorded.isEmpty else { return nil }
-        let bytes = recorded.map(\.length).reduce(0, +)
-        let seconds = recorded.map(\.duration).reduce(0, +)
-        let peak = recorded.map { Int(Double($0.length * 8) / max($0.duration, 0.001)) }.max() ?? 0
-        let source = ContentManifest.Source(
+        // Whole segments only, as many as every rung has (the last may be missing in one).
+        let count = recorded.map(\.count).min() ?? 0
+        guard let info, let top = info.renditions.first, count > 0 else { return nil }
+        let source = recorded[0].prefix(count)
+        let bytes = source.map(\.length).reduce(0, +)
+        let seconds = source.map(\.duration).reduce(0, +)
+        let peak = source.map { Int(Double($0.length * 8) / max($0.duration, 0.001)) }.max() ?? 0
+        let description = ContentManifest.Source(
             width: top.width, height: top.height, frameRate: info.frameRate,
             codecs: RenditionCodecs.string(profile: options.settings.encoder.profile, width: top.width, height: top.height, hasAudio: info.hasAudio),
             hasAudio: info.hasAudio, bandwidth: peak, averageBandwidth: Int(Double(bytes * 8) / max(seconds, 0.001)),
             video: "re-encoded", audio: info.hasAudio ? "re-encoded" : nil)
-        return ContentManifest(
+        var manifest = ContentManifest(
             id: options.id, createdAt: createdAt, segmentSeconds: Double(options.settings.partsPerSegment) * options.settings.partSeconds,
-            source: source, segments: recorded, ladder: Array(info.renditions.dropFirst()), transcode: ContentManifest.defaultTranscodeSettings)
+            source: description, segments: Array(source), ladder: Array(info.renditions.dropFirst()), transcode: ContentManifest.defaultTranscodeSettings)
+        let ladder = zip(info.renditions, recorded).dropFirst().map { ($0.name, Array($1.prefix(count))) }
+        if !ladder.isEmpty { manifest.renditionSegments = Dictionary(uniqueKeysWithValues: ladder) }
+        return manifest
     }
 }

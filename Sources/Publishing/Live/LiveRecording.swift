@@ -11,11 +11,11 @@ package enum LiveRecording {
         let playlists = PlaylistSet(manifest: manifest, keyURI: keyURI)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        destination.put("manifest.json", Array(try encoder.encode(manifest)) + [0x0A], kind: .manifest)
+        destination.put("manifest.json", Array(try encoder.encode(manifest)) + [0x0A], kind: .manifest, entered: nil)
         let media = Array(playlists.media.render().utf8)
         for name in [ContentManifest.sourceRendition] + manifest.ladder.map(\.name) {
-            destination.put("\(name)/index.m3u8", media, kind: .playlist)
+            destination.put("\(name)/index.m3u8", media, kind: .playlist, entered: nil)
         }
-        destination.put("master.m3u8", Array(playlists.master.render().utf8), kind: .master)
+        destination.put("master.m3u8", Array(playlists.master.render().utf8), kind: .master, entered: nil)
     }
 }

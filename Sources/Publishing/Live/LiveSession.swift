@@ -24,13 +24,17 @@ package final class LiveSession: @unchecked Sendable {
     private let report: (Event) -> Void
 
     /// - Parameter grace: seconds a dropped pusher has to come back before the stream ends.
-    package init(source: LiveSource, packager: LivePackager, grace: Double, report: @escaping (Event) -> Void) throws {
+    /// - Parameter authorize: asked when a pusher connects (nil: let it in; else why not).
+    package init(
+        source: LiveSource, packager: LivePackager, grace: Double, authorize: (@Sendable () -> String?)? = nil,
+        report: @escaping (Event) -> Void
+    ) throws {
         self.source = source
         self.packager = packager
         self.grace = grace
         self.report = report
         ingest = try LiveIngest(
-            settings: packager.options.settings, started: { info in packager.started(info); report(.started(info)) },
+            settings: packager.options.settings, authorize: authorize, started: { info in packager.started(info); report(.started(info)) },
             part: packager.add)
     }
 

@@ -75,6 +75,12 @@ struct LiveWindow {
         return gone
     }
 
+    /// Every segment and part the playlist lists now, oldest first.
+    var listedFiles: [String] {
+        let playlist = playlist(key: nil, reports: [])
+        return playlist.segments.flatMap { $0.parts.map(\.uri) + [$0.uri] } + playlist.pendingParts.map(\.uri)
+    }
+
     /// The stream ended: the playlist gets EXT-X-ENDLIST and no hint.
     mutating func end() { ended = true }
 

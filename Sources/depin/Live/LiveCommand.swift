@@ -1,9 +1,11 @@
 import ArgumentParser
+import AsyncHTTPClient
 import DePINProtocol
 import Foundation
 import HLS
 import Media
 import Publishing
+import Synchronization
 
 /// `depin live --id ID (--listen rtmp://HOST:PORT/APP | --listen srt://HOST:PORT | --input URL)`:
 /// takes a live stream in and packages it as encrypted Low-Latency HLS as it comes.
@@ -35,25 +37,23 @@ struct LiveCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Seconds a dropped pusher has to come back before the stream ends.") var grace: Double = 10
     @Option(name: .long, help: "x264 preset for every rung.") var preset: String = "veryfast"
     @Option(name: .long, help: "x264 threads per rung.") var threads: Int = 1
+    @Option(name: .long, help: "Register the live title with this coordinator (http(s)://HOST:PORT): it issues the stream key and chooses the hosting edges.") var coordinator: String?
+    @Option(name: .customLong("admin-token-file"), help: "The coordinator's admin token (else DEPIN_COORDINATOR_ADMIN_TOKEN).") var adminTokenFile: String?
+    @Option(name: .long, help: "The ingest's latitude (hosts are chosen near it).") var lat: Double = 0
+    @Option(name: .long, help: "The ingest's longitude.") var lon: Double = 0
+    @Option(name: .customLong("ca-file"), help: "PEM certificate to trust (besides the system's) when pushing to hosting edges over HTTPS.") var caFile: String?
 
     func validate() throws {
         guard (listen == nil) != (input == nil) else { throw ValidationError("give exactly one of --listen and --input") }
         guard (3...100).contains(window) else { throw ValidationError("--window must be 3 to 100 segments") }
         guard (1...600).contains(grace) else { throw ValidationError("--grace must be 1 to 600 seconds") }
-        if let streamKey { try Self.checkKey(streamKey) }
-    }
-
-    static func checkKey(_ key: String) throws {
-        guard (16...79).contains(key.utf8.count), key.utf8.allSatisfy({ Identifier.isValid(String(UnicodeScalar($0))) }) else {
-            throw ValidationError("a stream key is 16 to 79 letters, digits, '_' or '-'")
-        }
+        if let streamKey, !StreamKey.isValid(streamKey) { throw ValidationError("a stream key is 16 to 64 letters, digits, '_' or '-'") }
+        if coordinator != nil, streamKey != nil { throw ValidationError("with --coordinator the coordinator issues the stream key; leave out --stream-key") }
     }
 
     func run() async throws {
         let contentID = id ?? PublishCommand.randomID()
         guard Identifier.isValid(contentID) else { throw ValidationError("--id '\(contentID)' \(Identifier.rule)") }
-        let key = streamKey ?? Self.randomKey()
-        let source = try Self.source(listen: listen, input: input, realtime: realtime, key: key)
         var settings = LiveSettings(segmentSeconds: segmentSeconds, partSeconds: partSeconds)
         settings.encoder.preset = preset
         settings.encoder.threads = threads
@@ -69,13 +69,38 @@ struct LiveCommand: AsyncParsableCommand {
         guard FileManager.default.createFile(atPath: keyPath, contents: Data(contentKey), attributes: [.posixPermissions: 0o600]) else {
             throw ValidationError("cannot write the key file \(keyPath)")
         }
+        let log = LiveLog()
+        // With a coordinator: the title is registered first, so its stream key and hosts are known.
+        var network: (coordinator: LiveCoordinator, answer: LiveRegistrationAnswer)?
+        if let coordinator {
+            let link = try LiveCoordinator(base: coordinator, adminToken: try PublishCommand.adminToken(file: adminTokenFile))
+            do {
+                network = (link, try await link.register(id: contentID, key: contentKey, latitude: lat, longitude: lon))
+            } catch {
+                log.say("live: the coordinator did not register \(contentID): \(error)")
+                throw ExitCode(1)
+            }
+        }
+        let key = network?.answer.streamKey ?? streamKey ?? StreamKey.make()
+        let source = try Self.source(listen: listen, input: input, realtime: realtime, key: key)
         let folder = try LiveFolder(root: titleFolder)
         let packager = try LivePackager(
             options: .init(id: contentID, key: contentKey, keyURI: "../../\(contentID).key", windowSegments: window, settings: settings),
             destinations: [folder])
-        let log = LiveLog()
+        let client = try ContentRegistrar.hostClient(caFile: caFile)
+        var hosts: LiveHosts?
+        var authorize: (@Sendable () -> String?)?
+        if let network {
+            let pushers = LiveHosts(coordinator: network.coordinator, content: contentID, client: client, packager: packager, log: log.say)
+            pushers.add(network.answer.hosts)
+            if network.answer.hosts.isEmpty { log.say("live: warning: no edge may host \(contentID) now; it is only in \(titleFolder)") }
+            hosts = pushers
+            // Each pusher's key is checked with the coordinator as it connects: a key rotated
+            // there (POST /v1/live/ID/stream-key) is refused here at once.
+            authorize = { Self.blocking { try await network.coordinator.check(id: contentID, streamKey: key) } == true ? nil : "the stream key was revoked at the coordinator" }
+        }
         if case .url = source {} else { log.say("live: push to \(Self.pushURL(source, key: key))") }
-        let session = try LiveSession(source: source, packager: packager, grace: grace, report: log.event)
+        let session = try LiveSession(source: source, packager: packager, grace: grace, authorize: authorize, report: log.event)
         let started = ContinuousClock.now
         let cpuBefore = Self.cpuSeconds()
         let manifest: ContentManifest?
@@ -83,12 +108,18 @@ struct LiveCommand: AsyncParsableCommand {
             manifest = try await Self.runOnThread(session)
         } catch {
             log.say("live failed: \(error)")
+            try? await client.shutdown()
             throw ExitCode(1)
         }
         await packager.drain()
         if let manifest {
             try LiveRecording.write(manifest: manifest, keyURI: "../../\(contentID).key", into: folder)
         }
+        if let network {
+            await Self.endAtCoordinator(network.coordinator, id: contentID, recording: manifest, folder: folder, caFile: caFile, log: log)
+        }
+        _ = hosts
+        try? await client.shutdown()
         let elapsed = ContinuousClock.now - started
         let wall = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         log.say(String(format: "live: %.1f s, %.2f cores busy on average", wall, (Self.cpuSeconds() - cpuBefore) / max(wall, 0.001)))
@@ -124,9 +155,31 @@ struct LiveCommand: AsyncParsableCommand {
         }
     }
 
-    static func randomKey() -> String {
-        let alphabet = Array("abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789")
-        return String((0..<24).map { _ in alphabet.randomElement()! })
+    /// Tells the coordinator the stream ended and uploads the recording to the hosts it chose,
+    /// as `depin publish` does.
+    static func endAtCoordinator(_ coordinator: LiveCoordinator, id: String, recording: ContentManifest?, folder: LiveFolder, caFile: String?, log: LiveLog) async {
+        do {
+            let hosts = try await coordinator.end(id: id, recording: recording)
+            guard let recording else { return log.say("live: \(id) ended at the coordinator; no recording") }
+            let results = try await ContentRegistrar.upload(manifest: recording, directory: folder.root, to: hosts, caFile: caFile) { log.say("live: \($0)") }
+            let landed = results.filter { $0.failure == nil }.count
+            log.say("live: recording \(id) registered at the coordinator; \(landed) of \(hosts.count) hosts hold it")
+        } catch {
+            log.say("live: ending \(id) at the coordinator failed: \(error) (the recording is whole in \(folder.root); register it with depin publish's upload later)")
+        }
+    }
+
+    /// Runs async work from the ingest's own thread and waits for it.
+    static func blocking<T: Sendable>(_ work: @escaping @Sendable () async throws -> T) -> T? {
+        let result = Mutex<T?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        Task {
+            let value = try? await work()
+            result.withLock { $0 = value }
+            done.signal()
+        }
+        done.wait()
+        return result.withLock { $0 }
     }
 
     static func cpuSeconds() -> Double {

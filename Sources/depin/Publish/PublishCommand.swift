@@ -32,16 +32,7 @@ struct PublishCommand: AsyncParsableCommand {
     @Option(name: .customLong("ca-file"), help: "PEM certificate to trust (besides the system's) when uploading to hosting edges over HTTPS.") var caFile: String?
 
     func run() async throws {
-        var adminToken: String?
-        if coordinator != nil {
-            if let file = adminTokenFile {
-                guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { throw ValidationError("cannot read \(file)") }
-                adminToken = text.trimmingCharacters(in: .whitespacesAndNewlines)
-            } else {
-                adminToken = ProcessInfo.processInfo.environment["DEPIN_COORDINATOR_ADMIN_TOKEN"]
-            }
-            guard adminToken != nil else { throw ValidationError("--coordinator needs --admin-token-file or DEPIN_COORDINATOR_ADMIN_TOKEN") }
-        }
+        let adminToken = coordinator == nil ? nil : try Self.adminToken(file: adminTokenFile)
         var encoder = EncoderSettings()
         encoder.threads = threads
         encoder.preset = preset
@@ -104,6 +95,18 @@ struct PublishCommand: AsyncParsableCommand {
         } else {
             print(m.id)
         }
+    }
+
+    /// The coordinator's admin token: from `file`, else DEPIN_COORDINATOR_ADMIN_TOKEN.
+    static func adminToken(file: String?) throws -> String {
+        if let file {
+            guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { throw ValidationError("cannot read \(file)") }
+            return text.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        guard let token = ProcessInfo.processInfo.environment["DEPIN_COORDINATOR_ADMIN_TOKEN"] else {
+            throw ValidationError("--coordinator needs --admin-token-file or DEPIN_COORDINATOR_ADMIN_TOKEN")
+        }
+        return token
     }
 
     static func randomID() -> String {
