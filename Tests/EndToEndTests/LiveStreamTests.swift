@@ -1,0 +1,231 @@
+import DePINProtocol
+import Foundation
+import HLS
+import NIOHTTP1
+import TestSupport
+import Testing
+
+/// `depin live` as a process, its log in a file.
+final class LiveProcess: @unchecked Sendable {
+    // @unchecked Sendable: `process` is only touched from the test that owns this object.
+    let process = Process()
+    let logPath = NSTemporaryDirectory() + "depin-live-\(UUID()).log"
+
+    init(_ arguments: [String]) throws {
+        process.executableURL = URL(fileURLWithPath: depinBinary)
+        process.arguments = ["live"] + arguments
+        var environment = ProcessInfo.processInfo.environment
+        environment["DEPIN_COORDINATOR_ADMIN_TOKEN"] = CoordinatorProcess.adminToken
+        process.environment = environment
+        FileManager.default.createFile(atPath: logPath, contents: nil)
+        process.standardError = FileHandle(forWritingAtPath: logPath)
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+    }
+
+    var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+
+    /// The URL a pusher is told to push to, once the ingest has said it.
+    func pushURL() async throws -> String {
+        for _ in 0..<200 {
+            if let line = log.split(separator: "\n").first(where: { $0.hasPrefix("live: push to ") }) { return String(line.dropFirst("live: push to ".count)) }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw ToolError("depin live said no push URL: \(log)")
+    }
+
+    func waitForExit(seconds: Double) async -> Int32? {
+        let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
+        while process.isRunning && ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(100)) }
+        return process.isRunning ? nil : process.terminationStatus
+    }
+
+    func stop() {
+        if process.isRunning {
+            process.interrupt()
+            process.waitUntilExit()
+        }
+        try? FileManager.default.removeItem(atPath: logPath)
+    }
+}
+
+/// The body of a GET over HTTPS (the test network's certificate is self-signed).
+func fetchText(_ url: String) async throws -> String {
+    try await run("/usr/bin/curl", ["-s", "-k", "--max-time", "10", url], mergeErrors: false).output
+}
+
+/// An ffmpeg that pushes a live test pattern (with a tone) for `seconds`, in real time.
+func startPusher(_ url: String, format: String, seconds: Int) throws -> Process {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/ffmpeg")
+    process.arguments = [
+        "-v", "error", "-re", "-f", "lavfi", "-i", "testsrc2=size=854x480:rate=30", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
+        "-t", String(seconds), "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "30", "-c:a", "aac", "-f", format, url,
+    ]
+    process.standardOutput = FileHandle.nullDevice
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    return process
+}
+
+extension NetworkSuites {
+    @Suite("live streams in: depin live, a coordinator and hosting edges")
+    struct LiveStreamTests {
+        /// A network with two staked hosting edges near the ingest and `depin live` listening.
+        static func start(_ name: String, listen: String) async throws -> (TestNetwork, LiveProcess, [String]) {
+            var network = try await TestNetwork.start(name, coordinatorArguments: ["--challenge-interval", "1", "--challenge-deadline", "10"])
+            let first = try await network.addEdge("first", "server", lat: 48.86, lon: 2.35)
+            let second = try await network.addEdge("second", "server", lat: 48.80, lon: 2.30)
+            #expect(try await network.waitUntil(seconds: 10) { Set(try await network.routed("show", lat: 48.8, lon: 2.3)) == [first, second] })
+            let live = try LiveProcess([
+                "--id", "show", "--listen", listen, "--out", network.dir.path + "/live", "--coordinator", network.coordinator.base,
+                "--ca-file", network.certificate, "--lat", "48.85", "--lon", "2.34", "--grace", "5", "--preset", "ultrafast", "--window", "6",
+            ])
+            return (network, live, [first, second])
+        }
+
+        /// A viewer's route: its nearest edge and token.
+        static func viewer(_ network: TestNetwork) async throws -> (edge: String, token: String) {
+            let route = try await network.client.send(.GET, "/v1/route?content=show&lat=48.85&lon=2.34")
+            let token = try #require(route.json["token"] as? String)
+            let edge = try #require((route.json["edges"] as? [[String: Any]])?.first?["url"] as? String)
+            return (edge, token)
+        }
+
+        /// ffmpeg plays the master playlist through `edge` for `seconds`; the frames it decoded.
+        static func play(_ edge: String, token: String, seconds: Int) async throws -> (status: Int32, frames: Int, output: String) {
+            let played = try await run(
+                "/usr/bin/ffmpeg",
+                ["-v", "error", "-tls_verify", "0", "-i", "\(edge)/v/show/master.m3u8?token=\(token)", "-t", String(seconds), "-map", "0:v:0", "-map", "0:a:0", "-f", "framecrc", "-"],
+                mergeErrors: false)
+            let frames = played.output.split(separator: "\n").filter { !$0.hasPrefix("#") && $0.hasPrefix("0,") }.count
+            return (played.status, frames, played.output)
+        }
+
+        @Test("over RTMP: a wrong key is refused and nothing is published; ffmpeg plays the live ladder through an edge with the key; a pusher that drops and comes back gives a discontinuity; a revoked key is refused; the ended stream is a VOD title that plays whole and passes storage challenges")
+        func rtmp() async throws {
+            let port = freeLoopbackPort()
+            let (network, live, hosts) = try await Self.start("live-rtmp", listen: "rtmp://127.0.0.1:\(port)/live")
+            defer {
+                live.stop()
+                network.stop()
+            }
+            let push = try await live.pushURL()
+            let key = String(push.split(separator: "/").last!)
+            #expect(StreamKey.isValid(key), "the coordinator issued the key: \(push)")
+
+            // A wrong key: ffmpeg is cut off, nothing reaches a host.
+            let wrong = try startPusher("rtmp://127.0.0.1:\(port)/live/WRONGwrongWRONGwrong", format: "flv", seconds: 3)
+            wrong.waitUntilExit()
+            #expect(wrong.terminationStatus != 0)
+            #expect(live.log.contains("refused a publisher with the wrong stream key"), "\(live.log)")
+            for name in ["first", "second"] { #expect(!FileManager.default.fileExists(atPath: network.dir.path + "/cache-\(name)/live/show")) }
+
+            // The streamer goes live; a viewer plays 10 s of it through its nearest edge.
+            let pusher = try startPusher(push, format: "flv", seconds: 40)
+            #expect(try await network.waitUntil(seconds: 20) { live.log.contains("live: streaming") })
+            try await Task.sleep(for: .seconds(3))
+            let (edge, token) = try await Self.viewer(network)
+            async let sampled: [String] = {
+                var versions: [String] = []
+                for _ in 0..<16 {
+                    let text = try await fetchText("\(edge)/v/show/source/index.m3u8?token=\(token)")
+                    if text.hasPrefix("#EXTM3U") { versions.append(text) }
+                    try await Task.sleep(for: .milliseconds(300))
+                }
+                return versions
+            }()
+            let played = try await Self.play(edge, token: token, seconds: 10)
+            let versions = try await sampled
+            #expect(played.status == 0, "\(played.output.suffix(600))")
+            #expect(played.frames >= 290, "ffmpeg decoded \(played.frames) frames of the live stream in 10 s")
+            // What the edge served kept LL-HLS's rules as it changed.
+            var last: (Int, Int) = (-1, -1)
+            for text in versions {
+                let playlist = try LivePlaylist.parse(text)
+                #expect(!playlist.endList && playlist.preloadHint != nil && playlist.partTarget == 0.5)
+                #expect(playlist.segments.allSatisfy { $0.duration <= 2.0005 } && playlist.segments.flatMap(\.parts).allSatisfy { $0.duration <= 0.5005 })
+                let newest = try #require(playlist.lastPart)
+                #expect((newest.sequence, newest.part) >= last, "the playlist went backwards")
+                last = (newest.sequence, newest.part)
+                #expect(text.contains("token="), "every URI carries the viewer's token")
+            }
+            #expect(versions.count >= 10)
+
+            // The pusher dies and comes back within the grace period: same title, a discontinuity.
+            pusher.terminate()
+            pusher.waitUntilExit()
+            try await Task.sleep(for: .seconds(1))
+            let again = try startPusher(push, format: "flv", seconds: 8)
+            let resumed = try await network.waitUntil(seconds: 20) {
+                (try? await fetchText("\(edge)/v/show/source/index.m3u8?token=\(token)"))?.contains("#EXT-X-DISCONTINUITY") == true
+            }
+            #expect(resumed, "\(live.log)")
+            again.waitUntilExit()
+            #expect(!live.log.contains("live failed"))
+
+            // The key is rotated at the coordinator: the old one no longer gets in.
+            let rotated = try await network.client.send(.POST, "/v1/live/show/stream-key", headers: [("Authorization", "Bearer \(CoordinatorProcess.adminToken)")])
+            #expect(rotated.status == 200 && (rotated.json["streamKey"] as? String).map(StreamKey.isValid) == true)
+            let revoked = try startPusher(push, format: "flv", seconds: 3)
+            revoked.waitUntilExit()
+            #expect(try await network.waitUntil(seconds: 10) { live.log.contains("the stream key was revoked") }, "\(live.log)")
+
+            // Nobody comes back: the stream ends and its recording is registered and hosted.
+            #expect(await live.waitForExit(seconds: 60) == 0, "\(live.log)")
+            #expect(live.log.contains("live: recording show registered at the coordinator; 2 of 2 hosts hold it"), "\(live.log)")
+            let manifest = try JSONDecoder().decode(ContentManifest.self, from: Data(contentsOf: URL(fileURLWithPath: network.dir.path + "/live/show/manifest.json")))
+            let seconds = manifest.segments.map(\.duration).reduce(0, +)
+            #expect(seconds > 20, "the recording keeps both connections: \(seconds) s")
+            #expect(manifest.renditionSegments?["360p"]?.count == manifest.segments.count)
+            let vod = try await Self.viewer(network)
+            let whole = try await run(
+                "/usr/bin/ffmpeg",
+                ["-v", "error", "-tls_verify", "0", "-i", "\(vod.edge)/v/show/master.m3u8?token=\(vod.token)", "-map", "0:v", "-f", "framecrc", "-"],
+                mergeErrors: false)
+            let frames = whole.output.split(separator: "\n").filter { !$0.hasPrefix("#") }.count
+            #expect(whole.status == 0 && Double(frames) >= seconds * 30 * 2 * 0.97, "the recording plays whole, both rungs: \(frames) frames for \(seconds) s")
+
+            // Its hosts are challenged on it like any title, and pass.
+            let passed = try await network.waitUntil(seconds: 60) {
+                let rows = try await run(
+                    "/usr/bin/python3",
+                    ["-c", "import sqlite3,sys; [print(*r) for r in sqlite3.connect(sys.argv[1]).execute(\"SELECT d.node_id, d.outcome FROM challenges c JOIN deadlines d ON d.kind = 'challenge' AND d.id = c.id WHERE c.content_id = 'show' AND d.outcome IS NOT NULL\")]",
+                     network.dir.path + "/c.sqlite"],
+                    mergeErrors: false)
+                let outcomes = rows.output.split(separator: "\n").map { $0.split(separator: " ").map(String.init) }
+                return hosts.allSatisfy { host in outcomes.contains { $0 == [host, "pass"] } } && outcomes.allSatisfy { $0.last == "pass" }
+            }
+            #expect(passed, "\(network.coordinator.log.suffix(800))")
+            let latency = live.log.split(separator: "\n").filter { $0.contains("entered → stored") }
+            print("live rtmp: \(latency.joined(separator: " | "))")
+        }
+
+        @Test("over SRT: the stream key is the passphrase, a caller without it is refused in the handshake, and ffmpeg plays the stream through an edge")
+        func srt() async throws {
+            let port = freeLoopbackPort()
+            let (network, live, _) = try await Self.start("live-srt", listen: "srt://127.0.0.1:\(port)")
+            defer {
+                live.stop()
+                network.stop()
+            }
+            let push = try await live.pushURL()
+            #expect(push.hasPrefix("srt://127.0.0.1:\(port)?passphrase="))
+            let wrong = try startPusher("srt://127.0.0.1:\(port)?passphrase=wrongwrongwrong1&pbkeylen=16", format: "mpegts", seconds: 3)
+            wrong.waitUntilExit()
+            #expect(wrong.terminationStatus != 0)
+            for name in ["first", "second"] { #expect(!FileManager.default.fileExists(atPath: network.dir.path + "/cache-\(name)/live/show")) }
+
+            let pusher = try startPusher(push, format: "mpegts", seconds: 20)
+            #expect(try await network.waitUntil(seconds: 20) { live.log.contains("live: streaming") })
+            try await Task.sleep(for: .seconds(3))
+            let (edge, token) = try await Self.viewer(network)
+            let played = try await Self.play(edge, token: token, seconds: 10)
+            #expect(played.status == 0, "\(played.output.suffix(600))")
+            #expect(played.frames >= 290, "ffmpeg decoded \(played.frames) frames in 10 s")
+            pusher.waitUntilExit()
+            #expect(await live.waitForExit(seconds: 60) == 0, "\(live.log)")
+            #expect(live.log.contains("live: recording show registered"), "\(live.log)")
+        }
+    }
+}
