@@ -21,6 +21,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 
 static inline int shim_AVERROR_EOF(void) { return AVERROR_EOF; }
 static inline int shim_AVERROR_EAGAIN(void) { return AVERROR(EAGAIN); }
@@ -49,6 +50,10 @@ static inline void shim_log_callback(void *context, int level, const char *forma
     vsnprintf(line, sizeof line, format, arguments);
     depin_ffmpeg_log_line(level, line);
 }
+
+/// Names the calling thread (as top and /proc show it; Linux keeps 15 characters). Foundation's
+/// Thread.name does not reach the kernel on Linux.
+static inline void shim_name_thread(const char *name) { prctl(PR_SET_NAME, name, 0, 0, 0); }
 
 /// Routes FFmpeg's log to `depin_ffmpeg_log_line`.
 static inline void shim_capture_log(void) { av_log_set_callback(shim_log_callback); }

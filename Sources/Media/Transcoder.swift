@@ -212,7 +212,7 @@ private final class SizeGroup: @unchecked Sendable {
     var failure: (any Error)? { feed.failure }
 
     func start() {
-        feed.start(name: "depin-encode-\(height)p", handle: { [self] in try handle($0) }, finish: { [self] in try finishOutputs() })
+        feed.start(name: "encode-\(height)p", handle: { [self] in try handle($0) }, finish: { [self] in try finishOutputs() })
     }
 
     func push(_ item: Item) throws { try feed.push(item) }

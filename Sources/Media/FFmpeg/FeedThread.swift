@@ -1,3 +1,4 @@
+import CFFmpeg
 import Foundation
 
 /// A thread of its own fed through a small bounded queue: the shape of every encoding stage
@@ -37,7 +38,10 @@ final class FeedThread<Item>: @unchecked Sendable {
             started = true
             work = (handle, finish)
         }
-        let thread = Thread { [self] in run() }
+        let thread = Thread { [self] in
+            nameThisThread(name)
+            run()
+        }
         thread.stackSize = 8 << 20
         thread.name = name
         thread.start()
@@ -114,3 +118,6 @@ final class FeedThread<Item>: @unchecked Sendable {
         }
     }
 }
+
+/// Names the calling thread as top and /proc show it (Linux keeps the first 15 characters).
+public func nameThisThread(_ name: String) { shim_name_thread(name) }

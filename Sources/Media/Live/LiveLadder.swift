@@ -207,7 +207,7 @@ private final class LiveSizeGroup: @unchecked Sendable {
     var failure: (any Error)? { feed.failure }
 
     func start() {
-        feed.start(name: "depin-live-\(height)p", handle: { [self] in try handle($0) }, finish: { [self] in try finishRungs() })
+        feed.start(name: "live-\(height)p", handle: { [self] in try handle($0) }, finish: { [self] in try finishRungs() })
     }
 
     func push(_ item: Item) throws { try feed.push(item) }

@@ -200,10 +200,11 @@ struct LiveCommand: AsyncParsableCommand {
         defer { signals.forEach { $0.cancel() } }
         return try await withCheckedThrowingContinuation { continuation in
             let thread = Thread {
+                nameThisThread("live-ingest")
                 do { continuation.resume(returning: try session.run()) } catch { continuation.resume(throwing: error) }
             }
             thread.stackSize = 8 << 20
-            thread.name = "depin-live-ingest"
+            thread.name = "live-ingest"
             thread.start()
         }
     }
