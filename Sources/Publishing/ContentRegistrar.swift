@@ -40,8 +40,10 @@ package enum ContentRegistrar {
 
     /// A client for uploads to hosting edges: HTTP/1.1, no redirects, trusting `caFile` besides
     /// the system's roots. The caller shuts it down.
-    package static func hostClient(caFile: String?) throws -> HTTPClient {
-        var configuration = HTTPClient.Configuration(redirectConfiguration: .disallow, timeout: .init(connect: .seconds(10), read: .seconds(60)))
+    /// - Parameter connect: how long a connection may take (AsyncHTTPClient keeps trying a host
+    ///   that refuses until then).
+    package static func hostClient(caFile: String?, connect: TimeAmount = .seconds(10)) throws -> HTTPClient {
+        var configuration = HTTPClient.Configuration(redirectConfiguration: .disallow, timeout: .init(connect: connect, read: .seconds(60)))
         configuration.httpVersion = .http1Only
         if let caFile {
             var tls = TLSConfiguration.makeClientConfiguration()

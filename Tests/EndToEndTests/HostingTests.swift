@@ -86,6 +86,16 @@ struct TestNetwork {
         return try await condition()
     }
 
+    /// Every settled storage challenge in the coordinator's database: node, content, segment, outcome.
+    func challengeOutcomes() async throws -> [[String]] {
+        let rows = try await run(
+            "/usr/bin/python3",
+            ["-c", "import sqlite3,sys; [print(*r) for r in sqlite3.connect(sys.argv[1]).execute(\"SELECT d.node_id, c.content_id, c.segment, d.outcome FROM challenges c JOIN deadlines d ON d.kind = 'challenge' AND d.id = c.id WHERE d.outcome IS NOT NULL\")]",
+             dir.path + "/c.sqlite"],
+            mergeErrors: false)
+        return rows.output.split(separator: "\n").map { $0.split(separator: " ").map(String.init) }
+    }
+
     func stop() {
         edges.values.forEach { $0.process.stop() }
         coordinator.stop()

@@ -45,12 +45,7 @@ extension NetworkSuites {
             #expect(honestStatus["reputation"] as? Double == 1 && honestStatus["standing"] == nil && honestStatus["routed"] as? Bool == true, "\(honestStatus)")
 
             // Every challenge on the dropped segment was caught; none of the honest host's failed.
-            let outcomes = try await run(
-                "/usr/bin/python3",
-                ["-c", "import sqlite3,sys; [print(*r) for r in sqlite3.connect(sys.argv[1]).execute(\"SELECT d.node_id, c.segment, d.outcome FROM challenges c JOIN deadlines d ON d.kind = 'challenge' AND d.id = c.id WHERE d.outcome IS NOT NULL\")]",
-                 network.dir.path + "/c.sqlite"],
-                mergeErrors: false)
-            let rows = outcomes.output.split(separator: "\n").map { $0.split(separator: " ").map(String.init) }
+            let rows = try await network.challengeOutcomes().map { [$0[0], $0[2], $0[3]] }
             let honestRows = rows.filter { $0[0] == honest }, cheatRows = rows.filter { $0[0] == cheat }
             #expect(!honestRows.isEmpty && honestRows.allSatisfy { $0[2] == "pass" }, "\(honestRows)")
             let onDropped = cheatRows.filter { $0[1] == "0" }

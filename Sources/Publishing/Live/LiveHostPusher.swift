@@ -143,7 +143,8 @@ package final class LiveHostPusher: LiveDestination, @unchecked Sendable {
         request.method = .PUT
         request.headers.add(name: "Authorization", value: "Bearer \(host.token)")
         request.body = .bytes(ByteBuffer(bytes: item.bytes))
-        let response = try await client.execute(request, timeout: .seconds(10))
+        // A part is due every half second: a host that takes seconds to store one is not keeping up.
+        let response = try await client.execute(request, timeout: .seconds(item.kind == .segment ? 10 : 3))
         let answer = try await response.body.collect(upTo: 64 * 1024)
         let code = Int(response.status.code)
         guard (200..<300).contains(code) else {

@@ -4,6 +4,7 @@ import DePINProtocol
 import Foundation
 import HLS
 import Media
+import NIOCore
 import Publishing
 import Synchronization
 
@@ -87,7 +88,9 @@ struct LiveCommand: AsyncParsableCommand {
         let packager = try LivePackager(
             options: .init(id: contentID, key: contentKey, keyURI: "../../\(contentID).key", windowSegments: window, settings: settings),
             destinations: [folder])
-        let client = try ContentRegistrar.hostClient(caFile: caFile)
+        // A host that went away must be noticed within about a second, not after AsyncHTTPClient
+        // tried to reach it for the usual 10 s.
+        let client = try ContentRegistrar.hostClient(caFile: caFile, connect: .seconds(1))
         var hosts: LiveHosts?
         var authorize: (@Sendable () -> String?)?
         if let network {
