@@ -157,6 +157,19 @@ extension NetworkSuites {
             }
             #expect(versions.count >= 10)
 
+            // A blocking reload for the next segment's first part is held until it exists.
+            let now = try LivePlaylist.parse(try await fetchText("\(edge)/v/show/source/index.m3u8?token=\(token)"))
+            let next = (try #require(now.lastPart)).sequence + 1
+            let asked = ContinuousClock.now
+            let held = try LivePlaylist.parse(try await fetchText("\(edge)/v/show/source/index.m3u8?token=\(token)&_HLS_msn=\(next)&_HLS_part=0"))
+            let waited = ContinuousClock.now - asked
+            #expect(held.lastPart.map { $0 >= (next, 0) } == true, "the held playlist lists \(next).0: \(String(describing: held.lastPart))")
+            print("live rtmp: a blocking reload for \(next).0 was answered after \(waited)")
+            let far = try await run("/usr/bin/curl", ["-s", "-k", "-o", "/dev/null", "-w", "%{http_code}", "\(edge)/v/show/source/index.m3u8?token=\(token)&_HLS_msn=\(next + 5)"], mergeErrors: false)
+            #expect(far.output == "400", "more than two segments ahead: \(far.output)")
+            let partOnly = try await run("/usr/bin/curl", ["-s", "-k", "-o", "/dev/null", "-w", "%{http_code}", "\(edge)/v/show/source/index.m3u8?token=\(token)&_HLS_part=1"], mergeErrors: false)
+            #expect(partOnly.output == "400", "_HLS_part without _HLS_msn: \(partOnly.output)")
+
             // A host dies mid-stream: the ingest replaces it with the spare, which gets the window
             // and then every new part, and the stream goes on.
             // (The one the viewer does not use: route answers may put either first.)

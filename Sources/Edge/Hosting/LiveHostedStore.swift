@@ -35,6 +35,9 @@ package final class LiveHostedStore: Sendable {
     private struct Rung {
         var sequence = 0
         var last: (sequence: Int, part: Int) = (-1, -1)
+        /// The newest whole segment listed.
+        var complete = -1
+        var targetDuration = 2
         var ended = false
         /// Segments stored, oldest first, for pruning.
         var stored: [Int] = []
@@ -139,6 +142,8 @@ package final class LiveHostedStore: Sendable {
                 known.sequence = playlist.mediaSequence
                 if newest > known.last { known.last = newest }
                 known.ended = playlist.endList
+                known.complete = playlist.segments.last?.sequence ?? known.complete
+                known.targetDuration = max(playlist.targetDuration, 1)
                 let cut = playlist.mediaSequence - Self.keptBehind
                 let gone = known.stored.filter { $0 < cut }
                 known.stored.removeAll { $0 < cut }
@@ -172,6 +177,39 @@ package final class LiveHostedStore: Sendable {
         guard let kind = LivePath(path), awaited(content: content, kind) else { return nil }
         await waitForArrival(of: content + "/" + path)
         return FileManager.default.contents(atPath: file)
+    }
+
+    /// What a blocking playlist reload (`_HLS_msn`, `_HLS_part`) came to.
+    package enum Reload: Equatable {
+        /// The playlist has what was asked for (or the stream ended): serve it.
+        case ready
+        /// The segment asked for is more than two past the newest: 400, as RFC 8216bis says.
+        case tooFar
+        /// Not there within three target durations: 503.
+        case timedOut
+    }
+
+    /// Holds a playlist request until `rung`'s playlist lists part `part` of segment `sequence`
+    /// (or, without a part, the whole segment), for at most three target durations.
+    package func reload(content: String, rung: String, sequence: Int, part: Int?) async -> Reload {
+        let deadline = ContinuousClock.now
+        func check() -> (Reload?, Int) {
+            state.withLock { state in
+                guard let known = state.titles[content]?.rungs[rung] else { return (.timedOut, 2) }
+                if known.ended { return (.ready, known.targetDuration) }
+                if sequence > known.last.sequence + 2 { return (.tooFar, known.targetDuration) }
+                let done =
+                    if let part { known.complete >= sequence || known.last >= (sequence, part) } else { known.complete >= sequence }
+                return (done ? .ready : nil, known.targetDuration)
+            }
+        }
+        while true {
+            let (answer, target) = check()
+            if let answer { return answer }
+            let left = deadline + .seconds(3 * target) - ContinuousClock.now
+            guard left > .zero else { return .timedOut }
+            await waitForArrival(of: content + "/" + rung + "/index.m3u8", upTo: left)
+        }
     }
 
     /// Forgets every live title, files and all (the edge stops hosting them).
@@ -208,8 +246,8 @@ package final class LiveHostedStore: Sendable {
         }
     }
 
-    private func waitForArrival(of key: String) async {
-        let wait = arrivalWait
+    private func waitForArrival(of key: String, upTo limit: Duration? = nil) async {
+        let wait = limit ?? arrivalWait
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
                 await withCheckedContinuation { continuation in

@@ -26,8 +26,9 @@ extension EdgeResponder {
     /// A file of a live title hosted here, straight from the live store: a part or segment that
     /// is about to arrive is waited for; a viewer's playlist is rewritten for its token.
     func serveLive(
-        _ request: Request, key: CacheKey, kind: MediaKind, token: String?, gate: TokenGate, live: LiveHostedStore
+        _ request: Request, key: CacheKey, kind: MediaKind, query: Substring?, token: String?, gate: TokenGate, live: LiveHostedStore
     ) async throws(HTTPFailure) -> Response {
+        if case .playlist = kind, key.path != "master.m3u8" { try await holdReload(key: key, query: query, live: live) }
         guard let data = await live.read(content: key.content, path: key.path) else {
             throw .notFound("\(key.content)/\(key.path) is not here (live: it left the window, or is not made yet)")
         }
@@ -47,5 +48,28 @@ extension EdgeResponder {
         }
         headers[.contentLength] = String(body.readableBytes)
         return Response(status: .ok, headers: headers, body: request.method == .head ? .init() : .init(byteBuffer: body))
+    }
+
+    /// A blocking playlist reload (RFC 8216bis 6.2.5.2): `_HLS_msn=M[&_HLS_part=P]` waits until
+    /// the playlist has that segment (or part); `_HLS_part` alone, or a bad number, is 400; more
+    /// than two segments ahead is 400; nothing within three target durations is 503.
+    private func holdReload(key: CacheKey, query: Substring?, live: LiveHostedStore) async throws(HTTPFailure) {
+        var values: [Substring: Substring] = [:]
+        for pair in (query ?? "").split(separator: "&") {
+            let halves = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            if halves.count == 2, halves[0].hasPrefix("_HLS_") { values[halves[0]] = halves[1] }
+        }
+        let msnText = values["_HLS_msn"], partText = values["_HLS_part"]
+        guard msnText != nil || partText != nil else { return }
+        guard let msnText else { throw .badRequest("_HLS_part needs _HLS_msn") }
+        guard let msn = Int(msnText), msn >= 0, partText.map({ Int($0).map { $0 >= 0 } ?? false }) ?? true else {
+            throw .badRequest("_HLS_msn and _HLS_part must be whole numbers")
+        }
+        let rung = String(key.path.split(separator: "/").first ?? "")
+        switch await live.reload(content: key.content, rung: rung, sequence: msn, part: partText.flatMap { Int($0) }) {
+        case .ready: return
+        case .tooFar: throw .badRequest("_HLS_msn=\(msn) is more than two segments past the newest")
+        case .timedOut: throw .unavailable("segment \(msn) did not come within three target durations")
+        }
     }
 }

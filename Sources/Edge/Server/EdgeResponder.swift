@@ -153,7 +153,7 @@ struct EdgeResponder: HTTPResponder {
         let token = media.token
         if let refusal = await gate.refusal(token, content: key.content) { throw refusal }
         if let live = hosting?.live, live.hosts(key.content), hosting?.store.manifest(key.content) == nil {
-            return try await serveLive(request, key: key, kind: kind, token: token, gate: gate, live: live)
+            return try await serveLive(request, key: key, kind: kind, query: media.query, token: token, gate: gate, live: live)
         }
         guard let token else { return try await serveStored(request, key: key, kind: kind) }
         let started = ContinuousClock.now
