@@ -130,6 +130,8 @@ extension NetworkSuites {
             let pusher = try startPusher(push, format: "flv", seconds: 300)  // until it is killed below
             #expect(try await network.waitUntil(seconds: 20) { live.log.contains("live: streaming") })
             try await Task.sleep(for: .seconds(3))
+            // While it streams, viewers are routed to its hosts only (the spare holds nothing yet).
+            #expect(Set(try await network.routed("show", lat: 48.85, lon: 2.34)) == Set(hosts))
             let (edge, token) = try await Self.viewer(network)
             async let sampled: [String] = {
                 var versions: [String] = []

@@ -15,7 +15,8 @@ extension CoordinatorAPI {
     /// - `POST /v1/live/{id}/end`: the stream ended; its recording (when there is one) is
     ///   registered as a published title, answered as `POST /v1/contents` is.
     ///
-    /// Viewers route to a live title and fetch its key (`GET /v1/hls-key/{id}`) as for any title.
+    /// Viewers of a streaming title are routed to its hosts only (the edges that hold it), and
+    /// fetch its key (`GET /v1/hls-key/{id}`) as for any title.
     func liveRoutes() -> RouteCollection<CoordinatorContext> {
         let routes = RouteCollection(context: CoordinatorContext.self)
         let live = routes.group("v1/live").add(middleware: admin)
@@ -36,7 +37,7 @@ extension CoordinatorAPI {
             } catch let failure as StoreFailure where failure.code == .duplicate {
                 throw APIError(.conflict, failure.message)
             }
-            let hosts = try await uploadTokens(for: board.liveHosts(near: place), content: registration.id)
+            let hosts = try await uploadTokens(for: board.liveHosts(for: registration.id, near: place), content: registration.id)
             return try Self.encode(LiveRegistrationAnswer(id: registration.id, streamKey: streamKey, hosts: hosts), status: .created)
         }
         live.post(":id/check") { request, context in
@@ -58,7 +59,7 @@ extension CoordinatorAPI {
             let ask: LiveHostRequest = try await Self.decode(request)
             guard ask.exclude.count <= 100 else { throw APIError(.badRequest, "exclude at most 100 hosts") }
             let place = GeoPoint(latitude: record.latitude, longitude: record.longitude)
-            let hosts = try await uploadTokens(for: board.liveHosts(near: place, count: 1, excluding: Set(ask.exclude)), content: record.id)
+            let hosts = try await uploadTokens(for: board.liveHosts(for: record.id, near: place, count: 1, excluding: Set(ask.exclude)), content: record.id)
             guard !hosts.isEmpty else { throw APIError(.serviceUnavailable, "no other edge may host \(record.id) now") }
             return try Self.encode(ContentRegistrationAnswer(id: record.id, hosts: hosts))
         }
@@ -74,6 +75,7 @@ extension CoordinatorAPI {
             var answer: ContentRegistrationAnswer?
             if let recording = end.recording { answer = try await register(recording, sealedKey: record.sealedKey) }
             _ = try await store.endLive(id: record.id, at: Int64(Date().timeIntervalSince1970))
+            board.endLive(record.id)
             return try Self.encode(answer ?? ContentRegistrationAnswer(id: record.id, hosts: []), status: answer == nil ? .ok : .created)
         }
         return routes

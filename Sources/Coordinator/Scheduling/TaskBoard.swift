@@ -31,6 +31,9 @@ package final class TaskBoard: Sendable {
         var assigned: Set<Assigned> = []
         /// Route look-ups per title, decayed with a half-life of ``demandHalfLife``.
         var demand: [String: Double] = [:]
+        /// The hosts each streaming live title is pushed to, as chosen here (in memory: after a
+        /// restart its viewers are routed as for any title).
+        var live: [String: [String]] = [:]
         var demandDecayedAt: Int64
         /// Bumped per node when it gets a task, to wake its long poll.
         var changes: [String: Int] = [:]
@@ -73,13 +76,24 @@ package final class TaskBoard: Sendable {
     /// The hosts of a live title: the `count` hosting edges nearest its ingest, none of
     /// `excluding`. No hosting task is given: a live title is pushed to its hosts as it is made,
     /// and its recording gets hosting tasks when it is registered.
-    package func liveHosts(near place: GeoPoint, count: Int? = nil, excluding: Set<String> = []) -> [NodeRecord] {
-        registry.candidates(for: .hosting, now: now())
+    package func liveHosts(for content: String, near place: GeoPoint, count: Int? = nil, excluding: Set<String> = []) -> [NodeRecord] {
+        let chosen = registry.candidates(for: .hosting, now: now())
             .filter { !excluding.contains($0.id) }
             .sorted { place.distance(to: $0.location) < place.distance(to: $1.location) }
             .prefix(count ?? policy.replicas)
             .compactMap { registry.known($0.id) }
+        state.withLock { state in
+            state.live[content, default: []].removeAll { excluding.contains($0) }
+            state.live[content, default: []] += chosen.map(\.id)
+        }
+        return chosen
     }
+
+    /// The hosts a streaming live title is pushed to (empty for any other title).
+    package func liveHostIDs(_ content: String) -> [String] { state.withLock { $0.live[content] ?? [] } }
+
+    /// The live title ended: its viewers are routed as for any title from now on.
+    package func endLive(_ content: String) { _ = state.withLock { $0.live.removeValue(forKey: content) } }
 
     /// Chooses the hosts of a newly registered title and gives each a hosting task.
     /// - Returns: the chosen hosts (empty when no edge may host now: ``repair(now:)`` retries).
