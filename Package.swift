@@ -267,6 +267,7 @@ let package = Package(
             dependencies: [
                 "Edge",
                 "DePINProtocol",
+                "HLS",
                 "TestSupport",
                 "EdgeCache",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

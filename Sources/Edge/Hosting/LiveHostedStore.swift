@@ -212,13 +212,6 @@ package final class LiveHostedStore: Sendable {
         }
     }
 
-    /// Forgets every live title, files and all (the edge stops hosting them).
-    package func removeAll() {
-        state.withLock { $0.titles = [:] }
-        try? FileManager.default.removeItem(atPath: root)
-        try? FileManager.default.createDirectory(atPath: root + "/.tmp", withIntermediateDirectories: true)
-    }
-
     // MARK: -
 
     /// Whether a missing file is worth waiting for: a part or segment of a rung that streams,
@@ -235,15 +228,30 @@ package final class LiveHostedStore: Sendable {
         }
     }
 
+    /// Seconds after its last upload a title may be forgotten to make room for a new one.
+    static let idleSeconds: Int64 = 300
+
     private func admit(_ content: String) throws(HostingError) {
-        try state.withLock { state throws(HostingError) in
+        let forgotten: [String] = try state.withLock { state throws(HostingError) in
             if state.titles[content] != nil {
                 state.titles[content]!.touched = .now
-                return
+                return []
+            }
+            var forgotten: [String] = []
+            if state.titles.count >= Self.maxTitles {
+                // Room is made from titles that ended or went quiet (their recordings are hosted
+                // as published titles, or they were abandoned).
+                let idle = ContinuousClock.now - .seconds(Self.idleSeconds)
+                forgotten = state.titles.filter { _, title in
+                    title.touched < idle || (!title.rungs.isEmpty && title.rungs.values.allSatisfy(\.ended))
+                }.map(\.key)
+                for id in forgotten { state.titles[id] = nil }
             }
             guard state.titles.count < Self.maxTitles else { throw .storage("this edge hosts \(Self.maxTitles) live titles already") }
             state.titles[content] = Title()
+            return forgotten
         }
+        for id in forgotten { try? FileManager.default.removeItem(atPath: "\(root)/\(id)") }
     }
 
     private func waitForArrival(of key: String, upTo limit: Duration? = nil) async {
