@@ -11,7 +11,6 @@ package final class LiveSession: @unchecked Sendable {
     package enum Event: Sendable {
         case waiting(String)
         case refused(String)
-        case connected(String)
         case started(LiveStreamInfo)
         case dropped(LiveSessionEnd)
         case ended(ContentManifest?)

@@ -121,7 +121,7 @@ struct LiveCommand: AsyncParsableCommand {
         if let network {
             await Self.endAtCoordinator(network.coordinator, id: contentID, recording: manifest, folder: folder, caFile: caFile, log: log)
         }
-        _ = hosts
+        _ = hosts  // the pushers and their replacements live until here
         try? await client.shutdown()
         let elapsed = ContinuousClock.now - started
         let wall = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
@@ -221,7 +221,6 @@ final class LiveLog: Sendable {
         switch event {
         case .waiting(let source): say("live: waiting for a pusher at \(source)")
         case .refused(let why): say("live: \(why)")
-        case .connected(let source): say("live: pusher connected at \(source)")
         case .started(let info):
             let rungs = info.renditions.map { "\($0.name) \($0.width)x\($0.height) \($0.videoBitrate / 1000) kbit/s" }
             say(String(format: "live: streaming %.2f fps%@, ladder: %@", info.frameRate, info.hasAudio ? " with audio" : "", rungs.joined(separator: ", ")))
