@@ -135,23 +135,36 @@ public struct LivePlaylist: Sendable, Hashable {
         "#EXT-X-PART:DURATION=\(MediaPlaylist.format(part.duration)),URI=\"\(part.uri)\"" + (part.independent ? ",INDEPENDENT=YES" : "")
     }
 
-    /// ISO 8601 with milliseconds and a `Z`, as players parse it.
+    /// ISO 8601 in UTC with milliseconds (`2026-12-06T01:07:14.123Z`), as players parse it.
+    /// Written by hand: a playlist is rendered after every part, and a date formatter per line
+    /// cost more than the rest of the playlist.
     static func dateText(_ date: Date) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter.string(from: date)
+        let millis = Int64((date.timeIntervalSince1970 * 1000).rounded(.down))
+        var seconds = time_t(millis / 1000)
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
+        let fraction = String(Int(millis % 1000)).leftPadded(3)
+        return "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday))T\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec)).\(fraction)Z"
     }
 
-    static func date(_ text: Substring) -> Date? {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter.date(from: String(text)) ?? ISO8601DateFormatter().date(from: String(text))
+    /// Reads dates with fractional seconds or without (one parser per playlist read).
+    private struct DateReader {
+        let fractional: ISO8601DateFormatter = {
+            let formatter = ISO8601DateFormatter()
+            formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+            return formatter
+        }()
+        let whole = ISO8601DateFormatter()
+
+        func date(_ text: Substring) -> Date? { fractional.date(from: String(text)) ?? whole.date(from: String(text)) }
     }
 
     /// Reads a live playlist this type wrote (or any LL-HLS media playlist of the same shape).
     /// - Throws: ``HLSError`` naming the line that is wrong.
     public static func parse(_ text: String) throws -> LivePlaylist {
         var playlist = LivePlaylist(targetDuration: 0, partTarget: 0)
+        let dates = DateReader()
         var sequence: Int?
         var parts: [Part] = []
         var discontinuity = false
@@ -181,7 +194,7 @@ public struct LivePlaylist: Sendable, Hashable {
             } else if text == "#EXT-X-DISCONTINUITY" {
                 discontinuity = true
             } else if let value = line.value(of: "#EXT-X-PROGRAM-DATE-TIME") {
-                guard let parsed = Self.date(value) else { throw HLSError.playlist("EXT-X-PROGRAM-DATE-TIME '\(value)' is not a date", line: number) }
+                guard let parsed = dates.date(value) else { throw HLSError.playlist("EXT-X-PROGRAM-DATE-TIME '\(value)' is not a date", line: number) }
                 date = parsed
             } else if let value = line.value(of: "#EXT-X-PART") {
                 let attributes = AttributeList(parsing: value)

@@ -153,24 +153,33 @@ package struct HostedStore: Sendable {
     package func read(_ content: String, _ path: String) -> Data? { FileManager.default.contents(atPath: "\(root)/\(content)/\(path)") }
 
     private func write(_ data: Data, to destination: String) throws(HostingError) {
-        let temporary = "\(root)/.tmp/\(UUID().uuidString)"
-        do {
-            try FileManager.default.createDirectory(
-                atPath: (destination as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-            guard FileManager.default.createFile(atPath: temporary, contents: data) else { throw HostingError.storage("cannot write \(temporary)") }
-            let descriptor = open(temporary, O_RDONLY)
-            if descriptor >= 0 {
-                fsync(descriptor)
-                close(descriptor)
-            }
-            guard rename(temporary, destination) == 0 else { throw HostingError.storage("cannot rename into \(destination): errno \(errno)") }
-        } catch let error as HostingError {
-            unlink(temporary)
-            throw error
-        } catch {
-            unlink(temporary)
-            throw .storage("cannot store \(destination): \(error)")
+        try replaceFile(at: destination, with: data, staging: root + "/.tmp", sync: true)
+    }
+}
+
+/// Writes `data` to a new file in `staging` and renames it to `destination` (making its
+/// folder), so a reader sees the old file or the new one, never part of one. With `sync`, the
+/// data is on disk before the rename (a hosted title must survive a crash; a live part need not).
+/// - Throws: ``HostingError/storage(_:)``; the staged file is removed.
+func replaceFile(at destination: String, with data: Data, staging: String, sync: Bool) throws(HostingError) {
+    let temporary = "\(staging)/\(UUID().uuidString)"
+    let folder = (destination as NSString).deletingLastPathComponent
+    if !FileManager.default.fileExists(atPath: folder) {
+        do { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) } catch {
+            throw .storage("cannot make \(folder): \(error)")
         }
+    }
+    guard FileManager.default.createFile(atPath: temporary, contents: data) else { throw .storage("cannot write \(temporary)") }
+    if sync {
+        let descriptor = open(temporary, O_RDONLY)
+        if descriptor >= 0 {
+            fsync(descriptor)
+            close(descriptor)
+        }
+    }
+    guard rename(temporary, destination) == 0 else {
+        unlink(temporary)
+        throw .storage("cannot rename into \(destination): errno \(errno)")
     }
 }
 

@@ -276,25 +276,15 @@ package final class LiveHostedStore: Sendable {
         for waiter in waiters { waiter.resume() }
     }
 
+    /// Deletes a segment and its parts (numbered from 0 with no gap).
     private func removeSegment(content: String, rung: String, sequence: Int) {
         let folder = "\(root)/\(content)/\(rung)"
         unlink("\(folder)/\(sequence).ts")
-        for part in 0..<64 where unlink("\(folder)/\(sequence).\(part).ts") != 0 { break }
+        var part = 0
+        while unlink("\(folder)/\(sequence).\(part).ts") == 0 { part += 1 }
     }
 
     private func write(_ data: Data, content: String, path: String) throws(HostingError) {
-        let destination = "\(root)/\(content)/\(path)"
-        let temporary = "\(root)/.tmp/\(UUID().uuidString)"
-        let directory = (destination as NSString).deletingLastPathComponent
-        if !FileManager.default.fileExists(atPath: directory) {
-            do { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) } catch {
-                throw .storage("cannot make \(directory): \(error)")
-            }
-        }
-        guard FileManager.default.createFile(atPath: temporary, contents: data) else { throw .storage("cannot write \(temporary)") }
-        guard rename(temporary, destination) == 0 else {
-            unlink(temporary)
-            throw .storage("cannot rename into \(destination): errno \(errno)")
-        }
+        try replaceFile(at: "\(root)/\(content)/\(path)", with: data, staging: root + "/.tmp", sync: false)
     }
 }

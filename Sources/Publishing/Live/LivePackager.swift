@@ -69,9 +69,9 @@ package final class LivePackager: @unchecked Sendable {
             if let folder = destinations.lazy.compactMap({ $0 as? LiveFolder }).first {
                 for index in rungs.indices {
                     let name = rungs[index].rendition.name
-                    for uri in rungs[index].window.listedFiles {
+                    for (uri, kind) in rungs[index].window.listedFiles {
                         guard let data = FileManager.default.contents(atPath: "\(folder.root)/\(name)/\(uri)") else { continue }
-                        destination.put("\(name)/\(uri)", Array(data), kind: uri.split(separator: ".").count == 3 ? .part : .segment, entered: nil)
+                        destination.put("\(name)/\(uri)", Array(data), kind: kind, entered: nil)
                     }
                 }
             }

@@ -7,14 +7,6 @@ import Media
 ///
 /// Pure state: the packager adds parts and renders; nothing here touches files.
 struct LiveWindow {
-    struct Finished {
-        var sequence: Int
-        var duration: Double
-        var programDateTime: Date
-        var discontinuity: Bool
-        var parts: [LivePlaylist.Part]
-    }
-
     let targetDuration: Int
     let partTarget: Double
     /// Whole segments listed.
@@ -23,7 +15,8 @@ struct LiveWindow {
     /// durations behind the live edge, as RFC 8216bis asks.
     let partSegments = 3
 
-    private(set) var finished: [Finished] = []
+    /// Whole segments listed, oldest first, each with all its parts.
+    private(set) var finished: [LivePlaylist.Segment] = []
     private(set) var discontinuitySequence = 0
     private(set) var pendingSequence = 0
     private(set) var pending: [LivePlaylist.Part] = []
@@ -59,9 +52,9 @@ struct LiveWindow {
         pending.append(LivePlaylist.Part(duration: part.duration, uri: Self.partURI(part.segment, part.part), independent: part.independent))
         guard part.endsSegment else { return [] }
         finished.append(
-            Finished(
-                sequence: pendingSequence, duration: pending.map(\.duration).reduce(0, +), programDateTime: pendingDate ?? part.entered,
-                discontinuity: pendingDiscontinuity, parts: pending))
+            LivePlaylist.Segment(
+                sequence: pendingSequence, duration: pending.map(\.duration).reduce(0, +), uri: Self.segmentURI(pendingSequence),
+                programDateTime: pendingDate ?? part.entered, discontinuity: pendingDiscontinuity, parts: pending))
         pending = []
         pendingSequence += 1
         pendingDiscontinuity = false
@@ -76,9 +69,9 @@ struct LiveWindow {
     }
 
     /// Every segment and part the playlist lists now, oldest first.
-    var listedFiles: [String] {
+    var listedFiles: [(uri: String, kind: LiveFileKind)] {
         let playlist = playlist(key: nil, reports: [])
-        return playlist.segments.flatMap { $0.parts.map(\.uri) + [$0.uri] } + playlist.pendingParts.map(\.uri)
+        return playlist.segments.flatMap { $0.parts.map { ($0.uri, .part) } + [($0.uri, .segment)] } + playlist.pendingParts.map { ($0.uri, .part) }
     }
 
     /// The stream ended: the playlist gets EXT-X-ENDLIST and no hint.
@@ -87,12 +80,8 @@ struct LiveWindow {
     /// The playlist now, with `reports` for the other rungs.
     func playlist(key: SegmentKey?, reports: [LivePlaylist.RenditionReport]) -> LivePlaylist {
         let keepPartsFrom = finished.count - partSegments
-        let segments = finished.enumerated().map { offset, segment in
-            LivePlaylist.Segment(
-                sequence: segment.sequence, duration: segment.duration, uri: Self.segmentURI(segment.sequence),
-                programDateTime: segment.programDateTime, discontinuity: segment.discontinuity,
-                parts: offset >= keepPartsFrom && !ended ? segment.parts : [])
-        }
+        var segments = finished
+        for index in segments.indices where index < keepPartsFrom || ended { segments[index].parts = [] }
         let hint = ended ? nil : Self.partURI(pendingSequence, pending.count)
         return LivePlaylist(
             targetDuration: targetDuration, partTarget: partTarget, discontinuitySequence: discontinuitySequence, key: key,
