@@ -74,6 +74,9 @@ public struct StreamEncryptor: Sendable {
         self.chain = iv
     }
 
+    /// Plaintext bytes taken but not yet encrypted (less than a block).
+    public var pendingCount: Int { pending.count }
+
     /// Adds plaintext; returns the ciphertext of every block now complete (may be empty).
     public mutating func update(_ plaintext: UnsafeRawBufferPointer) throws -> [UInt8] {
         pending.append(contentsOf: plaintext)

@@ -57,6 +57,60 @@ struct LiveHostedStoreTests {
         try store.put(content: "show", path: "source/5.1.ts", body: ByteBuffer(bytes: [UInt8](repeating: 1, count: 16)))
         try store.put(content: "show", path: "source/index.m3u8", body: Self.playlist(sequence: 4, parts: 2))
         #expect(await held == .ready)
-        #expect(await part?.count == 16)
+        #expect(await part?.wholeCount == 16)
+    }
+
+    @Test("a part is served while it arrives, from its first bytes; one that breaks off or is not whole blocks is not kept")
+    func arriving() async throws {
+        let dir = TemporaryDirectory("live-store-arriving")
+        defer { dir.remove() }
+        let store = try LiveHostedStore(root: dir.path + "/live", arrivalWait: .seconds(5))
+        try store.put(content: "show", path: "source/index.m3u8", body: Self.playlist(sequence: 4, parts: 1))
+        // A viewer asks for the hinted part before its upload began: it is held, then streamed.
+        async let early = store.read(content: "show", path: "source/5.1.ts")
+        try await Task.sleep(for: .milliseconds(100))
+        var arrival = try store.beginPart(content: "show", path: "source/5.1.ts")
+        try store.append(ByteBuffer(bytes: [UInt8](repeating: 1, count: 20)), to: &arrival)
+        guard case .arriving(let file) = try #require(await early) else {
+            Issue.record("the hinted part was not served as it arrived")
+            return
+        }
+        // The first bytes are there to read before the rest of the part is sent.
+        #expect(try await file.chunk(at: 0)?.readableBytes == 20)
+        let reader = Task { () -> Int in
+            var total = 0
+            try await file.read { total += $0.readableBytes }
+            return total
+        }
+        try store.append(ByteBuffer(bytes: [UInt8](repeating: 2, count: 12)), to: &arrival)
+        #expect(FileManager.default.fileExists(atPath: dir.path + "/live/show/source/5.1.ts") == false)
+        try store.endPart(arrival)
+        #expect(try await reader.value == 32)
+        #expect(await store.read(content: "show", path: "source/5.1.ts")?.wholeCount == 32)
+
+        // Broken off midway: its reader fails (its response is reset), nothing is stored.
+        var broken = try store.beginPart(content: "show", path: "source/5.2.ts")
+        try store.append(ByteBuffer(bytes: [UInt8](repeating: 3, count: 16)), to: &broken)
+        guard case .arriving(let brokenFile) = try #require(await store.read(content: "show", path: "source/5.2.ts")) else {
+            Issue.record("an arriving part was not served as it arrived")
+            return
+        }
+        store.abandon(broken, why: "the ingest went away")
+        await #expect(throws: GrowingFile<ByteBuffer>.Broken.self) { try await brokenFile.read { _ in } }
+        #expect(FileManager.default.fileExists(atPath: dir.path + "/live/show/source/5.2.ts") == false)
+
+        // Not whole AES blocks when it ends: refused, not stored.
+        var ragged = try store.beginPart(content: "show", path: "source/5.3.ts")
+        try store.append(ByteBuffer(bytes: [UInt8](repeating: 4, count: 17)), to: &ragged)
+        #expect(throws: HostingError.self) { try store.endPart(ragged) }
+        #expect(FileManager.default.fileExists(atPath: dir.path + "/live/show/source/5.3.ts") == false)
+        #expect(throws: HostingError.self) { try store.beginPart(content: "show", path: "source/index.m3u8") }
+    }
+}
+
+extension LiveHostedStore.File {
+    /// The size of a file read whole; nil for one still arriving.
+    var wholeCount: Int? {
+        if case .whole(let data) = self { data.count } else { nil }
     }
 }

@@ -172,6 +172,27 @@ extension NetworkSuites {
             let partOnly = try await run("/usr/bin/curl", ["-s", "-k", "-o", "/dev/null", "-w", "%{http_code}", "\(edge)/v/show/source/index.m3u8?token=\(token)&_HLS_part=1"], mergeErrors: false)
             #expect(partOnly.output == "400", "_HLS_part without _HLS_msn: \(partOnly.output)")
 
+            // A part asked for before it is made is sent as it arrives at the host (no length
+            // known when the answer begins), and it is the part served whole once it is complete.
+            var streamedParts = 0
+            for attempt in 0..<3 {
+                let current = try LivePlaylist.parse(try await fetchText("\(edge)/v/show/source/index.m3u8?token=\(token)"))
+                let hint = try #require(current.preloadHint?.split(separator: "?").first?.split(separator: "."))
+                let (msn, part) = (Int(hint[0])!, Int(hint[1])!)
+                let ahead = part + 1 < 4 ? "\(msn).\(part + 1).ts" : "\(msn + 1).0.ts"
+                let url = "\(edge)/v/show/source/\(ahead)?token=\(token)"
+                let early = try await run("/usr/bin/curl", ["-s", "-k", "-D", "-", "-o", network.dir.path + "/early-\(attempt).ts", url], mergeErrors: false)
+                #expect(early.output.hasPrefix("HTTP/2 200"), "\(early.output)")
+                let whole = try await run("/usr/bin/curl", ["-s", "-k", "-D", "-", "-o", network.dir.path + "/whole-\(attempt).ts", url], mergeErrors: false)
+                #expect(whole.output.lowercased().contains("content-length:"), "a complete part has its length: \(whole.output)")
+                let (earlyBytes, wholeBytes) = (
+                    FileManager.default.contents(atPath: network.dir.path + "/early-\(attempt).ts"), FileManager.default.contents(atPath: network.dir.path + "/whole-\(attempt).ts")
+                )
+                #expect(earlyBytes != nil && earlyBytes == wholeBytes && (earlyBytes?.count ?? 0) > 1000, "\(ahead) as it arrived is the part")
+                if !early.output.lowercased().contains("content-length:") { streamedParts += 1 }
+            }
+            #expect(streamedParts >= 1, "a part asked for ahead was sent while it arrived")
+
             // A host dies mid-stream: the ingest replaces it with the spare, which gets the window
             // and then every new part, and the stream goes on.
             // (The one the viewer does not use: route answers may put either first.)

@@ -7,13 +7,25 @@ import Synchronization
 import TestSupport
 import Testing
 
-/// Keeps every file a live packager hands over, in order (what a hosting edge would receive).
+/// Keeps every file a live packager hands over, in order (what a hosting edge would receive),
+/// and how each part grew.
 final class CapturedFiles: LiveDestination {
     private let files = Mutex<[(path: String, bytes: [UInt8])]>([])
+    /// Per part: the bytes appended as it grew, and in how many pieces.
+    private let growth = Mutex<[String: (bytes: [UInt8], pieces: Int)]>([:])
 
     var all: [(path: String, bytes: [UInt8])] { files.withLock { $0 } }
+    var grown: [String: (bytes: [UInt8], pieces: Int)] { growth.withLock { $0 } }
 
     func put(_ path: String, _ bytes: [UInt8], kind: LiveFileKind, entered: Date?) { files.withLock { $0.append((path, bytes)) } }
+    func beginPart(_ path: String, entered: Date?) { growth.withLock { $0[path] = ([], 0) } }
+    func appendPart(_ path: String, _ bytes: [UInt8]) {
+        growth.withLock { grown in
+            grown[path]?.bytes += bytes
+            grown[path]?.pieces += 1
+        }
+    }
+    func endPart(_ path: String, _ whole: [UInt8], entered: Date?) { put(path, whole, kind: .part, entered: entered) }
     func delete(_ path: String) {}
     func drain() async {}
 
@@ -108,6 +120,15 @@ struct LivePackagingTests {
         }
         #expect(boundaries["source"] == boundaries["360p"], "both rungs have the same segments")
         #expect((boundaries["source"] ?? []).count == 5, "9 s make four 2 s segments and a last one")
+
+        // Every part went out as it was made, in whole AES blocks, and what went out is the part.
+        let parts = capture.all.filter { $0.path.split(separator: ".").count == 3 }
+        #expect(parts.count >= 36, "9 s make 18 parts per rung")
+        for part in parts {
+            let grown = capture.grown[part.path]
+            #expect(grown?.bytes == part.bytes, "\(part.path) grew into itself")
+            #expect((grown?.pieces ?? 0) >= 2, "\(part.path) went out in pieces as it was made")
+        }
 
         let cipher = try SegmentCipher(key: key)
         for rung in ["source", "360p"] {

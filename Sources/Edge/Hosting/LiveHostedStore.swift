@@ -49,7 +49,12 @@ package final class LiveHostedStore: Sendable {
     private struct State {
         var titles: [String: Title] = [:]
         var waiting: [String: [CheckedContinuation<Void, Never>]] = [:]
+        /// Parts still arriving, by `content/path`.
+        var arriving: [String: GrowingFile<ByteBuffer>] = [:]
+        var arrivingBytes = 0
     }
+    /// Bytes of parts still arriving, at most, over every title.
+    static let maxArrivingBytes = 256 << 20
     private let state = Mutex(State())
 
     package init(root: String, arrivalWait: Duration = .seconds(3)) throws {
@@ -153,10 +158,7 @@ package final class LiveHostedStore: Sendable {
             for sequence in prune { removeSegment(content: content, rung: rung, sequence: sequence) }
         case .segment(let rung, let sequence), .part(let rung, let sequence, _):
             guard !bytes.isEmpty, bytes.count % 16 == 0 else { throw .invalid("\(path) is \(bytes.count) bytes: not whole AES-128 blocks") }
-            try state.withLock { state throws(HostingError) in
-                let known = state.titles[content]?.rungs[rung] ?? Rung()
-                guard sequence >= known.sequence - Self.keptBehind else { throw .conflict("\(path) is behind the window (media sequence \(known.sequence))") }
-            }
+            try checkInWindow(content: content, rung: rung, sequence: sequence, path: path)
             try write(bytes, content: content, path: path)
             if case .segment = kind {
                 state.withLock { state in
@@ -169,14 +171,117 @@ package final class LiveHostedStore: Sendable {
         return true
     }
 
-    /// The file `path` of `content`; for a part or segment just ahead of the newest, waits for it.
+    /// A part as it arrives: ``beginPart(content:path:)``, ``append(_:to:)`` for every chunk of
+    /// its body, then ``endPart(_:)`` (or ``abandon(_:why:)``). Viewers are served its bytes
+    /// meanwhile, as they come.
+    package struct Arrival: Sendable {
+        let content: String
+        let path: String
+        let sequence: Int
+        let rung: String
+        let file = GrowingFile<ByteBuffer>()
+        var count = 0
+    }
+
+    /// Begins storing a part whose body is still coming.
+    /// - Throws: ``HostingError`` when it is not a part, or behind the window, or too much is
+    ///   arriving at once; nothing is kept then.
+    package func beginPart(content: String, path: String) throws(HostingError) -> Arrival {
+        guard case .part(let rung, let sequence, _) = LivePath(path) else {
+            throw .invalid("\(path.prefix(100)) is not a live part (RUNG/MSN.PART.ts)")
+        }
+        try admit(content)
+        try checkInWindow(content: content, rung: rung, sequence: sequence, path: path)
+        let arrival = Arrival(content: content, path: path, sequence: sequence, rung: rung)
+        let key = content + "/" + path
+        let (replaced, waiters) = state.withLock { state in
+            let replaced = state.arriving.updateValue(arrival.file, forKey: key)
+            return (replaced, state.waiting.removeValue(forKey: key) ?? [])
+        }
+        replaced?.fail("a newer upload of \(path) began")
+        for waiter in waiters { waiter.resume() }
+        return arrival
+    }
+
+    /// More of an arriving part.
+    /// - Throws: ``HostingError`` when the part grows past its limit or the edge holds too much
+    ///   arriving at once; the part is abandoned then.
+    package func append(_ chunk: ByteBuffer, to arrival: inout Arrival) throws(HostingError) {
+        let size = chunk.readableBytes
+        let room = state.withLock { state in
+            guard state.arrivingBytes + size <= Self.maxArrivingBytes else { return false }
+            state.arrivingBytes += size
+            return true
+        }
+        arrival.count += size
+        guard room else {
+            arrival.count -= size
+            abandon(arrival, why: "this edge holds \(Self.maxArrivingBytes >> 20) MiB of arriving parts")
+            throw .storage("this edge holds \(Self.maxArrivingBytes >> 20) MiB of parts still arriving; try again")
+        }
+        guard arrival.count <= Self.maxPartBytes else {
+            abandon(arrival, why: "over \(Self.maxPartBytes) bytes")
+            throw .invalid("\(arrival.path) is over \(Self.maxPartBytes) bytes")
+        }
+        arrival.file.append(chunk)
+    }
+
+    /// The part's body ended: checks it, stores it, and its readers end.
+    /// - Throws: ``HostingError`` when it is not whole AES blocks; it is abandoned then.
+    package func endPart(_ arrival: Arrival) throws(HostingError) {
+        guard arrival.count > 0, arrival.count % 16 == 0 else {
+            abandon(arrival, why: "not whole AES-128 blocks")
+            throw .invalid("\(arrival.path) is \(arrival.count) bytes: not whole AES-128 blocks")
+        }
+        var data = Data(capacity: arrival.count)
+        for chunk in arrival.file.chunks { data.append(contentsOf: chunk.readableBytesView) }
+        do { try write(data, content: arrival.content, path: arrival.path) } catch {
+            abandon(arrival, why: error.message)
+            throw error
+        }
+        // On disk before it leaves the arriving set: a reader finds it in one or the other.
+        arrival.file.finish()
+        forget(arrival)
+        arrived(arrival.content + "/" + arrival.path)
+    }
+
+    /// The part's upload broke off: its readers' responses are reset, nothing is stored.
+    package func abandon(_ arrival: Arrival, why: String) {
+        arrival.file.fail("the upload of \(arrival.path) broke off: \(why)")
+        forget(arrival)
+    }
+
+    private func forget(_ arrival: Arrival) {
+        let key = arrival.content + "/" + arrival.path
+        state.withLock { state in
+            state.arrivingBytes -= arrival.count
+            if state.arriving[key] === arrival.file { state.arriving[key] = nil }
+        }
+    }
+
+    /// A live file to serve.
+    package enum File: Sendable {
+        case whole(Data)
+        /// A part still arriving: serve its bytes as they come.
+        case arriving(GrowingFile<ByteBuffer>)
+    }
+
+    /// The file `path` of `content`; for a part or segment just ahead of the newest, waits for it
+    /// (its first bytes, for a part).
     /// - Returns: nil when it is not here (and not about to be).
-    package func read(content: String, path: String) async -> Data? {
+    package func read(content: String, path: String) async -> File? {
         let file = "\(root)/\(content)/\(path)"
-        if let data = FileManager.default.contents(atPath: file) { return data }
-        guard let kind = LivePath(path), awaited(content: content, kind) else { return nil }
-        await waitForArrival(of: content + "/" + path)
-        return FileManager.default.contents(atPath: file)
+        let key = content + "/" + path
+        var waited = false
+        while true {
+            // Looked for under the lock that its arrival takes, so an arrival is never missed.
+            let arriving = state.withLock { $0.arriving[key] }
+            if let arriving { return .arriving(arriving) }
+            if let data = FileManager.default.contents(atPath: file) { return .whole(data) }
+            guard !waited, let kind = LivePath(path), awaited(content: content, kind) else { return nil }
+            waited = true
+            await waitForArrival(of: key) { state in state.arriving[key] != nil || access(file, F_OK) == 0 }
+        }
     }
 
     /// What a blocking playlist reload (`_HLS_msn`, `_HLS_part`) came to.
@@ -213,6 +318,13 @@ package final class LiveHostedStore: Sendable {
     }
 
     // MARK: -
+
+    private func checkInWindow(content: String, rung: String, sequence: Int, path: String) throws(HostingError) {
+        try state.withLock { state throws(HostingError) in
+            let known = state.titles[content]?.rungs[rung] ?? Rung()
+            guard sequence >= known.sequence - Self.keptBehind else { throw .conflict("\(path) is behind the window (media sequence \(known.sequence))") }
+        }
+    }
 
     /// Whether a missing file is worth waiting for: a part or segment of a rung that streams,
     /// at most two segments past its newest.
@@ -254,12 +366,18 @@ package final class LiveHostedStore: Sendable {
         for id in forgotten { try? FileManager.default.removeItem(atPath: "\(root)/\(id)") }
     }
 
-    private func waitForArrival(of key: String, upTo limit: Duration? = nil) async {
+    /// Waits until `key` arrives or `limit` passes, unless `here` says (under the lock) it is here.
+    private func waitForArrival(of key: String, upTo limit: Duration? = nil, unless here: @escaping @Sendable (State) -> Bool = { _ in false }) async {
         let wait = limit ?? arrivalWait
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
                 await withCheckedContinuation { continuation in
-                    self.state.withLock { $0.waiting[key, default: []].append(continuation) }
+                    let now = self.state.withLock { state in
+                        if here(state) { return true }
+                        state.waiting[key, default: []].append(continuation)
+                        return false
+                    }
+                    if now { continuation.resume() }
                 }
             }
             group.addTask {

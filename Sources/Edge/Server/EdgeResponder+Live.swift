@@ -9,18 +9,49 @@ import NIOCore
 extension EdgeResponder {
     /// `PUT /live-hosting/{content}/{path}`: a live ingest pushing a part, a segment or a
     /// playlist of a title the coordinator chose this edge to host, as it is made.
+    ///
+    /// A part is taken as its body arrives (the ingest sends it as it encodes it), and viewers
+    /// who ask for it meanwhile are sent its bytes as they come; everything else is read whole
+    /// and then checked.
     func receiveLiveUpload(_ request: Request, path: Substring) async throws(HTTPFailure) -> Response {
-        let (key, hosting, body) = try await upload(request, path: path, route: "live-hosting") { hosting, key in
+        let (key, hosting, limit) = try await uploadAllowed(request, path: path, route: "live-hosting") { hosting, key in
             hosting.live.uploadLimit(path: key.path)
         }
         if hosting.store.manifest(key.content) != nil {
             throw HTTPFailure(status: .conflict, message: "\(key.content) is a published title here; live files are no longer taken")
         }
-        do { try hosting.live.put(content: key.content, path: key.path, body: body) } catch { throw error.failure }
+        let size: Int
+        if key.path.hasSuffix(".ts"), key.path.split(separator: ".").count == 3 {
+            size = try await receiveArriving(request, key: key, live: hosting.live)
+        } else {
+            let body: ByteBuffer
+            do { body = try await request.body.collect(upTo: limit) } catch {
+                throw HTTPFailure(status: .contentTooLarge, message: "\(key.path) may be at most \(limit) bytes")
+            }
+            do { try hosting.live.put(content: key.content, path: key.path, body: body) } catch { throw error.failure }
+            size = body.readableBytes
+        }
         var headers = HTTPFields()
         headers[.contentType] = "text/plain; charset=utf-8"
         headers[.cacheControl] = "no-store"
-        return Response(status: .created, headers: headers, body: .init(byteBuffer: ByteBuffer(string: "stored \(key.content)/\(key.path) (\(body.readableBytes) bytes)\n")))
+        return Response(status: .created, headers: headers, body: .init(byteBuffer: ByteBuffer(string: "stored \(key.content)/\(key.path) (\(size) bytes)\n")))
+    }
+
+    /// Stores a part chunk by chunk as its body comes.
+    /// - Returns: its size.
+    private func receiveArriving(_ request: Request, key: CacheKey, live: LiveHostedStore) async throws(HTTPFailure) -> Int {
+        var arrival: LiveHostedStore.Arrival
+        do { arrival = try live.beginPart(content: key.content, path: key.path) } catch { throw error.failure }
+        do {
+            for try await chunk in request.body { try live.append(chunk, to: &arrival) }
+        } catch let error as HostingError {
+            throw error.failure
+        } catch {
+            live.abandon(arrival, why: "\(error)")
+            throw HTTPFailure(status: .badRequest, message: "the body of \(key.path) broke off: \(error)")
+        }
+        do { try live.endPart(arrival) } catch { throw error.failure }
+        return arrival.count
     }
 
     /// A file of a live title hosted here, straight from the live store: a part or segment that
@@ -29,8 +60,11 @@ extension EdgeResponder {
         _ request: Request, key: CacheKey, kind: MediaKind, query: Substring?, token: String?, gate: TokenGate, live: LiveHostedStore
     ) async throws(HTTPFailure) -> Response {
         if case .playlist = kind, key.path != "master.m3u8" { try await holdReload(key: key, query: query, live: live) }
-        guard let data = await live.read(content: key.content, path: key.path) else {
-            throw .notFound("\(key.content)/\(key.path) is not here (live: it left the window, or is not made yet)")
+        let data: Data
+        switch await live.read(content: key.content, path: key.path) {
+        case nil: throw .notFound("\(key.content)/\(key.path) is not here (live: it left the window, or is not made yet)")
+        case .arriving(let file): return Self.streaming(request, file)
+        case .whole(let whole): data = whole
         }
         var headers = HTTPFields()
         CORS.add(to: &headers)
@@ -48,6 +82,20 @@ extension EdgeResponder {
         }
         headers[.contentLength] = String(body.readableBytes)
         return Response(status: .ok, headers: headers, body: request.method == .head ? .init() : .init(byteBuffer: body))
+    }
+
+    /// A part still arriving: a 200 of unknown length whose bytes leave as they come (DATA frames
+    /// on HTTP/2, chunks on HTTP/1.1); an upload that breaks off resets the response.
+    private static func streaming(_ request: Request, _ file: GrowingFile<ByteBuffer>) -> Response {
+        var headers = HTTPFields()
+        CORS.add(to: &headers)
+        headers[.contentType] = "video/mp2t"
+        headers[.cacheControl] = "private, max-age=60"
+        guard request.method != .head else { return Response(status: .ok, headers: headers, body: .init()) }
+        return Response(status: .ok, headers: headers, body: ResponseBody { writer in
+            try await file.read { try await writer.write($0) }
+            try await writer.finish(nil)
+        })
     }
 
     /// A blocking playlist reload (RFC 8216bis 6.2.5.2): `_HLS_msn=M[&_HLS_part=P]` waits until

@@ -239,6 +239,19 @@ struct EdgeResponder: HTTPResponder {
     func upload(
         _ request: Request, path: Substring, route: String, limit: (Hosting, CacheKey) -> Int
     ) async throws(HTTPFailure) -> (key: CacheKey, hosting: Hosting, body: ByteBuffer) {
+        let (key, hosting, most) = try await uploadAllowed(request, path: path, route: route, limit: limit)
+        do {
+            return (key, hosting, try await request.body.collect(upTo: most))
+        } catch {
+            throw HTTPFailure(status: .contentTooLarge, message: "\(key.path) may be at most \(most) bytes")
+        }
+    }
+
+    /// Checks an upload's method, path and token before its body is read.
+    /// - Returns: what it is for and the most bytes it may carry.
+    func uploadAllowed(
+        _ request: Request, path: Substring, route: String, limit: (Hosting, CacheKey) -> Int
+    ) async throws(HTTPFailure) -> (key: CacheKey, hosting: Hosting, limit: Int) {
         guard let hosting, let gate else { throw .notFound("this edge has no coordinator, so it hosts no titles") }
         guard request.method == .put else {
             var failure = HTTPFailure(status: .methodNotAllowed, message: "uploads are PUT /\(route)/{content}/{path}")
@@ -255,11 +268,7 @@ struct EdgeResponder: HTTPResponder {
         }
         let most = limit(hosting, key)
         guard most > 0 else { throw HTTPFailure(status: .unprocessableContent, message: "\(key.path.prefix(100)) is not a file a host keeps") }
-        do {
-            return (key, hosting, try await request.body.collect(upTo: most))
-        } catch {
-            throw HTTPFailure(status: .contentTooLarge, message: "\(key.path) may be at most \(most) bytes")
-        }
+        return (key, hosting, most)
     }
 
     /// `PUT /hosting/{content}/{path}`: a publisher uploading a title the coordinator chose this

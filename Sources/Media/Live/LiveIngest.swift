@@ -123,7 +123,7 @@ public final class LiveIngest: @unchecked Sendable {
 
     public let settings: LiveSettings
     private let started: (LiveStreamInfo) -> Void
-    private let sink: (LivePart) -> Void
+    private let sink: (LiveOutput) -> Void
     private let interrupt = LiveInterrupt()
     /// Asked once a pusher connected and before anything of it is read: nil lets it in, else why
     /// not (a stream key revoked at the coordinator).
@@ -140,16 +140,17 @@ public final class LiveIngest: @unchecked Sendable {
 
     /// - Parameters:
     ///   - started: called once, at the first picture, with the ladder chosen.
-    ///   - part: called with every finished part, from the encoding threads, one at a time.
+    ///   - output: called with every part's bytes as they are made and every finished part, from
+    ///     the encoding threads, one call at a time.
     public init(
         settings: LiveSettings, authorize: (@Sendable () -> String?)? = nil, started: @escaping (LiveStreamInfo) -> Void,
-        part: @escaping (LivePart) -> Void
+        output: @escaping (LiveOutput) -> Void
     ) throws {
         try MediaError.settings(settings.validate)
         self.authorize = authorize
         self.settings = settings
         self.started = started
-        self.sink = part
+        self.sink = output
         cutter = LiveCutter(partTicks: Int64(settings.partSeconds * 90_000), partsPerSegment: settings.partsPerSegment)
     }
 

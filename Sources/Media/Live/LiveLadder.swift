@@ -24,6 +24,15 @@ public struct LivePart: Sendable {
     public var bytes: [UInt8]
 }
 
+/// What a live ladder hands on: the bytes of a part as they are muxed, then the part whole.
+public enum LiveOutput: Sendable {
+    /// More plaintext of a part still being made, in order: every video frame's bytes as soon as
+    /// it is encoded, so a part can travel while it is made. The `.finished` part that follows
+    /// carries all of them again (and whatever the muxer held back).
+    case growing(rendition: Int, segment: Int, part: Int, entered: Date, bytes: [UInt8])
+    case finished(LivePart)
+}
+
 /// The encoders and muxers of a live ladder: one thread per picture size, which scales each
 /// decoded picture once and encodes it into every rung of that size with libx264 tuned for
 /// latency (no B-frames, no look-ahead, keyframes only where the ingest forces them), and cuts
@@ -38,13 +47,14 @@ final class LiveLadder {
 
     /// - Parameters:
     ///   - audio: the AAC encoder's parameters, nil for a stream without sound.
-    ///   - sink: called with each finished part from the encoding threads, one call at a time.
+    ///   - sink: called with each part's bytes as they are made and with each finished part, from
+    ///     the encoding threads, one call at a time.
     init(
         renditions: [Rendition], settings: EncoderSettings, frameRate: AVRational, gopFrames: Int,
-        audio: UnsafePointer<AVCodecParameters>?, sink: @escaping (LivePart) -> Void
+        audio: UnsafePointer<AVCodecParameters>?, sink: @escaping (LiveOutput) -> Void
     ) throws {
         let lock = NSLock()
-        let serialized: (LivePart) -> Void = { part in lock.withLock { sink(part) } }
+        let serialized: (LiveOutput) -> Void = { output in lock.withLock { sink(output) } }
         var groups: [LiveSizeGroup] = []
         for (index, rendition) in renditions.enumerated() {
             let encoder = try CodecContext.h264Encoder(
@@ -119,12 +129,14 @@ private final class LiveRung {
     let encoder: Owned<CodecContext>
     private var output: OutputContainer
     private let bytes = ByteBox()
-    private let sink: (LivePart) -> Void
+    private let sink: (LiveOutput) -> Void
     private var open: OpenPart?
+    /// How many of the open part's bytes went out as `.growing`.
+    private var sent = 0
     /// The end of the last frame written, on the output clock.
     private var end: Int64 = 0
 
-    init(index: Int, encoder: consuming CodecContext, audio: UnsafePointer<AVCodecParameters>?, sink: @escaping (LivePart) -> Void) throws {
+    init(index: Int, encoder: consuming CodecContext, audio: UnsafePointer<AVCodecParameters>?, sink: @escaping (LiveOutput) -> Void) throws {
         self.index = index
         let box = bytes
         var output = try OutputContainer(interleaved: false) { box.bytes.append(contentsOf: $0) }
@@ -142,11 +154,13 @@ private final class LiveRung {
         try output.flushPackets()
         let stop = pts ?? end
         sink(
-            LivePart(
-                rendition: index, segment: part.segment, part: part.part, independent: part.independent,
-                discontinuity: part.discontinuity, duration: Double(max(stop - part.start, 0)) / 90_000,
-                endsSegment: endsSegment, entered: part.entered, bytes: bytes.bytes))
+            .finished(
+                LivePart(
+                    rendition: index, segment: part.segment, part: part.part, independent: part.independent,
+                    discontinuity: part.discontinuity, duration: Double(max(stop - part.start, 0)) / 90_000,
+                    endsSegment: endsSegment, entered: part.entered, bytes: bytes.bytes)))
         bytes.bytes.removeAll(keepingCapacity: true)
+        sent = 0
         open = nil
     }
 
@@ -165,6 +179,12 @@ private final class LiveRung {
     func write(video packet: UnsafeMutablePointer<AVPacket>, frameTicks: Int64) throws {
         end = max(end, packet.pointee.pts + (packet.pointee.duration > 0 ? packet.pointee.duration : frameTicks))
         try output.write(packet, stream: 0, timeBase: LiveIngest.clock)
+        // The frame's TS packets leave now (audio waits in the muxer for a whole PES as before).
+        output.flush()
+        if let part = open, bytes.bytes.count > sent {
+            sink(.growing(rendition: index, segment: part.segment, part: part.part, entered: part.entered, bytes: Array(bytes.bytes[sent...])))
+            sent = bytes.bytes.count
+        }
     }
 
     func write(audio packet: UnsafeMutablePointer<AVPacket>) throws {

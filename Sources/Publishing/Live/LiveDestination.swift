@@ -12,10 +12,25 @@ package protocol LiveDestination: AnyObject, Sendable {
     /// Stores `bytes` as `path`; a playlist replaces the one before it whole. `entered`: when a
     /// part's first frame entered the ingest (for the latency to each destination).
     func put(_ path: String, _ bytes: [UInt8], kind: LiveFileKind, entered: Date?)
+    /// A part begins: its ciphertext follows in ``appendPart(_:_:)`` as it is made (whole AES
+    /// blocks), then ``endPart(_:_:entered:)``. `entered` as for ``put(_:_:kind:entered:)``.
+    func beginPart(_ path: String, entered: Date?)
+    /// More of the part begun as `path`.
+    func appendPart(_ path: String, _ bytes: [UInt8])
+    /// The part is complete; `whole` is all of it (what was appended and the rest, which was
+    /// appended just before). A destination that was not given the beginning stores `whole`.
+    func endPart(_ path: String, _ whole: [UInt8], entered: Date?)
     /// Forgets a file that left every playlist.
     func delete(_ path: String)
     /// Waits until everything put so far has been stored or has failed.
     func drain() async
+}
+
+extension LiveDestination {
+    /// A destination that takes parts whole ignores their growth and stores each when it ends.
+    package func beginPart(_ path: String, entered: Date?) {}
+    package func appendPart(_ path: String, _ bytes: [UInt8]) {}
+    package func endPart(_ path: String, _ whole: [UInt8], entered: Date?) { put(path, whole, kind: .part, entered: entered) }
 }
 
 /// The title's folder on this machine (`DIR/{id}`): every file written to a temporary name and

@@ -1,32 +1,37 @@
 import AsyncHTTPClient
 import DePINProtocol
 import Foundation
+import HLS
 import NIOCore
 import NIOHTTP1
 import Synchronization
 
 /// One hosting edge of a live title, fed as files are made: `PUT {host}/live-hosting/{id}/{path}`
-/// with the host's upload token, one at a time and in order, so a part always lands before the
-/// playlist that lists it. A playlist still queued when a newer one of the same rung comes is
-/// dropped (only the newest matters). A file that fails is tried twice more; then, or when the
-/// queue grows past ``maxQueuedBytes`` (the host cannot keep up), the host counts as gone and
-/// `gone` is called once.
+/// with the host's upload token.
+///
+/// Each rung has a lane of its own (the master playlist one more), and a lane sends one file
+/// at a time, in order, so a part always lands before the playlist that lists it while the rungs
+/// travel side by side. A part is sent as it is made: its request begins with the part's first
+/// frame and its body follows the encoder, so the host can hand the part to viewers while it is
+/// still arriving. A playlist still queued when a newer one of the same rung comes is dropped
+/// (only the newest matters). A file that fails is tried twice more (a part from its first
+/// byte); then, or when more than ``maxQueuedBytes`` wait (the host cannot keep up), the host
+/// counts as gone and `gone` is called once.
 package final class LiveHostPusher: LiveDestination, @unchecked Sendable {
     package let host: ContentRegistrationAnswer.Host
     package let content: String
     /// Bytes waiting at most before the host counts as too slow.
     package static let maxQueuedBytes = 64 << 20
 
-    private struct Queued {
-        var path: String
-        var bytes: [UInt8]
-        var kind: LiveFileKind
-        var entered: Date?
+    private struct Lane {
+        var queue: [Outgoing] = []
+        var running = false
     }
     private struct State {
-        var queue: [Queued] = []
+        var lanes: [String: Lane] = [:]
+        /// Parts begun and not yet ended, by path.
+        var growing: [String: Outgoing] = [:]
         var bytes = 0
-        var running = false
         var failed = false
         var drained: [CheckedContinuation<Void, Never>] = []
     }
@@ -50,7 +55,33 @@ package final class LiveHostPusher: LiveDestination, @unchecked Sendable {
     package var failed: Bool { state.withLock { $0.failed } }
 
     package func put(_ path: String, _ bytes: [UInt8], kind: LiveFileKind, entered: Date?) {
-        enqueue(Queued(path: path, bytes: bytes, kind: kind, entered: entered))
+        enqueue(Outgoing(path: path, kind: kind, entered: entered, whole: bytes))
+    }
+
+    package func beginPart(_ path: String, entered: Date?) {
+        let part = Outgoing(path: path, kind: .part, entered: entered, whole: nil)
+        state.withLock { $0.growing[path] = part }
+        enqueue(part)
+    }
+
+    package func appendPart(_ path: String, _ bytes: [UInt8]) {
+        let (part, overflow) = state.withLock { state -> (Outgoing?, Bool) in
+            guard !state.failed, let part = state.growing[path] else { return (nil, false) }
+            state.bytes += bytes.count
+            return (part, state.bytes > Self.maxQueuedBytes)
+        }
+        guard let part else { return }
+        part.append(bytes)
+        if overflow { fail("\(Self.maxQueuedBytes >> 20) MiB waiting: the host does not keep up") }
+    }
+
+    package func endPart(_ path: String, _ whole: [UInt8], entered: Date?) {
+        let part = state.withLock { state -> Outgoing? in
+            guard let part = state.growing.removeValue(forKey: path) else { return nil }
+            state.bytes += max(whole.count - part.count, 0)
+            return part
+        }
+        if let part { part.complete(whole) } else { put(path, whole, kind: .part, entered: entered) }
     }
 
     /// Hosts prune what fell behind the window themselves.
@@ -59,7 +90,7 @@ package final class LiveHostPusher: LiveDestination, @unchecked Sendable {
     package func drain() async {
         await withCheckedContinuation { continuation in
             let idle = state.withLock { state in
-                if !state.running || state.failed { return true }
+                if state.failed || !state.lanes.values.contains(where: \.running) { return true }
                 state.drained.append(continuation)
                 return false
             }
@@ -67,29 +98,36 @@ package final class LiveHostPusher: LiveDestination, @unchecked Sendable {
         }
     }
 
-    private func enqueue(_ item: Queued) {
+    /// Rungs travel side by side; the master playlist has the lane "".
+    private static func lane(of path: String) -> String {
+        path.firstIndex(of: "/").map { String(path[..<$0]) } ?? ""
+    }
+
+    private func enqueue(_ item: Outgoing) {
+        let lane = Self.lane(of: item.path)
         let (start, overflow) = state.withLock { state -> (Bool, Bool) in
             guard !state.failed else { return (false, false) }
-            if item.kind == .playlist || item.kind == .master, let old = state.queue.firstIndex(where: { $0.path == item.path }) {
-                state.bytes -= state.queue[old].bytes.count
-                state.queue.remove(at: old)
+            var queue = state.lanes[lane, default: Lane()]
+            if item.kind == .playlist || item.kind == .master, let old = queue.queue.firstIndex(where: { $0.path == item.path }) {
+                state.bytes -= queue.queue[old].count
+                queue.queue.remove(at: old)
             }
-            state.queue.append(item)
-            state.bytes += item.bytes.count
-            if state.bytes > Self.maxQueuedBytes { return (false, true) }
-            let start = !state.running
-            state.running = true
-            return (start, false)
+            queue.queue.append(item)
+            state.bytes += item.count
+            let start = !queue.running
+            queue.running = true
+            state.lanes[lane] = queue
+            return (start, state.bytes > Self.maxQueuedBytes)
         }
         if overflow {
             fail("\(Self.maxQueuedBytes >> 20) MiB waiting: the host does not keep up")
         } else if start {
-            Task { await self.run() }
+            Task { await self.run(lane) }
         }
     }
 
-    private func run() async {
-        while let item = next() {
+    private func run(_ lane: String) async {
+        while let item = next(lane) {
             var lastError = ""
             var stored = false
             for attempt in 0..<3 {
@@ -106,6 +144,7 @@ package final class LiveHostPusher: LiveDestination, @unchecked Sendable {
                     lastError = "\(error)"
                 }
             }
+            state.withLock { $0.bytes -= item.count }
             if stored {
                 if let entered = item.entered { latency?.record("host \(host.id)", seconds: Date().timeIntervalSince(entered)) }
             } else if item.kind == .playlist, lastError.hasPrefix("409") {
@@ -117,16 +156,17 @@ package final class LiveHostPusher: LiveDestination, @unchecked Sendable {
         }
     }
 
-    private func next() -> Queued? {
-        let (item, waiters) = state.withLock { state -> (Queued?, [CheckedContinuation<Void, Never>]) in
-            guard !state.failed, !state.queue.isEmpty else {
-                state.running = false
+    private func next(_ lane: String) -> Outgoing? {
+        let (item, waiters) = state.withLock { state -> (Outgoing?, [CheckedContinuation<Void, Never>]) in
+            guard !state.failed, var queue = state.lanes[lane], !queue.queue.isEmpty else {
+                state.lanes[lane]?.running = false
+                guard !state.lanes.values.contains(where: \.running) else { return (nil, []) }
                 let waiters = state.drained
                 state.drained = []
                 return (nil, waiters)
             }
-            let item = state.queue.removeFirst()
-            state.bytes -= item.bytes.count
+            let item = queue.queue.removeFirst()
+            state.lanes[lane] = queue
             return (item, [])
         }
         for waiter in waiters { waiter.resume() }
@@ -138,13 +178,19 @@ package final class LiveHostPusher: LiveDestination, @unchecked Sendable {
         let final: Bool
     }
 
-    private func send(_ item: Queued) async throws {
+    private func send(_ item: Outgoing) async throws {
         var request = HTTPClientRequest(url: "\(host.url)/live-hosting/\(content)/\(item.path)")
         request.method = .PUT
         request.headers.add(name: "Authorization", value: "Bearer \(host.token)")
-        request.body = .bytes(ByteBuffer(bytes: item.bytes))
-        // A part is due every half second: a host that takes seconds to store one is not keeping up.
-        let response = try await client.execute(request, timeout: .seconds(item.kind == .segment ? 10 : 3))
+        if let whole = item.wholeBytes {
+            request.body = .bytes(ByteBuffer(bytes: whole))
+        } else {
+            request.body = .stream(item.chunks(), length: .unknown)
+        }
+        // A part is due every half second: a host that takes seconds to store one is not keeping
+        // up. A part still being made may take as long as the ingest waits for a quiet pusher.
+        let timeout: TimeAmount = item.kind == .segment ? .seconds(10) : item.wholeBytes == nil ? .seconds(15) : .seconds(3)
+        let response = try await client.execute(request, timeout: timeout)
         let answer = try await response.body.collect(upTo: 64 * 1024)
         let code = Int(response.status.code)
         guard (200..<300).contains(code) else {
@@ -153,17 +199,91 @@ package final class LiveHostPusher: LiveDestination, @unchecked Sendable {
     }
 
     private func fail(_ why: String) {
-        let (first, waiters) = state.withLock { state -> (Bool, [CheckedContinuation<Void, Never>]) in
+        let (first, waiters, open) = state.withLock { state -> (Bool, [CheckedContinuation<Void, Never>], [Outgoing]) in
             let first = !state.failed
             state.failed = true
-            state.running = false
-            state.queue = []
+            for lane in state.lanes.keys { state.lanes[lane] = Lane() }
+            let open = Array(state.growing.values)
+            state.growing = [:]
             state.bytes = 0
             let waiters = state.drained
             state.drained = []
-            return (first, waiters)
+            return (first, waiters, open)
         }
+        for part in open { part.abandon() }
         for waiter in waiters { waiter.resume() }
         if first { gone(self, why) }
+    }
+}
+
+/// One file on its way to a host: whole from the start, or a part whose bytes are still coming.
+/// Its bytes are kept until it is sent, so a failed request can be tried again from the start.
+final class Outgoing: Sendable {
+    let path: String
+    let kind: LiveFileKind
+    let entered: Date?
+    private let file: Mutex<GrowingFile<[UInt8]>>
+    private let held = Atomic<Int>(0)
+
+    /// - Parameter whole: the file, or nil for a part whose bytes follow.
+    init(path: String, kind: LiveFileKind, entered: Date?, whole: [UInt8]?) {
+        self.path = path
+        self.kind = kind
+        self.entered = entered
+        file = Mutex(GrowingFile(complete: whole))
+        held.store(whole?.count ?? 0, ordering: .relaxed)
+    }
+
+    /// Bytes held.
+    var count: Int { held.load(ordering: .relaxed) }
+
+    /// All of it, once complete.
+    var wholeBytes: [UInt8]? {
+        let file = file.withLock { $0 }
+        return file.isComplete ? Array(file.chunks.joined()) : nil
+    }
+
+    func append(_ bytes: [UInt8]) {
+        held.add(bytes.count, ordering: .relaxed)
+        file.withLock { $0 }.append(bytes)
+    }
+
+    /// The part is complete. If what was appended does not begin `whole` (the ingest encrypted
+    /// the part again), a request under way fails and the next try sends `whole`.
+    func complete(_ whole: [UInt8]) {
+        let current = file.withLock { $0 }
+        let sent = Array(current.chunks.joined())
+        if sent.count <= whole.count, whole.starts(with: sent) {
+            current.append(Array(whole[sent.count...]))
+            current.finish()
+        } else {
+            file.withLock { $0 = GrowingFile(complete: whole) }
+            current.fail("\(path) was made again")
+        }
+        held.store(whole.count, ordering: .relaxed)
+    }
+
+    /// The host is gone: a request under way ends.
+    func abandon() { file.withLock { $0 }.fail("the host is gone") }
+
+    /// The bytes from the first, each as soon as it is here, ending when the part is complete.
+    func chunks() -> Chunks { Chunks(file: file.withLock { $0 }) }
+
+    struct Chunks: AsyncSequence, Sendable {
+        typealias Element = ByteBuffer
+        let file: GrowingFile<[UInt8]>
+
+        func makeAsyncIterator() -> Iterator { Iterator(file: file) }
+
+        struct Iterator: AsyncIteratorProtocol {
+            let file: GrowingFile<[UInt8]>
+            var index = 0
+
+            mutating func next() async throws -> ByteBuffer? {
+                guard let chunk = try await file.chunk(at: index) else { return nil }
+                index += 1
+                return ByteBuffer(bytes: chunk)
+            }
+        }
     }
 }

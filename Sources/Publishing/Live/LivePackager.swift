@@ -40,6 +40,17 @@ package final class LivePackager: @unchecked Sendable {
         var rendition: Rendition
         var window: LiveWindow
         var plaintext: [UInt8] = []
+        /// The part being made, encrypted as its bytes come.
+        var growing: Growing?
+    }
+    private struct Growing {
+        var segment: Int
+        var part: Int
+        var path: String
+        var encryptor: StreamEncryptor
+        var ciphertext: [UInt8] = []
+        /// Encryption failed midway: the part is sent whole when it ends.
+        var broken = false
     }
 
     package let options: Options
@@ -99,14 +110,47 @@ package final class LivePackager: @unchecked Sendable {
         }
     }
 
+    /// What the ladder made: more of a part, or a finished one.
+    package func take(_ output: LiveOutput) {
+        switch output {
+        case .growing(let rendition, let segment, let part, let entered, let bytes): grow(rendition, segment, part, entered, bytes)
+        case .finished(let part): add(part)
+        }
+    }
+
+    /// More plaintext of a part being made: its whole AES blocks go to the destinations now.
+    private func grow(_ rendition: Int, _ segment: Int, _ part: Int, _ entered: Date, _ bytes: [UInt8]) {
+        lock.withLock {
+            guard rungs.indices.contains(rendition) else { return }
+            if rungs[rendition].growing.map({ $0.segment != segment || $0.part != part }) ?? true {
+                let path = "\(rungs[rendition].rendition.name)/" + LiveWindow.partURI(segment, part)
+                rungs[rendition].growing = Growing(
+                    segment: segment, part: part, path: path, encryptor: cipher.streamEncryptor(iv: SegmentCipher.iv(sequence: segment)))
+                for destination in destinations { destination.beginPart(path, entered: measured(path, entered)) }
+            }
+            guard var growing = rungs[rendition].growing, !growing.broken else { return }
+            rungs[rendition].growing = nil  // no copy-on-write of the ciphertext
+            defer { rungs[rendition].growing = growing }
+            guard let blocks = bytes.withUnsafeBytes({ try? growing.encryptor.update($0) }) else {
+                growing.broken = true  // the whole part is encrypted again when it ends
+                return
+            }
+            guard !blocks.isEmpty else { return }
+            growing.ciphertext += blocks
+            for destination in destinations { destination.appendPart(growing.path, blocks) }
+        }
+    }
+
     /// One finished part of one rung.
     package func add(_ part: LivePart) {
         lock.withLock {
             guard rungs.indices.contains(part.rendition) else { return }
             let name = rungs[part.rendition].rendition.name
             let iv = SegmentCipher.iv(sequence: part.segment)
-            guard let encrypted = try? cipher.encrypt(part.bytes, iv: iv) else { return }
-            send("\(name)/" + LiveWindow.partURI(part.segment, part.part), encrypted, kind: .part, entered: part.entered)
+            let path = "\(name)/" + LiveWindow.partURI(part.segment, part.part)
+            guard let encrypted = finishPart(part, path: path, iv: iv) else { return }
+            for destination in destinations { destination.endPart(path, encrypted, entered: measured(path, part.entered)) }
+            if let entered = measured(path, part.entered) { latency.record("packaged", seconds: Date().timeIntervalSince(entered)) }
             rungs[part.rendition].plaintext += part.bytes
             let gone = rungs[part.rendition].window.add(part: part)
             if part.endsSegment {
@@ -144,11 +188,29 @@ package final class LivePackager: @unchecked Sendable {
 
     // MARK: - Under the lock
 
-    private func send(_ path: String, _ bytes: [UInt8], kind: LiveFileKind, entered: Date? = nil) {
-        // Latency is measured on the source rung's parts (every rung's are made together).
-        let measured = kind == .part && path.hasPrefix(ContentManifest.sourceRendition + "/") ? entered : nil
-        for destination in destinations { destination.put(path, bytes, kind: kind, entered: measured) }
-        if let measured { latency.record("packaged", seconds: Date().timeIntervalSince(measured)) }
+    /// The part's whole ciphertext: what went out while it grew and the rest, or (when nothing
+    /// went out as it grew, or the growing part is another) all of it encrypted now.
+    private func finishPart(_ part: LivePart, path: String, iv: [UInt8]) -> [UInt8]? {
+        defer { rungs[part.rendition].growing = nil }
+        if var growing = rungs[part.rendition].growing, growing.segment == part.segment, growing.part == part.part, !growing.broken,
+            growing.ciphertext.count + growing.encryptor.pendingCount <= part.bytes.count
+        {
+            let rest = part.bytes[(growing.ciphertext.count + growing.encryptor.pendingCount)...]
+            if let tail = try? rest.withUnsafeBytes({ try growing.encryptor.update($0) + growing.encryptor.finish() }) {
+                for destination in destinations { destination.appendPart(path, tail) }
+                return growing.ciphertext + tail
+            }
+        }
+        return try? cipher.encrypt(part.bytes, iv: iv)
+    }
+
+    /// Latency is measured on the source rung's parts (every rung's are made together).
+    private func measured(_ path: String, _ entered: Date) -> Date? {
+        path.hasPrefix(ContentManifest.sourceRendition + "/") ? entered : nil
+    }
+
+    private func send(_ path: String, _ bytes: [UInt8], kind: LiveFileKind) {
+        for destination in destinations { destination.put(path, bytes, kind: kind, entered: nil) }
     }
 
     private func drop(_ path: String) { for destination in destinations { destination.delete(path) } }

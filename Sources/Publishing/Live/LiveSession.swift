@@ -34,7 +34,7 @@ package final class LiveSession: @unchecked Sendable {
         self.report = report
         ingest = try LiveIngest(
             settings: packager.options.settings, authorize: authorize, started: { info in packager.started(info); report(.started(info)) },
-            part: packager.add)
+            output: packager.take)
     }
 
     /// Ends the stream as soon as the current read returns.
