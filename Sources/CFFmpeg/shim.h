@@ -18,6 +18,7 @@
 #include <libswscale/swscale.h>
 #include <libswresample/swresample.h>
 #include <errno.h>
+#include <string.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -40,12 +41,14 @@ static inline void shim_av_strerror(int code, char *buffer, size_t size) {
 }
 
 /// Implemented in Swift (Media/FFmpeg/FFmpegLog.swift): receives each formatted log line at
-/// warning level or worse, so errors can quote FFmpeg's reason and nothing is printed to stderr.
+/// warning level or worse (and the SRT listener's accepted stream id), so errors can quote
+/// FFmpeg's reason and nothing is printed to stderr.
 void depin_ffmpeg_log_line(int level, const char *line);
 
 static inline void shim_log_callback(void *context, int level, const char *format, va_list arguments) {
     (void)context;
-    if (level > AV_LOG_WARNING) return;
+    // One verbose line is wanted too: the stream id of an SRT caller libsrt just accepted.
+    if (level > AV_LOG_WARNING && strncmp(format, "accept streamid [", 17) != 0) return;
     char line[512];
     vsnprintf(line, sizeof line, format, arguments);
     depin_ffmpeg_log_line(level, line);

@@ -73,7 +73,7 @@ extension NetworkSuites {
     struct LiveStreamTests {
         /// A network with two staked hosting edges near the ingest and `depin live` listening.
         /// With `spare`, a third edge farther away that can replace a host.
-        static func start(_ name: String, listen: String, spare: Bool = false) async throws -> (TestNetwork, LiveProcess, [String]) {
+        static func start(_ name: String, listen: String, spare: Bool = false, extra: (TestNetwork) -> [String] = { _ in [] }) async throws -> (TestNetwork, LiveProcess, [String]) {
             var network = try await TestNetwork.start(name, coordinatorArguments: ["--challenge-interval", "1", "--challenge-deadline", "10"])
             let first = try await network.addEdge("first", "server", lat: 48.86, lon: 2.35)
             let second = try await network.addEdge("second", "server", lat: 48.80, lon: 2.30)
@@ -83,7 +83,7 @@ extension NetworkSuites {
             let live = try LiveProcess([
                 "--id", "show", "--listen", listen, "--out", network.dir.path + "/live", "--coordinator", network.coordinator.base,
                 "--ca-file", network.certificate, "--lat", "48.85", "--lon", "2.34", "--grace", "5", "--preset", "ultrafast", "--window", "6",
-            ])
+            ] + extra(network))
             return (network, live, [first, second])
         }
 
@@ -267,20 +267,34 @@ extension NetworkSuites {
             print("live rtmp: \(latency.joined(separator: " | "))")
         }
 
-        @Test("over SRT: the stream key is the passphrase, a caller without it is refused in the handshake, and ffmpeg plays the stream through an edge")
+        @Test("over SRT: the stream id carries the stream key, a caller with another id or none is refused, a passphrase is enforced in the handshake, and ffmpeg plays the stream through an edge")
         func srt() async throws {
             let port = freeLoopbackPort()
-            let (network, live, _) = try await Self.start("live-srt", listen: "srt://127.0.0.1:\(port)")
+            let passphrase = "contribution-secret-1"
+            let (network, live, _) = try await Self.start("live-srt", listen: "srt://127.0.0.1:\(port)") { network in
+                FileManager.default.createFile(atPath: network.dir.path + "/srt-passphrase", contents: Data(passphrase.utf8))
+                return ["--srt-passphrase-file", network.dir.path + "/srt-passphrase"]
+            }
             defer {
                 live.stop()
                 network.stop()
             }
             let push = try await live.pushURL()
-            #expect(push.hasPrefix("srt://127.0.0.1:\(port)?passphrase="))
-            let wrong = try startPusher("srt://127.0.0.1:\(port)?passphrase=wrongwrongwrong1&pbkeylen=16", format: "mpegts", seconds: 3)
+            let key = try #require(push.split(separator: "=").dropFirst().first?.split(separator: "&").first.map(String.init))
+            #expect(push == "srt://127.0.0.1:\(port)?streamid=\(key)&passphrase=\(passphrase)&pbkeylen=16" && StreamKey.isValid(key), "\(push)")
+            // The right passphrase with another stream id, or none: refused once libsrt accepted it.
+            for (query, refusal) in [("streamid=WRONGwrongWRONGwrong&", "with the wrong stream id"), ("", "without a stream id")] {
+                let caller = try startPusher("srt://127.0.0.1:\(port)?\(query)passphrase=\(passphrase)&pbkeylen=16", format: "mpegts", seconds: 3)
+                #expect(try await network.waitUntil(seconds: 15) { live.log.contains("refused an SRT caller \(refusal)") }, "\(live.log)")
+                kill(caller.processIdentifier, SIGKILL)
+                caller.waitUntilExit()
+            }
+            // The key without the passphrase: libsrt refuses it in the handshake.
+            let wrong = try startPusher("srt://127.0.0.1:\(port)?streamid=\(key)", format: "mpegts", seconds: 3)
             wrong.waitUntilExit()
             #expect(wrong.terminationStatus != 0)
             for name in ["first", "second"] { #expect(!FileManager.default.fileExists(atPath: network.dir.path + "/cache-\(name)/live/show")) }
+            #expect(!live.log.contains("live: streaming"))
 
             let pusher = try startPusher(push, format: "mpegts", seconds: 20)
             #expect(try await network.waitUntil(seconds: 20) { live.log.contains("live: streaming") })

@@ -40,12 +40,13 @@ enum FFmpegLog {
     /// The first watched line seen since ``watch(for:)``, if any.
     static var watchedLine: String? { watched.withLock { $0.seen } }
 
-    /// Called by the C shim's log callback with one formatted line at warning level or worse.
-    static func remember(_ line: UnsafePointer<CChar>) {
+    /// Called by the C shim's log callback with one formatted line at warning level or worse
+    /// (or one quieter line it lets through for ``watch(for:)``).
+    static func remember(_ line: UnsafePointer<CChar>, level: Int32) {
         var text = String(cString: line)
         while text.last == "\n" || text.last == "\r" { text.removeLast() }
         guard !text.isEmpty else { return }
-        last.withLock { $0 = text }
+        if level <= AV_LOG_WARNING { last.withLock { $0 = text } }
         watched.withLock { state in
             if state.seen == nil, state.needles.contains(where: { text.contains($0) }) { state.seen = text }
         }
@@ -55,5 +56,5 @@ enum FFmpegLog {
 /// The one symbol the C shim's log callback calls (`depin_ffmpeg_log_line` in shim.h).
 @_cdecl("depin_ffmpeg_log_line")
 func ffmpegLogLine(_ level: Int32, _ line: UnsafePointer<CChar>?) {
-    if let line { FFmpegLog.remember(line) }
+    if let line { FFmpegLog.remember(line, level: level) }
 }

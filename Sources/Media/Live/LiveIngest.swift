@@ -8,9 +8,11 @@ public enum LiveSource: Sendable {
     /// Listen for one RTMP publisher at `rtmp://host:port/app/key`; a publisher naming another
     /// app or stream key is refused.
     case rtmp(host: String, port: Int, app: String, key: String)
-    /// Listen for one SRT caller; the stream key is the SRT passphrase, so a caller without it
-    /// is refused in the SRT handshake and the contribution is encrypted on the way.
-    case srt(host: String, port: Int, key: String)
+    /// Listen for one SRT caller, whose stream id must be the stream key
+    /// (`srt://host:port?streamid=KEY`, as OBS and ffmpeg send it). With a `passphrase` the
+    /// contribution is encrypted too, and libsrt refuses a caller without it in the handshake
+    /// (the stream id travels in clear, as RTMP's key does, so the passphrase is a secret apart).
+    case srt(host: String, port: Int, key: String, passphrase: String?)
     /// Any URL or file FFmpeg reads; `realtime` paces a file at its own speed, as a live pusher would.
     case url(String, realtime: Bool)
 
@@ -18,7 +20,7 @@ public enum LiveSource: Sendable {
     public var description: String {
         switch self {
         case .rtmp(let host, let port, let app, _): "rtmp://\(host):\(port)/\(app)/…"
-        case .srt(let host, let port, _): "srt://\(host):\(port)"
+        case .srt(let host, let port, _, _): "srt://\(host):\(port)"
         case .url(let url, _): url
         }
     }
@@ -29,12 +31,45 @@ public enum LiveSource: Sendable {
         switch self {
         case .rtmp(let host, let port, let app, let key):
             ("rtmp://\(host):\(port)/\(app)/\(key)", ["listen": "1"])
-        case .srt(let host, let port, let key):
-            // Live mode, 120 ms receive latency; the passphrase makes libsrt refuse any caller
-            // that does not hold it (encryption is enforced on a listener that has one).
-            ("srt://\(host):\(port)", ["mode": "listener", "passphrase": key, "pbkeylen": "16", "latency": "120000", "transtype": "live"])
+        case .srt(let host, let port, _, let passphrase):
+            // Live mode, 120 ms receive latency; a passphrase makes libsrt refuse any caller that
+            // does not hold it (encryption is enforced on a listener that has one).
+            (
+                "srt://\(host):\(port)",
+                ["mode": "listener", "latency": "120000", "transtype": "live"].merging(passphrase.map { ["passphrase": $0, "pbkeylen": "16"] } ?? [:]) { $1 }
+            )
         case .url(let url, _):
             (url, [:])
+        }
+    }
+
+    /// What FFmpeg logs about a pusher as it connects, to be watched for: an RTMP publisher's
+    /// wrong app or key (a warning FFmpeg does not act on), an SRT caller's stream id.
+    fileprivate var watched: [String] {
+        switch self {
+        case .rtmp: ["Unexpected stream", "App field don't match up"]
+        case .srt: [Self.streamIDLine]
+        case .url: []
+        }
+    }
+
+    private static let streamIDLine = "accept streamid ["
+
+    /// Why the pusher must be refused, judging by the watched line FFmpeg logged (nil: it may
+    /// come in, or nothing was logged yet).
+    fileprivate func refusal(_ line: String?) -> String? {
+        guard let line else { return nil }
+        switch self {
+        case .rtmp:
+            return "refused a publisher with the wrong stream key (\(line))"
+        case .srt(_, _, let key, _):
+            // "accept streamid [ID], length N": the id is never repeated in the log.
+            let start = line.range(of: Self.streamIDLine)!.upperBound
+            let id = line.range(of: "], length ", options: .backwards).map { line[start..<$0.lowerBound] } ?? ""
+            if id == key { return nil }
+            return id.isEmpty ? "refused an SRT caller without a stream id (the stream key goes in ?streamid=)" : "refused an SRT caller with the wrong stream id"
+        case .url:
+            return nil
         }
     }
 }
@@ -175,8 +210,11 @@ public final class LiveIngest: @unchecked Sendable {
     public func run(_ source: LiveSource, wait: Double) throws -> LiveSessionEnd {
         if interrupt.stopped.load(ordering: .relaxed) { return .stopped }
         FFmpegLog.reset()
-        FFmpegLog.watch(for: ["Unexpected stream", "App field don't match up"])
+        FFmpegLog.watch(for: source.watched)
         interrupt.arm(seconds: source.isListener ? wait : settings.quietSeconds)
+        // A pusher FFmpeg let in with the wrong key is cut off at the next I/O, before its stream is probed.
+        interrupt.refuse { source.refusal(FFmpegLog.watchedLine) != nil }
+        defer { interrupt.refuse(nil) }
         let (url, options) = source.open
         let input: InputContainer
         do {
@@ -185,11 +223,12 @@ public final class LiveIngest: @unchecked Sendable {
                 probe: (bytes: 2_000_000, microseconds: 2_000_000))
         } catch {
             if interrupt.stopped.load(ordering: .relaxed) { return .stopped }
+            if let why = source.refusal(FFmpegLog.watchedLine) { throw LiveRefusal(description: why) }
             if interrupt.expired { return source.isListener ? .nobody : .quiet }
-            if let line = FFmpegLog.watchedLine { throw LiveRefusal(description: "refused a publisher with the wrong stream key (\(line))") }
             return .broken("\(error)")
         }
-        if let line = FFmpegLog.watchedLine { throw LiveRefusal(description: "refused a publisher with the wrong stream key (\(line))") }
+        if let why = source.refusal(FFmpegLog.watchedLine) { throw LiveRefusal(description: why) }
+        if case .srt = source, FFmpegLog.watchedLine == nil { throw LiveRefusal(description: "refused an SRT caller whose stream id could not be read") }
         if let why = authorize?() { throw LiveRefusal(description: "refused a publisher: \(why)") }
         defer { endSession() }
         return try read(input, realtime: { if case .url(_, true) = source { true } else { false } }())

@@ -16,11 +16,17 @@ final class LiveInterrupt: Sendable {
 
     var expired: Bool { DispatchTime.now().uptimeNanoseconds > deadline.load(ordering: .relaxed) }
 
+    private let refusing = Mutex<(@Sendable () -> Bool)?>(nil)
+
+    /// Also aborts while `check` says the connected pusher must be refused (nil: no such check).
+    func refuse(_ check: (@Sendable () -> Bool)?) { refusing.withLock { $0 = check } }
+
     var callback: AVIOInterruptCB {
         AVIOInterruptCB(
             callback: { opaque in
                 let interrupt = Unmanaged<LiveInterrupt>.fromOpaque(opaque!).takeUnretainedValue()
-                return interrupt.stopped.load(ordering: .relaxed) || interrupt.expired ? 1 : 0
+                if interrupt.stopped.load(ordering: .relaxed) || interrupt.expired { return 1 }
+                return interrupt.refusing.withLock { $0?() ?? false } ? 1 : 0
             },
             opaque: Unmanaged.passUnretained(self).toOpaque())
     }

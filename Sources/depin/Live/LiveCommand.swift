@@ -15,8 +15,9 @@ struct LiveCommand: AsyncParsableCommand {
         commandName: "live",
         abstract: "Take a live stream in over RTMP or SRT and package it as encrypted Low-Latency HLS.",
         discussion: """
-            Listens for one pusher (OBS, ffmpeg) at rtmp://HOST:PORT/APP/STREAMKEY, or at srt://HOST:PORT with the
-            stream key as the SRT passphrase, or reads --input. Decodes once and encodes the whole ladder (the
+            Listens for one pusher (OBS, ffmpeg) at rtmp://HOST:PORT/APP/STREAMKEY, or at
+            srt://HOST:PORT?streamid=STREAMKEY (with --srt-passphrase-file the caller needs that passphrase too, and
+            the contribution is encrypted), or reads --input. Decodes once and encodes the whole ladder (the
             source's size and every standard step below it) with keyframes aligned at segment boundaries, and writes
             DIR/ID/master.m3u8, DIR/ID/RUNG/index.m3u8 (parts of --part-seconds in segments of --segment-seconds, a
             sliding window of --window segments), DIR/ID/RUNG/MSN.PART.ts and DIR/ID/RUNG/MSN.ts (AES-128-CBC, IV =
@@ -31,6 +32,7 @@ struct LiveCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Read this URL or file instead of listening.") var input: String?
     @Flag(name: .long, help: "With --input: pace the input at its own speed, as a live pusher would.") var realtime = false
     @Option(name: .customLong("stream-key"), help: "The stream key a pusher must give (default: a random one, printed).") var streamKey: String?
+    @Option(name: .customLong("srt-passphrase-file"), help: "With --listen srt://: a file holding the SRT passphrase (10 to 79 characters) callers must give; the contribution is then encrypted.") var srtPassphraseFile: String?
     @Option(name: .long, help: "Output folder.") var out: String
     @Option(name: .customLong("segment-seconds"), help: "Segment target, seconds.") var segmentSeconds: Double = 2
     @Option(name: .customLong("part-seconds"), help: "Part target, seconds.") var partSeconds: Double = 0.5
@@ -46,6 +48,7 @@ struct LiveCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard (listen == nil) != (input == nil) else { throw ValidationError("give exactly one of --listen and --input") }
+        if srtPassphraseFile != nil, listen?.hasPrefix("srt://") != true { throw ValidationError("--srt-passphrase-file goes with --listen srt://HOST:PORT") }
         guard (3...100).contains(window) else { throw ValidationError("--window must be 3 to 100 segments") }
         guard (1...600).contains(grace) else { throw ValidationError("--grace must be 1 to 600 seconds") }
         if let streamKey, !StreamKey.isValid(streamKey) { throw ValidationError("a stream key is 16 to 64 letters, digits, '_' or '-'") }
@@ -83,7 +86,7 @@ struct LiveCommand: AsyncParsableCommand {
             }
         }
         let key = network?.answer.streamKey ?? streamKey ?? StreamKey.make()
-        let source = try Self.source(listen: listen, input: input, realtime: realtime, key: key)
+        let source = try Self.source(listen: listen, input: input, realtime: realtime, key: key, passphrase: try Self.passphrase(file: srtPassphraseFile))
         let folder = try LiveFolder(root: titleFolder)
         let packager = try LivePackager(
             options: .init(id: contentID, key: contentKey, keyURI: "../../\(contentID).key", windowSegments: window, settings: settings),
@@ -133,7 +136,17 @@ struct LiveCommand: AsyncParsableCommand {
         print(contentID)
     }
 
-    static func source(listen: String?, input: String?, realtime: Bool, key: String) throws -> LiveSource {
+    static func passphrase(file: String?) throws -> String? {
+        guard let file else { return nil }
+        guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { throw ValidationError("cannot read --srt-passphrase-file \(file)") }
+        let passphrase = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard (10...79).contains(passphrase.utf8.count), passphrase.unicodeScalars.allSatisfy({ $0.isASCII && $0.properties.isAlphabetic || ("0"..."9").contains($0) || "-_.~".unicodeScalars.contains($0) }) else {
+            throw ValidationError("an SRT passphrase is 10 to 79 letters, digits, '-', '_', '.' or '~'")
+        }
+        return passphrase
+    }
+
+    static func source(listen: String?, input: String?, realtime: Bool, key: String, passphrase: String? = nil) throws -> LiveSource {
         if let input { return .url(input, realtime: realtime) }
         guard let listen, let url = URL(string: listen), let host = url.host, let port = url.port, (1...65535).contains(port) else {
             throw ValidationError("--listen must be rtmp://HOST:PORT/APP or srt://HOST:PORT")
@@ -144,7 +157,7 @@ struct LiveCommand: AsyncParsableCommand {
             guard Identifier.isValid(app) else { throw ValidationError("the RTMP app '\(app)' \(Identifier.rule)") }
             return .rtmp(host: host, port: port, app: app, key: key)
         case "srt":
-            return .srt(host: host, port: port, key: key)
+            return .srt(host: host, port: port, key: key, passphrase: passphrase)
         default:
             throw ValidationError("--listen must be rtmp://HOST:PORT/APP or srt://HOST:PORT")
         }
@@ -153,7 +166,7 @@ struct LiveCommand: AsyncParsableCommand {
     static func pushURL(_ source: LiveSource, key: String) -> String {
         switch source {
         case .rtmp(let host, let port, let app, _): "rtmp://\(host):\(port)/\(app)/\(key)"
-        case .srt(let host, let port, _): "srt://\(host):\(port)?passphrase=\(key)&pbkeylen=16"
+        case .srt(let host, let port, _, let passphrase): "srt://\(host):\(port)?streamid=\(key)" + (passphrase.map { "&passphrase=\($0)&pbkeylen=16" } ?? "")
         case .url(let url, _): url
         }
     }
