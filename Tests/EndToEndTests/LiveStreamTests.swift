@@ -102,7 +102,7 @@ extension NetworkSuites {
             let played = try await run(
                 "/usr/bin/ffmpeg",
                 ["-v", "error", "-tls_verify", "0", "-i", "\(edge)/v/show/master.m3u8?token=\(token)", "-t", String(seconds), "-map", "0:v:0", "-map", "0:a:0", "-f", "framecrc", "-"],
-                mergeErrors: false)
+                mergeErrors: true)
             let frames = played.output.split(separator: "\n").filter { !$0.hasPrefix("#") && $0.hasPrefix("0,") }.count
             return (played.status, frames, played.output)
         }

@@ -233,9 +233,10 @@ package final class LiveHostedStore: Sendable {
             abandon(arrival, why: "not whole AES-128 blocks")
             throw .invalid("\(arrival.path) is \(arrival.count) bytes: not whole AES-128 blocks")
         }
-        var data = Data(capacity: arrival.count)
-        for chunk in arrival.file.chunks { data.append(contentsOf: chunk.readableBytesView) }
-        do { try write(data, content: arrival.content, path: arrival.path) } catch {
+        var whole = ByteBuffer()
+        whole.reserveCapacity(arrival.count)
+        for chunk in arrival.file.chunks { whole.writeImmutableBuffer(chunk) }
+        do { try write(whole.withUnsafeReadableBytes { Data($0) }, content: arrival.content, path: arrival.path) } catch {
             abandon(arrival, why: error.message)
             throw error
         }

@@ -57,7 +57,7 @@ public enum LiveSource: Sendable {
 
     /// Why the pusher must be refused, judging by the watched line FFmpeg logged (nil: it may
     /// come in, or nothing was logged yet).
-    fileprivate func refusal(_ line: String?) -> String? {
+    func refusal(_ line: String?) -> String? {
         guard let line else { return nil }
         switch self {
         case .rtmp:
@@ -213,8 +213,8 @@ public final class LiveIngest: @unchecked Sendable {
         FFmpegLog.watch(for: source.watched)
         interrupt.arm(seconds: source.isListener ? wait : settings.quietSeconds)
         // A pusher FFmpeg let in with the wrong key is cut off at the next I/O, before its stream is probed.
-        interrupt.refuse { source.refusal(FFmpegLog.watchedLine) != nil }
-        defer { interrupt.refuse(nil) }
+        interrupt.refuse(for: source)
+        defer { interrupt.refuse(for: nil) }
         let (url, options) = source.open
         let input: InputContainer
         do {

@@ -16,17 +16,22 @@ final class LiveInterrupt: Sendable {
 
     var expired: Bool { DispatchTime.now().uptimeNanoseconds > deadline.load(ordering: .relaxed) }
 
-    private let refusing = Mutex<(@Sendable () -> Bool)?>(nil)
+    /// The source whose pusher is checked against what FFmpeg logged (no closure is kept here:
+    /// one stored in a `Mutex` and called from C recursed through reabstraction thunks).
+    private let checked = Mutex<LiveSource?>(nil)
 
-    /// Also aborts while `check` says the connected pusher must be refused (nil: no such check).
-    func refuse(_ check: (@Sendable () -> Bool)?) { refusing.withLock { $0 = check } }
+    /// Also aborts while `source`'s connected pusher must be refused (nil: no such check).
+    func refuse(for source: LiveSource?) { checked.withLock { $0 = source } }
+
+    /// Whether the connected pusher must be refused, judging by what FFmpeg logged.
+    private var mustRefuse: Bool { checked.withLock { $0 }?.refusal(FFmpegLog.watchedLine) != nil }
 
     var callback: AVIOInterruptCB {
         AVIOInterruptCB(
             callback: { opaque in
                 let interrupt = Unmanaged<LiveInterrupt>.fromOpaque(opaque!).takeUnretainedValue()
                 if interrupt.stopped.load(ordering: .relaxed) || interrupt.expired { return 1 }
-                return interrupt.refusing.withLock { $0?() ?? false } ? 1 : 0
+                return interrupt.mustRefuse ? 1 : 0
             },
             opaque: Unmanaged.passUnretained(self).toOpaque())
     }

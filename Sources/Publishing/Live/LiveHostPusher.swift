@@ -182,14 +182,14 @@ package final class LiveHostPusher: LiveDestination, @unchecked Sendable {
         var request = HTTPClientRequest(url: "\(host.url)/live-hosting/\(content)/\(item.path)")
         request.method = .PUT
         request.headers.add(name: "Authorization", value: "Bearer \(host.token)")
-        if let whole = item.wholeBytes {
+        if let whole = item.whole {
             request.body = .bytes(ByteBuffer(bytes: whole))
         } else {
             request.body = .stream(item.chunks(), length: .unknown)
         }
         // A part is due every half second: a host that takes seconds to store one is not keeping
         // up. A part still being made may take as long as the ingest waits for a quiet pusher.
-        let timeout: TimeAmount = item.kind == .segment ? .seconds(10) : item.wholeBytes == nil ? .seconds(15) : .seconds(3)
+        let timeout: TimeAmount = item.kind == .segment ? .seconds(10) : item.whole == nil ? .seconds(15) : .seconds(3)
         let response = try await client.execute(request, timeout: timeout)
         let answer = try await response.body.collect(upTo: 64 * 1024)
         let code = Int(response.status.code)
@@ -217,11 +217,14 @@ package final class LiveHostPusher: LiveDestination, @unchecked Sendable {
 }
 
 /// One file on its way to a host: whole from the start, or a part whose bytes are still coming.
-/// Its bytes are kept until it is sent, so a failed request can be tried again from the start.
+/// A part's bytes are kept until it is sent, so a failed request can be tried again from the
+/// start (its body is the same growing file read from its first byte).
 final class Outgoing: Sendable {
     let path: String
     let kind: LiveFileKind
     let entered: Date?
+    /// The file, when it was whole from the start.
+    let whole: [UInt8]?
     private let file: Mutex<GrowingFile<[UInt8]>>
     private let held = Atomic<Int>(0)
 
@@ -230,31 +233,28 @@ final class Outgoing: Sendable {
         self.path = path
         self.kind = kind
         self.entered = entered
-        file = Mutex(GrowingFile(complete: whole))
+        self.whole = whole
+        file = Mutex(GrowingFile())
         held.store(whole?.count ?? 0, ordering: .relaxed)
     }
 
     /// Bytes held.
     var count: Int { held.load(ordering: .relaxed) }
 
-    /// All of it, once complete.
-    var wholeBytes: [UInt8]? {
-        let file = file.withLock { $0 }
-        return file.isComplete ? Array(file.chunks.joined()) : nil
-    }
-
     func append(_ bytes: [UInt8]) {
         held.add(bytes.count, ordering: .relaxed)
         file.withLock { $0 }.append(bytes)
     }
 
-    /// The part is complete. If what was appended does not begin `whole` (the ingest encrypted
-    /// the part again), a request under way fails and the next try sends `whole`.
+    /// The part is complete; `whole` is all of it. What was appended is its beginning (the
+    /// ingest encrypts a part's blocks once, in order), so only the rest is added. Should more
+    /// have been appended than `whole` holds, a request under way fails and the next try sends
+    /// `whole`.
     func complete(_ whole: [UInt8]) {
+        let sent = held.load(ordering: .relaxed)
         let current = file.withLock { $0 }
-        let sent = Array(current.chunks.joined())
-        if sent.count <= whole.count, whole.starts(with: sent) {
-            current.append(Array(whole[sent.count...]))
+        if sent <= whole.count {
+            current.append(Array(whole[sent...]))
             current.finish()
         } else {
             file.withLock { $0 = GrowingFile(complete: whole) }
@@ -266,9 +266,8 @@ final class Outgoing: Sendable {
     /// The host is gone: a request under way ends.
     func abandon() { file.withLock { $0 }.fail("the host is gone") }
 
-    /// The bytes from the first, each as soon as it is here, ending when the part is complete.
+    /// The part's bytes from the first, each as soon as it is here, ending when it is complete.
     func chunks() -> Chunks { Chunks(file: file.withLock { $0 }) }
-
     struct Chunks: AsyncSequence, Sendable {
         typealias Element = ByteBuffer
         let file: GrowingFile<[UInt8]>
