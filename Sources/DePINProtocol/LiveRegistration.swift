@@ -40,10 +40,17 @@ package struct StreamKeyCheck: Codable, KnownFields {
 
 /// `POST /v1/live/{id}/hosts` (admin): another host, none of `exclude` (the ones that went away).
 package struct LiveHostRequest: Codable, KnownFields {
+    /// Hosts not to choose (those that went away, and those pushed to already).
     package var exclude: [String]
-    package static let knownFields: Set<String> = ["exclude"]
+    /// The hosts that went away: they no longer count as the title's hosts (absent: all of
+    /// `exclude`, as before this field).
+    package var gone: [String]?
+    package static let knownFields: Set<String> = ["exclude", "gone"]
 
-    package init(exclude: [String]) { self.exclude = exclude }
+    package init(exclude: [String], gone: [String]? = nil) {
+        self.exclude = exclude
+        self.gone = gone
+    }
 }
 
 /// `POST /v1/live/{id}/end` (admin): the stream ended; its recording, when there is one,

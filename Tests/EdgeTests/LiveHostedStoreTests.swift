@@ -31,8 +31,10 @@ struct LiveHostedStoreTests {
         #expect(throws: HostingError.self) { try store.put(content: "show", path: "source/1.ts", body: ByteBuffer(bytes: [1, 2, 3])) }
         #expect(throws: HostingError.self) { try store.put(content: "show", path: "source/index.m3u8", body: ByteBuffer(string: "not a playlist")) }
         try store.put(content: "show", path: "source/1.0.ts", body: block)
+        #expect(store.hosts("show") && !store.serves(content: "show", path: "source/1.0.ts"), "a rung is served from here once its playlist came")
         try store.put(content: "show", path: "source/index.m3u8", body: Self.playlist(sequence: 4, parts: 2))
-        #expect(store.hosts("show"))
+        #expect(store.serves(content: "show", path: "source/1.0.ts") && store.serves(content: "show", path: "source/index.m3u8"))
+        #expect(!store.serves(content: "show", path: "master.m3u8") && !store.serves(content: "show", path: "360p/index.m3u8"))
         try store.put(content: "show", path: "source/index.m3u8", body: Self.playlist(sequence: 4, parts: 3))
         let backwards = #expect(throws: HostingError.self) { try store.put(content: "show", path: "source/index.m3u8", body: Self.playlist(sequence: 4, parts: 1)) }
         #expect(backwards?.code == .conflict)

@@ -1,5 +1,8 @@
+import AsyncHTTPClient
 import DePINProtocol
 import Foundation
+import NIOCore
+import NIOSSL
 import HLS
 import NIOHTTP1
 import TestSupport
@@ -73,12 +76,16 @@ extension NetworkSuites {
     struct LiveStreamTests {
         /// A network with two staked hosting edges near the ingest and `depin live` listening.
         /// With `spare`, a third edge farther away that can replace a host.
-        static func start(_ name: String, listen: String, spare: Bool = false, extra: (TestNetwork) -> [String] = { _ in [] }) async throws -> (TestNetwork, LiveProcess, [String]) {
+        /// With `relay`, an edge in New York that hosts nothing of the title and delivers it there.
+        static func start(
+            _ name: String, listen: String, spare: Bool = false, relay: Bool = false, extra: (TestNetwork) -> [String] = { _ in [] }
+        ) async throws -> (TestNetwork, LiveProcess, [String]) {
             var network = try await TestNetwork.start(name, coordinatorArguments: ["--challenge-interval", "1", "--challenge-deadline", "10"])
             let first = try await network.addEdge("first", "server", lat: 48.86, lon: 2.35)
             let second = try await network.addEdge("second", "server", lat: 48.80, lon: 2.30)
             var all: Set = [first, second]
             if spare { all.insert(try await network.addEdge("spare", "server", lat: 52.52, lon: 13.40)) }
+            if relay { all.insert(try await network.addEdge("relay", "server", lat: 40.71, lon: -74.0)) }
             #expect(try await network.waitUntil(seconds: 10) { Set(try await network.routed("show", lat: 48.8, lon: 2.3)) == all })
             let live = try LiveProcess([
                 "--id", "show", "--listen", listen, "--out", network.dir.path + "/live", "--coordinator", network.coordinator.base,
@@ -130,8 +137,9 @@ extension NetworkSuites {
             let pusher = try startPusher(push, format: "flv", seconds: 300)  // until it is killed below
             #expect(try await network.waitUntil(seconds: 20) { live.log.contains("live: streaming") })
             try await Task.sleep(for: .seconds(3))
-            // While it streams, viewers are routed to its hosts only (the spare holds nothing yet).
-            #expect(Set(try await network.routed("show", lat: 48.85, lon: 2.34)) == Set(hosts))
+            // While it streams, viewers are routed to their nearest edges as for any title: here
+            // its hosts, then the spare (which would fill it from them).
+            #expect(Set(try await network.routed("show", lat: 48.85, lon: 2.34).prefix(2)) == Set(hosts))
             let (edge, token) = try await Self.viewer(network)
             async let sampled: [String] = {
                 var versions: [String] = []
@@ -265,6 +273,113 @@ extension NetworkSuites {
             #expect(passed, "\(network.coordinator.log.suffix(800))")
             let latency = live.log.split(separator: "\n").filter { $0.contains("entered → stored") }
             print("live rtmp: \(latency.joined(separator: " | "))")
+        }
+
+        @Test("through a delivery edge: a viewer far from the hosts plays from an edge that fills the live title from them; 300 viewers blocked on one part cost the hosts one playlist request per part made, not per viewer, and the hinted part is fetched once for all")
+        func delivery() async throws {
+            let port = freeLoopbackPort()
+            let (network, live, _) = try await Self.start("live-relay", listen: "rtmp://127.0.0.1:\(port)/live", relay: true)
+            defer {
+                live.stop()
+                network.stop()
+            }
+            let pusher = try startPusher(try await live.pushURL(), format: "flv", seconds: 60)
+            defer {
+                kill(pusher.processIdentifier, SIGKILL)
+                pusher.waitUntilExit()
+            }
+            #expect(try await network.waitUntil(seconds: 20) { live.log.contains("live: streaming") })
+            try await Task.sleep(for: .seconds(3))
+            // A viewer in New York goes to the edge there, which holds nothing of the title.
+            let route = try await network.client.send(.GET, "/v1/route?content=show&lat=40.7&lon=-74.0")
+            let token = try #require(route.json["token"] as? String)
+            let first = try #require((route.json["edges"] as? [[String: Any]])?.first)
+            #expect(first["id"] as? String == network.edges["relay"]!.id, "\(route.json)")
+            let edge = network.edges["relay"]!.process.httpsBase
+            let played = try await Self.play(edge, token: token, seconds: 10)
+            #expect(played.status == 0, "\(played.output.suffix(600))")
+            #expect(played.frames >= 290, "ffmpeg decoded \(played.frames) frames of the live stream through the delivery edge in 10 s")
+
+            // 300 viewers ask for the playlist that will list the hinted part, all at once. The
+            // relay asks the hosts once per playlist update, whatever the viewers: the requests
+            // counted at the hosts for the source rung are at most the parts made meanwhile, plus
+            // the one it has open.
+            let hosts = ["first", "second"].map { network.edges[$0]!.process.httpBase }
+            let relay = [network.edges["relay"]!.process.httpBase]
+            let playlistsAtHosts = #"depin_live_hosted_playlists_total{rung="source"}"#, mediaAtHosts = #"depin_live_hosted_media_total{rung="source"}"#
+            let fromRelay = #"depin_live_relay_upstream_playlists_total{rung="source"}"#
+            let current = try LivePlaylist.parse(try await fetchText("\(edge)/v/show/source/index.m3u8?token=\(token)"))
+            let hint = try #require(current.preloadHint?.split(separator: "?").first.map(String.init))
+            let numbers = hint.split(separator: ".").compactMap { Int($0) }
+            let (hostsBefore, relayBefore) = (try await Self.metric(hosts, playlistsAtHosts), try await Self.metric(relay, fromRelay))
+            let client = Self.viewersClient
+            let url = "\(edge)/v/show/source/index.m3u8?token=\(token)&_HLS_msn=\(numbers[0])&_HLS_part=\(numbers[1])"
+            let answers = try await Self.fetchAll(client, url, times: 300)
+            let (hostsAfter, relayAfter) = (try await Self.metric(hosts, playlistsAtHosts), try await Self.metric(relay, fromRelay))
+            let after = try LivePlaylist.parse(try await fetchText("\(edge)/v/show/source/index.m3u8?token=\(token)"))
+            #expect(answers.allSatisfy { $0.status == 200 }, "\(Set(answers.map(\.status)))")
+            let listed = try answers.map { try LivePlaylist.parse(String(decoding: $0.body, as: UTF8.self)).lastPart.map { $0 >= (numbers[0], numbers[1]) } ?? false }
+            #expect(listed.allSatisfy { $0 }, "every blocked viewer got a playlist listing \(hint)")
+            let made = Self.partsBetween(current, after)
+            print("live relay: 300 viewers blocked on \(hint): \(hostsAfter - hostsBefore) playlist requests at the hosts, \(relayAfter - relayBefore) from the relay, \(made) parts made meanwhile")
+            #expect(hostsAfter - hostsBefore <= Double(made + 1) && relayAfter - relayBefore <= Double(made + 1))
+
+            // 300 viewers ask for the next hinted part at once: filled from a host once, ahead of
+            // them, and the same bytes to all.
+            let next = try LivePlaylist.parse(String(decoding: answers[0].body, as: UTF8.self))
+            let nextHint = try #require(next.preloadHint?.split(separator: "?").first.map(String.init))
+            let mediaBefore = try await Self.metric(hosts, mediaAtHosts)
+            let parts = try await Self.fetchAll(client, "\(edge)/v/show/source/\(nextHint)?token=\(token)", times: 300)
+            let mediaAfter = try await Self.metric(hosts, mediaAtHosts)
+            let later = try LivePlaylist.parse(try await fetchText("\(edge)/v/show/source/index.m3u8?token=\(token)"))
+            #expect(parts.allSatisfy { $0.status == 200 && $0.body == parts[0].body && $0.body.count > 1000 }, "\(Set(parts.map(\.status)))")
+            let madeThen = Self.partsBetween(next, later)
+            print("live relay: 300 viewers of part \(nextHint): \(mediaAfter - mediaBefore) part requests at the hosts, \(madeThen) parts made meanwhile")
+            #expect(mediaAfter - mediaBefore <= Double(madeThen + 1), "one request per part made, whatever the viewers")
+        }
+
+        /// How many parts `later` lists past `earlier`'s newest (4 parts a segment).
+        static func partsBetween(_ earlier: LivePlaylist, _ later: LivePlaylist) -> Int {
+            guard let a = earlier.lastPart, let b = later.lastPart else { return 0 }
+            return max(0, (b.sequence * 4 + b.part) - (a.sequence * 4 + a.part))
+        }
+
+        /// The sum of a counter (`name{labels}` as Prometheus writes it) on every edge's /metrics.
+        static func metric(_ bases: [String], _ name: String) async throws -> Double {
+            var total = 0.0
+            for base in bases {
+                let text = try await run("/usr/bin/curl", ["-s", "\(base)/metrics"], mergeErrors: false).output
+                for line in text.split(separator: "\n") where line.hasPrefix(name + " ") {
+                    total += Double(line.split(separator: " ").last ?? "") ?? 0
+                }
+            }
+            return total
+        }
+
+        /// A client for the test process's whole life (never shut down), HTTP/2 where offered; the
+        /// network's certificate is self-signed for loopback.
+        static let viewersClient: HTTPClient = {
+            var tls = TLSConfiguration.makeClientConfiguration()
+            tls.certificateVerification = .none
+            var configuration = HTTPClient.Configuration(tlsConfiguration: tls)
+            configuration.httpVersion = .automatic
+            return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        }()
+
+        /// `times` GETs of `url` at once: each answer's status and body.
+        static func fetchAll(_ client: HTTPClient, _ url: String, times: Int) async throws -> [(status: Int, body: [UInt8])] {
+            try await withThrowingTaskGroup(of: (Int, [UInt8]).self) { group in
+                for _ in 0..<times {
+                    group.addTask {
+                        let response = try await client.execute(HTTPClientRequest(url: url), timeout: .seconds(20))
+                        let body = try await response.body.collect(upTo: 16 << 20)
+                        return (Int(response.status.code), Array(body.readableBytesView))
+                    }
+                }
+                var all: [(status: Int, body: [UInt8])] = []
+                for try await answer in group { all.append(answer) }
+                return all
+            }
         }
 
         @Test("over SRT: the stream id carries the stream key, a caller with another id or none is refused, a passphrase is enforced in the handshake, and ffmpeg plays the stream through an edge")

@@ -50,14 +50,8 @@ extension CoordinatorAPI {
             let limit = query["limit"].flatMap { Int(String($0)) } ?? 5
             guard (1...50).contains(limit) else { throw APIError(.badRequest, "limit must be 1 to 50") }
             let now = Int64(Date().timeIntervalSince1970)
-            let liveHosts = board.liveHostIDs(content)
-            let edges =
-                liveHosts.isEmpty
-                ? routeDemotingSuspects(content: content, from: viewer, limit: limit, now: now)
-                : Array(
-                    liveHosts.compactMap { registry.eligible($0, for: .delivery) }
-                        .map { RoutedEdge(id: $0.id, url: $0.url, distanceKilometres: viewer.distance(to: GeoPoint(latitude: $0.latitude, longitude: $0.longitude))) }
-                        .sorted { $0.distanceKilometres < $1.distanceKilometres }.prefix(limit))
+            // A live title's viewers too go to their nearest edges, which fill from its hosts.
+            let edges = routeDemotingSuspects(content: content, from: viewer, limit: limit, now: now)
             await board.noteRoute(content: content, edges: edges)
             let session = vault.newSession(content: content, now: now)
             viewers.remember(session: session, content: content, edges: edges.map(\.id))

@@ -15,8 +15,9 @@ extension CoordinatorAPI {
     /// - `POST /v1/live/{id}/end`: the stream ended; its recording (when there is one) is
     ///   registered as a published title, answered as `POST /v1/contents` is.
     ///
-    /// Viewers of a streaming title are routed to its hosts only (the edges that hold it), and
-    /// fetch its key (`GET /v1/hls-key/{id}`) as for any title.
+    /// Viewers of a streaming title are routed to their nearest edges as for any title (an edge
+    /// that does not host it gets a delivery task with its hosts as sources, and follows it from
+    /// them), and fetch its key (`GET /v1/hls-key/{id}`) as for any title.
     func liveRoutes() -> RouteCollection<CoordinatorContext> {
         let routes = RouteCollection(context: CoordinatorContext.self)
         let live = routes.group("v1/live").add(middleware: admin)
@@ -57,9 +58,10 @@ extension CoordinatorAPI {
         live.post(":id/hosts") { request, context in
             let record = try await liveTitle(context)
             let ask: LiveHostRequest = try await Self.decode(request)
-            guard ask.exclude.count <= 100 else { throw APIError(.badRequest, "exclude at most 100 hosts") }
+            guard ask.exclude.count <= 100, (ask.gone?.count ?? 0) <= 100 else { throw APIError(.badRequest, "exclude at most 100 hosts") }
             let place = GeoPoint(latitude: record.latitude, longitude: record.longitude)
-            let hosts = try await uploadTokens(for: board.liveHosts(for: record.id, near: place, count: 1, excluding: Set(ask.exclude)), content: record.id)
+            let chosen = board.liveHosts(for: record.id, near: place, count: 1, excluding: Set(ask.exclude), gone: Set(ask.gone ?? ask.exclude))
+            let hosts = try await uploadTokens(for: chosen, content: record.id)
             guard !hosts.isEmpty else { throw APIError(.serviceUnavailable, "no other edge may host \(record.id) now") }
             return try Self.encode(ContentRegistrationAnswer(id: record.id, hosts: hosts))
         }

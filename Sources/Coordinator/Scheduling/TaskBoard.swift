@@ -74,16 +74,17 @@ package final class TaskBoard: Sendable {
     // MARK: - Assigning
 
     /// The hosts of a live title: the `count` hosting edges nearest its ingest, none of
-    /// `excluding`. No hosting task is given: a live title is pushed to its hosts as it is made,
-    /// and its recording gets hosting tasks when it is registered.
-    package func liveHosts(for content: String, near place: GeoPoint, count: Int? = nil, excluding: Set<String> = []) -> [NodeRecord] {
+    /// `excluding`; the hosts in `gone` no longer count as its hosts (delivery edges stop
+    /// filling from them). No hosting task is given: a live title is pushed to its hosts as it
+    /// is made, and its recording gets hosting tasks when it is registered.
+    package func liveHosts(for content: String, near place: GeoPoint, count: Int? = nil, excluding: Set<String> = [], gone: Set<String> = []) -> [NodeRecord] {
         let chosen = registry.candidates(for: .hosting, now: now())
             .filter { !excluding.contains($0.id) }
             .sorted { place.distance(to: $0.location) < place.distance(to: $1.location) }
             .prefix(count ?? policy.replicas)
             .compactMap { registry.known($0.id) }
         state.withLock { state in
-            state.live[content, default: []].removeAll { excluding.contains($0) }
+            state.live[content, default: []].removeAll { gone.contains($0) }
             state.live[content, default: []] += chosen.map(\.id)
         }
         return chosen
@@ -118,6 +119,11 @@ package final class TaskBoard: Sendable {
             return edges.filter { !state.assigned.contains(Assigned(kind: .delivery, node: $0.id, content: content)) }
         }
         guard !pending.isEmpty else { return }
+        // A live title is delivered from its hosts as it is made: delivery tasks only.
+        if !liveHostIDs(content).isEmpty {
+            for edge in pending { _ = try? await add(TaskRecord(node: edge.id, content: content, kind: .delivery, createdAt: time)) }
+            return
+        }
         // Best effort on the route path: a title the catalog cannot read (its error reaches
         // whoever asks for the title itself) gets no tasks from here.
         guard let title = try? await catalog.title(content) else { return }
@@ -245,10 +251,14 @@ package final class TaskBoard: Sendable {
         try await store.completeTask(node: node, content: content, kind: .hosting, at: now())
     }
 
-    /// Hosts that hold the whole title and may host now, nearest to `place` first.
+    /// Hosts that hold the whole title and may host now (a streaming live title's: the hosts it
+    /// is pushed to), nearest to `place` first.
     package func sources(of content: String, near place: GeoPoint?) async throws -> [NodeRecord] {
-        let hosts = try await store.tasks(content: content).filter { $0.kind == .hosting && $0.doneAt != nil }
-            .compactMap { registry.eligible($0.node, for: .hosting) }
+        let live = liveHostIDs(content)
+        let hosts =
+            live.isEmpty
+            ? try await store.tasks(content: content).filter { $0.kind == .hosting && $0.doneAt != nil }.compactMap { registry.eligible($0.node, for: .hosting) }
+            : live.compactMap { registry.eligible($0, for: .hosting) }
         guard let place else { return hosts }
         return hosts.sorted {
             place.distance(to: GeoPoint(latitude: $0.latitude, longitude: $0.longitude))

@@ -33,22 +33,19 @@ package final class LiveHostedStore: Sendable {
     static let keptBehind = 3
 
     private struct Rung {
-        var sequence = 0
-        var last: (sequence: Int, part: Int) = (-1, -1)
-        /// The newest whole segment listed.
-        var complete = -1
-        var targetDuration = 2
-        var ended = false
+        var progress = LiveProgress()
+        /// A playlist of the rung came.
+        var listed = false
         /// Segments stored, oldest first, for pruning.
         var stored: [Int] = []
     }
     private struct Title {
         var rungs: [String: Rung] = [:]
+        var hasMaster = false
         var touched = ContinuousClock.now
     }
     private struct State {
         var titles: [String: Title] = [:]
-        var waiting: [String: [CheckedContinuation<Void, Never>]] = [:]
         /// Parts still arriving, by `content/path`.
         var arriving: [String: GrowingFile<ByteBuffer>] = [:]
         var arrivingBytes = 0
@@ -56,6 +53,7 @@ package final class LiveHostedStore: Sendable {
     /// Bytes of parts still arriving, at most, over every title.
     static let maxArrivingBytes = 256 << 20
     private let state = Mutex(State())
+    private let arrivals = Arrivals()
 
     package init(root: String, arrivalWait: Duration = .seconds(3)) throws {
         self.root = root
@@ -66,6 +64,18 @@ package final class LiveHostedStore: Sendable {
 
     /// True when `content` is a live title pushed here.
     package func hosts(_ content: String) -> Bool { state.withLock { $0.titles[content] != nil } }
+
+    /// True when `path` of `content` is served from here: the master playlist once it came, a
+    /// rung's files once its playlist came. (A host that replaced another mid-stream is given
+    /// the window before the playlists that list it; until then its viewers are served as a
+    /// delivery edge's are, from the other hosts.)
+    package func serves(content: String, path: String) -> Bool {
+        let rung = path.split(separator: "/").first.map(String.init) ?? path
+        return state.withLock { state in
+            guard let title = state.titles[content] else { return false }
+            return path == "master.m3u8" ? title.hasMaster : title.rungs[rung]?.listed ?? false
+        }
+    }
 
     /// What a live file's path says it is.
     enum LivePath: Equatable {
@@ -128,6 +138,7 @@ package final class LiveHostedStore: Sendable {
                 throw .invalid("master.m3u8 is not a master playlist")
             }
             try write(bytes, content: content, path: path)
+            state.withLock { $0.titles[content]?.hasMaster = true }
         case .playlist(let rung):
             let playlist: LivePlaylist
             do { playlist = try LivePlaylist.parse(String(decoding: bytes, as: UTF8.self)) } catch {
@@ -138,17 +149,14 @@ package final class LiveHostedStore: Sendable {
             // interleave, so what is on disk only moves forwards.
             let prune: [Int] = try state.withLock { state throws(HostingError) in
                 var known = state.titles[content]?.rungs[rung] ?? Rung()
-                if known.ended { throw .conflict("\(content)/\(rung) has ended (EXT-X-ENDLIST); it changes no more") }
-                guard playlist.mediaSequence >= known.sequence, newest >= known.last || playlist.endList else {
+                if known.progress.ended { throw .conflict("\(content)/\(rung) has ended (EXT-X-ENDLIST); it changes no more") }
+                guard known.progress.accepts(playlist) else {
                     throw .conflict(
-                        "\(path) would go backwards: media sequence \(playlist.mediaSequence), newest part \(newest.0).\(newest.1); this host has \(known.sequence), \(known.last.sequence).\(known.last.part)")
+                        "\(path) would go backwards: media sequence \(playlist.mediaSequence), newest part \(newest.0).\(newest.1); this host has \(known.progress.sequence), \(known.progress.last.sequence).\(known.progress.last.part)")
                 }
                 try write(bytes, content: content, path: path)
-                known.sequence = playlist.mediaSequence
-                if newest > known.last { known.last = newest }
-                known.ended = playlist.endList
-                known.complete = playlist.segments.last?.sequence ?? known.complete
-                known.targetDuration = max(playlist.targetDuration, 1)
+                known.progress.advance(to: playlist)
+                known.listed = true
                 let cut = playlist.mediaSequence - Self.keptBehind
                 let gone = known.stored.filter { $0 < cut }
                 known.stored.removeAll { $0 < cut }
@@ -167,7 +175,7 @@ package final class LiveHostedStore: Sendable {
                 }
             }
         }
-        arrived(content + "/" + path)
+        arrivals.announce(content + "/" + path)
         return true
     }
 
@@ -194,12 +202,9 @@ package final class LiveHostedStore: Sendable {
         try checkInWindow(content: content, rung: rung, sequence: sequence, path: path)
         let arrival = Arrival(content: content, path: path, sequence: sequence, rung: rung)
         let key = content + "/" + path
-        let (replaced, waiters) = state.withLock { state in
-            let replaced = state.arriving.updateValue(arrival.file, forKey: key)
-            return (replaced, state.waiting.removeValue(forKey: key) ?? [])
-        }
+        let replaced = state.withLock { $0.arriving.updateValue(arrival.file, forKey: key) }
         replaced?.fail("a newer upload of \(path) began")
-        for waiter in waiters { waiter.resume() }
+        arrivals.announce(key)
         return arrival
     }
 
@@ -243,7 +248,7 @@ package final class LiveHostedStore: Sendable {
         // On disk before it leaves the arriving set: a reader finds it in one or the other.
         arrival.file.finish()
         forget(arrival)
-        arrived(arrival.content + "/" + arrival.path)
+        arrivals.announce(arrival.content + "/" + arrival.path)
     }
 
     /// The part's upload broke off: its readers' responses are reset, nothing is stored.
@@ -275,46 +280,24 @@ package final class LiveHostedStore: Sendable {
         let key = content + "/" + path
         var waited = false
         while true {
-            // Looked for under the lock that its arrival takes, so an arrival is never missed.
+            // The arriving set first: a part leaves it only once it is on disk.
             let arriving = state.withLock { $0.arriving[key] }
             if let arriving { return .arriving(arriving) }
             if let data = FileManager.default.contents(atPath: file) { return .whole(data) }
             guard !waited, let kind = LivePath(path), awaited(content: content, kind) else { return nil }
             waited = true
-            await waitForArrival(of: key) { state in state.arriving[key] != nil || access(file, F_OK) == 0 }
+            await arrivals.wait(for: key, upTo: arrivalWait) { self.state.withLock { $0.arriving[key] != nil } || access(file, F_OK) == 0 }
         }
-    }
-
-    /// What a blocking playlist reload (`_HLS_msn`, `_HLS_part`) came to.
-    package enum Reload: Equatable {
-        /// The playlist has what was asked for (or the stream ended): serve it.
-        case ready
-        /// The segment asked for is more than two past the newest: 400, as RFC 8216bis says.
-        case tooFar
-        /// Not there within three target durations: 503.
-        case timedOut
     }
 
     /// Holds a playlist request until `rung`'s playlist lists part `part` of segment `sequence`
     /// (or, without a part, the whole segment), for at most three target durations.
-    package func reload(content: String, rung: String, sequence: Int, part: Int?) async -> Reload {
-        let deadline = ContinuousClock.now
-        func check() -> (Reload?, Int) {
-            state.withLock { state in
-                guard let known = state.titles[content]?.rungs[rung] else { return (.timedOut, 2) }
-                if known.ended { return (.ready, known.targetDuration) }
-                if sequence > known.last.sequence + 2 { return (.tooFar, known.targetDuration) }
-                let done =
-                    if let part { known.complete >= sequence || known.last >= (sequence, part) } else { known.complete >= sequence }
-                return (done ? .ready : nil, known.targetDuration)
+    package func reload(content: String, rung: String, sequence: Int, part: Int?) async -> LiveReload {
+        await arrivals.holdReload(on: content + "/" + rung + "/index.m3u8") {
+            self.state.withLock { state in
+                guard let known = state.titles[content]?.rungs[rung]?.progress else { return (.timedOut, 2) }
+                return (known.reload(sequence: sequence, part: part), known.targetDuration)
             }
-        }
-        while true {
-            let (answer, target) = check()
-            if let answer { return answer }
-            let left = deadline + .seconds(3 * target) - ContinuousClock.now
-            guard left > .zero else { return .timedOut }
-            await waitForArrival(of: content + "/" + rung + "/index.m3u8", upTo: left)
         }
     }
 
@@ -322,7 +305,7 @@ package final class LiveHostedStore: Sendable {
 
     private func checkInWindow(content: String, rung: String, sequence: Int, path: String) throws(HostingError) {
         try state.withLock { state throws(HostingError) in
-            let known = state.titles[content]?.rungs[rung] ?? Rung()
+            let known = state.titles[content]?.rungs[rung]?.progress ?? LiveProgress()
             guard sequence >= known.sequence - Self.keptBehind else { throw .conflict("\(path) is behind the window (media sequence \(known.sequence))") }
         }
     }
@@ -333,7 +316,7 @@ package final class LiveHostedStore: Sendable {
         state.withLock { state in
             switch kind {
             case .segment(let rung, let sequence), .part(let rung, let sequence, _):
-                guard let known = state.titles[content]?.rungs[rung], !known.ended else { return false }
+                guard let known = state.titles[content]?.rungs[rung]?.progress, !known.ended else { return false }
                 return sequence >= known.last.sequence && sequence <= known.last.sequence + 2
             case .master, .playlist:
                 return false
@@ -356,7 +339,7 @@ package final class LiveHostedStore: Sendable {
                 // as published titles, or they were abandoned).
                 let idle = ContinuousClock.now - .seconds(Self.idleSeconds)
                 forgotten = state.titles.filter { _, title in
-                    title.touched < idle || (!title.rungs.isEmpty && title.rungs.values.allSatisfy(\.ended))
+                    title.touched < idle || (!title.rungs.isEmpty && title.rungs.values.allSatisfy(\.progress.ended))
                 }.map(\.key)
                 for id in forgotten { state.titles[id] = nil }
             }
@@ -365,34 +348,6 @@ package final class LiveHostedStore: Sendable {
             return forgotten
         }
         for id in forgotten { try? FileManager.default.removeItem(atPath: "\(root)/\(id)") }
-    }
-
-    /// Waits until `key` arrives or `limit` passes, unless `here` says (under the lock) it is here.
-    private func waitForArrival(of key: String, upTo limit: Duration? = nil, unless here: @escaping @Sendable (State) -> Bool = { _ in false }) async {
-        let wait = limit ?? arrivalWait
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask {
-                await withCheckedContinuation { continuation in
-                    let now = self.state.withLock { state in
-                        if here(state) { return true }
-                        state.waiting[key, default: []].append(continuation)
-                        return false
-                    }
-                    if now { continuation.resume() }
-                }
-            }
-            group.addTask {
-                try? await Task.sleep(for: wait)
-                self.arrived(key)  // wakes this waiter (and any other) to look once more
-            }
-            await group.next()
-            group.cancelAll()
-        }
-    }
-
-    private func arrived(_ key: String) {
-        let waiters = state.withLock { $0.waiting.removeValue(forKey: key) ?? [] }
-        for waiter in waiters { waiter.resume() }
     }
 
     /// Deletes a segment and its parts (numbered from 0 with no gap).

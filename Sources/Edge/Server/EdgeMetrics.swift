@@ -7,6 +7,14 @@ struct EdgeMetrics: Sendable {
     let otherRequests: Counter
     let bytes: Counter
     let duration: Timer
+    /// Counts a live playlist (blocking reloads included) or a live part or segment this edge
+    /// served from its live store, as a host, by rung: what edges filling from it and viewers
+    /// asked of it.
+    func countLive(path: String, playlist: Bool) {
+        let rung = path.split(separator: "/").first.map(String.init) ?? ""
+        guard rung.count <= 32, !rung.hasSuffix(".m3u8") else { return }
+        Counter(label: playlist ? "depin_live_hosted_playlists_total" : "depin_live_hosted_media_total", dimensions: [("rung", rung)]).increment()
+    }
 
     init() {
         var requests = [Counter?](repeating: nil, count: 600)

@@ -59,7 +59,12 @@ extension EdgeResponder {
     func serveLive(
         _ request: Request, key: CacheKey, kind: MediaKind, query: Substring?, token: String?, gate: TokenGate, live: LiveHostedStore
     ) async throws(HTTPFailure) -> Response {
-        if case .playlist = kind, key.path != "master.m3u8" { try await holdReload(key: key, query: query, live: live) }
+        if case .playlist = kind, key.path != "master.m3u8" {
+            try await Self.holdReload(key: key, query: query) { rung, sequence, part in
+                await live.reload(content: key.content, rung: rung, sequence: sequence, part: part)
+            }
+        }
+        metrics.countLive(path: key.path, playlist: { if case .playlist = kind { true } else { false } }())
         let data: Data
         switch await live.read(content: key.content, path: key.path) {
         case nil: throw .notFound("\(key.content)/\(key.path) is not here (live: it left the window, or is not made yet)")
@@ -84,6 +89,33 @@ extension EdgeResponder {
         return Response(status: .ok, headers: headers, body: request.method == .head ? .init() : .init(byteBuffer: body))
     }
 
+    /// A viewer's playlist of a live title delivered here without being hosted here: the relay's
+    /// copy (after a blocking reload is satisfied), rewritten for the viewer's token.
+    func serveRelayed(
+        _ request: Request, key: CacheKey, rung: String, query: Substring?, token: String, gate: TokenGate, live: LiveRelay,
+        started: ContinuousClock.Instant
+    ) async throws(HTTPFailure) -> Response {
+        try await Self.holdReload(key: key, query: query) { rung, sequence, part in
+            await live.reload(content: key.content, rung: rung, sequence: sequence, part: part)
+        }
+        guard let current = live.playlist(content: key.content, rung: rung) else {
+            throw .unavailable("\(key.content)/\(key.path) is no longer followed here; ask again")
+        }
+        let bytes = ByteBuffer(string: PlaylistRewriter.rewrite(current.text, token: token, content: key.content))
+        var headers = HTTPFields()
+        CORS.add(to: &headers)
+        headers[.contentType] = "application/vnd.apple.mpegurl"
+        // An answer to a blocking reload stays a right answer to that request: it may be kept
+        // for six target durations. A plain request wants the newest each time.
+        let blocking = query?.contains("_HLS_msn=") ?? false
+        headers[.cacheControl] = blocking ? "private, max-age=\(6 * current.targetDuration)" : "private, no-cache"
+        headers[.contentLength] = String(bytes.readableBytes)
+        if request.method != .head {
+            count(.ok, bytes: bytes.readableBytes, key: key, token: token, gate: gate, ttfb: ContinuousClock.now - started)
+        }
+        return Response(status: .ok, headers: headers, body: request.method == .head ? .init() : .init(byteBuffer: bytes))
+    }
+
     /// A part still arriving: a 200 of unknown length whose bytes leave as they come (DATA frames
     /// on HTTP/2, chunks on HTTP/1.1); an upload that breaks off resets the response.
     private static func streaming(_ request: Request, _ file: GrowingFile<ByteBuffer>) -> Response {
@@ -101,7 +133,9 @@ extension EdgeResponder {
     /// A blocking playlist reload (RFC 8216bis 6.2.5.2): `_HLS_msn=M[&_HLS_part=P]` waits until
     /// the playlist has that segment (or part); `_HLS_part` alone, or a bad number, is 400; more
     /// than two segments ahead is 400; nothing within three target durations is 503.
-    private func holdReload(key: CacheKey, query: Substring?, live: LiveHostedStore) async throws(HTTPFailure) {
+    static func holdReload(
+        key: CacheKey, query: Substring?, reload: (_ rung: String, _ sequence: Int, _ part: Int?) async -> LiveReload
+    ) async throws(HTTPFailure) {
         var values: [Substring: Substring] = [:]
         for pair in (query ?? "").split(separator: "&") {
             let halves = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
@@ -114,7 +148,7 @@ extension EdgeResponder {
             throw .badRequest("_HLS_msn and _HLS_part must be whole numbers")
         }
         let rung = String(key.path.split(separator: "/").first ?? "")
-        switch await live.reload(content: key.content, rung: rung, sequence: msn, part: partText.flatMap { Int($0) }) {
+        switch await reload(rung, msn, partText.flatMap { Int($0) }) {
         case .ready: return
         case .tooFar: throw .badRequest("_HLS_msn=\(msn) is more than two segments past the newest")
         case .timedOut: throw .unavailable("segment \(msn) did not come within three target durations")

@@ -27,6 +27,8 @@ struct EdgeResponder: HTTPResponder {
     var ledger: DeliveryLedger? = nil
     /// With a coordinator: titles' keys and sessions' pathways, asked with viewers' tokens.
     var relay: ViewerRelay? = nil
+    /// With a coordinator: the live titles delivered here without being hosted here.
+    var liveRelay: LiveRelay? = nil
 
     struct Hosting: Sendable {
         /// This node's id: upload tokens name it.
@@ -152,11 +154,16 @@ struct EdgeResponder: HTTPResponder {
         guard let gate else { return try await serveStored(request, key: key, kind: kind) }
         let token = media.token
         if let refusal = await gate.refusal(token, content: key.content) { throw refusal }
-        if let live = hosting?.live, live.hosts(key.content), hosting?.store.manifest(key.content) == nil {
+        if let live = hosting?.live, live.serves(content: key.content, path: key.path), hosting?.store.manifest(key.content) == nil {
             return try await serveLive(request, key: key, kind: kind, query: media.query, token: token, gate: gate, live: live)
         }
         guard let token else { return try await serveStored(request, key: key, kind: kind) }
         let started = ContinuousClock.now
+        if case .playlist = kind, let liveRelay, !(gate.scope(of: token)?.isEdge ?? false), let rung = LiveRelay.rung(of: key.path),
+            liveRelay.follows(content: key.content, rung: rung)
+        {
+            return try await serveRelayed(request, key: key, rung: rung, query: media.query, token: token, gate: gate, live: liveRelay, started: started)
+        }
         if case .playlist = kind, !(gate.scope(of: token)?.isEdge ?? false) {
             return try await serveRewritten(request, key: key, query: media.query, token: token, gate: gate, started: started)
         }
@@ -172,6 +179,9 @@ struct EdgeResponder: HTTPResponder {
         let body: ByteBuffer
         do { body = try await cache.object(key) } catch { throw HTTPFailure.fromFill(error) }
         let text = String(buffer: body)
+        if let liveRelay, let rung = LiveRelay.rung(of: key.path), liveRelay.adopt(content: key.content, rung: rung, text: text) {
+            return try await serveRelayed(request, key: key, rung: rung, query: query, token: token, gate: gate, live: liveRelay, started: started)
+        }
         let steering = key.path == "master.m3u8" && query?.split(separator: "&").contains("steering=1") == true
         let steered = steering ? await steeredMaster(text, token: token, content: key.content, gate: gate) : nil
         let rewritten = steered ?? PlaylistRewriter.rewrite(text, token: token, content: key.content)
@@ -223,7 +233,7 @@ struct EdgeResponder: HTTPResponder {
 
     /// Counts a response to a viewer's session for the next delivery claim (edges filling from
     /// this one are not viewers; errors, HEAD and 304 carry no bytes).
-    private func count(_ status: HTTPResponse.Status, bytes: Int, key: CacheKey, token: String, gate: TokenGate, ttfb: Duration) {
+    func count(_ status: HTTPResponse.Status, bytes: Int, key: CacheKey, token: String, gate: TokenGate, ttfb: Duration) {
         guard let ledger, status == .ok || status == .partialContent, bytes > 0, case .viewer(let session) = gate.scope(of: token)
         else { return }
         let segment: Bool

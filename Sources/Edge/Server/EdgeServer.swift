@@ -164,6 +164,8 @@ package struct EdgeServer: Sendable {
                 throw ConfigurationError.invalid("cache.dir", config.cacheDirectory, expected: "a folder this edge can write (\(error))")
             }
             responder.hosting = EdgeResponder.Hosting(node: identity.id, store: coordinated.hosted, assignments: coordinated.assignments, live: live)
+            // A hinted part is filled into the cache ahead of the viewers who will ask for it.
+            responder.liveRelay = LiveRelay(assignments: coordinated.assignments, client: client) { [cache] key in _ = try? cache.lookup(key) }
             let ledger = DeliveryLedger()
             responder.ledger = ledger
             let reported = onListening

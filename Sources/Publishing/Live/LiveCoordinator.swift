@@ -35,8 +35,8 @@ package struct LiveCoordinator: Sendable {
     }
 
     /// `POST /v1/live/{id}/hosts`: a host that is none of `exclude`.
-    package func replacement(id: String, exclude: [String]) async throws -> [ContentRegistrationAnswer.Host] {
-        let answer: ContentRegistrationAnswer = try await call("/v1/live/\(id)/hosts", LiveHostRequest(exclude: exclude), expect: [.ok])
+    package func replacement(id: String, exclude: [String], gone: [String]) async throws -> [ContentRegistrationAnswer.Host] {
+        let answer: ContentRegistrationAnswer = try await call("/v1/live/\(id)/hosts", LiveHostRequest(exclude: exclude, gone: gone), expect: [.ok])
         return answer.hosts
     }
 

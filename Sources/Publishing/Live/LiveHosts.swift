@@ -47,15 +47,15 @@ package final class LiveHosts: Sendable {
 
     private func replace(_ pusher: LiveHostPusher, why: String) {
         packager.remove(destination: pusher)
-        let exclude = state.withLock { state in
+        let (exclude, gone) = state.withLock { state in
             state.pushers.removeAll { $0 === pusher }
             state.gone.append(pusher.host.id)
-            return state.gone + state.pushers.map(\.host.id)
+            return (state.gone + state.pushers.map(\.host.id), state.gone)
         }
         log("live: host \(pusher.host.id) went away (\(why)); asking the coordinator for another")
         Task {
             do {
-                let hosts = try await coordinator.replacement(id: content, exclude: exclude)
+                let hosts = try await coordinator.replacement(id: content, exclude: exclude, gone: gone)
                 add(hosts)
             } catch {
                 log("live: no replacement for \(pusher.host.id): \(error)")

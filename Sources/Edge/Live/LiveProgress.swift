@@ -1,0 +1,99 @@
+import HLS
+import Synchronization
+
+/// What a blocking playlist reload (`_HLS_msn`, `_HLS_part`) came to.
+package enum LiveReload: Equatable, Sendable {
+    /// The playlist has what was asked for (or the stream ended): serve it.
+    case ready
+    /// The segment asked for is more than two past the newest: 400, as RFC 8216bis says.
+    case tooFar
+    /// Not there within three target durations: 503.
+    case timedOut
+}
+
+/// How far one rung of a live title has come, as its newest playlist says; it only moves on.
+struct LiveProgress: Sendable {
+    /// The playlist's media sequence number.
+    var sequence = 0
+    /// The newest part listed (segment, part); (-1, -1) before any.
+    var last: (sequence: Int, part: Int) = (-1, -1)
+    /// The newest whole segment listed.
+    var complete = -1
+    var targetDuration = 2
+    var ended = false
+
+    /// Whether `playlist` is not behind this (a playlist with EXT-X-ENDLIST always is news).
+    func accepts(_ playlist: LivePlaylist) -> Bool {
+        let newest = playlist.lastPart ?? (playlist.mediaSequence - 1, Int.max)
+        return playlist.mediaSequence >= sequence && (newest >= last || playlist.endList)
+    }
+
+    /// Whether `playlist` says more than this.
+    func isOlder(than playlist: LivePlaylist) -> Bool {
+        accepts(playlist) && ((playlist.lastPart ?? last) > last || playlist.mediaSequence > sequence || playlist.endList != ended)
+    }
+
+    mutating func advance(to playlist: LivePlaylist) {
+        sequence = playlist.mediaSequence
+        let newest = playlist.lastPart ?? (playlist.mediaSequence - 1, Int.max)
+        if newest > last { last = newest }
+        ended = playlist.endList
+        complete = playlist.segments.last?.sequence ?? complete
+        targetDuration = max(playlist.targetDuration, 1)
+    }
+
+    /// The answer to a blocking reload for part `part` of segment `sequence` (without a part:
+    /// the whole segment), or nil while it must wait.
+    func reload(sequence wanted: Int, part: Int?) -> LiveReload? {
+        if ended { return .ready }
+        if wanted > last.sequence + 2 { return .tooFar }
+        let done = if let part { complete >= wanted || last >= (wanted, part) } else { complete >= wanted }
+        return done ? .ready : nil
+    }
+}
+
+/// Requests waiting for something to arrive (a file, a newer playlist), by name: each waits
+/// until its name is announced or its time is up, whichever comes first.
+///
+/// Thread-safe; waiters are resumed outside the lock.
+final class Arrivals: Sendable {
+    private let waiting = Mutex<[String: [CheckedContinuation<Void, Never>]]>([:])
+
+    /// Waits until `key` is announced or `limit` passes, unless `here` says it is here already
+    /// (asked after the waiter is registered, so an announcement is never missed).
+    func wait(for key: String, upTo limit: Duration, unless here: @escaping @Sendable () -> Bool = { false }) async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                await withCheckedContinuation { continuation in
+                    self.waiting.withLock { $0[key, default: []].append(continuation) }
+                    if here() { self.announce(key) }
+                }
+            }
+            group.addTask {
+                try? await Task.sleep(for: limit)
+                self.announce(key)  // wakes this waiter (and any other) to look once more
+            }
+            await group.next()
+            group.cancelAll()
+        }
+    }
+
+    /// `key` arrived: every request waiting for it goes on.
+    func announce(_ key: String) {
+        let waiters = waiting.withLock { $0.removeValue(forKey: key) ?? [] }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    /// Holds a blocking playlist reload until `answer` gives one (nil: not yet), looking again
+    /// each time `key` is announced, for at most three target durations (as `answer` says them).
+    func holdReload(on key: String, answer: @escaping @Sendable () -> (LiveReload?, targetDuration: Int)) async -> LiveReload {
+        let asked = ContinuousClock.now
+        while true {
+            let (reload, target) = answer()
+            if let reload { return reload }
+            let left = asked + .seconds(3 * target) - ContinuousClock.now
+            guard left > .zero else { return .timedOut }
+            await wait(for: key, upTo: left) { answer().0 != nil }
+        }
+    }
+}
