@@ -101,7 +101,7 @@ extension EdgeCache {
                     produced = error
                     break
                 }
-                if originHealth.failed(index) {
+                if origin.isMarkedDownOnFailure, originHealth.failed(index) {
                     logger.warning("upstream \(origin) failed (\(error)); trying it last for \(originHealth.downFor)")
                 }
             }

@@ -275,7 +275,7 @@ extension NetworkSuites {
             print("live rtmp: \(latency.joined(separator: " | "))")
         }
 
-        @Test("through a delivery edge: a viewer far from the hosts plays from an edge that fills the live title from them; 300 viewers blocked on one part cost the hosts one playlist request per part made, not per viewer, and the hinted part is fetched once for all")
+        @Test("through a delivery edge: a viewer far from the hosts plays from an edge that fills the live title from them; 300 viewers blocked on one part cost the hosts one playlist request per part made, not per viewer, and the hinted part is fetched once for all; the host it fills from killed mid-stream, the viewer plays on")
         func delivery() async throws {
             let port = freeLoopbackPort()
             let (network, live, _) = try await Self.start("live-relay", listen: "rtmp://127.0.0.1:\(port)/live", relay: true)
@@ -336,6 +336,15 @@ extension NetworkSuites {
             let madeThen = Self.partsBetween(next, later)
             print("live relay: 300 viewers of part \(nextHint): \(mediaAfter - mediaBefore) part requests at the hosts, \(madeThen) parts made meanwhile")
             #expect(mediaAfter - mediaBefore <= Double(madeThen + 1), "one request per part made, whatever the viewers")
+
+            // A host dies while ffmpeg plays through the delivery edge: it fills from the other.
+            async let playing = Self.play(edge, token: token, seconds: 10)
+            try await Task.sleep(for: .seconds(3))
+            // (The host nearest the delivery edge, which it fills from first.)
+            network.edges["second"]!.process.kill(SIGKILL)
+            let through = try await playing
+            #expect(through.status == 0, "\(through.output.suffix(600))")
+            #expect(through.frames >= 285, "ffmpeg decoded \(through.frames) frames in 10 s with a host killed after 3")
         }
 
         /// How many parts `later` lists past `earlier`'s newest (4 parts a segment).

@@ -12,6 +12,9 @@ struct HostOrigin: Origin {
 
     var description: String { "hosting edges" }
 
+    /// One host dying mid-part says nothing of the others, which this origin fails over to.
+    var isMarkedDownOnFailure: Bool { false }
+
     func fetch(
         _ key: CacheKey, from offset: Int, onHead: (OriginHead) async throws -> Void, onChunk: (ByteBuffer) async throws -> Void
     ) async throws {

@@ -37,6 +37,15 @@ package protocol Origin: Sendable, CustomStringConvertible {
         onHead: (OriginHead) async throws -> Void,
         onChunk: (ByteBuffer) async throws -> Void
     ) async throws
+
+    /// Whether a failure marks this origin down for a while (tried last). An origin that fails
+    /// over between many servers itself (the hosts of a title) is never marked down for one
+    /// server's failure.
+    var isMarkedDownOnFailure: Bool { get }
+}
+
+extension Origin {
+    package var isMarkedDownOnFailure: Bool { true }
 }
 
 /// An origin that makes some objects itself (a transcoder making renditions) instead of
