@@ -188,6 +188,24 @@ struct EdgeCacheTests {
         }
     }
 
+    @Test("an origin that fails over inside itself (a title's hosts) is never marked down: after it broke off once, a fill still asks it though an earlier origin said not found")
+    func aggregateOriginsStayUp() async throws {
+        let origin = TemporaryDirectory("origin")
+        let empty = TemporaryDirectory("empty")
+        let store = TemporaryDirectory("store")
+        defer { origin.remove(); empty.remove(); store.remove() }
+        for i in 0..<2 { origin.write("show/source/\(i).ts", patternBytes(50_000, seed: UInt8(i))) }
+        let hosted = InstrumentedOrigin(root: empty.path)  // the edge's own hosted store: not there
+        let hosts = InstrumentedOrigin(root: origin.path, failAfter: 1000, failOnlyFirst: true, marksDown: false)
+        try await withCache(directory: store.path, origins: [hosted, hosts], originDownFor: .seconds(600)) { cache in
+            let first = try CacheKey(content: "show", path: "source/0.ts")
+            await #expect(throws: (any Error).self) { try await fetchAll(cache, first) }
+            let second = try CacheKey(content: "show", path: "source/1.ts")
+            #expect(try await fetchAll(cache, second) == patternBytes(50_000, seed: 1), "the hosts were asked again")
+            #expect(hosts.fetches.load(ordering: .relaxed) == 2)
+        }
+    }
+
     @Test("missing everywhere is not-found; a wrong vouched digest is never stored")
     func failures() async throws {
         let origin = TemporaryDirectory("origin")

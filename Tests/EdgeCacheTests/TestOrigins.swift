@@ -14,8 +14,16 @@ final class InstrumentedOrigin: Origin {
     let delay: Duration
     /// Claim this SHA-256 in the head.
     let vouch: [UInt8]?
+    /// Cut off only the first fetch (an origin that fails over inside itself, then succeeds).
+    let failOnlyFirst: Bool
+    let isMarkedDownOnFailure: Bool
 
-    init(root: String, chunkSize: Int = 64 * 1024, failAfter: Int? = nil, delay: Duration = .zero, vouch: [UInt8]? = nil) {
+    init(
+        root: String, chunkSize: Int = 64 * 1024, failAfter: Int? = nil, delay: Duration = .zero, vouch: [UInt8]? = nil,
+        failOnlyFirst: Bool = false, marksDown: Bool = true
+    ) {
+        self.failOnlyFirst = failOnlyFirst
+        self.isMarkedDownOnFailure = marksDown
         var origin = FileOrigin(root: root)
         origin.chunkSize = chunkSize
         self.inner = origin
@@ -29,7 +37,8 @@ final class InstrumentedOrigin: Origin {
     func fetch(
         _ key: CacheKey, from offset: Int, onHead: (OriginHead) async throws -> Void, onChunk: (ByteBuffer) async throws -> Void
     ) async throws {
-        fetches.add(1, ordering: .relaxed)
+        let number = fetches.add(1, ordering: .relaxed).newValue
+        let failAfter = failOnlyFirst && number > 1 ? nil : self.failAfter
         var sent = 0
         try await inner.fetch(key, from: offset) { head in
             var head = head
