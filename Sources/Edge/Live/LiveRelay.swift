@@ -123,13 +123,19 @@ package final class LiveRelay: Sendable {
             }
             let host = sources.urls[turn % sources.urls.count]
             let query = "_HLS_msn=\(next.msn)" + (next.part.map { "&_HLS_part=\($0)" } ?? "")
+            let asked = ContinuousClock.now
             do {
                 // Counted by rung: one blocking reload at a time, whatever the viewers waiting here.
                 Counter(label: "depin_live_relay_upstream_playlists_total", dimensions: [("rung", rung)]).increment()
                 let text = try await fetch("\(host)/v/\(content)/\(rung)/index.m3u8?\(query)", token: sources.token)
                 take(text, content: content, rung: rung)
-            } catch let failure as Unavailable {
-                _ = failure  // the host held it three target durations and had nothing: ask again
+            } catch is Unavailable {
+                // Held three target durations with nothing newer: ask again. A 503 at once (the
+                // host does not have the rung yet) is asked of the next host, after a pause.
+                if ContinuousClock.now - asked < .milliseconds(200) {
+                    turn += 1
+                    try? await Task.sleep(for: .milliseconds(200))
+                }
             } catch {
                 turn += 1  // the next host, at once
                 if turn % max(sources.urls.count, 1) == 0 { try? await Task.sleep(for: .milliseconds(200)) }
