@@ -70,16 +70,11 @@ package final class LiveHostedStore: Sendable {
     /// the window before the playlists that list it; until then its viewers are served as a
     /// delivery edge's are, from the other hosts.)
     package func serves(content: String, path: String) -> Bool {
-        state.withLock { state in
+        let rung = path.split(separator: "/").first.map(String.init) ?? path
+        return state.withLock { state in
             guard let title = state.titles[content] else { return false }
-            if path == "master.m3u8" { return title.hasMaster }
-            return title.rungs[String(path.prefix { $0 != "/" })]?.listed ?? false
+            return path == "master.m3u8" ? title.hasMaster : title.rungs[rung]?.listed ?? false
         }
-    }
-
-    /// True when `path` names a part (`RUNG/MSN.PART.ts`), which is taken as its body arrives.
-    package static func isPart(_ path: String) -> Bool {
-        if case .part = LivePath(path) { true } else { false }
     }
 
     /// What a live file's path says it is.

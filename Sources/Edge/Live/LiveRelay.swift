@@ -67,19 +67,19 @@ package final class LiveRelay: Sendable {
     package func adopt(content: String, rung: String, text: String) -> Bool {
         guard !text.contains("#EXT-X-ENDLIST"), text.contains("#EXT-X-PART-INF"), let playlist = try? LivePlaylist.parse(text) else { return false }
         let key = content + "/" + rung
-        let (followed, started) = rungs.withLock { rungs -> (Bool, Bool) in
-            if rungs[key] != nil { return (true, false) }
-            guard rungs.count < Self.maxRungs else { return (false, false) }
+        let started = rungs.withLock { rungs -> Bool in
+            if rungs[key] != nil { return false }
+            guard rungs.count < Self.maxRungs else { return false }
             var progress = LiveProgress()
             progress.advance(to: playlist)
             rungs[key] = Rung(text: text, progress: progress, hint: playlist.preloadHint, asked: .now)
-            return (true, true)
+            return true
         }
         if started {
             prefetchHint(playlist.preloadHint, content: content, rung: rung)
             Task { await self.follow(content: content, rung: rung) }
         }
-        return followed
+        return rungs.withLock { $0[key] != nil }
     }
 
     /// The newest playlist here and its target duration.

@@ -21,7 +21,7 @@ extension EdgeResponder {
             throw HTTPFailure(status: .conflict, message: "\(key.content) is a published title here; live files are no longer taken")
         }
         let size: Int
-        if LiveHostedStore.isPart(key.path) {
+        if key.path.hasSuffix(".ts"), key.path.split(separator: ".").count == 3 {
             size = try await receiveArriving(request, key: key, live: hosting.live)
         } else {
             let body: ByteBuffer

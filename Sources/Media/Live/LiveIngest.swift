@@ -212,13 +212,12 @@ public final class LiveIngest: @unchecked Sendable {
         FFmpegLog.reset()
         FFmpegLog.watch(for: source.watched)
         interrupt.arm(seconds: source.isListener ? wait : settings.quietSeconds)
-        // A pusher FFmpeg let in with the wrong key is cut off at the next I/O, before its stream
-        // is probed; once it is open, reading needs no such check.
+        // A pusher FFmpeg let in with the wrong key is cut off at the next I/O, before its stream is probed.
         interrupt.refuse(for: source)
+        defer { interrupt.refuse(for: nil) }
         let (url, options) = source.open
         let input: InputContainer
         do {
-            defer { interrupt.refuse(for: nil) }
             input = try InputContainer(
                 url: url, options: options, name: source.description, interrupt: interrupt.callback,
                 probe: (bytes: 2_000_000, microseconds: 2_000_000))

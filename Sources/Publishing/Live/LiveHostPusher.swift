@@ -225,7 +225,7 @@ final class Outgoing: Sendable {
     let entered: Date?
     /// The file, when it was whole from the start.
     let whole: [UInt8]?
-    private let file = GrowingFile<[UInt8]>()
+    private let file: Mutex<GrowingFile<[UInt8]>>
     private let held = Atomic<Int>(0)
 
     /// - Parameter whole: the file, or nil for a part whose bytes follow.
@@ -234,6 +234,7 @@ final class Outgoing: Sendable {
         self.kind = kind
         self.entered = entered
         self.whole = whole
+        file = Mutex(GrowingFile())
         held.store(whole?.count ?? 0, ordering: .relaxed)
     }
 
@@ -242,24 +243,31 @@ final class Outgoing: Sendable {
 
     func append(_ bytes: [UInt8]) {
         held.add(bytes.count, ordering: .relaxed)
-        file.append(bytes)
+        file.withLock { $0 }.append(bytes)
     }
 
     /// The part is complete; `whole` is all of it. What was appended is its beginning (the
-    /// packager encrypts a part's blocks once, in order, and appends the last ones before it
-    /// ends the part), so at most the rest is added.
+    /// ingest encrypts a part's blocks once, in order), so only the rest is added. Should more
+    /// have been appended than `whole` holds, a request under way fails and the next try sends
+    /// `whole`.
     func complete(_ whole: [UInt8]) {
         let sent = held.load(ordering: .relaxed)
-        guard sent <= whole.count else { return file.fail("\(path) ended shorter than the \(sent) bytes sent of it") }
-        if sent < whole.count { append(Array(whole[sent...])) }
-        file.finish()
+        let current = file.withLock { $0 }
+        if sent <= whole.count {
+            current.append(Array(whole[sent...]))
+            current.finish()
+        } else {
+            file.withLock { $0 = GrowingFile(complete: whole) }
+            current.fail("\(path) was made again")
+        }
+        held.store(whole.count, ordering: .relaxed)
     }
 
     /// The host is gone: a request under way ends.
-    func abandon() { file.fail("the host is gone") }
+    func abandon() { file.withLock { $0 }.fail("the host is gone") }
 
     /// The part's bytes from the first, each as soon as it is here, ending when it is complete.
-    func chunks() -> Chunks { Chunks(file: file) }
+    func chunks() -> Chunks { Chunks(file: file.withLock { $0 }) }
     struct Chunks: AsyncSequence, Sendable {
         typealias Element = ByteBuffer
         let file: GrowingFile<[UInt8]>
