@@ -109,3 +109,30 @@ extension PlaylistRewriter {
         }
     }
 }
+
+/// A playlist rewritten once for every token (``PlaylistRewriter/rewrite(_:token:content:)``):
+/// the bytes between the places a viewer's token goes, so that answering each of thousands of
+/// viewers is a few copies instead of a rewrite. A live playlist is served this way between two
+/// updates.
+package struct TokenTemplate: Sendable {
+    private let pieces: [[UInt8]]
+    private let size: Int
+
+    /// Nil when `text` holds a NUL byte (used here to mark where tokens go; no playlist has one).
+    package init?(_ text: String, content: String) {
+        guard !text.utf8.contains(0) else { return nil }
+        pieces = Array(PlaylistRewriter.rewrite(text, token: "\u{0}", content: content).utf8).split(separator: 0, omittingEmptySubsequences: false).map(Array.init)
+        size = pieces.reduce(0) { $0 + $1.count }
+    }
+
+    /// The playlist as ``PlaylistRewriter/rewrite(_:token:content:)`` writes it for `token`.
+    package func filled(with token: String) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(size + (pieces.count - 1) * token.utf8.count)
+        for (index, piece) in pieces.enumerated() {
+            if index > 0 { out.append(contentsOf: token.utf8) }
+            out.append(contentsOf: piece)
+        }
+        return out
+    }
+}

@@ -23,6 +23,27 @@ struct PlaylistRewriterTests {
         #expect(out.contains("\n0.ts?token=T\n"))
     }
 
+    @Test("a token template fills in any token exactly as the rewrite writes it, for media and master playlists; a playlist with a NUL byte gets none")
+    func tokenTemplate() throws {
+        let live = """
+            #EXTM3U
+            #EXT-X-TARGETDURATION:2
+            #EXT-X-KEY:METHOD=AES-128,URI="../../show.key"
+            #EXT-X-PART:DURATION=0.5,URI="7.0.ts",INDEPENDENT=YES
+            #EXT-X-PART:DURATION=0.5,URI="7.1.ts?x=1"
+            #EXT-X-PRELOAD-HINT:TYPE=PART,URI="7.2.ts"
+            #EXT-X-RENDITION-REPORT:URI="../480p/index.m3u8",LAST-MSN=7,LAST-PART=1
+
+            """
+        for text in [live, Self.master] {
+            let template = try #require(TokenTemplate(text, content: "show"))
+            for token in ["T", "", "eyJ.a-b_c.xyz", String(repeating: "k", count: 600)] {
+                #expect(String(decoding: template.filled(with: token), as: UTF8.self) == PlaylistRewriter.rewrite(text, token: token, content: "show"))
+            }
+        }
+        #expect(TokenTemplate("#EXTM3U\n0.ts\u{0}\n", content: "show") == nil)
+    }
+
     @Test("a steered master repeats every variant once per pathway, in order, this edge's relative and the others' on their origins")
     func steered() throws {
         let out = try #require(

@@ -29,6 +29,8 @@ package final class LiveRelay: Sendable {
 
     private struct Rung {
         var text: String
+        /// `text` made ready for each viewer's token.
+        var template: TokenTemplate?
         var progress: LiveProgress
         var hint: String?
         var asked: ContinuousClock.Instant
@@ -67,12 +69,13 @@ package final class LiveRelay: Sendable {
     package func adopt(content: String, rung: String, text: String) -> Bool {
         guard !text.contains("#EXT-X-ENDLIST"), text.contains("#EXT-X-PART-INF"), let playlist = try? LivePlaylist.parse(text) else { return false }
         let key = content + "/" + rung
+        let template = TokenTemplate(text, content: content)
         let started = rungs.withLock { rungs -> Bool in
             if rungs[key] != nil { return false }
             guard rungs.count < Self.maxRungs else { return false }
             var progress = LiveProgress()
             progress.advance(to: playlist)
-            rungs[key] = Rung(text: text, progress: progress, hint: playlist.preloadHint, asked: .now)
+            rungs[key] = Rung(text: text, template: template, progress: progress, hint: playlist.preloadHint, asked: .now)
             return true
         }
         if started {
@@ -82,9 +85,9 @@ package final class LiveRelay: Sendable {
         return rungs.withLock { $0[key] != nil }
     }
 
-    /// The newest playlist here and its target duration.
-    package func playlist(content: String, rung: String) -> (text: String, targetDuration: Int)? {
-        rungs.withLock { $0[content + "/" + rung].map { ($0.text, $0.progress.targetDuration) } }
+    /// The newest playlist here (as it came, and ready for tokens) and its target duration.
+    package func playlist(content: String, rung: String) -> (text: String, template: TokenTemplate?, targetDuration: Int)? {
+        rungs.withLock { $0[content + "/" + rung].map { ($0.text, $0.template, $0.progress.targetDuration) } }
     }
 
     /// Holds a viewer's playlist request until the copy here lists part `part` of segment
@@ -164,10 +167,12 @@ package final class LiveRelay: Sendable {
     private func take(_ text: String, content: String, rung: String) {
         guard let playlist = try? LivePlaylist.parse(text) else { return }
         let key = content + "/" + rung
+        let template = TokenTemplate(text, content: content)
         let newHint = rungs.withLock { rungs -> String?? in
             guard var known = rungs[key], known.progress.isOlder(than: playlist) else { return nil }
             known.progress.advance(to: playlist)
             known.text = text
+            known.template = template
             let hint = known.hint == playlist.preloadHint ? nil : playlist.preloadHint
             known.hint = playlist.preloadHint
             rungs[key] = known

@@ -101,7 +101,7 @@ extension EdgeResponder {
         guard let current = live.playlist(content: key.content, rung: rung) else {
             throw .unavailable("\(key.content)/\(key.path) is no longer followed here; ask again")
         }
-        let bytes = ByteBuffer(string: PlaylistRewriter.rewrite(current.text, token: token, content: key.content))
+        let bytes = current.template.map { ByteBuffer(bytes: $0.filled(with: token)) } ?? ByteBuffer(string: PlaylistRewriter.rewrite(current.text, token: token, content: key.content))
         var headers = HTTPFields()
         CORS.add(to: &headers)
         headers[.contentType] = "application/vnd.apple.mpegurl"

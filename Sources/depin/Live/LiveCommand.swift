@@ -2,6 +2,7 @@ import ArgumentParser
 import AsyncHTTPClient
 import DePINProtocol
 import Foundation
+import Glibc
 import HLS
 import Media
 import NIOCore

@@ -1,0 +1,376 @@
+import ArgumentParser
+import Foundation
+import Glibc
+import NIOCore
+import NIOHTTP1
+import NIOHTTP2
+import NIOPosix
+import NIOSSL
+
+/// `depin bench-viewers`: viewers that behave like Low-Latency HLS players against one edge (used
+/// by scripts/bench-live). Each has its own TLS connection speaking HTTP/2 and loops: a blocking
+/// playlist reload for the part the last playlist hinted (`_HLS_msn`, `_HLS_part`), then that
+/// part. All of them run on one event loop, so the load generator takes at most one core.
+///
+/// It prints the parts delivered per second, the time from a part's end (its program date time
+/// plus its offset and duration: when the ingest had it whole) to its last byte at a viewer, and
+/// how far behind real time each viewer is when a part arrives (now less the part's program date
+/// time plus offset), p50/p99/max over the parts fetched after the warm-up.
+struct BenchViewersCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench-viewers",
+        abstract: "Run Low-Latency HLS viewers against one edge and time the parts they get.",
+        shouldDisplay: false
+    )
+
+    @Option(help: "A live media playlist's https URL with its token.") var url: String
+    @Option(name: .customLong("ca-file"), help: "PEM certificate the edge's TLS chain ends in.") var caFile: String
+    @Option(help: "Viewers, each on its own connection.") var viewers = 2000
+    @Option(help: "Seconds to run after the last viewer connected.") var seconds = 30.0
+    @Option(help: "Seconds after the last viewer connected that are not counted.") var warmup = 5.0
+    @Option(name: .customLong("connect-rate"), help: "Viewers connecting per second.") var connectRate = 400
+
+    func validate() throws {
+        guard (1...20_000).contains(viewers) else { throw ValidationError("--viewers must be 1 to 20000") }
+        guard seconds > warmup, warmup >= 0 else { throw ValidationError("--seconds must be more than --warmup") }
+        guard connectRate > 0 else { throw ValidationError("--connect-rate must be positive") }
+    }
+
+    func run() async throws {
+        guard let parsed = URLComponents(string: url), parsed.scheme == "https", let host = parsed.host, let port = parsed.port,
+            let query = parsed.percentEncodedQuery, parsed.path.hasSuffix(".m3u8")
+        else { throw ValidationError("--url must be https://HOST:PORT/…/NAME.m3u8?token=…") }
+        var tls = TLSConfiguration.makeClientConfiguration()
+        tls.trustRoots = .file(caFile)
+        tls.applicationProtocols = ["h2"]
+        let context = try NIOSSLContext(configuration: tls)
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let loop = group.next()
+        let target = Target(
+            host: host, port: port, folder: String(parsed.path[..<parsed.path.lastIndex(of: "/")!]), playlist: parsed.path,
+            query: query)
+        let tally = Tally()
+        var all: [Viewer] = []
+        var failedToConnect = 0
+        let began = ContinuousClock.now
+        for index in 0..<viewers {
+            let viewer = Viewer(target: target, loop: loop, tally: tally)
+            do {
+                try await viewer.connect(context: context).get()
+                all.append(viewer)
+            } catch {
+                failedToConnect += 1
+                if failedToConnect == 1 { print("bench-viewers: a viewer could not connect: \(error)") }
+            }
+            let due = began + .seconds(Double(index + 1) / Double(connectRate))
+            if due > .now { try await Task.sleep(until: due) }
+        }
+        let counting = Clock.now + warmup
+        try await loop.submit { tally.countFrom = counting }.get()
+        try await Task.sleep(for: .seconds(seconds))
+        let summary = try await loop.submit {
+            tally.stopped = true
+            return tally.summary(seconds: seconds - warmup)
+        }.get()
+        for viewer in all { viewer.close() }
+        try? await group.shutdownGracefully()
+        print("bench-viewers: \(all.count) viewers connected over HTTP/2 (\(failedToConnect) could not), \(String(format: "%.0f", seconds - warmup)) s counted after \(String(format: "%.0f", warmup)) s of warm-up")
+        print(summary)
+    }
+}
+
+/// Wall-clock seconds since 1970, as program date times are.
+private enum Clock {
+    static var now: Double { Date().timeIntervalSince1970 }
+}
+
+private struct Target: Sendable {
+    let host: String
+    let port: Int
+    /// The playlist's folder and path, and its query (the token).
+    let folder: String
+    let playlist: String
+    let query: String
+}
+
+/// What all the viewers measured. Confined to the one event loop.
+private final class Tally: @unchecked Sendable {
+    var countFrom = Double.infinity
+    var stopped = false
+    var latencies: [Double] = []
+    var behind: [Double] = []
+    var parts = Set<String>()
+    var delivered = 0
+    var failures: [String: Int] = [:]
+
+    func fail(_ what: String) { failures[what, default: 0] += 1 }
+
+    func summary(seconds: Double) -> String {
+        func spread(_ values: [Double]) -> String {
+            guard !values.isEmpty else { return "no samples" }
+            let sorted = values.sorted()
+            func at(_ q: Double) -> Double { sorted[min(sorted.count - 1, Int(Double(sorted.count) * q))] }
+            return String(format: "p50 %.3f s, p99 %.3f s, max %.3f s", at(0.5), at(0.99), sorted.last!)
+        }
+        let failed = failures.isEmpty ? "none" : failures.sorted { $0.key < $1.key }.map { "\($0.key) × \($0.value)" }.joined(separator: ", ")
+        return """
+            parts delivered: \(delivered) (\(String(format: "%.0f", Double(delivered) / seconds))/s); distinct parts seen: \(parts.count)
+            a part's end at the ingest -> its last byte at a viewer: \(spread(latencies))
+            behind real time when a part arrives (now - its program date time): \(spread(behind))
+            failures: \(failed)
+            """
+    }
+}
+
+/// One LL-HLS player on its own HTTP/2 connection. Confined to its event loop.
+private final class Viewer: @unchecked Sendable {
+    let target: Target
+    let loop: any EventLoop
+    let tally: Tally
+    private var channel: (any Channel)?
+    private var multiplexer: HTTP2StreamMultiplexer?
+
+    init(target: Target, loop: any EventLoop, tally: Tally) {
+        self.target = target
+        self.loop = loop
+        self.tally = tally
+    }
+
+    func connect(context: NIOSSLContext) -> EventLoopFuture<Void> {
+        ClientBootstrap(group: loop)
+            .channelOption(.socketOption(.so_reuseaddr), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(try NIOSSLClientHandler(context: context, serverHostname: nil))
+                }
+            }
+            .connect(host: target.host, port: target.port)
+            .flatMap { channel in
+                channel.configureHTTP2Pipeline(mode: .client, inboundStreamInitializer: nil).map { multiplexer in
+                    self.channel = channel
+                    self.multiplexer = multiplexer
+                    self.reload(wanting: nil)
+                }
+            }
+    }
+
+    func close() { loop.execute { self.channel?.close(promise: nil) } }
+
+    /// The part a playlist hinted: its URI (with the token) and numbers.
+    struct Hint {
+        let uri: String
+        let sequence: Int
+        let part: Int
+    }
+
+    /// Asks for the playlist (a blocking reload until it lists `wanted`), then for `wanted`.
+    private func reload(wanting wanted: Hint?) {
+        guard !tally.stopped else { return }
+        let query = target.query + (wanted.map { "&_HLS_msn=\($0.sequence)&_HLS_part=\($0.part)" } ?? "")
+        get(target.playlist + "?" + query, keepBody: true) { result in
+            guard case .success(let body) = result, let bytes = body.map({ Array($0.readableBytesView) }) else {
+                self.retry()
+                return
+            }
+            let scan = PlaylistScan(bytes, wanted: wanted?.uri)
+            guard let hint = scan.hint else {
+                if self.tally.failures["a playlist without a preload hint"] == nil {
+                    print("bench-viewers: a playlist without a preload hint:\n\(String(decoding: bytes, as: UTF8.self))")
+                }
+                self.tally.fail("a playlist without a preload hint")
+                self.retry()
+                return
+            }
+            if let wanted, let listed = scan.listed {
+                self.fetch(wanted, listed: listed, then: hint)
+            } else {
+                self.reload(wanting: hint)  // the first playlist: wait for the part it hints
+            }
+        }
+    }
+
+    private func fetch(_ part: Hint, listed: (start: Double, duration: Double), then next: Hint) {
+        get(target.folder + "/" + part.uri, keepBody: false) { result in
+            guard case .success = result else {
+                self.retry()
+                return
+            }
+            let now = Clock.now
+            self.tally.parts.insert(Self.name(part.uri))
+            if now >= self.tally.countFrom, !self.tally.stopped {
+                self.tally.delivered += 1
+                self.tally.latencies.append(now - (listed.start + listed.duration))
+                self.tally.behind.append(now - listed.start)
+            }
+            self.reload(wanting: next)
+        }
+    }
+
+    private func retry() {
+        loop.scheduleTask(in: .milliseconds(100)) { self.reload(wanting: nil) }
+    }
+
+    static func name(_ uri: String) -> String { String(uri.split(separator: "?", maxSplits: 1).first ?? "") }
+
+    /// One request on a new stream; `done` gets the body (if kept) or the failure, which is counted.
+    private func get(_ path: String, keepBody: Bool, done: @escaping (Result<ByteBuffer?, any Error>) -> Void) {
+        guard let multiplexer else { return }
+        var head = HTTPRequestHead(version: .http2, method: .GET, uri: path)
+        head.headers.add(name: "host", value: "\(target.host):\(target.port)")
+        let exchange = Exchange(head: head, keepBody: keepBody) { status, body in
+            if status == 200 {
+                done(.success(body))
+            } else {
+                self.tally.fail(status == 0 ? "connection or stream failed" : "HTTP \(status)")
+                done(.failure(ExchangeFailed()))
+            }
+        }
+        multiplexer.createStreamChannel(promise: nil) { stream in
+            stream.eventLoop.makeCompletedFuture {
+                try stream.pipeline.syncOperations.addHandlers([HTTP2FramePayloadToHTTP1ClientCodec(httpProtocol: .https), exchange])
+            }
+        }
+    }
+}
+
+private struct ExchangeFailed: Error {}
+
+/// One request and its response on an HTTP/2 stream.
+private final class Exchange: ChannelInboundHandler, @unchecked Sendable {
+    typealias InboundIn = HTTPClientResponsePart
+    typealias OutboundOut = HTTPClientRequestPart
+
+    let head: HTTPRequestHead
+    let keepBody: Bool
+    let done: (_ status: Int, _ body: ByteBuffer?) -> Void
+    private var sent = false
+    private var finished = false
+    private var status = 0
+    private var body: ByteBuffer?
+
+    init(head: HTTPRequestHead, keepBody: Bool, done: @escaping (Int, ByteBuffer?) -> Void) {
+        self.head = head
+        self.keepBody = keepBody
+        self.done = done
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        if context.channel.isActive { send(context) }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        send(context)
+        context.fireChannelActive()
+    }
+
+    private func send(_ context: ChannelHandlerContext) {
+        guard !sent else { return }
+        sent = true
+        context.write(wrapOutboundOut(.head(head)), promise: nil)
+        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let response):
+            status = Int(response.status.code)
+        case .body(let bytes):
+            if keepBody {
+                if body == nil { body = bytes } else { body!.writeImmutableBuffer(bytes) }
+            }
+        case .end:
+            finish(status)
+            context.close(promise: nil)
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        finish(0)
+        context.close(promise: nil)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        finish(0)
+        context.fireChannelInactive()
+    }
+
+    private func finish(_ status: Int) {
+        guard !finished else { return }
+        finished = true
+        done(status, body)
+    }
+}
+
+/// What a viewer reads in a live playlist: the start (program date time plus the parts before it
+/// in its segment) and duration of the part it waits for, and the preload hint. Reads bytes, not
+/// characters: thousands of viewers read a playlist a part.
+private struct PlaylistScan {
+    var listed: (start: Double, duration: Double)?
+    var hint: Viewer.Hint?
+
+    init(_ bytes: [UInt8], wanted: String?) {
+        let wantedName = wanted.map { Array(Viewer.name($0).utf8) }
+        var date: Double?
+        var offset = 0.0
+        var start = 0
+        while start < bytes.count {
+            let end = bytes[start...].firstIndex(of: 10) ?? bytes.count
+            let line = bytes[start..<end]
+            start = end + 1
+            if line.starts(with: Self.dateTag) {
+                date = Self.date(line.dropFirst(Self.dateTag.count))
+                offset = 0
+            } else if line.starts(with: Self.partTag), let uri = Self.uri(in: line), let duration = Self.duration(in: line) {
+                if let date, let wantedName, Self.name(uri).elementsEqual(wantedName) { listed = (date + offset, duration) }
+                offset += duration
+            } else if line.starts(with: Self.hintTag), let uri = Self.uri(in: line) {
+                let numbers = Self.name(uri).split(separator: UInt8(ascii: "."))
+                if numbers.count == 3, let sequence = Self.integer(numbers[0]), let part = Self.integer(numbers[1]) {
+                    hint = Viewer.Hint(uri: String(decoding: uri, as: UTF8.self), sequence: sequence, part: part)
+                }
+            }
+        }
+    }
+
+    static let dateTag = Array("#EXT-X-PROGRAM-DATE-TIME:".utf8)
+    static let partTag = Array("#EXT-X-PART:".utf8)
+    static let hintTag = Array("#EXT-X-PRELOAD-HINT:".utf8)
+
+    /// The `URI="…"` attribute's value.
+    static func uri(in line: ArraySlice<UInt8>) -> ArraySlice<UInt8>? {
+        guard let at = line.firstRange(of: Array("URI=\"".utf8)) else { return nil }
+        let value = line[at.upperBound...]
+        return value.firstIndex(of: UInt8(ascii: "\"")).map { value[..<$0] }
+    }
+
+    /// A URI without its query.
+    static func name(_ uri: ArraySlice<UInt8>) -> ArraySlice<UInt8> { uri.prefix { $0 != UInt8(ascii: "?") } }
+
+    static func duration(in line: ArraySlice<UInt8>) -> Double? {
+        guard let at = line.firstRange(of: Array("DURATION=".utf8)) else { return nil }
+        return Double(String(decoding: line[at.upperBound...].prefix { $0 != UInt8(ascii: ",") }, as: UTF8.self))
+    }
+
+    static func integer(_ digits: ArraySlice<UInt8>) -> Int? {
+        guard !digits.isEmpty, digits.count < 18, digits.allSatisfy({ (48...57).contains($0) }) else { return nil }
+        return digits.reduce(0) { $0 * 10 + Int($1 - 48) }
+    }
+
+    /// `2026-12-06T01:07:14.123Z` as seconds since 1970.
+    static func date(_ text: ArraySlice<UInt8>) -> Double? {
+        let digits = Array(text)
+        guard digits.count >= 20 else { return nil }
+        func number(_ from: Int, _ count: Int) -> Int32 {
+            digits[from..<(from + count)].reduce(0) { $0 * 10 + Int32($1 &- 48) }
+        }
+        var parts = tm()
+        parts.tm_year = number(0, 4) - 1900
+        parts.tm_mon = number(5, 2) - 1
+        parts.tm_mday = number(8, 2)
+        parts.tm_hour = number(11, 2)
+        parts.tm_min = number(14, 2)
+        parts.tm_sec = number(17, 2)
+        let fraction = digits.count >= 23 && digits[19] == UInt8(ascii: ".") ? Double(number(20, 3)) / 1000 : 0
+        return Double(timegm(&parts)) + fraction
+    }
+}
