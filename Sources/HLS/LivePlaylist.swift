@@ -67,12 +67,16 @@ public struct LivePlaylist: Sendable, Hashable {
     public var preloadHint: String?
     public var reports: [RenditionReport]
     public var endList: Bool
+    /// `CAN-SKIP-UNTIL`: the skip boundary in seconds, when delta updates are offered.
+    public var canSkipUntil: Double?
+    /// In a delta update, how many segments before ``segments`` `EXT-X-SKIP` stands for.
+    public var skippedSegments = 0
 
     public init(
         targetDuration: Int, partTarget: Double, partHoldBack: Double? = nil, discontinuitySequence: Int = 0,
         key: SegmentKey? = nil, segments: [Segment] = [], pendingSequence: Int = 0, pendingParts: [Part] = [],
         pendingDiscontinuity: Bool = false, pendingProgramDateTime: Date? = nil, preloadHint: String? = nil,
-        reports: [RenditionReport] = [], endList: Bool = false
+        reports: [RenditionReport] = [], endList: Bool = false, canSkipUntil: Double? = nil
     ) {
         self.targetDuration = targetDuration
         self.partTarget = partTarget
@@ -87,10 +91,33 @@ public struct LivePlaylist: Sendable, Hashable {
         self.preloadHint = preloadHint
         self.reports = reports
         self.endList = endList
+        self.canSkipUntil = canSkipUntil
     }
 
-    /// The media sequence number: the first segment's, or the pending one's while there is none.
-    public var mediaSequence: Int { segments.first?.sequence ?? pendingSequence }
+    /// The media sequence number: the first segment's (counting any skipped), or the pending
+    /// one's while there is none.
+    public var mediaSequence: Int { (segments.first?.sequence ?? pendingSequence) - skippedSegments }
+
+    /// This playlist as a delta update (RFC 8216bis 6.2.5.1, `_HLS_skip=YES`): the segments
+    /// wholly more than ``canSkipUntil`` seconds before its end (the parts made since the last
+    /// segment count) left out and counted in `EXT-X-SKIP`. Nil when it offers no delta updates
+    /// or has ended; itself when there is nothing to skip.
+    public func delta() -> LivePlaylist? {
+        guard let boundary = canSkipUntil, !endList, skippedSegments == 0 else { return nil }
+        var toEnd = pendingParts.reduce(0) { $0 + $1.duration }
+        var skip = 0
+        for index in segments.indices.reversed() {
+            if toEnd > boundary {
+                skip = index + 1
+                break
+            }
+            toEnd += segments[index].duration
+        }
+        var delta = self
+        delta.segments.removeFirst(skip)
+        delta.skippedSegments = skip
+        return delta
+    }
 
     /// The newest part listed: (segment, part), nil before the first.
     public var lastPart: (sequence: Int, part: Int)? {
@@ -101,16 +128,19 @@ public struct LivePlaylist: Sendable, Hashable {
 
     public func render() -> String {
         var lines = [
-            "#EXTM3U", "#EXT-X-VERSION:6", "#EXT-X-TARGETDURATION:\(targetDuration)",
+            // EXT-X-SKIP needs version 9.
+            "#EXTM3U", "#EXT-X-VERSION:\(skippedSegments > 0 ? 9 : 6)", "#EXT-X-TARGETDURATION:\(targetDuration)",
         ]
         if !endList {
-            lines.append("#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=\(MediaPlaylist.format(partHoldBack))")
+            let skipping = canSkipUntil.map { ",CAN-SKIP-UNTIL=\(MediaPlaylist.format($0))" } ?? ""
+            lines.append("#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=\(MediaPlaylist.format(partHoldBack))" + skipping)
         }
         lines.append("#EXT-X-PART-INF:PART-TARGET=\(MediaPlaylist.format(partTarget))")
         lines.append("#EXT-X-MEDIA-SEQUENCE:\(mediaSequence)")
         if discontinuitySequence > 0 { lines.append("#EXT-X-DISCONTINUITY-SEQUENCE:\(discontinuitySequence)") }
         lines.append("#EXT-X-INDEPENDENT-SEGMENTS")
         if let key { lines.append("#EXT-X-KEY:" + MediaPlaylist.attributes(of: key).rendered) }
+        if skippedSegments > 0 { lines.append("#EXT-X-SKIP:SKIPPED-SEGMENTS=\(skippedSegments)") }
         for segment in segments {
             if segment.discontinuity { lines.append("#EXT-X-DISCONTINUITY") }
             lines.append("#EXT-X-PROGRAM-DATE-TIME:" + Self.dateText(segment.programDateTime))
@@ -183,7 +213,14 @@ public struct LivePlaylist: Sendable, Hashable {
             } else if let value = line.value(of: "#EXT-X-PART-INF") {
                 playlist.partTarget = try decimal(AttributeList(parsing: value)["PART-TARGET"], "PART-TARGET", number)
             } else if let value = line.value(of: "#EXT-X-SERVER-CONTROL") {
-                playlist.partHoldBack = try decimal(AttributeList(parsing: value)["PART-HOLD-BACK"], "PART-HOLD-BACK", number)
+                let attributes = AttributeList(parsing: value)
+                playlist.partHoldBack = try decimal(attributes["PART-HOLD-BACK"], "PART-HOLD-BACK", number)
+                if let skip = attributes["CAN-SKIP-UNTIL"] { playlist.canSkipUntil = try decimal(skip, "CAN-SKIP-UNTIL", number) }
+            } else if let value = line.value(of: "#EXT-X-SKIP") {
+                guard playlist.segments.isEmpty, let skipped = AttributeList(parsing: value)["SKIPPED-SEGMENTS"].flatMap(Int.init), skipped > 0 else {
+                    throw HLSError.playlist("EXT-X-SKIP needs SKIPPED-SEGMENTS (a positive number) before any segment", line: number)
+                }
+                playlist.skippedSegments = skipped
             } else if let value = line.value(of: "#EXT-X-MEDIA-SEQUENCE") {
                 sequence = try Self.number(value, "EXT-X-MEDIA-SEQUENCE", number)
             } else if let value = line.value(of: "#EXT-X-DISCONTINUITY-SEQUENCE") {
@@ -215,7 +252,7 @@ public struct LivePlaylist: Sendable, Hashable {
             } else if !line.isTag {
                 guard let segmentDuration = duration else { throw HLSError.playlist("a URI without #EXTINF before it", line: number) }
                 guard let pdt = date else { throw HLSError.playlist("segment \(text) has no EXT-X-PROGRAM-DATE-TIME", line: number) }
-                let current = (playlist.segments.last?.sequence).map { $0 + 1 } ?? (sequence ?? 0)
+                let current = (playlist.segments.last?.sequence).map { $0 + 1 } ?? ((sequence ?? 0) + playlist.skippedSegments)
                 playlist.segments.append(
                     Segment(sequence: current, duration: segmentDuration, uri: String(text), programDateTime: pdt, discontinuity: discontinuity, parts: parts))
                 parts = []
@@ -225,7 +262,7 @@ public struct LivePlaylist: Sendable, Hashable {
             }
         }
         guard sawHeader else { throw HLSError.playlist("does not start with #EXTM3U") }
-        playlist.pendingSequence = (playlist.segments.last?.sequence).map { $0 + 1 } ?? (sequence ?? 0)
+        playlist.pendingSequence = (playlist.segments.last?.sequence).map { $0 + 1 } ?? ((sequence ?? 0) + playlist.skippedSegments)
         playlist.pendingParts = parts
         playlist.pendingDiscontinuity = discontinuity
         playlist.pendingProgramDateTime = date

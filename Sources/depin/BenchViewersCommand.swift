@@ -29,6 +29,7 @@ struct BenchViewersCommand: AsyncParsableCommand {
     @Option(help: "Seconds to run after the last viewer connected.") var seconds = 30.0
     @Option(help: "Seconds after the last viewer connected that are not counted.") var warmup = 5.0
     @Option(name: .customLong("connect-rate"), help: "Viewers connecting per second.") var connectRate = 400
+    @Flag(inversion: .prefixedNo, help: "Ask for delta updates (_HLS_skip=YES) with each blocking reload.") var deltaUpdates = true
 
     func validate() throws {
         guard (1...20_000).contains(viewers) else { throw ValidationError("--viewers must be 1 to 20000") }
@@ -48,7 +49,7 @@ struct BenchViewersCommand: AsyncParsableCommand {
         let loop = group.next()
         let target = Target(
             host: host, port: port, folder: String(parsed.path[..<parsed.path.lastIndex(of: "/")!]), playlist: parsed.path,
-            query: query)
+            query: query, reloadQuery: deltaUpdates ? "&_HLS_skip=YES" : "")
         let tally = Tally()
         var all: [Viewer] = []
         var failedToConnect = 0
@@ -91,6 +92,8 @@ private struct Target: Sendable {
     let folder: String
     let playlist: String
     let query: String
+    /// Added to each blocking reload's query.
+    let reloadQuery: String
 }
 
 /// What all the viewers measured. Confined to the one event loop.
@@ -166,7 +169,7 @@ private final class Viewer: @unchecked Sendable {
     /// Asks for the playlist (a blocking reload until it lists `wanted`), then for `wanted`.
     private func reload(wanting wanted: Hint?) {
         guard !tally.stopped else { return }
-        let query = target.query + (wanted.map { "&_HLS_msn=\($0.sequence)&_HLS_part=\($0.part)" } ?? "")
+        let query = target.query + (wanted.map { "&_HLS_msn=\($0.sequence)&_HLS_part=\($0.part)" + target.reloadQuery } ?? "")
         get(target.playlist + "?" + query, keepBody: true) { result in
             guard case .success(let body) = result, let bytes = body.map({ Array($0.readableBytesView) }) else {
                 self.retry()

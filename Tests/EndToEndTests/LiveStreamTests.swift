@@ -78,7 +78,7 @@ extension NetworkSuites {
         /// With `spare`, a third edge farther away that can replace a host.
         /// With `relay`, an edge in New York that hosts nothing of the title and delivers it there.
         static func start(
-            _ name: String, listen: String, spare: Bool = false, relay: Bool = false, extra: (TestNetwork) -> [String] = { _ in [] }
+            _ name: String, listen: String, spare: Bool = false, relay: Bool = false, window: Int = 6, extra: (TestNetwork) -> [String] = { _ in [] }
         ) async throws -> (TestNetwork, LiveProcess, [String]) {
             var network = try await TestNetwork.start(name, coordinatorArguments: ["--challenge-interval", "1", "--challenge-deadline", "10"])
             let first = try await network.addEdge("first", "server", lat: 48.86, lon: 2.35)
@@ -89,7 +89,7 @@ extension NetworkSuites {
             #expect(try await network.waitUntil(seconds: 10) { Set(try await network.routed("show", lat: 48.8, lon: 2.3)) == all })
             let live = try LiveProcess([
                 "--id", "show", "--listen", listen, "--out", network.dir.path + "/live", "--coordinator", network.coordinator.base,
-                "--ca-file", network.certificate, "--lat", "48.85", "--lon", "2.34", "--grace", "5", "--preset", "ultrafast", "--window", "6",
+                "--ca-file", network.certificate, "--lat", "48.85", "--lon", "2.34", "--grace", "5", "--preset", "ultrafast", "--window", String(window),
             ] + extra(network))
             return (network, live, [first, second])
         }
@@ -275,10 +275,11 @@ extension NetworkSuites {
             print("live rtmp: \(latency.joined(separator: " | "))")
         }
 
-        @Test("through a delivery edge: a viewer far from the hosts plays from an edge that fills the live title from them; 300 viewers blocked on one part cost the hosts one playlist request per part made, not per viewer, and the hinted part is fetched once for all; the host it fills from killed mid-stream, the viewer plays on")
+        @Test("through a delivery edge: a viewer far from the hosts plays from an edge that fills the live title from them; the rules of blocking reloads and delta updates hold there; 500 viewers blocked on one part (two tokens, parameters in any order) cost the hosts one playlist request per part made, not per viewer, and the hinted part is fetched once for all; the host it fills from killed mid-stream, the viewer plays on")
         func delivery() async throws {
             let port = freeLoopbackPort()
-            let (network, live, _) = try await Self.start("live-relay", listen: "rtmp://127.0.0.1:\(port)/live", relay: true)
+            // Ten segments: more than the 12 s a delta update keeps.
+            let (network, live, _) = try await Self.start("live-relay", listen: "rtmp://127.0.0.1:\(port)/live", relay: true, window: 10)
             defer {
                 live.stop()
                 network.stop()
@@ -300,10 +301,13 @@ extension NetworkSuites {
             #expect(played.status == 0, "\(played.output.suffix(600))")
             #expect(played.frames >= 290, "ffmpeg decoded \(played.frames) frames of the live stream through the delivery edge in 10 s")
 
-            // 300 viewers ask for the playlist that will list the hinted part, all at once. The
-            // relay asks the hosts once per playlist update, whatever the viewers: the requests
-            // counted at the hosts for the source rung are at most the parts made meanwhile, plus
-            // the one it has open.
+
+            // 500 viewers ask for the playlist that will list the hinted part, all at once, with
+            // two tokens and their query parameters in other orders and with others among them.
+            // The relay asks the hosts once per playlist update, whatever the viewers: the
+            // requests counted at the hosts for the source rung are at most the parts made
+            // meanwhile, plus the one it has open.
+            let other = try #require(try await network.client.send(.GET, "/v1/route?content=show&lat=40.7&lon=-74.0").json["token"] as? String)
             let hosts = ["first", "second"].map { network.edges[$0]!.process.httpBase }
             let relay = [network.edges["relay"]!.process.httpBase]
             let playlistsAtHosts = #"depin_live_hosted_playlists_total{rung="source"}"#, mediaAtHosts = #"depin_live_hosted_media_total{rung="source"}"#
@@ -313,29 +317,35 @@ extension NetworkSuites {
             let numbers = hint.split(separator: ".").compactMap { Int($0) }
             let (hostsBefore, relayBefore) = (try await Self.metric(hosts, playlistsAtHosts), try await Self.metric(relay, fromRelay))
             let client = Self.viewersClient
-            let url = "\(edge)/v/show/source/index.m3u8?token=\(token)&_HLS_msn=\(numbers[0])&_HLS_part=\(numbers[1])"
-            let answers = try await Self.fetchAll(client, url, times: 300)
+            let urls = [
+                "\(edge)/v/show/source/index.m3u8?token=\(token)&_HLS_msn=\(numbers[0])&_HLS_part=\(numbers[1])",
+                "\(edge)/v/show/source/index.m3u8?_HLS_part=\(numbers[1])&x=1&_HLS_msn=\(numbers[0])&token=\(other)",
+            ]
+            let answers = try await Self.fetchAll(client, (0..<500).map { urls[$0 % 2] })
             let (hostsAfter, relayAfter) = (try await Self.metric(hosts, playlistsAtHosts), try await Self.metric(relay, fromRelay))
             let after = try LivePlaylist.parse(try await fetchText("\(edge)/v/show/source/index.m3u8?token=\(token)"))
             #expect(answers.allSatisfy { $0.status == 200 }, "\(Set(answers.map(\.status)))")
             let listed = try answers.map { try LivePlaylist.parse(String(decoding: $0.body, as: UTF8.self)).lastPart.map { $0 >= (numbers[0], numbers[1]) } ?? false }
             #expect(listed.allSatisfy { $0 }, "every blocked viewer got a playlist listing \(hint)")
             let made = Self.partsBetween(current, after)
-            print("live relay: 300 viewers blocked on \(hint): \(hostsAfter - hostsBefore) playlist requests at the hosts, \(relayAfter - relayBefore) from the relay, \(made) parts made meanwhile")
+            print("live relay: 500 viewers blocked on \(hint): \(hostsAfter - hostsBefore) playlist requests at the hosts, \(relayAfter - relayBefore) from the relay, \(made) parts made meanwhile")
             #expect(hostsAfter - hostsBefore <= Double(made + 1) && relayAfter - relayBefore <= Double(made + 1))
 
-            // 300 viewers ask for the next hinted part at once: filled from a host once, ahead of
+            // 500 viewers ask for the next hinted part at once: filled from a host once, ahead of
             // them, and the same bytes to all.
             let next = try LivePlaylist.parse(String(decoding: answers[0].body, as: UTF8.self))
             let nextHint = try #require(next.preloadHint?.split(separator: "?").first.map(String.init))
             let mediaBefore = try await Self.metric(hosts, mediaAtHosts)
-            let parts = try await Self.fetchAll(client, "\(edge)/v/show/source/\(nextHint)?token=\(token)", times: 300)
+            let parts = try await Self.fetchAll(client, Array(repeating: "\(edge)/v/show/source/\(nextHint)?token=\(token)", count: 500))
             let mediaAfter = try await Self.metric(hosts, mediaAtHosts)
             let later = try LivePlaylist.parse(try await fetchText("\(edge)/v/show/source/index.m3u8?token=\(token)"))
             #expect(parts.allSatisfy { $0.status == 200 && $0.body == parts[0].body && $0.body.count > 1000 }, "\(Set(parts.map(\.status)))")
             let madeThen = Self.partsBetween(next, later)
-            print("live relay: 300 viewers of part \(nextHint): \(mediaAfter - mediaBefore) part requests at the hosts, \(madeThen) parts made meanwhile")
+            print("live relay: 500 viewers of part \(nextHint): \(mediaAfter - mediaBefore) part requests at the hosts, \(madeThen) parts made meanwhile")
             #expect(mediaAfter - mediaBefore <= Double(madeThen + 1), "one request per part made, whatever the viewers")
+
+            // (By now the window is longer than the 12 s a delta update keeps.)
+            try await Self.checkReloadRules(edge: edge, token: token)
 
             // A host dies while ffmpeg plays through the delivery edge: it fills from the other.
             async let playing = Self.play(edge, token: token, seconds: 10)
@@ -345,6 +355,61 @@ extension NetworkSuites {
             let through = try await playing
             #expect(through.status == 0, "\(through.output.suffix(600))")
             #expect(through.frames >= 285, "ffmpeg decoded \(through.frames) frames in 10 s with a host killed after 3")
+        }
+
+        /// The rules of a blocking reload and of a delta update (RFC 8216bis 6.2.5), checked at a
+        /// delivery edge that relays a live title: bad directives are 400, a reload is held until
+        /// the part it names is listed and may then be kept for six target durations, a delta
+        /// update is the same playlist less its old segments, and the copy never goes back.
+        static func checkReloadRules(edge: String, token: String) async throws {
+            let base = "\(edge)/v/show/source/index.m3u8?token=\(token)"
+            let plain = try await Self.get(base)
+            #expect(plain.status == 200 && plain.cacheControl == "private, no-cache", "\(plain.cacheControl ?? "no Cache-Control")")
+            let now = try LivePlaylist.parse(plain.text)
+            let newest = try #require(now.lastPart)
+            for (query, why) in [
+                ("&_HLS_part=1", "_HLS_part without _HLS_msn"), ("&_HLS_msn=\(newest.sequence + 3)", "more than two segments past the newest"),
+                ("&_HLS_msn=x", "not a number"), ("&_HLS_msn=-1", "negative"), ("&_HLS_skip=NO", "_HLS_skip neither YES nor v2"),
+            ] {
+                let answer = try await Self.get(base + query)
+                #expect(answer.status == 400, "\(why): \(answer.status) \(answer.text.prefix(200))")
+            }
+            let hint = try #require(now.preloadHint.map { $0.split(separator: "?")[0].split(separator: ".").compactMap { Int($0) } })
+            let held = try await Self.get(base + "&_HLS_msn=\(hint[0])&_HLS_part=\(hint[1])")
+            #expect(held.status == 200 && held.cacheControl == "private, max-age=12", "\(held.status) \(held.cacheControl ?? "")")
+            let heldPlaylist = try LivePlaylist.parse(held.text)
+            #expect(try #require(heldPlaylist.lastPart) >= (hint[0], hint[1]), "held until the hinted part \(hint) was listed")
+
+            // Delta updates (the playlist offers them: ten 2 s segments, 12 s kept).
+            #expect(heldPlaylist.canSkipUntil == 12)
+            for skip in ["YES", "v2"] {
+                let query = "&_HLS_msn=\(hint[0])&_HLS_part=\(hint[1])"
+                let (delta, full) = (try await Self.get(base + query + "&_HLS_skip=\(skip)"), try await Self.get(base + query))
+                let (skipped, whole) = (try LivePlaylist.parse(delta.text), try LivePlaylist.parse(full.text))
+                #expect(delta.status == 200 && delta.text.contains("#EXT-X-SKIP:SKIPPED-SEGMENTS=") && skipped.skippedSegments > 0, "\(delta.text.prefix(600))")
+                if whole.lastPart! == skipped.lastPart! {
+                    #expect(skipped.mediaSequence == whole.mediaSequence && skipped.skippedSegments == whole.delta()?.skippedSegments)
+                    #expect(skipped.segments.map(\.uri) == Array(whole.segments.suffix(skipped.segments.count).map(\.uri)))
+                    #expect(skipped.skippedSegments + skipped.segments.count == whole.segments.count)
+                    #expect(skipped.pendingParts.map(\.uri) == whole.pendingParts.map(\.uri) && skipped.preloadHint == whole.preloadHint)
+                }
+            }
+
+            // The copy here only moves on.
+            var seen = newest
+            for _ in 0..<20 {
+                let next = try #require(try LivePlaylist.parse(try await Self.get(base).text).lastPart)
+                #expect(next >= seen, "a playlist listing \(next) after one listing \(seen)")
+                if next > seen { seen = next }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+        }
+
+        /// One GET through the viewers' client: status, Cache-Control and body.
+        static func get(_ url: String) async throws -> (status: Int, cacheControl: String?, text: String) {
+            let response = try await viewersClient.execute(HTTPClientRequest(url: url), timeout: .seconds(20))
+            let body = try await response.body.collect(upTo: 1 << 20)
+            return (Int(response.status.code), response.headers.first(name: "cache-control"), String(buffer: body))
         }
 
         /// How many parts `later` lists past `earlier`'s newest (4 parts a segment).
@@ -375,10 +440,10 @@ extension NetworkSuites {
             return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
         }()
 
-        /// `times` GETs of `url` at once: each answer's status and body.
-        static func fetchAll(_ client: HTTPClient, _ url: String, times: Int) async throws -> [(status: Int, body: [UInt8])] {
+        /// A GET of each of `urls`, all at once: each answer's status and body.
+        static func fetchAll(_ client: HTTPClient, _ urls: [String]) async throws -> [(status: Int, body: [UInt8])] {
             try await withThrowingTaskGroup(of: (Int, [UInt8]).self) { group in
-                for _ in 0..<times {
+                for url in urls {
                     group.addTask {
                         let response = try await client.execute(HTTPClientRequest(url: url), timeout: .seconds(20))
                         let body = try await response.body.collect(upTo: 16 << 20)

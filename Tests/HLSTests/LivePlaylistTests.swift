@@ -15,4 +15,41 @@ struct LivePlaylistTests {
         let read = try LivePlaylist.parse(playlist.render())
         #expect(abs(try #require(read.segments.first).programDateTime.timeIntervalSince(date)) < 0.001)
     }
+
+    @Test("a delta update skips the segments wholly past the skip boundary from the end (parts since the last segment count), keeps every number, and reads back; none without CAN-SKIP-UNTIL or once ended")
+    func deltaUpdates() throws {
+        let start = Date(timeIntervalSince1970: 1_796_520_000)
+        let part = LivePlaylist.Part(duration: 0.5, uri: "x", independent: false)
+        var playlist = LivePlaylist(targetDuration: 2, partTarget: 0.5, discontinuitySequence: 1, key: SegmentKey(method: .aes128, uri: "k.key"), canSkipUntil: 12)
+        playlist.segments = (10..<20).map {
+            LivePlaylist.Segment(sequence: $0, duration: 2, uri: "\($0).ts", programDateTime: start + Double(2 * $0), discontinuity: $0 == 12, parts: $0 >= 18 ? [part, part, part, part] : [])
+        }
+        playlist.pendingSequence = 20
+        playlist.pendingParts = [part]
+        playlist.preloadHint = "20.1.ts"
+        let full = playlist.render()
+        #expect(full.contains("#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=1.500,CAN-SKIP-UNTIL=12.000\n"))
+        #expect(!full.contains("EXT-X-SKIP:"))
+        // 0.5 s of parts, then 19 ends 0.5 s before the end ... 14 ends 10.5 s before, 13 12.5 s
+        // before: 10 to 13 are skipped.
+        let delta = try #require(playlist.delta())
+        #expect(delta.skippedSegments == 4 && delta.mediaSequence == 10 && delta.segments.first?.sequence == 14)
+        let text = delta.render()
+        #expect(text.hasPrefix("#EXTM3U\n#EXT-X-VERSION:9\n"))
+        #expect(text.contains("#EXT-X-MEDIA-SEQUENCE:10\n#EXT-X-DISCONTINUITY-SEQUENCE:1\n"))
+        #expect(text.contains("#EXT-X-KEY:METHOD=AES-128,URI=\"k.key\"\n#EXT-X-SKIP:SKIPPED-SEGMENTS=4\n#EXT-X-PROGRAM-DATE-TIME:"))
+        #expect(!text.contains("\n13.ts\n") && text.contains("\n14.ts\n") && text.contains("#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"20.1.ts\""))
+        let read = try LivePlaylist.parse(text)
+        #expect(read.skippedSegments == 4 && read.mediaSequence == 10 && read.segments.map(\.sequence) == Array(14..<20))
+        #expect(read.pendingSequence == 20 && read.lastPart! == (20, 0) && read.canSkipUntil == 12)
+        #expect(read.delta() == nil, "a delta is not skipped again")
+
+        var unoffered = playlist
+        unoffered.canSkipUntil = nil
+        #expect(unoffered.delta() == nil)
+        var ended = playlist
+        ended.endList = true
+        #expect(ended.delta() == nil)
+        #expect(throws: HLSError.self) { try LivePlaylist.parse("#EXTM3U\n#EXT-X-SKIP:SKIPPED-SEGMENTS=0\n") }
+    }
 }

@@ -95,10 +95,11 @@ extension EdgeResponder {
         _ request: Request, key: CacheKey, rung: String, query: Substring?, token: String, gate: TokenGate, live: LiveRelay,
         started: ContinuousClock.Instant
     ) async throws(HTTPFailure) -> Response {
+        let delta = try Self.wantsDelta(query)
         try await Self.holdReload(key: key, query: query) { rung, sequence, part in
             await live.reload(content: key.content, rung: rung, sequence: sequence, part: part)
         }
-        guard let current = live.playlist(content: key.content, rung: rung) else {
+        guard let current = live.playlist(content: key.content, rung: rung, delta: delta) else {
             throw .unavailable("\(key.content)/\(key.path) is no longer followed here; ask again")
         }
         let bytes = current.template.map { ByteBuffer(bytes: $0.filled(with: token)) } ?? ByteBuffer(string: PlaylistRewriter.rewrite(current.text, token: token, content: key.content))
@@ -128,6 +129,18 @@ extension EdgeResponder {
             try await file.read { try await writer.write($0) }
             try await writer.finish(nil)
         })
+    }
+
+    /// Whether a playlist request asks for a delta update (`_HLS_skip=YES`, or `v2`: there are no
+    /// date ranges to skip); any other value is 400.
+    static func wantsDelta(_ query: Substring?) throws(HTTPFailure) -> Bool {
+        guard let query, query.contains("_HLS_skip=") else { return false }
+        for pair in query.split(separator: "&") where pair.hasPrefix("_HLS_skip=") {
+            let value = pair.dropFirst("_HLS_skip=".count)
+            guard value == "YES" || value == "v2" else { throw .badRequest("_HLS_skip must be YES or v2, not '\(value)'") }
+            return true
+        }
+        return false
     }
 
     /// A blocking playlist reload (RFC 8216bis 6.2.5.2): `_HLS_msn=M[&_HLS_part=P]` waits until

@@ -87,6 +87,6 @@ struct LiveWindow {
             targetDuration: targetDuration, partTarget: partTarget, discontinuitySequence: discontinuitySequence, key: key,
             segments: segments, pendingSequence: pendingSequence, pendingParts: ended ? [] : pending,
             pendingDiscontinuity: pendingDiscontinuity, pendingProgramDateTime: pendingDate, preloadHint: hint,
-            reports: ended ? [] : reports, endList: ended)
+            reports: ended ? [] : reports, endList: ended, canSkipUntil: Double(6 * targetDuration))
     }
 }
