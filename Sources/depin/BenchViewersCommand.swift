@@ -51,33 +51,54 @@ struct BenchViewersCommand: AsyncParsableCommand {
             host: host, port: port, folder: String(parsed.path[..<parsed.path.lastIndex(of: "/")!]), playlist: parsed.path,
             query: query, reloadQuery: deltaUpdates ? "&_HLS_skip=YES" : "")
         let tally = Tally()
-        var all: [Viewer] = []
-        var failedToConnect = 0
-        let began = ContinuousClock.now
-        for index in 0..<viewers {
-            let viewer = Viewer(target: target, loop: loop, tally: tally)
-            do {
-                try await viewer.connect(context: context).get()
-                all.append(viewer)
-            } catch {
-                failedToConnect += 1
-                if failedToConnect == 1 { print("bench-viewers: a viewer could not connect: \(error)") }
-            }
-            let due = began + .seconds(Double(index + 1) / Double(connectRate))
-            if due > .now { try await Task.sleep(until: due) }
+        // Connections open at the rate asked for, each without waiting for the one before.
+        let all = (0..<viewers).map { _ in Viewer(target: target, loop: loop, tally: tally) }
+        let connected = all.enumerated().map { index, viewer in
+            loop.flatScheduleTask(in: .nanoseconds(Int64(index) * 1_000_000_000 / Int64(connectRate))) { viewer.connect(context: context) }.futureResult
+                .map { true }.recover { error in
+                    print("bench-viewers: a viewer could not connect: \(error)")
+                    return false
+                }
         }
-        let counting = Clock.now + warmup
-        try await loop.submit { tally.countFrom = counting }.get()
-        try await Task.sleep(for: .seconds(seconds))
+        let opened = try await EventLoopFuture.whenAllSucceed(connected, on: loop).get().filter { $0 }.count
+        try await Task.sleep(for: .seconds(warmup))
+        let from = (edge: edgePID.flatMap(Self.cpuSeconds), own: LiveCommand.cpuSeconds(), at: ContinuousClock.now)
+        try await loop.submit { tally.countFrom = Clock.now }.get()
+        try await Task.sleep(for: .seconds(seconds - warmup))
         let summary = try await loop.submit {
             tally.stopped = true
             return tally.summary(seconds: seconds - warmup)
         }.get()
+        let span = (ContinuousClock.now - from.at) / .seconds(1)
+        let to = (edge: edgePID.flatMap(Self.cpuSeconds), own: LiveCommand.cpuSeconds())
         for viewer in all { viewer.close() }
         try? await group.shutdownGracefully()
-        print("bench-viewers: \(all.count) viewers connected over HTTP/2 (\(failedToConnect) could not), \(String(format: "%.0f", seconds - warmup)) s counted after \(String(format: "%.0f", warmup)) s of warm-up")
+        print("bench-viewers: \(opened) viewers connected over HTTP/2 (\(viewers - opened) could not), \(String(format: "%.0f", seconds - warmup)) s counted after \(String(format: "%.0f", warmup)) s of warm-up")
         print(summary)
+        if let edgePID, let before = from.edge, let after = to.edge {
+            let peak = Self.peakResidentMiB(edgePID).map { "\($0) MiB" } ?? "unknown"
+            print(String(format: "edge (pid %d): %.2f cores while counted, peak RSS %@; these viewers took %.2f cores", edgePID, (after - before) / span, peak, (to.own - from.own) / span))
+        }
     }
+
+    @Option(name: .customLong("edge-pid"), help: "The edge's process, whose CPU and peak RSS to report.") var edgePID: Int32?
+
+    /// User and system CPU seconds of a process, from /proc.
+    static func cpuSeconds(_ pid: Int32) -> Double? {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") else { return nil }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else { return nil }
+        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+    }
+
+    static func peakResidentMiB(_ pid: Int32) -> Int? {
+        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+            let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+            let kib = Int(line.split(separator: " ", omittingEmptySubsequences: true)[1])
+        else { return nil }
+        return kib / 1024
+    }
+
 }
 
 /// Wall-clock seconds since 1970, as program date times are.

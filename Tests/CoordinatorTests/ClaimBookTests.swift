@@ -344,3 +344,31 @@ extension Sequence {
         return result
     }
 }
+
+extension ClaimBookTests {
+    @Test("a live title (no manifest until its recording) earns receipts as it streams, capped at the live bitrate over the time it has streamed and the session's wall time; a title neither published nor live is refused")
+    func liveTitle() async throws {
+        var policy = ClaimBook.Policy()
+        policy.liveBitrate = 8_000_000  // 1 MB/s
+        policy.bufferSeconds = 0
+        let setup = try await Setup(policy: policy)
+        defer { setup.dir.remove() }
+        let began = setup.clock.now()
+        try await setup.store.saveLive(
+            LiveRecord(id: "show", sealedKey: "x", streamKeyHash: "y", state: .live, latitude: 0, longitude: 0, createdAt: began, endedAt: nil))
+        let session = setup.vault.newSession(content: "show", now: began)
+        setup.clock.advance(100)
+        // 100 s at 1 MB/s, times 3: 300 MB at most, delivered no faster than that.
+        let fine = try await setup.book.submit([setup.claim(session, bytes: 250_000_000, content: "show")], from: "edge-a")
+        #expect(fine.receipts.count == 1 && fine.refused.isEmpty, "\(fine.refused)")
+        let over = try await setup.book.submit([setup.claim(session, bytes: 60_000_000, content: "show")], from: "edge-a")
+        #expect(over.receipts.isEmpty && over.refused.first?.reason.contains("at most 300000000") == true, "\(over.refused)")
+        setup.clock.advance(100)
+        let later = try await setup.book.submit([setup.claim(session, bytes: 60_000_000, content: "show")], from: "edge-a")
+        #expect(later.receipts.count == 1, "100 s later the stream and the session are longer: \(later.refused)")
+
+        let stranger = setup.vault.newSession(content: "nothing", now: setup.clock.now())
+        let refused = try await setup.book.submit([setup.claim(stranger, bytes: 1000, content: "nothing")], from: "edge-a")
+        #expect(refused.refused.first?.reason == "no content nothing")
+    }
+}

@@ -85,7 +85,7 @@ extension NetworkSuites {
             let second = try await network.addEdge("second", "server", lat: 48.80, lon: 2.30)
             var all: Set = [first, second]
             if spare { all.insert(try await network.addEdge("spare", "server", lat: 52.52, lon: 13.40)) }
-            if relay { all.insert(try await network.addEdge("relay", "server", lat: 40.71, lon: -74.0)) }
+            if relay { all.insert(try await network.addEdge("relay", "server", lat: 40.71, lon: -74.0, extra: ["--claim-interval", "1"])) }
             #expect(try await network.waitUntil(seconds: 10) { Set(try await network.routed("show", lat: 48.8, lon: 2.3)) == all })
             let live = try LiveProcess([
                 "--id", "show", "--listen", listen, "--out", network.dir.path + "/live", "--coordinator", network.coordinator.base,
@@ -275,7 +275,7 @@ extension NetworkSuites {
             print("live rtmp: \(latency.joined(separator: " | "))")
         }
 
-        @Test("through a delivery edge: a viewer far from the hosts plays from an edge that fills the live title from them; the rules of blocking reloads and delta updates hold there; 500 viewers blocked on one part (two tokens, parameters in any order) cost the hosts one playlist request per part made, not per viewer, and the hinted part is fetched once for all; the host it fills from killed mid-stream, the viewer plays on")
+        @Test("through a delivery edge: a viewer far from the hosts plays from an edge that fills the live title from them, and its bytes are receipted; the rules of blocking reloads and delta updates hold there; 500 viewers blocked on one part (two tokens, parameters in any order) cost the hosts one playlist request per part made, not per viewer, and the hinted part is fetched once for all; the host it fills from killed mid-stream, the viewer plays on")
         func delivery() async throws {
             let port = freeLoopbackPort()
             // Ten segments: more than the 12 s a delta update keeps.
@@ -300,6 +300,11 @@ extension NetworkSuites {
             let played = try await Self.play(edge, token: token, seconds: 10)
             #expect(played.status == 0, "\(played.output.suffix(600))")
             #expect(played.frames >= 290, "ffmpeg decoded \(played.frames) frames of the live stream through the delivery edge in 10 s")
+            // The live bytes it delivered come back as receipts, as for a published title.
+            let receiptsFile = network.dir.path + "/cache-relay/claims/receipts.jsonl"
+            func liveReceipts() -> Int64 { ReceiptTests.receipts(receiptsFile).values.filter { $0.content == "show" }.reduce(0) { $0 + $1.bytes } }
+            #expect(try await network.waitUntil(seconds: 15) { liveReceipts() > 1_000_000 }, "receipted \(liveReceipts()) bytes\n\(network.edges["relay"]!.process.log.suffix(600))")
+            #expect(!network.edges["relay"]!.process.log.contains("refused: "), "\(network.edges["relay"]!.process.log.suffix(600))")
 
 
             // 500 viewers ask for the playlist that will list the hinted part, all at once, with

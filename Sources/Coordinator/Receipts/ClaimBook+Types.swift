@@ -14,6 +14,9 @@ extension ClaimBook {
         package var skew: Int64 = 300
         /// How long after it is issued a session may be delivered (the token lifetime), seconds.
         package var sessionLifetime: Int64 = 6 * 3600
+        /// The peak bitrate a live title is taken to have until its recording says (bits per
+        /// second): above what the live ladder makes of a 1080p source.
+        package var liveBitrate: Int64 = 20_000_000
         package init() {}
     }
 

@@ -29,7 +29,7 @@ import Foundation
 /// ``SessionTotalsSource`` the store supplies (a store only this coordinator writes lets it be
 /// kept in memory; a shared one is read at every round).
 package actor ClaimBook {
-    let store: any CatalogStore & ClaimStore & EpochStore
+    let store: any CatalogStore & LiveStore & ClaimStore & EpochStore
     let vault: KeyVault
     let registry: Registry
     let rules: ClaimRules
@@ -42,7 +42,7 @@ package actor ClaimBook {
     let sessionTotals: any SessionTotalsSource
 
     package init(
-        store: any CatalogStore & ClaimStore & EpochStore, vault: KeyVault, registry: Registry, policy: Policy = Policy(), catalog: Catalog? = nil,
+        store: any CatalogStore & LiveStore & ClaimStore & EpochStore, vault: KeyVault, registry: Registry, policy: Policy = Policy(), catalog: Catalog? = nil,
         now: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970) }
     ) {
         self.store = store
@@ -304,7 +304,14 @@ package actor ClaimBook {
         } catch let failure as StoreFailure where failure.code == .corrupt {
             return .refuse("\(failure); the coordinator cannot check claims for it")
         }
-        guard let found else { return .refuse("no content \(content)") }
+        guard let found else {
+            // A live title has no manifest until its recording is registered: it is capped as
+            // if it had streamed at the most a live ladder carries since it began.
+            guard let live = try await store.live(id: content) else { return .refuse("no content \(content)") }
+            let policy = rules.policy
+            let seconds = max(1, (live.endedAt ?? now()) - live.createdAt + policy.bufferSeconds)
+            return .found(ClaimRules.Title(bytes: seconds * policy.liveBitrate / 8, bitrate: policy.liveBitrate))
+        }
         return .found(ClaimRules.Title(bytes: found.bytes, bitrate: found.bitrate))
     }
 

@@ -160,12 +160,14 @@ final class EdgeHTTP2Handler: ChannelInboundHandler {
                 response = Response(status: .internalServerError)
             }
             let isHead = request.method == .head || response.status == .notModified
+            // A body of known length follows at once: its first write flushes the head with it.
+            let length = isHead ? nil : response.body.contentLength
             eventLoop.execute {
-                loopBound.value.sendHead(status: response.status, headers: response.headers, endStream: isHead, streamID: streamID)
+                loopBound.value.sendHead(status: response.status, headers: response.headers, endStream: isHead, streamID: streamID, flush: length == nil)
             }
             guard !isHead else { return }
             do {
-                try await response.body.write(StreamBodyWriter(handler: loopBound, eventLoop: eventLoop, streamID: streamID))
+                try await response.body.write(StreamBodyWriter(handler: loopBound, eventLoop: eventLoop, streamID: streamID, remaining: length))
             } catch {
                 eventLoop.execute { loopBound.value.resetStream(streamID) }
             }
@@ -243,10 +245,10 @@ final class EdgeHTTP2Handler: ChannelInboundHandler {
 
     // MARK: - Writing (event loop only)
 
-    fileprivate func sendHead(status: HTTPResponse.Status, headers: HTTPFields, endStream: Bool, streamID: HTTP2StreamID) {
+    fileprivate func sendHead(status: HTTPResponse.Status, headers: HTTPFields, endStream: Bool, streamID: HTTP2StreamID, flush: Bool) {
         guard let context else { return }
         writeHead(HPACKHeaders(status: status, headers), endStream: endStream, streamID: streamID, context: context)
-        flushIfNeeded(context: context)
+        if flush || endStream { flushIfNeeded(context: context) }
     }
 
     fileprivate func sendData(_ buffer: ByteBuffer, endStream: Bool, streamID: HTTP2StreamID, promise: EventLoopPromise<Void>) {
@@ -374,21 +376,36 @@ final class EdgeHTTP2Handler: ChannelInboundHandler {
 }
 
 /// Writes a streamed response body as DATA frames through the connection's event loop, waiting
-/// for each write, so the producer runs no further ahead than the client reads.
+/// for each write, so the producer runs no further ahead than the client reads. A body of known
+/// length ends its stream with its last bytes (no empty DATA frame, one flush less).
 private struct StreamBodyWriter: ResponseBodyWriter {
     let handler: NIOLoopBound<EdgeHTTP2Handler>
     let eventLoop: any EventLoop
     let streamID: HTTP2StreamID
+    /// Bytes still to come of a body of known length.
+    var remaining: Int?
+    private var ended = false
+
+    init(handler: NIOLoopBound<EdgeHTTP2Handler>, eventLoop: any EventLoop, streamID: HTTP2StreamID, remaining: Int?) {
+        self.handler = handler
+        self.eventLoop = eventLoop
+        self.streamID = streamID
+        self.remaining = remaining
+    }
 
     mutating func write(_ buffer: ByteBuffer) async throws {
         let promise = eventLoop.makePromise(of: Void.self)
         let handler = self.handler
         let streamID = self.streamID
-        eventLoop.execute { handler.value.sendData(buffer, endStream: false, streamID: streamID, promise: promise) }
+        remaining = remaining.map { $0 - buffer.readableBytes }
+        let last = remaining.map { $0 <= 0 } ?? false
+        ended = last
+        eventLoop.execute { handler.value.sendData(buffer, endStream: last, streamID: streamID, promise: promise) }
         try await promise.futureResult.get()
     }
 
     consuming func finish(_ trailingHeaders: HTTPFields?) async throws {
+        if ended { return }  // with its last bytes
         let promise = eventLoop.makePromise(of: Void.self)
         let handler = self.handler
         let streamID = self.streamID

@@ -65,10 +65,15 @@ extension EdgeResponder {
             }
         }
         metrics.countLive(path: key.path, playlist: { if case .playlist = kind { true } else { false } }())
+        let started = ContinuousClock.now
         let data: Data
         switch await live.read(content: key.content, path: key.path) {
         case nil: throw .notFound("\(key.content)/\(key.path) is not here (live: it left the window, or is not made yet)")
-        case .arriving(let file): return Self.streaming(request, file)
+        case .arriving(let file):
+            // A viewer's bytes are claimed once they have all gone out.
+            return Self.streaming(request, file) { bytes in
+                if let token { self.count(.ok, bytes: bytes, key: key, token: token, gate: gate, ttfb: ContinuousClock.now - started) }
+            }
         case .whole(let whole): data = whole
         }
         var headers = HTTPFields()
@@ -86,6 +91,9 @@ extension EdgeResponder {
             headers[.cacheControl] = "private, max-age=60"
         }
         headers[.contentLength] = String(body.readableBytes)
+        if let token, request.method != .head {
+            count(.ok, bytes: body.readableBytes, key: key, token: token, gate: gate, ttfb: ContinuousClock.now - started)
+        }
         return Response(status: .ok, headers: headers, body: request.method == .head ? .init() : .init(byteBuffer: body))
     }
 
@@ -119,15 +127,20 @@ extension EdgeResponder {
 
     /// A part still arriving: a 200 of unknown length whose bytes leave as they come (DATA frames
     /// on HTTP/2, chunks on HTTP/1.1); an upload that breaks off resets the response.
-    private static func streaming(_ request: Request, _ file: GrowingFile<ByteBuffer>) -> Response {
+    private static func streaming(_ request: Request, _ file: GrowingFile<ByteBuffer>, sent: @escaping @Sendable (Int) -> Void) -> Response {
         var headers = HTTPFields()
         CORS.add(to: &headers)
         headers[.contentType] = "video/mp2t"
         headers[.cacheControl] = "private, max-age=60"
         guard request.method != .head else { return Response(status: .ok, headers: headers, body: .init()) }
         return Response(status: .ok, headers: headers, body: ResponseBody { writer in
-            try await file.read { try await writer.write($0) }
+            var bytes = 0
+            try await file.read {
+                bytes += $0.readableBytes
+                try await writer.write($0)
+            }
             try await writer.finish(nil)
+            sent(bytes)
         })
     }
 

@@ -199,6 +199,7 @@ struct LiveCommand: AsyncParsableCommand {
         return result.withLock { $0 }
     }
 
+    /// CPU seconds this process has used, user and system.
     static func cpuSeconds() -> Double {
         var usage = rusage()
         getrusage(RUSAGE_SELF.rawValue, &usage)
