@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import Glibc
 import NIOCore
-import NIOHTTP1
+import NIOHPACK
 import NIOHTTP2
 import NIOPosix
 import NIOSSL
@@ -152,7 +152,7 @@ private final class Viewer: @unchecked Sendable {
     let loop: any EventLoop
     let tally: Tally
     private var channel: (any Channel)?
-    private var multiplexer: HTTP2StreamMultiplexer?
+    private var connection: ViewerConnection?
 
     init(target: Target, loop: any EventLoop, tally: Tally) {
         self.target = target
@@ -169,12 +169,14 @@ private final class Viewer: @unchecked Sendable {
                 }
             }
             .connect(host: target.host, port: target.port)
-            .flatMap { channel in
-                channel.configureHTTP2Pipeline(mode: .client, inboundStreamInitializer: nil).map { multiplexer in
-                    self.channel = channel
-                    self.multiplexer = multiplexer
-                    self.reload(wanting: nil)
-                }
+            .flatMapThrowing { channel in
+                // Frames, no stream channels: one request at a time needs no multiplexer.
+                let settings = nioDefaultSettings.filter { $0.parameter != .initialWindowSize } + [HTTP2Setting(parameter: .initialWindowSize, value: 4 << 20)]
+                let connection = ViewerConnection(authority: "\(self.target.host):\(self.target.port)")
+                try channel.pipeline.syncOperations.addHandlers([NIOHTTP2Handler(mode: .client, initialSettings: settings), connection])
+                self.channel = channel
+                self.connection = connection
+                self.reload(wanting: nil)
             }
     }
 
@@ -238,10 +240,8 @@ private final class Viewer: @unchecked Sendable {
 
     /// One request on a new stream; `done` gets the body (if kept) or the failure, which is counted.
     private func get(_ path: String, keepBody: Bool, done: @escaping (Result<ByteBuffer?, any Error>) -> Void) {
-        guard let multiplexer else { return }
-        var head = HTTPRequestHead(version: .http2, method: .GET, uri: path)
-        head.headers.add(name: "host", value: "\(target.host):\(target.port)")
-        let exchange = Exchange(head: head, keepBody: keepBody) { status, body in
+        guard let connection else { return }
+        connection.get(path, keepBody: keepBody) { status, body in
             if status == 200 {
                 done(.success(body))
             } else {
@@ -249,63 +249,64 @@ private final class Viewer: @unchecked Sendable {
                 done(.failure(ExchangeFailed()))
             }
         }
-        multiplexer.createStreamChannel(promise: nil) { stream in
-            stream.eventLoop.makeCompletedFuture {
-                try stream.pipeline.syncOperations.addHandlers([HTTP2FramePayloadToHTTP1ClientCodec(httpProtocol: .https), exchange])
-            }
-        }
     }
 }
 
 private struct ExchangeFailed: Error {}
 
-/// One request and its response on an HTTP/2 stream.
-private final class Exchange: ChannelInboundHandler, @unchecked Sendable {
-    typealias InboundIn = HTTPClientResponsePart
-    typealias OutboundOut = HTTPClientRequestPart
+/// A viewer's HTTP/2 connection at the frame level, one request at a time: a HEADERS frame
+/// out on the next stream, HEADERS and DATA frames back; the connection's flow-control window
+/// is given back as data arrives.
+private final class ViewerConnection: ChannelInboundHandler, @unchecked Sendable {
+    typealias InboundIn = HTTP2Frame
+    typealias OutboundOut = HTTP2Frame
 
-    let head: HTTPRequestHead
-    let keepBody: Bool
-    let done: (_ status: Int, _ body: ByteBuffer?) -> Void
-    private var sent = false
-    private var finished = false
+    let authority: String
+    private var context: ChannelHandlerContext?
+    private var nextStream = 1
+    private var current: (stream: HTTP2StreamID, keepBody: Bool, done: (Int, ByteBuffer?) -> Void)?
     private var status = 0
     private var body: ByteBuffer?
 
-    init(head: HTTPRequestHead, keepBody: Bool, done: @escaping (Int, ByteBuffer?) -> Void) {
-        self.head = head
-        self.keepBody = keepBody
-        self.done = done
-    }
+    init(authority: String) { self.authority = authority }
 
-    func handlerAdded(context: ChannelHandlerContext) {
-        if context.channel.isActive { send(context) }
-    }
+    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
 
-    func channelActive(context: ChannelHandlerContext) {
-        send(context)
-        context.fireChannelActive()
-    }
-
-    private func send(_ context: ChannelHandlerContext) {
-        guard !sent else { return }
-        sent = true
-        context.write(wrapOutboundOut(.head(head)), promise: nil)
-        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+    func get(_ path: String, keepBody: Bool, done: @escaping (Int, ByteBuffer?) -> Void) {
+        guard let context, current == nil else { return done(0, nil) }
+        let stream = HTTP2StreamID(nextStream)
+        nextStream += 2
+        current = (stream, keepBody, done)
+        (status, body) = (0, nil)
+        let headers = HPACKHeaders([(":method", "GET"), (":scheme", "https"), (":authority", authority), (":path", path)])
+        context.writeAndFlush(wrapOutboundOut(HTTP2Frame(streamID: stream, payload: .headers(.init(headers: headers, endStream: true)))), promise: nil)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch unwrapInboundIn(data) {
-        case .head(let response):
-            status = Int(response.status.code)
-        case .body(let bytes):
-            if keepBody {
-                if body == nil { body = bytes } else { body!.writeImmutableBuffer(bytes) }
+        let frame = unwrapInboundIn(data)
+        guard let current, frame.streamID == current.stream else { return }
+        switch frame.payload {
+        case .headers(let headers):
+            if let code = headers.headers.first(name: ":status").flatMap(Int.init) { status = code }
+            if headers.endStream { finish(status) }
+        case .data(let data):
+            if case .byteBuffer(let bytes) = data.data {
+                if current.keepBody {
+                    if body == nil { body = bytes } else { body!.writeImmutableBuffer(bytes) }
+                }
+                context.write(wrapOutboundOut(HTTP2Frame(streamID: .rootStream, payload: .windowUpdate(windowSizeIncrement: bytes.readableBytes))), promise: nil)
             }
-        case .end:
-            finish(status)
-            context.close(promise: nil)
+            if data.endStream { finish(status) }
+        case .rstStream:
+            finish(0)
+        default:
+            break
         }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        context.flush()
+        context.fireChannelReadComplete()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
@@ -315,12 +316,13 @@ private final class Exchange: ChannelInboundHandler, @unchecked Sendable {
 
     func channelInactive(context: ChannelHandlerContext) {
         finish(0)
+        self.context = nil
         context.fireChannelInactive()
     }
 
     private func finish(_ status: Int) {
-        guard !finished else { return }
-        finished = true
+        guard let done = current?.done else { return }
+        current = nil
         done(status, body)
     }
 }

@@ -81,18 +81,8 @@ package final class TokenGate: Sendable {
 
     /// The token a request carries: `?token=` or `Authorization: Bearer`.
     static func token(query: Substring?, authorization: String?) -> String? {
-        if let query {
-            // Bytes, not characters: this runs for every request.
-            var rest = query.utf8[...]
-            while !rest.isEmpty {
-                let end = rest.firstIndex(of: UInt8(ascii: "&")) ?? rest.endIndex
-                let pair = rest[..<end]
-                if pair.starts(with: "token=".utf8) {
-                    let value = Substring(pair.dropFirst(6))
-                    return value.utf8.contains(UInt8(ascii: "%")) ? String(value).removingPercentEncoding : String(value)
-                }
-                rest = end == rest.endIndex ? rest[end...] : rest[rest.index(after: end)...]
-            }
+        if let value = QueryParameters.value("token", in: query) {
+            return value.utf8.contains(UInt8(ascii: "%")) ? String(value).removingPercentEncoding : String(value)
         }
         if let authorization, authorization.hasPrefix("Bearer ") { return String(authorization.dropFirst(7)) }
         return nil

@@ -55,33 +55,63 @@ struct LiveProgress: Sendable {
 /// Requests waiting for something to arrive (a file, a newer playlist), by name: each waits
 /// until its name is announced or its time is up, whichever comes first.
 ///
+/// A waiter is a continuation and a deadline, nothing more (thousands of viewers wait on one
+/// playlist update); one sweeper, running while anyone waits, wakes those whose time is up,
+/// every ``sweepInterval``.
+///
 /// Thread-safe; waiters are resumed outside the lock.
 final class Arrivals: Sendable {
-    private let waiting = Mutex<[String: [CheckedContinuation<Void, Never>]]>([:])
+    static let sweepInterval: Duration = .milliseconds(50)
+
+    private struct Waiter {
+        let continuation: CheckedContinuation<Void, Never>
+        let deadline: ContinuousClock.Instant
+    }
+    private struct State {
+        var waiting: [String: [Waiter]] = [:]
+        var sweeping = false
+    }
+    private let state = Mutex(State())
 
     /// Waits until `key` is announced or `limit` passes, unless `here` says it is here already
     /// (asked after the waiter is registered, so an announcement is never missed).
     func wait(for key: String, upTo limit: Duration, unless here: @escaping @Sendable () -> Bool = { false }) async {
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask {
-                await withCheckedContinuation { continuation in
-                    self.waiting.withLock { $0[key, default: []].append(continuation) }
-                    if here() { self.announce(key) }
-                }
+        let deadline = ContinuousClock.now + limit
+        await withCheckedContinuation { continuation in
+            let startSweeper = state.withLock { state -> Bool in
+                state.waiting[key, default: []].append(Waiter(continuation: continuation, deadline: deadline))
+                defer { state.sweeping = true }
+                return !state.sweeping
             }
-            group.addTask {
-                try? await Task.sleep(for: limit)
-                self.announce(key)  // wakes this waiter (and any other) to look once more
-            }
-            await group.next()
-            group.cancelAll()
+            if startSweeper { Task { await self.sweep() } }
+            if here() { announce(key) }
         }
     }
 
     /// `key` arrived: every request waiting for it goes on.
     func announce(_ key: String) {
-        let waiters = waiting.withLock { $0.removeValue(forKey: key) ?? [] }
-        for waiter in waiters { waiter.resume() }
+        let waiters = state.withLock { $0.waiting.removeValue(forKey: key) ?? [] }
+        for waiter in waiters { waiter.continuation.resume() }
+    }
+
+    /// Wakes the waiters whose time is up, until nobody waits.
+    private func sweep() async {
+        while true {
+            try? await Task.sleep(for: Self.sweepInterval)
+            let (late, done) = state.withLock { state -> ([Waiter], Bool) in
+                let now = ContinuousClock.now
+                var late: [Waiter] = []
+                for (key, waiters) in state.waiting where waiters.contains(where: { $0.deadline <= now }) {
+                    late += waiters.filter { $0.deadline <= now }
+                    let kept = waiters.filter { $0.deadline > now }
+                    state.waiting[key] = kept.isEmpty ? nil : kept
+                }
+                if state.waiting.isEmpty { state.sweeping = false }
+                return (late, state.waiting.isEmpty)
+            }
+            for waiter in late { waiter.continuation.resume() }
+            if done { return }
+        }
     }
 
     /// Holds a blocking playlist reload until `answer` gives one (nil: not yet), looking again

@@ -116,7 +116,7 @@ extension EdgeResponder {
         headers[.contentType] = "application/vnd.apple.mpegurl"
         // An answer to a blocking reload stays a right answer to that request: it may be kept
         // for six target durations. A plain request wants the newest each time.
-        let blocking = query?.contains("_HLS_msn=") ?? false
+        let blocking = QueryParameters.value("_HLS_msn", in: query) != nil
         headers[.cacheControl] = blocking ? "private, max-age=\(6 * current.targetDuration)" : "private, no-cache"
         headers[.contentLength] = String(bytes.readableBytes)
         if request.method != .head {
@@ -147,14 +147,11 @@ extension EdgeResponder {
     /// Whether a playlist request asks for a delta update (`_HLS_skip=YES`, or `v2`: there are no
     /// date ranges to skip); any other value is 400.
     static func wantsDelta(_ query: Substring?) throws(HTTPFailure) -> Bool {
-        guard let query, query.contains("_HLS_skip=") else { return false }
-        for pair in query.split(separator: "&") where pair.hasPrefix("_HLS_skip=") {
-            let value = pair.dropFirst("_HLS_skip=".count)
-            guard value == "YES" || value == "v2" else { throw .badRequest("_HLS_skip must be YES or v2, not '\(value)'") }
-            return true
-        }
-        return false
+        guard let value = QueryParameters.value("_HLS_skip", in: query) else { return false }
+        guard value == "YES" || value == "v2" else { throw .badRequest("_HLS_skip must be YES or v2, not '\(value.prefix(32))'") }
+        return true
     }
+
 
     /// A blocking playlist reload (RFC 8216bis 6.2.5.2): `_HLS_msn=M[&_HLS_part=P]` waits until
     /// the playlist has that segment (or part); `_HLS_part` alone, or a bad number, is 400; more
@@ -162,12 +159,7 @@ extension EdgeResponder {
     static func holdReload(
         key: CacheKey, query: Substring?, reload: (_ rung: String, _ sequence: Int, _ part: Int?) async -> LiveReload
     ) async throws(HTTPFailure) {
-        var values: [Substring: Substring] = [:]
-        for pair in (query ?? "").split(separator: "&") {
-            let halves = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            if halves.count == 2, halves[0].hasPrefix("_HLS_") { values[halves[0]] = halves[1] }
-        }
-        let msnText = values["_HLS_msn"], partText = values["_HLS_part"]
+        let msnText = QueryParameters.value("_HLS_msn", in: query), partText = QueryParameters.value("_HLS_part", in: query)
         guard msnText != nil || partText != nil else { return }
         guard let msnText else { throw .badRequest("_HLS_part needs _HLS_msn") }
         guard let msn = Int(msnText), msn >= 0, partText.map({ Int($0).map { $0 >= 0 } ?? false }) ?? true else {
