@@ -85,7 +85,11 @@ extension NetworkSuites {
             let second = try await network.addEdge("second", "server", lat: 48.80, lon: 2.30)
             var all: Set = [first, second]
             if spare { all.insert(try await network.addEdge("spare", "server", lat: 52.52, lon: 13.40)) }
-            if relay { all.insert(try await network.addEdge("relay", "server", lat: 40.71, lon: -74.0, extra: ["--claim-interval", "1"])) }
+            if relay {
+                all.insert(try await network.addEdge("relay", "server", lat: 40.71, lon: -74.0, extra: ["--claim-interval", "1"]))
+                // Nearer to New York than the hosts are, and nearer to the hosts than New York is.
+                all.insert(try await network.addEdge("boston", "server", lat: 42.36, lon: -71.06))
+            }
             #expect(try await network.waitUntil(seconds: 10) { Set(try await network.routed("show", lat: 48.8, lon: 2.3)) == all })
             let live = try LiveProcess([
                 "--id", "show", "--listen", listen, "--out", network.dir.path + "/live", "--coordinator", network.coordinator.base,
@@ -275,7 +279,7 @@ extension NetworkSuites {
             print("live rtmp: \(latency.joined(separator: " | "))")
         }
 
-        @Test("through a delivery edge: a viewer far from the hosts plays from an edge that fills the live title from them, and its bytes are receipted; the rules of blocking reloads and delta updates hold there; 500 viewers blocked on one part (two tokens, parameters in any order) cost the hosts one playlist request per part made, not per viewer, and the hinted part is fetched once for all; the host it fills from killed mid-stream, the viewer plays on")
+        @Test("through delivery edges: a viewer far from the hosts plays from an edge that fills the live title from a delivery edge nearer the hosts, which fills from them, and its bytes are receipted; the rules of blocking reloads and delta updates hold there and at a host; 500 viewers blocked on one part (two tokens, parameters in any order) cost the hosts one playlist request per part made, not per viewer, and the hinted part is fetched once for all; the host it fills from killed mid-stream, the viewer plays on")
         func delivery() async throws {
             let port = freeLoopbackPort()
             // Ten segments: more than the 12 s a delta update keeps.
@@ -300,6 +304,10 @@ extension NetworkSuites {
             let played = try await Self.play(edge, token: token, seconds: 10)
             #expect(played.status == 0, "\(played.output.suffix(600))")
             #expect(played.frames >= 290, "ffmpeg decoded \(played.frames) frames of the live stream through the delivery edge in 10 s")
+            // Tiers: the coordinator told New York to fill from Boston before the hosts, and Boston
+            // (where no viewer asked) follows the rung from the hosts for it.
+            let boston = [network.edges["boston"]!.process.httpBase]
+            #expect(try await Self.metric(boston, #"depin_live_relay_upstream_playlists_total{rung="source"}"#) > 0, "Boston relays for New York")
             // The live bytes it delivered come back as receipts, as for a published title.
             let receiptsFile = network.dir.path + "/cache-relay/claims/receipts.jsonl"
             func liveReceipts() -> Int64 { ReceiptTests.receipts(receiptsFile).values.filter { $0.content == "show" }.reduce(0) { $0 + $1.bytes } }
@@ -351,6 +359,8 @@ extension NetworkSuites {
 
             // (By now the window is longer than the 12 s a delta update keeps.)
             try await Self.checkReloadRules(edge: edge, token: token)
+            // The same rules at a host, which answers from its live store.
+            try await Self.checkReloadRules(edge: network.edges["first"]!.process.httpsBase, token: token)
 
             // A host dies while ffmpeg plays through the delivery edge: it fills from the other.
             async let playing = Self.play(edge, token: token, seconds: 10)
@@ -362,8 +372,8 @@ extension NetworkSuites {
             #expect(through.frames >= 285, "ffmpeg decoded \(through.frames) frames in 10 s with a host killed after 3")
         }
 
-        /// The rules of a blocking reload and of a delta update (RFC 8216bis 6.2.5), checked at a
-        /// delivery edge that relays a live title: bad directives are 400, a reload is held until
+        /// The rules of a blocking reload and of a delta update (RFC 8216bis 6.2.5), checked at an
+        /// edge that relays or hosts a live title: bad directives are 400, a reload is held until
         /// the part it names is listed and may then be kept for six target durations, a delta
         /// update is the same playlist less its old segments, and the copy never goes back.
         static func checkReloadRules(edge: String, token: String) async throws {

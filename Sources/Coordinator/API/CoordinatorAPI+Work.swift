@@ -72,6 +72,7 @@ extension CoordinatorAPI {
                 break
             case .hosting, .delivery:
                 var sources = try await board.sources(of: task.content, near: place).filter { $0.id != node.id }
+                if task.kind == .delivery { sources = try await board.liveRelays(of: task.content, for: node, hosts: sources) + sources }
                 if task.kind == .delivery, registry.eligible(node.id, for: .transcoding) == nil {
                     // Renditions this edge does not make come from edges that do.
                     let known = Set(sources.map(\.id))

@@ -266,6 +266,25 @@ package final class TaskBoard: Sendable {
         }
     }
 
+    /// Delivery edges of a streaming title that `node` may fill it from before the hosts (tiers):
+    /// those nearer to it than any host and nearer to the hosts than it is, so fills always run
+    /// towards the hosts and never in a circle; nearest first, at most two.
+    /// - Parameter hosts: the title's hosts.
+    package func liveRelays(of content: String, for node: NodeRecord, hosts: [NodeRecord]) async throws -> [NodeRecord] {
+        let live = liveHostIDs(content)
+        guard !hosts.isEmpty, !live.isEmpty, !live.contains(node.id) else { return [] }
+        func place(_ record: NodeRecord) -> GeoPoint { GeoPoint(latitude: record.latitude, longitude: record.longitude) }
+        func toHosts(_ record: NodeRecord) -> Double { hosts.map { place(record).distance(to: place($0)) }.min() ?? .infinity }
+        let here = place(node), mine = toHosts(node)
+        var seen = Set(hosts.map(\.id) + [node.id])
+        return try await store.tasks(content: content)
+            .filter { $0.kind == .delivery && seen.insert($0.node).inserted }
+            .compactMap { registry.eligible($0.node, for: .delivery) }
+            .filter { here.distance(to: place($0)) < mine && toHosts($0) < mine }
+            .sorted { here.distance(to: place($0)) < here.distance(to: place($1)) }
+            .prefix(2).map { $0 }
+    }
+
     /// Edges with a transcoding task for `content` that may transcode now, nearest to `place` first.
     package func transcoders(of content: String, near place: GeoPoint) async throws -> [NodeRecord] {
         try await store.tasks(content: content).filter { $0.kind == .transcoding }

@@ -55,17 +55,28 @@ extension EdgeResponder {
     }
 
     /// A file of a live title hosted here, straight from the live store: a part or segment that
-    /// is about to arrive is waited for; a viewer's playlist is rewritten for its token.
+    /// is about to arrive is waited for; a viewer's media playlist comes from memory, made for its
+    /// token (whole or as a delta update).
     func serveLive(
         _ request: Request, key: CacheKey, kind: MediaKind, query: Substring?, token: String?, gate: TokenGate, live: LiveHostedStore
     ) async throws(HTTPFailure) -> Response {
+        let started = ContinuousClock.now
         if case .playlist = kind, key.path != "master.m3u8" {
+            let delta = try Self.wantsDelta(query)
             try await Self.holdReload(key: key, query: query) { rung, sequence, part in
                 await live.reload(content: key.content, rung: rung, sequence: sequence, part: part)
             }
+            metrics.countLive(path: key.path, playlist: true)
+            // A viewer's playlist comes from memory, made for its token.
+            if let token, !(gate.scope(of: token)?.isEdge ?? false), let rung = LiveRelay.rung(of: key.path),
+                let ready = live.viewerPlaylist(content: key.content, rung: rung, delta: delta)
+            {
+                let bytes = ByteBuffer(bytes: ready.template.filled(with: token))
+                return viewerPlaylist(request, key: key, bytes: bytes, query: query, targetDuration: ready.targetDuration, token: token, gate: gate, started: started)
+            }
+        } else {
+            metrics.countLive(path: key.path, playlist: { if case .playlist = kind { true } else { false } }())
         }
-        metrics.countLive(path: key.path, playlist: { if case .playlist = kind { true } else { false } }())
-        let started = ContinuousClock.now
         let data: Data
         switch await live.read(content: key.content, path: key.path) {
         case nil: throw .notFound("\(key.content)/\(key.path) is not here (live: it left the window, or is not made yet)")
@@ -97,8 +108,9 @@ extension EdgeResponder {
         return Response(status: .ok, headers: headers, body: request.method == .head ? .init() : .init(byteBuffer: body))
     }
 
-    /// A viewer's playlist of a live title delivered here without being hosted here: the relay's
-    /// copy (after a blocking reload is satisfied), rewritten for the viewer's token.
+    /// A playlist of a live title delivered here without being hosted here: the relay's copy
+    /// (after a blocking reload is satisfied), made for a viewer's token, or as it came for a
+    /// delivery edge that fills from this one.
     func serveRelayed(
         _ request: Request, key: CacheKey, rung: String, query: Substring?, token: String, gate: TokenGate, live: LiveRelay,
         started: ContinuousClock.Instant
@@ -110,14 +122,30 @@ extension EdgeResponder {
         guard let current = live.playlist(content: key.content, rung: rung, delta: delta) else {
             throw .unavailable("\(key.content)/\(key.path) is no longer followed here; ask again")
         }
+        if gate.scope(of: token)?.isEdge ?? false {
+            var headers = HTTPFields()
+            headers[.contentType] = "application/vnd.apple.mpegurl"
+            headers[.cacheControl] = "no-store"
+            let bytes = ByteBuffer(string: current.text)
+            headers[.contentLength] = String(bytes.readableBytes)
+            return Response(status: .ok, headers: headers, body: request.method == .head ? .init() : .init(byteBuffer: bytes))
+        }
         let bytes = current.template.map { ByteBuffer(bytes: $0.filled(with: token)) } ?? ByteBuffer(string: PlaylistRewriter.rewrite(current.text, token: token, content: key.content))
+        return viewerPlaylist(request, key: key, bytes: bytes, query: query, targetDuration: current.targetDuration, token: token, gate: gate, started: started)
+    }
+
+    /// A live media playlist made for a viewer, counted for its claims. An answer to a blocking
+    /// reload stays a right answer to that request: it may be kept for six target durations. A
+    /// plain request wants the newest each time.
+    private func viewerPlaylist(
+        _ request: Request, key: CacheKey, bytes: ByteBuffer, query: Substring?, targetDuration: Int, token: String, gate: TokenGate,
+        started: ContinuousClock.Instant
+    ) -> Response {
         var headers = HTTPFields()
         CORS.add(to: &headers)
         headers[.contentType] = "application/vnd.apple.mpegurl"
-        // An answer to a blocking reload stays a right answer to that request: it may be kept
-        // for six target durations. A plain request wants the newest each time.
         let blocking = QueryParameters.value("_HLS_msn", in: query) != nil
-        headers[.cacheControl] = blocking ? "private, max-age=\(6 * current.targetDuration)" : "private, no-cache"
+        headers[.cacheControl] = blocking ? "private, max-age=\(6 * targetDuration)" : "private, no-cache"
         headers[.contentLength] = String(bytes.readableBytes)
         if request.method != .head {
             count(.ok, bytes: bytes.readableBytes, key: key, token: token, gate: gate, ttfb: ContinuousClock.now - started)

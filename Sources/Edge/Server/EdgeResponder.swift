@@ -159,12 +159,20 @@ struct EdgeResponder: HTTPResponder {
         }
         guard let token else { return try await serveStored(request, key: key, kind: kind) }
         let started = ContinuousClock.now
-        if case .playlist = kind, let liveRelay, !(gate.scope(of: token)?.isEdge ?? false), let rung = LiveRelay.rung(of: key.path),
-            liveRelay.follows(content: key.content, rung: rung)
-        {
-            return try await serveRelayed(request, key: key, rung: rung, query: media.query, token: token, gate: gate, live: liveRelay, started: started)
+        let fromEdge = gate.scope(of: token)?.isEdge ?? false
+        if case .playlist = kind, let liveRelay, let rung = LiveRelay.rung(of: key.path) {
+            // A live rung followed here serves viewers and the delivery edges that fill from this
+            // one alike; an edge's first blocking reload of a rung not followed yet starts it.
+            if liveRelay.follows(content: key.content, rung: rung) {
+                return try await serveRelayed(request, key: key, rung: rung, query: media.query, token: token, gate: gate, live: liveRelay, started: started)
+            }
+            if fromEdge, QueryParameters.value("_HLS_msn", in: media.query) != nil,
+                let text = try? await cache.object(key), liveRelay.adopt(content: key.content, rung: rung, text: String(buffer: text))
+            {
+                return try await serveRelayed(request, key: key, rung: rung, query: media.query, token: token, gate: gate, live: liveRelay, started: started)
+            }
         }
-        if case .playlist = kind, !(gate.scope(of: token)?.isEdge ?? false) {
+        if case .playlist = kind, !fromEdge {
             return try await serveRewritten(request, key: key, query: media.query, token: token, gate: gate, started: started)
         }
         let response = try await serveStored(request, key: key, kind: kind)
