@@ -1,6 +1,7 @@
 import Foundation
 import HLS
 import NIOCore
+import Synchronization
 import Testing
 
 @testable import Edge
@@ -48,4 +49,35 @@ struct LiveProgressTests {
         #expect(wanted(nil) == "8.-")
         #expect(wanted("garbage") == "8.-")
     }
+
+    @Test("held reloads: 200 waiters on one key all go on when it is announced; with nothing announced a reload times out after three target durations, and a wait after its limit; waiters on other keys are not woken")
+    func heldReloads() async throws {
+        let arrivals = Arrivals()
+        let ready = Flag()
+        let answers = await withTaskGroup(of: LiveReload.self) { group in
+            for _ in 0..<200 {
+                group.addTask { await arrivals.holdReload(on: "show/source") { (ready.value.withLock { $0 } ? .ready : nil, 2) } }
+            }
+            try? await Task.sleep(for: .milliseconds(200))
+            ready.value.withLock { $0 = true }
+            arrivals.announce("show/source")
+            return await group.reduce(into: [LiveReload]()) { $0.append($1) }
+        }
+        #expect(answers.count == 200 && answers.allSatisfy { $0 == .ready })
+
+        // Nothing comes: 503 after three target durations (1 s each), though another key is
+        // announced meanwhile.
+        async let late = arrivals.holdReload(on: "show/720p") { (nil, 1) }
+        try await Task.sleep(for: .milliseconds(300))
+        arrivals.announce("show/480p")
+        let started = ContinuousClock.now
+        #expect(await late == .timedOut)
+        #expect(ContinuousClock.now - started > .seconds(2), "held until three target durations had passed")
+        await arrivals.wait(for: "nothing", upTo: .milliseconds(100))  // returns: its limit passed
+    }
+}
+
+/// A flag tasks share.
+private final class Flag: Sendable {
+    let value = Mutex(false)
 }
