@@ -136,3 +136,21 @@ package struct TokenTemplate: Sendable {
         return out
     }
 }
+
+/// A live media playlist made ready for viewers' tokens once per update: whole, and as a delta
+/// update (``LivePlaylist/delta()``) when it offers them.
+package struct LiveTemplates: Sendable {
+    package let whole: TokenTemplate?
+    package let delta: TokenTemplate?
+
+    /// - Parameters:
+    ///   - text: the playlist as it came; `playlist`, the same parsed.
+    package init(_ text: String, _ playlist: LivePlaylist, content: String) {
+        whole = TokenTemplate(text, content: content)
+        delta = playlist.delta().flatMap { TokenTemplate($0.render(), content: content) }
+    }
+
+    /// The template for a request: the delta update when it asks for one and one is offered.
+    package func template(delta wanted: Bool) -> TokenTemplate? { wanted ? delta ?? whole : whole }
+}
+

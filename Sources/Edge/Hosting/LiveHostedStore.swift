@@ -39,8 +39,7 @@ package final class LiveHostedStore: Sendable {
         /// Segments stored, oldest first, for pruning.
         var stored: [Int] = []
         /// The newest playlist, ready for viewers' tokens: whole, and as a delta update.
-        var template: TokenTemplate?
-        var delta: TokenTemplate?
+        var templates: LiveTemplates?
     }
     private struct Title {
         var rungs: [String: Rung] = [:]
@@ -148,8 +147,7 @@ package final class LiveHostedStore: Sendable {
                 throw .invalid("\(path) is not a live playlist: \(error)")
             }
             let newest = playlist.lastPart ?? (playlist.mediaSequence - 1, Int.max)
-            let text = String(decoding: bytes, as: UTF8.self)
-            let template = TokenTemplate(text, content: content), delta = playlist.delta().flatMap { TokenTemplate($0.render(), content: content) }
+            let templates = LiveTemplates(String(decoding: bytes, as: UTF8.self), playlist, content: content)
             // Checked, written and noted under the lock: two uploads of one playlist never
             // interleave, so what is on disk only moves forwards.
             let prune: [Int] = try state.withLock { state throws(HostingError) in
@@ -162,7 +160,7 @@ package final class LiveHostedStore: Sendable {
                 try write(bytes, content: content, path: path)
                 known.progress.advance(to: playlist)
                 known.listed = true
-                (known.template, known.delta) = (template, delta)
+                known.templates = templates
                 let cut = playlist.mediaSequence - Self.keptBehind
                 let gone = known.stored.filter { $0 < cut }
                 known.stored.removeAll { $0 < cut }
@@ -300,7 +298,7 @@ package final class LiveHostedStore: Sendable {
     /// asks for one and it offers them), without reading the disk; nil before one came.
     package func viewerPlaylist(content: String, rung: String, delta: Bool) -> (template: TokenTemplate, targetDuration: Int)? {
         state.withLock { state in
-            guard let known = state.titles[content]?.rungs[rung], let template = delta ? known.delta ?? known.template : known.template else { return nil }
+            guard let known = state.titles[content]?.rungs[rung], let template = known.templates?.template(delta: delta) else { return nil }
             return (template, known.progress.targetDuration)
         }
     }

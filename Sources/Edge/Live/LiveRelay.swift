@@ -30,8 +30,7 @@ package final class LiveRelay: Sendable {
     private struct Rung {
         var text: String
         /// `text` made ready for each viewer's token, whole and as a delta update.
-        var template: TokenTemplate?
-        var delta: TokenTemplate?
+        var templates: LiveTemplates
         var progress: LiveProgress
         var hint: String?
         var asked: ContinuousClock.Instant
@@ -70,13 +69,13 @@ package final class LiveRelay: Sendable {
     package func adopt(content: String, rung: String, text: String) -> Bool {
         guard !text.contains("#EXT-X-ENDLIST"), text.contains("#EXT-X-PART-INF"), let playlist = try? LivePlaylist.parse(text) else { return false }
         let key = content + "/" + rung
-        let (template, delta) = Self.templates(text, playlist, content: content)
+        let templates = LiveTemplates(text, playlist, content: content)
         let started = rungs.withLock { rungs -> Bool in
             if rungs[key] != nil { return false }
             guard rungs.count < Self.maxRungs else { return false }
             var progress = LiveProgress()
             progress.advance(to: playlist)
-            rungs[key] = Rung(text: text, template: template, delta: delta, progress: progress, hint: playlist.preloadHint, asked: .now)
+            rungs[key] = Rung(text: text, templates: templates, progress: progress, hint: playlist.preloadHint, asked: .now)
             return true
         }
         if started {
@@ -89,12 +88,7 @@ package final class LiveRelay: Sendable {
     /// The newest playlist here (as it came, and ready for tokens, whole or as a delta update
     /// when `delta` asks for one and it offers them) and its target duration.
     package func playlist(content: String, rung: String, delta: Bool = false) -> (text: String, template: TokenTemplate?, targetDuration: Int)? {
-        rungs.withLock { $0[content + "/" + rung].map { ($0.text, delta ? $0.delta ?? $0.template : $0.template, $0.progress.targetDuration) } }
-    }
-
-    /// A playlist's templates for viewers' tokens: whole, and as a delta update if it offers them.
-    private static func templates(_ text: String, _ playlist: LivePlaylist, content: String) -> (TokenTemplate?, TokenTemplate?) {
-        (TokenTemplate(text, content: content), playlist.delta().flatMap { TokenTemplate($0.render(), content: content) })
+        rungs.withLock { $0[content + "/" + rung].map { ($0.text, $0.templates.template(delta: delta), $0.progress.targetDuration) } }
     }
 
     /// Holds a viewer's playlist request until the copy here lists part `part` of segment
@@ -174,13 +168,12 @@ package final class LiveRelay: Sendable {
     private func take(_ text: String, content: String, rung: String) {
         guard let playlist = try? LivePlaylist.parse(text) else { return }
         let key = content + "/" + rung
-        let (template, delta) = Self.templates(text, playlist, content: content)
+        let templates = LiveTemplates(text, playlist, content: content)
         let newHint = rungs.withLock { rungs -> String?? in
             guard var known = rungs[key], known.progress.isOlder(than: playlist) else { return nil }
             known.progress.advance(to: playlist)
             known.text = text
-            known.template = template
-            known.delta = delta
+            known.templates = templates
             let hint = known.hint == playlist.preloadHint ? nil : playlist.preloadHint
             known.hint = playlist.preloadHint
             rungs[key] = known

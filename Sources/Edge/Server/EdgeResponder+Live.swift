@@ -123,29 +123,32 @@ extension EdgeResponder {
             throw .unavailable("\(key.content)/\(key.path) is no longer followed here; ask again")
         }
         if gate.scope(of: token)?.isEdge ?? false {
-            var headers = HTTPFields()
-            headers[.contentType] = "application/vnd.apple.mpegurl"
-            headers[.cacheControl] = "no-store"
-            let bytes = ByteBuffer(string: current.text)
-            headers[.contentLength] = String(bytes.readableBytes)
-            return Response(status: .ok, headers: headers, body: request.method == .head ? .init() : .init(byteBuffer: bytes))
+            return livePlaylist(request, key: key, bytes: ByteBuffer(string: current.text), cacheControl: "no-store", token: token, gate: gate, started: started)
         }
         let bytes = current.template.map { ByteBuffer(bytes: $0.filled(with: token)) } ?? ByteBuffer(string: PlaylistRewriter.rewrite(current.text, token: token, content: key.content))
         return viewerPlaylist(request, key: key, bytes: bytes, query: query, targetDuration: current.targetDuration, token: token, gate: gate, started: started)
     }
 
-    /// A live media playlist made for a viewer, counted for its claims. An answer to a blocking
-    /// reload stays a right answer to that request: it may be kept for six target durations. A
-    /// plain request wants the newest each time.
+    /// A live media playlist made for a viewer. An answer to a blocking reload stays a right
+    /// answer to that request: it may be kept for six target durations. A plain request wants
+    /// the newest each time.
     private func viewerPlaylist(
         _ request: Request, key: CacheKey, bytes: ByteBuffer, query: Substring?, targetDuration: Int, token: String, gate: TokenGate,
         started: ContinuousClock.Instant
     ) -> Response {
+        let blocking = QueryParameters.value("_HLS_msn", in: query) != nil
+        let cacheControl = blocking ? "private, max-age=\(6 * targetDuration)" : "private, no-cache"
+        return livePlaylist(request, key: key, bytes: bytes, cacheControl: cacheControl, token: token, gate: gate, started: started)
+    }
+
+    /// A live media playlist's answer, counted for a viewer's claims (an edge's token claims nothing).
+    private func livePlaylist(
+        _ request: Request, key: CacheKey, bytes: ByteBuffer, cacheControl: String, token: String, gate: TokenGate, started: ContinuousClock.Instant
+    ) -> Response {
         var headers = HTTPFields()
         CORS.add(to: &headers)
         headers[.contentType] = "application/vnd.apple.mpegurl"
-        let blocking = QueryParameters.value("_HLS_msn", in: query) != nil
-        headers[.cacheControl] = blocking ? "private, max-age=\(6 * targetDuration)" : "private, no-cache"
+        headers[.cacheControl] = cacheControl
         headers[.contentLength] = String(bytes.readableBytes)
         if request.method != .head {
             count(.ok, bytes: bytes.readableBytes, key: key, token: token, gate: gate, ttfb: ContinuousClock.now - started)

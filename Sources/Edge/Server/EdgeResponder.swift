@@ -159,21 +159,25 @@ struct EdgeResponder: HTTPResponder {
         }
         guard let token else { return try await serveStored(request, key: key, kind: kind) }
         let started = ContinuousClock.now
-        let fromEdge = gate.scope(of: token)?.isEdge ?? false
-        if case .playlist = kind, let liveRelay, let rung = LiveRelay.rung(of: key.path) {
-            // A live rung followed here serves viewers and the delivery edges that fill from this
-            // one alike; an edge's first blocking reload of a rung not followed yet starts it.
-            if liveRelay.follows(content: key.content, rung: rung) {
-                return try await serveRelayed(request, key: key, rung: rung, query: media.query, token: token, gate: gate, live: liveRelay, started: started)
+        if case .playlist = kind {
+            // (Only playlists ask for the token's scope: segments take the shortest path.)
+            let fromEdge = gate.scope(of: token)?.isEdge ?? false
+            if let liveRelay, let rung = LiveRelay.rung(of: key.path) {
+                // A live rung followed here serves viewers and the delivery edges that fill from
+                // this one alike; an edge's first blocking reload of a rung not followed yet
+                // starts it.
+                if liveRelay.follows(content: key.content, rung: rung) {
+                    return try await serveRelayed(request, key: key, rung: rung, query: media.query, token: token, gate: gate, live: liveRelay, started: started)
+                }
+                if fromEdge, QueryParameters.value("_HLS_msn", in: media.query) != nil,
+                    let text = try? await cache.object(key), liveRelay.adopt(content: key.content, rung: rung, text: String(buffer: text))
+                {
+                    return try await serveRelayed(request, key: key, rung: rung, query: media.query, token: token, gate: gate, live: liveRelay, started: started)
+                }
             }
-            if fromEdge, QueryParameters.value("_HLS_msn", in: media.query) != nil,
-                let text = try? await cache.object(key), liveRelay.adopt(content: key.content, rung: rung, text: String(buffer: text))
-            {
-                return try await serveRelayed(request, key: key, rung: rung, query: media.query, token: token, gate: gate, live: liveRelay, started: started)
+            if !fromEdge {
+                return try await serveRewritten(request, key: key, query: media.query, token: token, gate: gate, started: started)
             }
-        }
-        if case .playlist = kind, !fromEdge {
-            return try await serveRewritten(request, key: key, query: media.query, token: token, gate: gate, started: started)
         }
         let response = try await serveStored(request, key: key, kind: kind)
         count(response.status, bytes: request.method == .head ? 0 : (response.body.contentLength ?? 0), key: key, token: token, gate: gate, ttfb: ContinuousClock.now - started)
