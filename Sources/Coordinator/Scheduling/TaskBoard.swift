@@ -119,9 +119,20 @@ package final class TaskBoard: Sendable {
             return edges.filter { !state.assigned.contains(Assigned(kind: .delivery, node: $0.id, content: content)) }
         }
         guard !pending.isEmpty else { return }
-        // A live title is delivered from its hosts as it is made: delivery tasks only.
-        if !liveHostIDs(content).isEmpty {
-            for edge in pending { _ = try? await add(TaskRecord(node: edge.id, content: content, kind: .delivery, createdAt: time)) }
+        // A live title is delivered from its hosts as it is made: delivery tasks only, nearest to
+        // the hosts first, so an edge that may fill from another (``liveRelays(of:for:hosts:)``)
+        // finds that one's task there when its own task is polled.
+        let hostIDs = liveHostIDs(content)
+        if !hostIDs.isEmpty {
+            let live = hostIDs.compactMap { registry.known($0) }
+            func toHosts(_ edge: RoutedEdge) -> Double {
+                guard let node = registry.known(edge.id) else { return .infinity }
+                let place = GeoPoint(latitude: node.latitude, longitude: node.longitude)
+                return live.map { place.distance(to: GeoPoint(latitude: $0.latitude, longitude: $0.longitude)) }.min() ?? .infinity
+            }
+            for edge in pending.sorted(by: { toHosts($0) < toHosts($1) }) {
+                _ = try? await add(TaskRecord(node: edge.id, content: content, kind: .delivery, createdAt: time))
+            }
             return
         }
         // Best effort on the route path: a title the catalog cannot read (its error reaches
