@@ -49,7 +49,8 @@ package struct DeviceClass: Sendable, Equatable {
             : "class \(name) needs \(Self.dhb(stake)) DHB bonded; \(Self.dhb(bonded)) is"
     }
 
-    static func dhb(_ units: Int64) -> String {
+    /// Base units as DHB, thousands separated, without trailing zeros.
+    package static func dhb(_ units: Int64) -> String {
         let whole = units / baseUnitsPerDHB, fraction = units % baseUnitsPerDHB
         let digits = Array(String(whole))
         var text = ""

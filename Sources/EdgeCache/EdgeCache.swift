@@ -80,6 +80,15 @@ package final class EdgeCache<Annotation: Sendable>: Service, Sendable {
         package var capacity: Int
         package var memoryBytes: Int
         package var fillsInFlight: Int
+        /// Look-ups since start: answered from the store, joined to a fill in flight, missed.
+        package var hits = 0
+        package var joined = 0
+        package var misses = 0
+        /// Fills since start: stored, answered 404 by every origin, failed; objects evicted.
+        package var filled = 0
+        package var fillsNotFound = 0
+        package var fillsFailed = 0
+        package var evictions = 0
     }
 
     struct State {
@@ -104,13 +113,13 @@ package final class EdgeCache<Annotation: Sendable>: Service, Sendable {
 
     /// Metrics made once: creating one looks it up in the registry under a lock.
     struct Counters: Sendable {
-        let hits = Counter(label: "depin_cache_lookups_total", dimensions: [("result", "hit")])
-        let joined = Counter(label: "depin_cache_lookups_total", dimensions: [("result", "joined")])
-        let misses = Counter(label: "depin_cache_lookups_total", dimensions: [("result", "miss")])
-        let stored = Counter(label: "depin_cache_fills_total", dimensions: [("result", "stored")])
-        let notFound = Counter(label: "depin_cache_fills_total", dimensions: [("result", "not_found")])
-        let failed = Counter(label: "depin_cache_fills_total", dimensions: [("result", "failed")])
-        let evictions = Counter(label: "depin_cache_evictions_total")
+        let hits = TalliedCounter(label: "depin_cache_lookups_total", dimensions: [("result", "hit")])
+        let joined = TalliedCounter(label: "depin_cache_lookups_total", dimensions: [("result", "joined")])
+        let misses = TalliedCounter(label: "depin_cache_lookups_total", dimensions: [("result", "miss")])
+        let stored = TalliedCounter(label: "depin_cache_fills_total", dimensions: [("result", "stored")])
+        let notFound = TalliedCounter(label: "depin_cache_fills_total", dimensions: [("result", "not_found")])
+        let failed = TalliedCounter(label: "depin_cache_fills_total", dimensions: [("result", "failed")])
+        let evictions = TalliedCounter(label: "depin_cache_evictions_total")
         let fillSeconds = Timer(label: "depin_cache_fill_seconds")
         let objects = Gauge(label: "depin_cache_objects")
         let used = Gauge(label: "depin_cache_used_bytes")
@@ -240,7 +249,9 @@ package final class EdgeCache<Annotation: Sendable>: Service, Sendable {
         state.withLock {
             Statistics(
                 objects: $0.index.count, usedBytes: $0.used, capacity: configuration.capacity,
-                memoryBytes: $0.memoryUsed, fillsInFlight: $0.inflight.count
+                memoryBytes: $0.memoryUsed, fillsInFlight: $0.inflight.count, hits: counters.hits.value, joined: counters.joined.value,
+                misses: counters.misses.value, filled: counters.stored.value, fillsNotFound: counters.notFound.value, fillsFailed: counters.failed.value,
+                evictions: counters.evictions.value
             )
         }
     }

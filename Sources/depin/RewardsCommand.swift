@@ -78,9 +78,7 @@ struct RewardsCommand: AsyncParsableCommand {
             return json
         }
 
-        static func dhb(_ units: Int64) -> String {
-            String(format: "%lld.%08lld", units / DeviceClass.baseUnitsPerDHB, units % DeviceClass.baseUnitsPerDHB)
-        }
+        static func dhb(_ units: Int64) -> String { PayoutExplanation.dhb(units) }
     }
 
     /// `depin rewards epochs`.
@@ -116,32 +114,16 @@ struct RewardsCommand: AsyncParsableCommand {
                 throw ExitCode(1)
             }
             let explanation = try JSONDecoder().decode(MinerExplanation.self, from: answer.body)
-            let inputs = explanation.inputs
-            print("epoch \(explanation.epoch), miner \(inputs.miner) (\(inputs.deviceClass))")
-            let measured = inputs.coresMeasured.map { String(format: "%.1f measured by capacity probes", $0) } ?? "no capacity probe yet"
-            let credited = String(format: "%.1f", min(Double(inputs.cores), inputs.coresCredited ?? Double(inputs.cores)))
-            print("  resources: \(inputs.cores) cores claimed, \(measured), \(credited) counted; \(inputs.ramGB) GB RAM")
-            print("  bandwidth: \(inputs.mbpsClaimed) Mbps claimed, \(inputs.mbpsMeasured.map { String(format: "%.1f", $0) } ?? "none") Mbps shown by receipts")
-            print(String(format: "  resource score %.3f", explanation.resourceScore))
-            print("  delivered with receipts: \(inputs.deliveredBytes) bytes (weight 1.0)")
-            print("  hosted: \(inputs.hostedBytes) bytes, challenges passed \(inputs.challengesPassed) of \(inputs.challengesTotal), reputation \(String(format: "%.2f", inputs.reputation)) (weight 1.5)")
-            print("  transcoded, audited or not sampled: \(inputs.transcodedBytes ?? 0) bytes (weight 2.0)")
-            print(String(format: "  points %.4f of %.4f in all", explanation.points, explanation.totalPoints))
-            print("  payout \(Estimate.dhb(explanation.amount)) DHB of a pool of \(Estimate.dhb(explanation.pool)) DHB")
-            guard let proof = explanation.proof, let root = JSONText.bytes(hex: explanation.root) else {
-                print("  no payout, so no proof")
-                return
-            }
-            let payout = Payout(miner: inputs.miner, points: explanation.points, amount: explanation.amount, proof: proof)
-            let inTree = Settlement.verifies(payout, epoch: explanation.epoch, root: root)
-            var signed = false
-            if let keyAnswer = try? await Estimate.get(base, "/v1/keys/coordinator"), let raw = (keyAnswer["publicKey"] as? String).flatMap({ Data(base64Encoded: $0) }),
-                let key = try? Curve25519.Signing.PublicKey(rawRepresentation: raw), let signature = Data(base64Encoded: explanation.signature)
+            PayoutExplanation.terms(explanation).forEach { print($0) }
+            var key: Curve25519.Signing.PublicKey?
+            if explanation.proof != nil, let keyAnswer = try? await Estimate.get(base, "/v1/keys/coordinator"),
+                let raw = (keyAnswer["publicKey"] as? String).flatMap({ Data(base64Encoded: $0) })
             {
-                signed = key.isValidSignature(signature, for: Data("DEPIN-EPOCH-1\n\(explanation.epoch)\n\(explanation.pool)\n\(explanation.root)".utf8))
+                key = try? Curve25519.Signing.PublicKey(rawRepresentation: raw)
             }
-            print("  Merkle proof against root \(explanation.root.prefix(16))...: \(inTree ? "valid" : "INVALID"); root signed by the coordinator: \(signed ? "yes" : "NO")")
-            if !inTree || !signed { throw ExitCode(1) }
+            let check = PayoutExplanation.check(explanation, key: key)
+            print(PayoutExplanation.proofLine(explanation, check))
+            if check.inTree != nil && !check.valid { throw ExitCode(1) }
         }
     }
 }

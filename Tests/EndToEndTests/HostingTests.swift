@@ -53,7 +53,7 @@ struct TestNetwork {
         let process = try await EdgeProcess.start(
             arguments: [
                 "--cache-dir", dir.path + "/cache-\(name)", "--coordinator", coordinator.base, "--identity", keyFile, "--class", deviceClass,
-                "--lat", String(lat), "--lon=\(lon)", "--cores", String(cores), "--ram", "16", "--gpu", "true", "--ssd", "true",
+                "--lat=\(lat)", "--lon=\(lon)", "--cores", String(cores), "--ram", "16", "--gpu", "true", "--ssd", "true",
                 "--tls-cert", certificate, "--tls-key", dir.path + "/key.pem", "--upstream-ca-file", certificate,
             ] + extra)
         edges[name] = (id, process)

@@ -24,11 +24,7 @@ extension CoordinatorAPI {
         }
         routes.get("v1/nodes/:id") { request, context in
             let id = context.parameters.get("id") ?? ""
-            guard let status = try await registry.status(of: id) else { throw APIError(.notFound, "no node \(id.prefix(64))") }
-            var view = NodeView(status)
-            (view.reputation, view.standing) = try await challenger.reputation(of: id)
-            (view.coresMeasured, view.capacity) = try await prober.standing(of: id)
-            view.viewerReports = viewers.reports(for: id, now: Int64(Date().timeIntervalSince1970))
+            guard let view = try await nodeView(id, now: Int64(Date().timeIntervalSince1970)) else { throw APIError(.notFound, "no node \(id.prefix(64))") }
             return try Self.encode(view)
         }
         routes.group("v1/admin/ledger").add(middleware: admin).post { request, context in

@@ -30,13 +30,7 @@ extension CoordinatorAPI {
             }
         }
         routes.get("v1/epochs") { request, context in
-            let settled = try await store.epochs(limit: 100)
-            let list = settled.compactMap { record -> EpochSummary? in
-                guard let report = try? JSONDecoder().decode(EpochReport.self, from: Data(record.report.utf8)) else { return nil }
-                return EpochSummary(
-                    epoch: report.epoch, startsAt: report.startsAt, endsAt: report.endsAt, pool: report.pool, paid: report.pool - report.carryOut,
-                    carryOut: report.carryOut, miners: report.payouts.count, root: report.root)
-            }
+            let list = try await epochSummaries(limit: 100)
             return try Self.encode(["epochs": list])
         }
         routes.get("v1/epochs/:epoch") { request, context in
@@ -49,15 +43,10 @@ extension CoordinatorAPI {
             guard let report = try? JSONDecoder().decode(EpochReport.self, from: Data(record.report.utf8)) else {
                 throw StoreFailure.corrupt("the report of epoch \(record.epoch) does not decode")
             }
-            guard let inputs = report.inputs.first(where: { $0.miner == miner }) else {
+            guard let explanation = report.explanation(of: miner) else {
                 throw APIError(.notFound, "miner \(miner.prefix(64)) did no measured work in epoch \(record.epoch)")
             }
-            let payout = report.payouts.first { $0.miner == miner }
-            return try Self.encode(
-                MinerExplanation(
-                    epoch: report.epoch, pool: report.pool, totalPoints: report.totalPoints, root: report.root, signature: report.signature,
-                    inputs: inputs, resourceScore: Settlement.resourceScore(inputs),
-                    points: Settlement.points(inputs), amount: payout?.amount ?? 0, proof: payout?.proof))
+            return try Self.encode(explanation)
         }
         return routes
     }

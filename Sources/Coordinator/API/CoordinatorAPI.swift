@@ -97,7 +97,7 @@ package struct CoordinatorAPI: Sendable {
         router.add(middleware: ViewerCORS(origins: corsOrigins))
         router.add(middleware: ClientRateLimit(limiter: rateLimiter))
         router.get("healthz") { _, _ in try Self.json(["status": "ok"]) }
-        for routes in [nodeRoutes(), workRoutes(), contentRoutes(), liveRoutes(), rewardRoutes(), viewerRoutes()] { router.addRoutes(routes) }
+        for routes in [nodeRoutes(), workRoutes(), contentRoutes(), liveRoutes(), rewardRoutes(), viewerRoutes(), dashboardRoutes()] { router.addRoutes(routes) }
         return router
     }
 

@@ -264,11 +264,11 @@ package final class Registry: Sendable {
     /// A node as this coordinator knows it (no store read).
     package func known(_ id: String) -> NodeRecord? { state.withLock { $0.nodes[id] } }
 
-    /// A node's registration, stake and whether (or why not) it is routed to.
-    package func status(of id: String) async throws -> NodeStatus? {
+    /// A node's registration, stake and whether (or why not) it is routed to (or given `task`).
+    package func status(of id: String, for task: DeviceClass.Task = .delivery) async throws -> NodeStatus? {
         guard let node = try await node(id) else { return nil }
         let stake = try await ledger.balance(of: id)
-        return NodeStatus(node: node, stake: stake, refusal: refusal(node, stake: stake, now: now(), suspended: state.withLock { $0.suspended }))
+        return NodeStatus(node: node, stake: stake, refusal: refusal(node, stake: stake, now: now(), for: task, suspended: state.withLock { $0.suspended }))
     }
 
     // MARK: -

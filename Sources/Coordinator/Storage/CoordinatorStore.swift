@@ -143,6 +143,10 @@ package protocol TranscodeStore: Sendable {
     func addTranscodes(_ reports: [TranscodeReport]) async throws -> Int
     /// Reports with this status, oldest first.
     func transcodes(status: TranscodeReport.Status, limit: Int) async throws -> [TranscodeReport]
+    /// One node's reports, newest first (then by title, rendition and segment), at most `limit`.
+    func transcodes(node: String, limit: Int) async throws -> [TranscodeReport]
+    /// One title's reports, newest first (then by node, rendition and segment), at most `limit`.
+    func transcodes(content: String, limit: Int) async throws -> [TranscodeReport]
     /// Decides a report that is still `sampled`; false when it was decided already.
     func decideTranscode(_ report: TranscodeReport, status: TranscodeReport.Status, at: Int64) async throws -> Bool
     /// Reports decided (passed an audit, or not sampled) with `from <= decidedAt < to`.

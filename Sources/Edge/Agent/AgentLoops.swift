@@ -143,6 +143,7 @@ extension CoordinatorAgent {
                     let answer = try await link.post("/v1/claims", ClaimBatch(claims: batch), as: ClaimAnswer.self, timeout: .seconds(30))
                     try journal.settle(answer)
                     let bytes = answer.receipts.reduce(Int64(0)) { $0 + $1.bytes }
+                    agent.status.noteClaims(receipts: answer.receipts.count, bytes: bytes, refused: answer.refused.map(\.reason))
                     logger.info("claims: \(answer.receipts.count) receipts (\(bytes) bytes), \(answer.refused.count) refused\(answer.refused.first.map { ": \($0.reason)" } ?? "")")
                 } catch {
                     logger.warning("claims to \(link.base): \(error); kept, sent again later")

@@ -43,6 +43,8 @@ struct CoordinatorAgent: Sendable {
     let journal: ClaimJournal
     let keyFile: String
     let logger: Logger
+    /// Where the last heartbeat and receipts are noted for the status page.
+    let status: EdgeStatus
     var interval: Duration = .seconds(10)
     /// Seconds a task poll waits at the coordinator for new tasks (at most ``longestPoll``).
     var pollWait = 25
@@ -123,7 +125,8 @@ struct CoordinatorAgent: Sendable {
                             try await Task.sleep(for: .milliseconds(100))
                             continue
                         }
-                        _ = try await link.post("/v1/nodes", registration)
+                        let answer = try await link.post("/v1/nodes", registration)
+                        agent.status.noteHeartbeat(answer: Data(answer.readableBytesView))
                         standing.set(registered: true)
                         logger.info("registered with \(link.base) as node \(link.identity.id)")
                     } else {
@@ -131,10 +134,12 @@ struct CoordinatorAgent: Sendable {
                         let beat = HeartbeatRequest(
                             load: min(1, Double(statistics.fillsInFlight) / 64), freeCacheBytes: Int64(max(0, statistics.capacity - statistics.usedBytes)),
                             healthy: true)
-                        _ = try await link.post("/v1/heartbeat", beat)
+                        let answer = try await link.post("/v1/heartbeat", beat)
+                        agent.status.noteHeartbeat(answer: Data(answer.readableBytesView))
                     }
                     backoff.reset()
                 } catch let error as AgentError where error.status == 401 && registered {
+                    agent.status.noteHeartbeat(answer: nil, error: "\(error)")
                     logger.warning("the coordinator no longer knows this node (\(error)); registering again")
                     standing.set(registered: false)
                     continue
@@ -142,6 +147,7 @@ struct CoordinatorAgent: Sendable {
                     return
                 } catch {
                     wait = backoff.next()
+                    agent.status.noteHeartbeat(answer: nil, error: "\(error)")
                     logger.warning("coordinator \(link.base): \(error); serving on, retrying in \(wait)")
                 }
                 do { try await Task.sleep(for: wait) } catch { return }

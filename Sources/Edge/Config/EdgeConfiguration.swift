@@ -12,8 +12,9 @@ import TOMLKit
 package struct EdgeConfiguration: Sendable, Equatable {
     /// HTTPS listener (HTTP/2 and HTTP/1.1 by ALPN); nil disables it.
     package var listen: HostAndPort? = HostAndPort(host: "0.0.0.0", port: 8443)
-    /// Plaintext HTTP/1.1 listener (loopback, or behind a TLS proxy); nil disables it.
-    package var httpListen: HostAndPort?
+    /// Plaintext HTTP/1.1 listener (loopback, or behind a TLS proxy), where the edge's
+    /// `/status` page is; nil disables it.
+    package var httpListen: HostAndPort? = HostAndPort(host: "127.0.0.1", port: 8081)
     /// PEM certificate chain and key; both nil: a self-signed certificate is made at start.
     package var tlsCertificate: String?
     package var tlsKey: String?

@@ -40,6 +40,13 @@ package struct HostedStore: Sendable {
     /// The stored manifest of `content`, if any.
     package func manifest(_ content: String) -> ContentManifest? { entry(content)?.manifest }
 
+    /// Every title with files here, by id, and whether it is whole (read from the folder: for
+    /// the status page, not a request path).
+    package func titles() -> [(content: String, complete: Bool)] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []
+        return names.filter { !$0.hasPrefix(".") }.sorted().map { ($0, isComplete($0)) }
+    }
+
     /// True when every file of the title is here.
     package func isComplete(_ content: String) -> Bool { entry(content)?.missing.isEmpty ?? false }
 

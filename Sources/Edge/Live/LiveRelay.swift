@@ -54,6 +54,9 @@ package final class LiveRelay: Sendable {
         return String(path[..<slash])
     }
 
+    /// The rungs followed now, as `content/rung`, in order.
+    package var followed: [String] { rungs.withLock { $0.keys.sorted() } }
+
     /// Whether `rung` of `content` is followed here (asking counts as a viewer's interest).
     package func follows(content: String, rung: String) -> Bool {
         rungs.withLock { rungs in

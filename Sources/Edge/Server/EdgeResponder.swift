@@ -9,7 +9,8 @@ import NIOCore
 import Prometheus
 import Synchronization
 
-/// Answers every request an edge gets: `/v/{content}/{path}`, `/healthz`, `/metrics`.
+/// Answers every request an edge gets: `/v/{content}/{path}`, `/healthz`, `/metrics`, and on
+/// the plaintext listener `/status` (``EdgeStatusPage``).
 ///
 /// Segments and playlists are served from ``EdgeCache`` with RFC 9110 ranges and conditional
 /// requests; bad requests get a 4xx with a one-line reason in a `text/plain` body.
@@ -29,6 +30,8 @@ struct EdgeResponder: HTTPResponder {
     var relay: ViewerRelay? = nil
     /// With a coordinator: the live titles delivered here without being hosted here.
     var liveRelay: LiveRelay? = nil
+    /// On the plaintext HTTP listener only: the status page (`/status`, `/status.json`).
+    var statusPage: EdgeStatusPage? = nil
 
     struct Hosting: Sendable {
         /// This node's id: upload tokens name it.
@@ -108,6 +111,9 @@ struct EdgeResponder: HTTPResponder {
         switch path {
         case "/healthz": return health()
         case "/metrics": return prometheusText()
+        case "/status", "/status.json":
+            guard let statusPage else { throw .notFound("the status page is on this edge's plaintext HTTP listener (http_listen, loopback by default)") }
+            do { return try statusPage.response(self, json: path == "/status.json") } catch { throw HTTPFailure(status: .internalServerError, message: "the status page: \(error)") }
         default: throw .notFound("no such endpoint: \(path.prefix(100)); media is under /v/{content}/{path}")
         }
     }

@@ -131,6 +131,7 @@ package struct EdgeServer: Sendable {
         cacheConfiguration.isKept = { key, body in
             key.fileExtension != "m3u8" || !PlaylistInfo(parsing: body.readableBytesView).isLive
         }
+        let status = EdgeStatus(coordinator: coordinated?.link.base, node: coordinated?.link.identity.id)
         var transcoder: TranscodeOrigin?
         let tally = TranscodeTally()
         let keys: (any ContentKeyProvider)? = config.transcode.keyDirectory.map { KeyDirectory(path: $0) } ?? coordinated.map { LeasedKeys(link: $0.link) }
@@ -140,7 +141,10 @@ package struct EdgeServer: Sendable {
                 worker: TranscodeWorker(
                     executable: executable, timeout: .milliseconds(Int64(config.transcode.timeout * 1000)),
                     memoryLimit: config.transcode.memoryLimit),
-                keys: keys, jobs: config.transcode.jobs, logger: logger, onMade: { [coordinated] made in if coordinated != nil { tally.add(made) } })
+                keys: keys, jobs: config.transcode.jobs, logger: logger, onMade: { [coordinated] made in
+                    status.noteMade(made)
+                    if coordinated != nil { tally.add(made) }
+                })
             let source = config.transcode.keyDirectory.map { "keys in \($0)" } ?? "keys leased from the coordinator"
             logger.info("transcoding on demand with \(executable) transcode-worker, \(source)")
         }
@@ -192,7 +196,7 @@ package struct EdgeServer: Sendable {
                     },
                     gate: gate, cache: cache, peers: client, hosted: coordinated.hosted, assignments: coordinated.assignments, ledger: ledger, tally: tally,
                     journal: coordinated.journal,
-                    keyFile: config.cacheDirectory + "/coordinator.pub", logger: logger,
+                    keyFile: config.cacheDirectory + "/coordinator.pub", logger: logger, status: status,
                     claimInterval: .milliseconds(Int64(config.claimInterval * 1000))
                 ).services())
             logger.info("node \(identity.id): registering with \(coordinated.link.base); media needs playback tokens")
@@ -202,7 +206,11 @@ package struct EdgeServer: Sendable {
         var http1 = HTTP1Channel.Configuration(
             additionalChannelHandlers: [WriteStallHandler(timeout: idleTimeout), HostRuleHandler()], idleTimeout: idleTimeout)
         http1.httpDecoder = .init(maxHeaderFieldSize: config.maxHeaderBytes, maxHeaderListSize: config.maxHeaderBytes, maxHeaderFieldCount: 100)
-        let announce = onListening
+        let announced = onListening
+        let announce: OnListening = { scheme, host, port in
+            status.noteListener("\(scheme)://\(host):\(port)")
+            await announced(scheme, host, port)
+        }
         let responderReady = responder
         // One budget for both listeners: past it new connections are closed at once, so running
         // out of descriptors never stops the edge from accepting, reading its cache or filling.
@@ -230,8 +238,10 @@ package struct EdgeServer: Sendable {
         }
         if let listen = config.httpListen {
             let http1Configuration = http1
+            var plain = responderReady
+            plain.statusPage = EdgeStatusPage(status: status, deviceClass: config.deviceClass.name)
             let app = Application(
-                responder: responderReady,
+                responder: plain,
                 server: HTTPServerBuilder { GuardedChildChannel(HTTP1Channel(responder: $0, configuration: http1Configuration), budget: budget) },
                 configuration: .init(address: .hostname(listen.host, port: listen.port), serverName: "depin-edge"),
                 onServerRunning: { channel in

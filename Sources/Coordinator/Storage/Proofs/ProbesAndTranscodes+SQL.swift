@@ -86,6 +86,22 @@ extension TranscodeStore where Self: SQLDatabase {
             TranscodeReport.init(row:))
     }
 
+    package func transcodes(node: String, limit: Int) async throws -> [TranscodeReport] {
+        try await rows(
+            """
+            SELECT \(sql: TranscodeReport.columns) FROM transcodes WHERE node_id = \(node)
+            ORDER BY reported_at DESC, content_id, rendition, segment LIMIT \(limit)
+            """, TranscodeReport.init(row:))
+    }
+
+    package func transcodes(content: String, limit: Int) async throws -> [TranscodeReport] {
+        try await rows(
+            """
+            SELECT \(sql: TranscodeReport.columns) FROM transcodes WHERE content_id = \(content)
+            ORDER BY reported_at DESC, node_id, rendition, segment LIMIT \(limit)
+            """, TranscodeReport.init(row:))
+    }
+
     package func decideTranscode(_ report: TranscodeReport, status: TranscodeReport.Status, at: Int64) async throws -> Bool {
         try await changedRow(
             """
