@@ -11,7 +11,8 @@ package enum HTMLPage {
         "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'"
 
     /// A whole page: a header (`home` links to `homeURL`), `body` in `<main>`, the figures' time.
-    package static func html(title: String, home: String, homeURL: String, body: String, at: Int64) -> String {
+    /// An error page (`refreshes` false) has no script: its times stay in UTC and it does not poll.
+    package static func html(title: String, home: String, homeURL: String, body: String, at: Int64, refreshes: Bool = true) -> String {
         """
         <!doctype html>
         <html lang="en">
@@ -23,12 +24,12 @@ package enum HTMLPage {
         <style>\(style)</style>
         </head>
         <body>
-        <header><a href="\(escape(homeURL))">\(escape(home))</a><span id="refresh-state">figures refresh every 10 s</span></header>
+        <header><a href="\(escape(homeURL))">\(escape(home))</a><span id="refresh-state">\(refreshes ? "figures refresh every 10 s" : "")</span></header>
         <main data-at="\(at)">
         \(body)
         <p class="asof">Figures as of \(time(at)).</p>
         </main>
-        <script>\(script)</script>
+        \(refreshes ? "<script>\(script)</script>" : "")
         </body>
         </html>
 
@@ -133,10 +134,19 @@ package enum HTMLPage {
         const state = document.getElementById("refresh-state");
         state.textContent = "figures refresh every " + every + " s";
         let refreshes = 0;
+        // One refresh at a time, each given at most `every` seconds, the next scheduled when it
+        // ends; none while the page is hidden; none after the page is gone (404) or refused.
         async function refresh() {
+          if (document.hidden) { schedule(); return; }
+          const abort = new AbortController();
+          const timer = setTimeout(() => abort.abort(), every * 1000);
           try {
-            const answer = await fetch(location.href, { cache: "no-store", headers: { "Accept": "text/html" } });
-            if (!answer.ok) throw new Error("the coordinator answered " + answer.status);
+            const answer = await fetch(location.href, { cache: "no-store", headers: { "Accept": "text/html" }, signal: abort.signal });
+            if (answer.status === 404 || answer.status === 405) {
+              state.textContent = "this page is gone (" + answer.status + "); figures as of the time below";
+              return;
+            }
+            if (!answer.ok) throw new Error("the server answered " + answer.status);
             const fresh = new DOMParser().parseFromString(await answer.text(), "text/html").querySelector("main");
             if (!fresh) throw new Error("the answer has no figures");
             localize(fresh);
@@ -145,9 +155,13 @@ package enum HTMLPage {
             document.body.dataset.refreshes = String(refreshes);
             state.textContent = "figures refresh every " + every + " s";
           } catch (error) {
-            state.textContent = "refresh failed (" + error.message + "); trying again in " + every + " s";
+            state.textContent = "refresh failed (" + (error.name === "AbortError" ? "no answer in " + every + " s" : error.message) + "); trying again";
+          } finally {
+            clearTimeout(timer);
           }
+          schedule();
         }
-        setInterval(refresh, every * 1000);
+        function schedule() { setTimeout(refresh, every * 1000); }
+        schedule();
         """
 }

@@ -5,20 +5,26 @@ import Testing
 
 @Suite("dashboard pages: figures, charts and escaping")
 struct DashboardPagesTests {
-    @Test("claims fall into the 24 hours before now, oldest first; older and future claims are left out")
+    @Test("claims fall into 24 hourly buckets, the current hour and the 23 before it, oldest first; older and future claims are left out")
     func hourly() {
         let now: Int64 = 1_800_000_000 + 1_234  // 20 min 34 s into an hour
-        func claim(_ at: Int64, _ bytes: Int64) -> ClaimRecord {
-            ClaimRecord(id: "c\(at)", node: "n", content: "t", session: "s\(at)", bytes: bytes, acceptedAt: at, receipt: "")
+        let hour = now - 1_234
+        func claim(_ at: Int64, _ bytes: Int64, node: String = "n", content: String = "t", session: String = "s") -> ClaimRecord {
+            ClaimRecord(id: "c\(at)", node: node, content: content, session: session, bytes: bytes, acceptedAt: at, receipt: "")
         }
-        let hours = CoordinatorAPI.hourly(
-            [claim(now, 10), claim(now - 1_234, 5), claim(now - 1_235, 7), claim(now - 23 * 3600 - 1_234, 3), claim(now - 24 * 3600, 100), claim(now + 3600, 100)],
-            now: now)
-        #expect(hours.count == 24)
-        #expect(hours.last?.hour == now - 1_234 && hours.last?.bytes == 15 && hours.last?.receipts == 2)
-        #expect(hours[22].bytes == 7)
-        #expect(hours.first?.hour == now - 1_234 - 23 * 3600 && hours.first?.bytes == 3)
-        #expect(hours.reduce(0) { $0 + $1.bytes } == 25)
+        let traffic = DashboardMemo.traffic(
+            [
+                claim(now, 10), claim(hour, 5, session: "s2"), claim(hour - 1, 7, node: "m"), claim(hour - 23 * 3600, 3, content: "u"),
+                claim(hour - 23 * 3600 - 1, 100), claim(hour + 3600, 100),
+            ], now: now)
+        #expect(traffic.from == hour - 23 * 3600 && DashboardMemo.windowStart(hour) == traffic.from)
+        let n = traffic.node("n")
+        #expect(n.count == 24 && n.first?.hour == traffic.from && n.last?.hour == hour)
+        #expect(n.last?.bytes == 15 && n.last?.receipts == 2 && n.first?.bytes == 3)
+        #expect(traffic.node("m")[22].bytes == 7 && traffic.node("nobody").allSatisfy { $0.bytes == 0 })
+        #expect(traffic.bytes == 25 && traffic.receipts == 4)
+        #expect(traffic.sessionsByContent["t"] == 2 && traffic.sessionsByContent["u"] == 1)
+        #expect(traffic.content("t").reduce(0) { $0 + $1.bytes } == 22)
     }
 
     @Test("the map has one marker per edge, placed by its coordinates, linked to its page; ids and reasons are escaped")

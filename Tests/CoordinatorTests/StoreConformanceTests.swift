@@ -78,7 +78,11 @@ enum StoreConformance {
         #expect(try await store.live(id: "title") == nil)
         #expect(try await store.rotateStreamKey(id: "show", hash: "h2"))
         #expect(try await !store.rotateStreamKey(id: "nothing", hash: "h2"))
+        let streaming = try await store.liveTitles(limit: 10)
+        #expect(streaming.map(\.id) == ["show"] && streaming.map(\.live) == [true])
         #expect(try await store.endLive(id: "show", at: 80))
+        #expect(try await store.liveTitles(limit: 10).map(\.live) == [false])
+        #expect(try await store.liveTitles(limit: 0).isEmpty)
         #expect(try await !store.endLive(id: "show", at: 81))
         #expect(try await !store.rotateStreamKey(id: "show", hash: "h3"))
         var ended = live

@@ -62,10 +62,11 @@ package final class ClientRateLimiter: Sendable {
     var clients: Int { buckets.withLock { $0.count } }
 
     /// Whether a request to `path` with `method` counts against its client's limit: the
-    /// viewer endpoints and registration. Not `/v1/pathways/`, which edges call for their
+    /// viewer endpoints, the dashboard and registration. Not `/v1/pathways/`, which edges call for their
     /// viewers (an edge's address speaks for all of them).
     static func isLimited(_ method: HTTPRequest.Method, _ path: String) -> Bool {
         if method == .post && path == "/v1/nodes" { return true }
+        if path == "/dashboard" || path.hasPrefix("/dashboard/") || path == "/v1/dashboard" || path.hasPrefix("/v1/dashboard/") { return true }
         return ViewerCORS<CoordinatorContext>.isViewerPath(path) && !path.hasPrefix("/v1/pathways/")
     }
 }

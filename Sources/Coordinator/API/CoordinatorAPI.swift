@@ -66,6 +66,8 @@ package struct CoordinatorAPI: Sendable {
     let corsOrigins: [String]
     /// Per-address limits on the public endpoints.
     let rateLimiter: ClientRateLimiter
+    /// What the dashboard's pages share between requests.
+    let dashboardMemo = DashboardMemo()
 
     package init(
         registry: Registry, store: any CatalogStore & LiveStore & EpochStore & ChallengeStore, board: TaskBoard, claims: ClaimBook, challenger: Challenger, prober: CapacityProber, auditor: TranscodeAuditor, epochs: EpochBook, vault: KeyVault, tokenLifetime: TimeInterval = 6 * 3600, leaseLifetime: Int64 = 3600,

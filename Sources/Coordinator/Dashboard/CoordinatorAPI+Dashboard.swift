@@ -56,7 +56,7 @@ extension CoordinatorAPI {
                     var response = Self.page(
                         DashboardPage.notFound("Read-only", "The dashboard only shows figures: \(request.method) is refused here; use GET."),
                         status: .methodNotAllowed)
-                    response.headers[.allow] = "GET, HEAD"
+                    response.headers[.allow] = "GET"
                     return response
                 }
             }

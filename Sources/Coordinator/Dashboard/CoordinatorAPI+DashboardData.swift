@@ -4,41 +4,46 @@ import Foundation
 /// The figures behind the dashboard's pages and its JSON (`GET /v1/dashboard...`): read from
 /// the same store, registry and policies as the rest of the API, with the same code
 /// (``NodeView``, ``EpochSummary``, ``EpochReport/explanation(of:)``, ``PayoutExplanation``).
-/// Reading only: nothing here writes.
+/// Reading only: nothing here writes. What every page needs alike (the last 24 hours of
+/// receipted traffic, settled reports) comes through ``DashboardMemo``; the rest is bounded
+/// (the newest rows of a node's or a title's history, counted in full where the page says "in
+/// all").
 extension CoordinatorAPI {
     /// The whole store (the API's own handle on it is narrower).
     private var records: any CoordinatorStore { epochs.store }
 
-    /// How many settled epochs the pages show.
+    /// How many settled epochs the pages show, and how many rows of a history.
     static let dashboardEpochs = 10
+    static let dashboardRows = 50
 
     func networkView(now: Int64) async throws -> NetworkView {
-        var nodes: [NodeSummary] = []
-        for record in try await records.nodes() {
-            let main = DeviceClass.named(record.deviceClass)?.tasks.contains(.delivery) == false ? DeviceClass.Task.hosting : .delivery
-            guard let status = try await registry.status(of: record.id, for: main) else { continue }
-            nodes.append(
-                NodeSummary(
-                    id: record.id, deviceClass: record.deviceClass, latitude: record.latitude, longitude: record.longitude, routed: status.refusal == nil,
-                    reason: status.refusal, bonded: status.stake.bonded, slashed: status.stake.slashed, lastHeartbeat: status.node.lastHeartbeat,
-                    load: status.node.load))
+        let nodes = registry.statuses().map { status in
+            NodeSummary(
+                id: status.node.id, deviceClass: status.node.deviceClass, latitude: status.node.latitude, longitude: status.node.longitude,
+                routed: status.refusal == nil, reason: status.refusal, bonded: status.stake.bonded, slashed: status.stake.slashed,
+                lastHeartbeat: status.node.lastHeartbeat, load: status.node.load)
         }
-        let claims = try await records.claims(acceptedFrom: now - 86_400, to: now + 1)
+        let traffic = try await recentTraffic(now: now)
         var titles: [TitleSummary] = []
+        for live in try await records.liveTitles(limit: Self.dashboardRows) where live.live {
+            titles.append(TitleSummary(id: live.id, kind: "live", hosts: try await hostsNow(of: live.id).count))
+        }
         for id in try await records.contentIDs() {
-            titles.append(TitleSummary(id: id, kind: "published", hosts: try await wholeHosts(of: id).count))
+            titles.append(TitleSummary(id: id, kind: "published", hosts: try await hostsNow(of: id).count))
         }
         let totals = NetworkTotals(
             nodes: nodes.count, routable: nodes.filter(\.routed).count, bondedStake: nodes.reduce(0) { $0 + $1.bonded },
-            deliveredBytes24h: claims.reduce(0) { $0 + $1.bytes }, receipts24h: claims.count, titles: titles.count,
-            titlesHosted: titles.filter { $0.hosts > 0 }.count)
+            deliveredBytes24h: traffic.bytes, receipts24h: traffic.receipts, titles: titles.count, titlesHosted: titles.filter { $0.hosts > 0 }.count)
         return NetworkView(at: now, nodes: nodes, totals: totals, titles: titles, epochs: try await epochSummaries(limit: Self.dashboardEpochs))
     }
 
     /// Nil for a node the coordinator does not know.
     func nodePage(_ id: String, now: Int64) async throws -> NodePageView? {
-        guard let view = try await nodeView(id, now: now), let record = try await records.node(id: id) else { return nil }
-        let balance = try await registry.ledger.balance(of: id)
+        guard let view = try await nodeView(id, now: now) else { return nil }
+        var known = registry.known(id)
+        if known == nil { known = try await records.node(id: id) }
+        guard let record = known else { return nil }
+        let balance = registry.ledger.remembered(id)
         let bond =
             DeviceClass.named(record.deviceClass).map { deviceClass in
                 deviceClass.stakeShortfall(bonded: balance.bonded)
@@ -47,9 +52,8 @@ extension CoordinatorAPI {
         let ledger = try await records.ledger(node: id).map {
             LedgerEntry(kind: $0.kind.rawValue, amount: $0.amount, reason: $0.reason, evidence: $0.evidence, at: $0.at)
         }
-        let claims = try await records.claims(node: id).filter { $0.acceptedAt > now - 86_400 }
-        let challenges = try await records.settledChallenges(node: id, since: 0)
-        let transcodes = try await records.transcodes(node: id, limit: 500)
+        let challenges = try await records.settledChallenges(node: id, since: now - challenger.policy.window)
+        let transcodes = try await records.transcodes(node: id, limit: Self.dashboardRows)
         let probes = try await records.settledProbes(node: id, since: now - prober.policy.window)
         let best = probes.isEmpty ? nil : probes.map { $0.measuredCores ?? 0 }.max()
         var warnings: [String] = []
@@ -65,23 +69,25 @@ extension CoordinatorAPI {
         for task in DeviceClass.named(record.deviceClass)?.tasks ?? [] {
             allowed.append(TaskAllowed(task: task.rawValue, refusal: try await registry.status(of: id, for: task)?.refusal))
         }
+        let tasks = try await records.tasks(node: id, after: 0)
         return NodePageView(
-            at: now, node: view, tasksAllowed: allowed.sorted { $0.task < $1.task }, ramGB: record.ramGB, mbpsClaimed: record.mbps, registeredAt: record.registeredAt,
-            coresCounted: prober.policy.credited(claimed: record.cores, best: best), bond: bond, ledger: ledger,
-            traffic: Self.hourly(claims, now: now), challenges: Self.counts(challenges.map { $0.outcome?.rawValue ?? "open" }),
+            at: now, node: view, tasksAllowed: allowed.sorted { $0.task < $1.task }, ramGB: record.ramGB, mbpsClaimed: record.mbps,
+            registeredAt: record.registeredAt, coresCounted: prober.policy.credited(claimed: record.cores, best: best), bond: bond,
+            ledger: Array(ledger.suffix(Self.dashboardRows).reversed()), traffic: try await recentTraffic(now: now).node(id),
+            challenges: Self.counts(challenges.map { $0.outcome?.rawValue ?? "open" }),
             recentChallenges: challenges.suffix(20).reversed().map {
                 ChallengeEntry(
                     content: $0.content, segment: $0.segment, chunk: $0.chunk, issuedAt: $0.issuedAt, answeredAt: $0.answeredAt,
                     outcome: $0.outcome?.rawValue ?? "open", reason: Self.meaning($0.outcome))
             },
-            transcodes: Self.counts(transcodes.map(\.status.rawValue)),
-            recentTranscodes: transcodes.prefix(20).map {
+            recentTranscodes: transcodes.map {
                 TranscodeEntry(
                     content: $0.content, rendition: $0.rendition, segment: $0.segment, bytes: $0.bytes, reportedAt: $0.reportedAt, status: $0.status.rawValue,
                     reason: Self.meaning($0.status))
             },
             probes: probes.suffix(10).reversed().map { ProbeEntry(issuedAt: $0.issuedAt, outcome: $0.outcome?.rawValue ?? "open", measuredCores: $0.measuredCores) },
-            warnings: warnings, tasks: try await records.tasks(node: id, after: 0).map(TaskEntry.init), payouts: try await payouts(of: id))
+            warnings: warnings, taskCount: tasks.count, tasks: tasks.suffix(Self.dashboardRows).reversed().map(TaskEntry.init),
+            payouts: try await payouts(of: id))
     }
 
     /// Nil for a title the coordinator does not know (published or live).
@@ -91,11 +97,12 @@ extension CoordinatorAPI {
         guard title != nil || live != nil else { return nil }
         let tasks = try await records.tasks(content: id)
         let hosts = tasks.filter { $0.kind == .hosting }
-        var replicas: [ReplicaPoint] = []
-        for (count, done) in hosts.compactMap(\.doneAt).sorted().enumerated() { replicas.append(ReplicaPoint(at: done, hosts: count + 1)) }
-        let claims = try await records.claims(acceptedFrom: now - 86_400, to: now + 1).filter { $0.content == id }
+        var copies: [ReplicaPoint] = []
+        for (count, done) in hosts.compactMap(\.doneAt).sorted().enumerated() { copies.append(ReplicaPoint(at: done, hosts: count + 1)) }
+        let traffic = try await recentTraffic(now: now)
         var made: [String: RenditionMade] = [:]
-        for report in try await records.transcodes(content: id, limit: 10_000) {
+        let reports = try await records.transcodes(content: id, limit: Self.dashboardRenditionReports)
+        for report in reports {
             let key = report.rendition + "\u{0}" + report.node
             var entry = made[key] ?? RenditionMade(rendition: report.rendition, node: report.node, segments: 0, bytes: 0, statuses: [:])
             entry.segments += 1
@@ -108,11 +115,15 @@ extension CoordinatorAPI {
             at: now, id: id, kind: title != nil ? "published" : (live?.state == .live ? "live" : "live, ended"), bytes: title?.bytes, bitrate: title?.bitrate,
             seconds: manifest.map { $0.segments.reduce(0) { $0 + $1.duration } },
             source: manifest.map { "\($0.source.width)×\($0.source.height), \(String(format: "%.2f", $0.source.frameRate)) fps, \($0.source.codecs)" },
-            ladder: manifest?.ladder.map(\.name) ?? [], hosts: hosts.map(TaskEntry.init), replicas: replicas,
+            ladder: manifest?.ladder.map(\.name) ?? [], hosts: hosts.map(TaskEntry.init), hostsNow: try await hostsNow(of: id), copies: copies,
             deliveries: tasks.filter { $0.kind == .delivery }.map(TaskEntry.init), transcoders: tasks.filter { $0.kind == .transcoding }.map(TaskEntry.init),
-            demand: Self.hourly(claims, now: now), sessions24h: Set(claims.map(\.session)).count,
-            renditions: made.values.sorted { ($0.rendition, $0.node) < ($1.rendition, $1.node) })
+            demand: traffic.content(id), sessions24h: traffic.sessionsByContent[id] ?? 0,
+            renditions: made.values.sorted { ($0.rendition, $0.node) < ($1.rendition, $1.node) },
+            renditionsCapped: reports.count == Self.dashboardRenditionReports)
     }
+
+    /// How many of a title's newest transcode reports its page sums.
+    static let dashboardRenditionReports = 10_000
 
     /// `GET /v1/nodes/{id}`'s answer: registration, stake, routing, reputation, measured cores
     /// and viewers' reports.
@@ -127,9 +138,12 @@ extension CoordinatorAPI {
 
     /// `GET /v1/epochs`' lines: the newest settled epochs, newest first.
     func epochSummaries(limit: Int) async throws -> [EpochSummary] {
-        try await records.epochs(limit: limit).compactMap { record in
-            (try? JSONDecoder().decode(EpochReport.self, from: Data(record.report.utf8))).map(EpochSummary.init)
-        }
+        try await records.epochs(limit: limit).compactMap { dashboardMemo.report($0).map(EpochSummary.init) }
+    }
+
+    /// The last 24 hours of receipted traffic, scanned at most every ``DashboardMemo/trafficSeconds``.
+    private func recentTraffic(now: Int64) async throws -> DashboardMemo.Traffic {
+        try await dashboardMemo.traffic(now: now) { from, to in try await records.claims(acceptedFrom: from, to: to) }
     }
 
     /// The miner's payout in each of the newest settled epochs it worked in, checked against
@@ -137,8 +151,7 @@ extension CoordinatorAPI {
     private func payouts(of miner: String) async throws -> [PayoutEntry] {
         var out: [PayoutEntry] = []
         for record in try await records.epochs(limit: Self.dashboardEpochs) {
-            guard let report = try? JSONDecoder().decode(EpochReport.self, from: Data(record.report.utf8)), let explanation = report.explanation(of: miner)
-            else { continue }
+            guard let explanation = dashboardMemo.report(record)?.explanation(of: miner) else { continue }
             let check = PayoutExplanation.check(explanation, key: vault.identity.publicKey)
             out.append(
                 PayoutEntry(
@@ -149,22 +162,10 @@ extension CoordinatorAPI {
         return out
     }
 
-    /// Hosts of a title holding a whole copy (their hosting task is done).
-    private func wholeHosts(of content: String) async throws -> [String] {
-        try await records.tasks(content: content).filter { $0.kind == .hosting && $0.doneAt != nil }.map(\.node)
-    }
-
-    /// Claims per hour over the 24 hours before `now`, oldest hour first (every hour listed).
-    static func hourly(_ claims: [ClaimRecord], now: Int64) -> [HourTraffic] {
-        let last = now - now % 3600
-        var hours = (0..<24).map { HourTraffic(hour: last - Int64(23 - $0) * 3600, bytes: 0, receipts: 0) }
-        for claim in claims {
-            let index = 23 - Int((last - (claim.acceptedAt - claim.acceptedAt % 3600)) / 3600)
-            guard hours.indices.contains(index) else { continue }
-            hours[index].bytes += claim.bytes
-            hours[index].receipts += 1
-        }
-        return hours
+    /// Hosts of a title that hold a whole copy (their hosting task is done) and may host now.
+    private func hostsNow(of content: String) async throws -> [String] {
+        try await records.tasks(content: content).filter { $0.kind == .hosting && $0.doneAt != nil && registry.eligible($0.node, for: .hosting) != nil }
+            .map(\.node)
     }
 
     static func counts(_ outcomes: [String]) -> OutcomeCounts {

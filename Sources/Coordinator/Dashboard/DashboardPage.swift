@@ -9,7 +9,10 @@ enum DashboardPage {
 
     /// A clear 404 page.
     static func notFound(_ heading: String, _ sentence: String) -> String {
-        html(title: heading, body: "<h1>\(escape(heading))</h1><p class=\"notfound\">\(sentence)</p><p><a href=\"/dashboard\">Back to the network</a></p>", at: Int64(Date().timeIntervalSince1970))
+        HTMLPage.html(
+            title: heading, home: "DeHub DePIN network", homeURL: "/dashboard",
+            body: "<h1>\(escape(heading))</h1><p class=\"notfound\">\(sentence)</p><p><a href=\"/dashboard\">Back to the network</a></p>",
+            at: Int64(Date().timeIntervalSince1970), refreshes: false)
     }
 
     static func escape(_ text: String) -> String { HTMLPage.escape(text) }

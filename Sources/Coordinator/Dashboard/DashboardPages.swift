@@ -22,10 +22,10 @@ enum DashboardPages {
             + "<span>white ring: routable (mobile, which hosts only: may be given hosting)</span><span class=\"bad\">red dashed ring, faded: not routable</span></p>"
         body += DashboardCharts.worldMap(view.nodes)
         body += P.table(
-            ["Edge", "Class", "Routed", "Bonded", "Slashed", "Load", "Last heartbeat"],
+            ["Edge", "Class", "Routed to viewers", "Bonded", "Slashed", "Load", "Last heartbeat"],
             view.nodes.map { node in
                 [
-                    P.nodeLink(node.id), P.escape(node.deviceClass), routing(node.routed, node.reason), P.dhb(node.bonded),
+                    P.nodeLink(node.id), P.escape(node.deviceClass), mainTask(node), P.dhb(node.bonded),
                     node.slashed > 0 ? "<span class=\"bad\">\(P.dhb(node.slashed))</span>" : P.dhb(0), P.percent(node.load), P.time(node.lastHeartbeat),
                 ]
             }, empty: "no edge has registered yet")
@@ -81,20 +81,20 @@ enum DashboardPages {
             view.probes.map { [P.time($0.issuedAt), P.escape($0.outcome), $0.measuredCores.map { String(format: "%.2f cores", $0) } ?? "–"] },
             empty: "no capacity probe settled lately")
         let delivered = view.traffic.reduce(Int64(0)) { $0 + $1.bytes }, receipts = view.traffic.reduce(0) { $0 + $1.receipts }
-        body += "<h2>Traffic with receipts, last 24 h</h2><p>\(P.bytes(delivered)) in \(HTMLPage.count(receipts, "receipt"))</p>" + P.hourlyChart(view.traffic)
-        body += "<h2>Storage challenges</h2><p>\(outcomes(view.challenges))\(node.reputation.map { String(format: "; reputation %.2f of 1", $0) } ?? "")</p>"
+        body += "<h2>Traffic with receipts, this hour and the 23 before</h2><p>\(P.bytes(delivered)) in \(HTMLPage.count(receipts, "receipt"))</p>" + P.hourlyChart(view.traffic)
+        body += "<h2>Storage challenges, reputation window</h2><p>\(outcomes(view.challenges))\(node.reputation.map { String(format: "; reputation %.2f of 1", $0) } ?? "")</p>"
         body += P.table(
             ["Issued", "Title", "Segment, chunk", "Outcome", "Why"],
             view.recentChallenges.map {
                 [P.time($0.issuedAt), P.titleLink($0.content), "segment \($0.segment), chunk \($0.chunk)", outcome($0.outcome), P.escape($0.reason)]
             })
-        body += "<h2>Transcode audits</h2><p>\(outcomes(view.transcodes))</p>"
+        body += "<h2>Transcode audits, the newest \(view.recentTranscodes.count)</h2><p>\(outcomes(CoordinatorAPI.counts(view.recentTranscodes.map(\.status))))</p>"
         body += P.table(
             ["Reported", "Title", "Rendition, segment", "Size", "Status", "Meaning"],
             view.recentTranscodes.map {
                 [P.time($0.reportedAt), P.titleLink($0.content), "\(P.escape($0.rendition)) segment \($0.segment)", P.bytes($0.bytes), outcome($0.status), P.escape($0.reason)]
             })
-        body += "<h2>Tasks</h2>" + tasks(view.tasks, first: "Title")
+        body += "<h2>Tasks: \(HTMLPage.count(view.taskCount, "task")) given\(view.taskCount > view.tasks.count ? ", the newest \(view.tasks.count) here" : "")</h2>" + tasks(view.tasks, first: "Title")
         body += "<h2>Payouts</h2>"
         if view.payouts.isEmpty { body += "<p class=\"empty\">no settled epoch counted work by this edge yet</p>" }
         for payout in view.payouts {
@@ -119,11 +119,13 @@ enum DashboardPages {
         if let bitrate = view.bitrate { facts.append(("Peak bitrate", String(format: "%.2f Mbit/s", Double(bitrate) / 1e6))) }
         if !view.ladder.isEmpty { facts.append(("Ladder", P.escape(view.ladder.joined(separator: ", ")))) }
         body += P.facts(facts)
-        body += "<h2>Hosts</h2>" + tasks(view.hosts, first: "Edge", doneHeading: "Whole copy since")
-        body += "<h2>Replicas over time</h2>" + DashboardCharts.steps(view.replicas.map { ($0.at, $0.hosts) }, until: view.at, unit: "hosts with a whole copy")
+        body += "<h2>Hosts: \(view.hostsNow.count) hold a whole copy and may host now</h2>" + tasks(view.hosts, first: "Edge", doneHeading: "Whole copy since", now: view.hostsNow)
+        body += "<h2>Whole copies made over time</h2><p class=\"empty\">a host lost later still counts here; the table above says which hold it now</p>"
+        body += DashboardCharts.steps(view.copies.map { ($0.at, $0.hosts) }, until: view.at, unit: "copies made")
         let delivered = view.demand.reduce(Int64(0)) { $0 + $1.bytes }
-        body += "<h2>Demand, last 24 h</h2><p>\(P.bytes(delivered)) delivered to \(HTMLPage.count(view.sessions24h, "viewer session"))</p>" + P.hourlyChart(view.demand)
+        body += "<h2>Demand, this hour and the 23 before</h2><p>\(P.bytes(delivered)) delivered to \(HTMLPage.count(view.sessions24h, "viewer session"))</p>" + P.hourlyChart(view.demand)
         body += "<h2>Renditions made, and where</h2>"
+        if view.renditionsCapped { body += "<p class=\"warn\">summed over the newest \(CoordinatorAPI.dashboardRenditionReports) reports</p>" }
         body += P.table(
             ["Rendition", "Edge", "Segments", "Size", "Audits"],
             view.renditions.map {
@@ -135,6 +137,13 @@ enum DashboardPages {
         body += "<h2>Transcoding tasks</h2>" + tasks(view.transcoders, first: "Edge")
         body += "<h2>Delivery tasks</h2>" + tasks(view.deliveries, first: "Edge")
         return P.html(title: "Title \(view.id)", body: body, at: view.at)
+    }
+
+    /// Whether a node is given its class's main work: viewers, or hosting for a class that
+    /// only hosts.
+    private static func mainTask(_ node: NodeSummary) -> String {
+        guard DeviceClass.named(node.deviceClass)?.tasks.contains(.delivery) == false else { return routing(node.routed, node.reason) }
+        return node.routed ? "<span class=\"ok\">may host (hosts only)</span>" : "<span class=\"bad\">may not host: \(P.escape(node.reason ?? "unknown"))</span>"
     }
 
     private static func routing(_ routed: Bool, _ reason: String?) -> String {
@@ -155,14 +164,15 @@ enum DashboardPages {
         return "\(counts.total) in all: " + counts.counts.sorted { $0.key < $1.key }.map { "\($0.value) \(outcome($0.key))" }.joined(separator: ", ")
     }
 
-    private static func tasks(_ tasks: [TaskEntry], first: String, doneHeading: String = "Done") -> String {
+    /// A table of tasks; with `now`, a column saying whether each host holds a copy now.
+    private static func tasks(_ tasks: [TaskEntry], first: String, doneHeading: String = "Done", now: [String]? = nil) -> String {
         P.table(
-            [first, "Task", "Given", doneHeading],
-            tasks.map {
+            [first, "Task", "Given", doneHeading] + (now == nil ? [] : ["Now"]),
+            tasks.map { task in
                 [
-                    first == "Title" ? P.titleLink($0.content) : P.nodeLink($0.node), P.escape($0.kind), P.time($0.createdAt),
-                    $0.doneAt.map(P.time) ?? "<span class=\"warn\">not yet</span>",
-                ]
+                    first == "Title" ? P.titleLink(task.content) : P.nodeLink(task.node), P.escape(task.kind), P.time(task.createdAt),
+                    task.doneAt.map(P.time) ?? "<span class=\"warn\">not yet</span>",
+                ] + (now.map { [$0.contains(task.node) ? "<span class=\"ok\">holds it</span>" : "<span class=\"bad\">not hosting now</span>"] } ?? [])
             })
     }
 }

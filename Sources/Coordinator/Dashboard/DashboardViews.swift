@@ -33,11 +33,11 @@ struct NetworkTotals: Codable {
     var routable: Int
     /// Stake bonded by every node, base units.
     var bondedStake: Int64
-    /// Bytes of accepted delivery claims (receipts) in the last 24 hours.
+    /// Bytes of accepted delivery claims (receipts) in the current hour and the 23 before it.
     var deliveredBytes24h: Int64
     var receipts24h: Int
     var titles: Int
-    /// Titles with at least one host holding a whole copy.
+    /// Titles with at least one host that holds a whole copy and may host now.
     var titlesHosted: Int
 }
 
@@ -45,7 +45,7 @@ struct TitleSummary: Codable {
     var id: String
     /// `published`, `live` or `live, ended`.
     var kind: String
-    /// Hosts that hold a whole copy (hosting task done).
+    /// Hosts that hold a whole copy (hosting task done) and may host now.
     var hosts: Int
 }
 
@@ -64,15 +64,18 @@ struct NodePageView: Codable {
     /// Whether the bonded stake is enough for the class, in words.
     var bond: String
     var ledger: [LedgerEntry]
-    /// Accepted claims per hour over the last 24 hours, oldest first.
+    /// Accepted claims per hour: the current hour and the 23 before it, oldest first.
     var traffic: [HourTraffic]
+    /// Challenges settled within the reputation window, by outcome; the newest 20.
     var challenges: OutcomeCounts
     var recentChallenges: [ChallengeEntry]
-    var transcodes: OutcomeCounts
+    /// The newest transcode reports.
     var recentTranscodes: [TranscodeEntry]
     var probes: [ProbeEntry]
     /// Everything that stands between this node and a slash, or its routing, in words.
     var warnings: [String]
+    /// How many tasks it was given in all, and the newest.
+    var taskCount: Int
     var tasks: [TaskEntry]
     /// Its payout in each of the newest settled epochs it worked in, newest first.
     var payouts: [PayoutEntry]
@@ -93,7 +96,7 @@ struct LedgerEntry: Codable {
     var at: Int64
 }
 
-struct HourTraffic: Codable {
+struct HourTraffic: Codable, Sendable {
     /// The hour's start (Unix seconds).
     var hour: Int64
     var bytes: Int64
@@ -167,15 +170,21 @@ struct TitlePageView: Codable {
     var source: String?
     var ladder: [String]
     var hosts: [TaskEntry]
-    /// Hosts holding a whole copy over time: one point per change, oldest first.
-    var replicas: [ReplicaPoint]
+    /// Hosts that hold a whole copy and may host now.
+    var hostsNow: [String]
+    /// Whole copies made over time (a hosting task done): one point per copy, oldest first.
+    /// A host lost later still counts here; ``hostsNow`` says which hold it now.
+    var copies: [ReplicaPoint]
     var deliveries: [TaskEntry]
     var transcoders: [TaskEntry]
-    /// Accepted claims for the title per hour over the last 24 hours, and its distinct sessions.
+    /// Accepted claims for the title per hour (the current hour and the 23 before it), and its
+    /// distinct sessions over those hours.
     var demand: [HourTraffic]
     var sessions24h: Int
-    /// Renditions made, by rendition and node.
+    /// Renditions made, by rendition and node, summed over the newest reports (all of them
+    /// unless ``renditionsCapped``).
     var renditions: [RenditionMade]
+    var renditionsCapped: Bool
 }
 
 struct ReplicaPoint: Codable {

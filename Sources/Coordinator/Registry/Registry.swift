@@ -214,6 +214,21 @@ package final class Registry: Sendable {
         }
     }
 
+    /// Every node this coordinator knows, with its stake and whether (or why not) it may take
+    /// its class's main task now (delivery; hosting for a class that does not deliver), from
+    /// memory only: no store read, nothing written. By id.
+    package func statuses() -> [NodeStatus] {
+        let time = now()
+        let stakes = ledger.balances
+        return state.withLock { state in
+            state.nodes.values.sorted { $0.id < $1.id }.map { node in
+                let main = DeviceClass.named(node.deviceClass)?.tasks.contains(.delivery) == false ? DeviceClass.Task.hosting : .delivery
+                let stake = stakes[node.id] ?? StakeBalance()
+                return NodeStatus(node: node, stake: stake, refusal: refusal(node, stake: stake, now: time, for: main, suspended: state.suspended))
+            }
+        }
+    }
+
     /// The node if it may take `task` now; nil if unknown or not eligible.
     package func eligible(_ id: String, for task: DeviceClass.Task) -> NodeRecord? {
         let time = now()

@@ -55,6 +55,9 @@ package protocol LiveStore: Sendable {
     /// Stores a new live title; refuses an id that is a live or a published title.
     func saveLive(_ live: LiveRecord) async throws
     func live(id: String) async throws -> LiveRecord?
+    /// Live titles (streaming or ended), newest first, at most `limit`: their ids and whether
+    /// they still stream.
+    func liveTitles(limit: Int) async throws -> [(id: String, live: Bool)]
     /// Replaces the stream key's hash (the old key stops working); false unless the title is live.
     func rotateStreamKey(id: String, hash: String) async throws -> Bool
     /// Marks the title ended at `at`; false unless it was live.

@@ -192,6 +192,11 @@ enum Schema {
                 latitude DOUBLE PRECISION NOT NULL, longitude DOUBLE PRECISION NOT NULL, created_at BIGINT NOT NULL, ended_at BIGINT)
             """
         ]),
+        (13, [
+            // The dashboard: a title's transcode reports and the newest live titles, without a scan.
+            "CREATE INDEX transcodes_content ON transcodes (content_id, reported_at)",
+            "CREATE INDEX live_titles_created ON live_titles (created_at)",
+        ]),
     ]
 
     static var latest: Int { migrations.last!.version }

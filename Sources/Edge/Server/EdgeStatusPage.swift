@@ -114,9 +114,14 @@ struct EdgeStatusPage: Sendable {
         typealias H = HTMLPage
         var body = "<h1>Edge " + (view.node.map { "<code>\(H.escape($0))</code>" } ?? "(an open cache: no coordinator)") + "</h1>"
         if let beat = view.heartbeat {
-            let routing =
-                beat.error.map { "<span class=\"bad\">the last heartbeat failed: \(H.escape($0))</span>" }
-                ?? (beat.routed == true ? "<span class=\"ok\">routed to viewers</span>" : "<span class=\"bad\">not routed: \(H.escape(beat.reason ?? "unknown"))</span>")
+            // The coordinator's answer is about viewers; a class that does not deliver only hosts.
+            let delivers = DeviceClass.named(view.deviceClass)?.tasks.contains(.delivery) ?? true
+            let answer =
+                delivers
+                ? (beat.routed == true ? "<span class=\"ok\">routed to viewers</span>" : "<span class=\"bad\">not routed: \(H.escape(beat.reason ?? "unknown"))</span>")
+                : ((beat.slashedStake ?? 0) > 0
+                    ? "<span class=\"bad\">slashed: given no hosting</span>" : "<span class=\"ok\">hosts only (class \(H.escape(view.deviceClass))): never routed to viewers</span>")
+            let routing = beat.error.map { "<span class=\"bad\">the last heartbeat failed: \(H.escape($0))</span>" } ?? answer
             body += "<p id=\"routing\">\(routing) (as the coordinator said at \(H.time(beat.at)))</p>"
         } else if view.coordinator != nil {
             body += "<p id=\"routing\" class=\"warn\">no heartbeat answered yet</p>"
@@ -135,7 +140,7 @@ struct EdgeStatusPage: Sendable {
         body += H.facts([
             ("Used", "\(H.bytes(Int64(c.usedBytes))) of \(H.bytes(Int64(c.capacityBytes))) (\(c.capacityBytes > 0 ? H.percent(Double(c.usedBytes) / Double(c.capacityBytes)) : "–")), \(H.count(c.objects, "object"))"),
             ("In memory", H.bytes(Int64(c.memoryBytes))),
-            ("Hit ratio", c.hitRatio.map { String(format: "%.1f %%", $0 * 100) } ?? "no look-up yet"),
+            ("Hit ratio (hits and joins per look-up)", c.hitRatio.map { String(format: "%.1f %%", $0 * 100) } ?? "no look-up yet"),
             ("Look-ups", "\(H.count(c.hits, "hit")), \(c.joined) joined a fill in flight, \(c.misses) missed"),
             ("Fills", "\(c.filled) stored, \(c.fillsNotFound) not found upstream, \(c.fillsFailed) failed, \(c.fillsInFlight) in flight"),
             ("Evicted", H.count(c.evictions, "object")),

@@ -48,6 +48,12 @@ extension LiveStore where Self: SQLDatabase {
         guard inserted else { throw StoreFailure.duplicate("\(live.id) is already a live or published title") }
     }
 
+    package func liveTitles(limit: Int) async throws -> [(id: String, live: Bool)] {
+        try await rows("SELECT id, state FROM live_titles ORDER BY created_at DESC, id LIMIT \(limit)") { row in
+            (try row.text(0), try row.text(1) == LiveRecord.State.live.rawValue)
+        }
+    }
+
     package func live(id: String) async throws -> LiveRecord? {
         try await first(
             "SELECT id, sealed_key, stream_key_hash, state, latitude, longitude, created_at, ended_at FROM live_titles WHERE id = \(id)"
