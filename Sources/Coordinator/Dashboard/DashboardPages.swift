@@ -68,7 +68,7 @@ enum DashboardPages {
         ])
         body += P.table(
             ["When", "Event", "Amount", "Reason", "Evidence"],
-            view.ledger.reversed().map {
+            view.ledger.map {
                 [P.time($0.at), P.escape($0.kind), P.dhb($0.amount), P.escape($0.reason), $0.evidence.map { "<code>\(P.escape(String($0.prefix(200))))</code>" } ?? ""]
             })
         body += "<h2>Capacity</h2>"

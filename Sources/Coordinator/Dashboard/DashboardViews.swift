@@ -63,6 +63,7 @@ struct NodePageView: Codable {
     var coresCounted: Double
     /// Whether the bonded stake is enough for the class, in words.
     var bond: String
+    /// The newest ledger events, newest first.
     var ledger: [LedgerEntry]
     /// Accepted claims per hour: the current hour and the 23 before it, oldest first.
     var traffic: [HourTraffic]
