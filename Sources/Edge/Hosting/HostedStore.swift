@@ -47,6 +47,9 @@ package struct HostedStore: Sendable {
         return names.filter { !$0.hasPrefix(".") }.sorted().map { ($0, isComplete($0)) }
     }
 
+    /// True when `path` is one of the title's hosted files and is not here yet.
+    package func lacks(_ content: String, _ path: String) -> Bool { entry(content)?.missing.contains(path) ?? false }
+
     /// True when every file of the title is here.
     package func isComplete(_ content: String) -> Bool { entry(content)?.missing.isEmpty ?? false }
 

@@ -165,6 +165,13 @@ struct EdgeResponder: HTTPResponder {
         }
         guard let token else { return try await serveStored(request, key: key, kind: kind) }
         let started = ContinuousClock.now
+        if let hosting, hosting.store.lacks(key.content, key.path), gate.scope(of: token)?.isEdge ?? false {
+            // A peer filling from this host gets what the host holds, never a fill of the host's
+            // own from the other hosts: two hosts still copying a title (or taking its upload)
+            // would ask each other in a loop, and a viewer's request joining that fill got its
+            // 404 after the file had landed.
+            throw .notFound("\(key.content)/\(key.path) is not on this host yet (its copy of the title is not whole)")
+        }
         if case .playlist = kind {
             // (Only playlists ask for the token's scope: segments take the shortest path.)
             let fromEdge = gate.scope(of: token)?.isEdge ?? false
