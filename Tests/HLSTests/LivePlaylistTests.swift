@@ -52,4 +52,30 @@ struct LivePlaylistTests {
         #expect(ended.delta() == nil)
         #expect(throws: HLSError.self) { try LivePlaylist.parse("#EXTM3U\n#EXT-X-SKIP:SKIPPED-SEGMENTS=0\n") }
     }
+
+    @Test("rendition reports are brought up to newer copies of their rungs, never back; a rung known only to a segment without parts, or not known, is left as it was")
+    func currentReports() throws {
+        let text = """
+            #EXTM3U
+            #EXT-X-TARGETDURATION:2
+            #EXT-X-PART-INF:PART-TARGET=0.5
+            #EXT-X-MEDIA-SEQUENCE:5
+            #EXT-X-PROGRAM-DATE-TIME:2026-12-06T01:27:14.123Z
+            #EXTINF:2.000,
+            5.ts
+            #EXT-X-PART:DURATION=0.500,URI="6.0.ts"
+            #EXT-X-PRELOAD-HINT:TYPE=PART,URI="6.1.ts"
+            #EXT-X-RENDITION-REPORT:URI="../480p/index.m3u8",LAST-MSN=6,LAST-PART=0
+            #EXT-X-RENDITION-REPORT:URI="../360p/index.m3u8",LAST-MSN=6,LAST-PART=0
+            #EXT-X-RENDITION-REPORT:URI="../240p/index.m3u8",LAST-MSN=6,LAST-PART=0
+
+            """
+        let newest: [String: (sequence: Int, part: Int)] = ["480p": (6, 2), "360p": (5, 3), "240p": (7, Int.max)]
+        let updated = LivePlaylist.withCurrentReports(text) { newest[$0] }
+        let reports = try LivePlaylist.parse(updated).reports
+        #expect(reports.map(\.uri) == ["../480p/index.m3u8", "../360p/index.m3u8", "../240p/index.m3u8"])
+        #expect(reports.map(\.lastSequence) == [6, 6, 6] && reports.map(\.lastPart) == [2, 0, 0])
+        #expect(updated.replacingOccurrences(of: "LAST-MSN=6,LAST-PART=2", with: "LAST-MSN=6,LAST-PART=0") == text, "only that report changed")
+        #expect(LivePlaylist.withCurrentReports(text) { _ in nil } == text)
+    }
 }

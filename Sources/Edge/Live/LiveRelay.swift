@@ -167,11 +167,16 @@ package final class LiveRelay: Sendable {
         return (progress.last.sequence + 1, nil)
     }
 
-    /// A playlist from a host: kept if it is newer than the copy here.
-    private func take(_ text: String, content: String, rung: String) {
-        guard let playlist = try? LivePlaylist.parse(text) else { return }
+    /// A playlist from a host: kept if it is newer than the copy here, with its rendition
+    /// reports brought up to this relay's copies of the other rungs.
+    private func take(_ fetched: String, content: String, rung: String) {
+        guard let playlist = try? LivePlaylist.parse(fetched) else { return }
         let key = content + "/" + rung
-        let templates = LiveTemplates(text, playlist, content: content)
+        // Its rendition reports say how far the other rungs are: as far as this relay's copies
+        // of them, where those are newer than the host's playlist knew.
+        let siblings = rungs.withLock { rungs in rungs.filter { $0.key.hasPrefix(content + "/") }.mapValues(\.progress.last) }
+        let text = LivePlaylist.withCurrentReports(fetched) { siblings[content + "/" + $0] }
+        let templates = LiveTemplates(text, text == fetched ? playlist : (try? LivePlaylist.parse(text)) ?? playlist, content: content)
         let newHint = rungs.withLock { rungs -> String?? in
             guard var known = rungs[key], known.progress.isOlder(than: playlist) else { return nil }
             known.progress.advance(to: playlist)
