@@ -264,5 +264,53 @@ extension NetworkSuites {
             let unknownProbe = try await signed("/v1/probes", Data(#"{"id":"0123456789abcdef0123456789abcdef","nonces":[1]}"#.utf8))
             #expect(unknownProbe.status == 400 && unknownProbe.text.contains("has no probe"), "\(unknownProbe)")
         }
+        @Test("a host whose copy of a title is not whole answers a peer's fill of a file it lacks with a 404 at once, asking no other host; a viewer there is served from the hosts")
+        func partialHostAnswersPeersFromWhatItHolds() async throws {
+            var network = try await TestNetwork.start("partial-host")
+            defer { network.stop() }
+            let host = try await network.addEdge("host", "server", lat: 48.86, lon: 2.35)
+            #expect(try await network.waitUntil(seconds: 10) { try await network.routed("movie", lat: 48.86, lon: 2.35) == [host] })
+            #expect(try await network.publishMovie(seconds: 4).status == 0)
+            // Sydney holds only the title's manifest, as a host does while its upload or copy is
+            // under way.
+            let partial = try await network.addEdge("partial", "server", lat: -33.87, lon: 151.21)
+            #expect(try await network.waitUntil(seconds: 10) { try await network.routed("movie", lat: -33.87, lon: 151.21).first == partial })
+            let sydney = network.edges["partial"]!.process
+            let upload = try await network.signedToken(content: "movie", session: "host:\(partial)", age: 0, lifetime: 600)
+            let put = try await run(
+                "/usr/bin/curl",
+                [
+                    "-s", "-k", "--http1.1", "-w", " %{http_code}", "-X", "PUT", "--data-binary", "@\(network.dir.path)/out/movie/manifest.json",
+                    "-H", "Authorization: Bearer \(upload)", "\(sydney.httpsBase)/hosting/movie/manifest.json",
+                ], mergeErrors: false)
+            // Over HTTP/2 an upload is refused, and the answer says why (the refusal's body once
+            // went missing behind the stream's reset).
+            let overH2 = try await run(
+                "/usr/bin/curl",
+                [
+                    "-s", "-k", "-w", " %{http_code}", "-X", "PUT", "--data-binary", "@\(network.dir.path)/out/movie/manifest.json", "-H",
+                    "Authorization: Bearer \(upload)", "\(sydney.httpsBase)/hosting/movie/manifest.json",
+                ], mergeErrors: false)
+            #expect(overH2.output.hasSuffix(" 400") && overH2.output.contains("go over HTTP/1.1"), "\(overH2.output)")
+            #expect(put.output.hasSuffix(" 201") || put.output.hasSuffix(" 200") || put.output.hasSuffix(" 204"), "the manifest upload: \(put.output)")
+
+            func answered(_ edge: EdgeProcess) async throws -> Int {
+                let status = try await fetchText("\(edge.httpBase)/status.json")
+                let json = try JSONSerialization.jsonObject(with: Data(status.utf8)) as? [String: Any] ?? [:]
+                return (json["requests"] as? [String: Int] ?? [:]).values.reduce(0, +)
+            }
+            let paris = network.edges["host"]!.process
+            let before = try await answered(paris)
+            let fill = try await network.signedToken(content: "movie", session: "fill:\(host)", age: 0, lifetime: 600)
+            let peer = try await run("/usr/bin/curl", ["-s", "-k", "-w", " %{http_code}", "\(sydney.httpsBase)/v/movie/source/0.ts?token=\(fill)"], mergeErrors: false)
+            #expect(peer.output.hasSuffix(" 404") && peer.output.contains("not on this host yet"), "\(peer.output)")
+            let after = try await answered(paris)
+            #expect(after - before == 1, "Paris answered only the status request itself, no fill from Sydney: \(before) → \(after)")
+
+            let viewer = try #require(try await network.client.send(.GET, "/v1/route?content=movie&lat=-33.87&lon=151.21").json["token"] as? String)
+            let served = try await run(
+                "/usr/bin/curl", ["-s", "-k", "-o", "/dev/null", "-w", "%{http_code}", "\(sydney.httpsBase)/v/movie/source/0.ts?token=\(viewer)"], mergeErrors: false)
+            #expect(served.output == "200", "a viewer in Sydney: \(served.output)")
+        }
     }
 }

@@ -215,6 +215,11 @@ final class EdgeHTTP2Handler: ChannelInboundHandler {
             preconditionFailure("EdgeHTTP2Handler: an immediate answer never streams")
         }
         if resetAfter {
+            // The answer goes out before the reset: NIOHTTP2 drops a stream's frames still
+            // waiting for a flush when the stream is reset, and curl then saw a 400 without
+            // the sentence that says why (RFC 9113 8.1: a client keeps a complete response it
+            // got before RST_STREAM(NO_ERROR)).
+            flushIfNeeded(context: context)
             write(HTTP2Frame(streamID: streamID, payload: .rstStream(.noError)), context: context)
             countServerReset(context: context)
         }
