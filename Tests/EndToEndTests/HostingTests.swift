@@ -266,7 +266,8 @@ extension NetworkSuites {
         }
         @Test("a host whose copy of a title is not whole answers a peer's fill of a file it lacks with a 404 at once, asking no other host; a viewer there is served from the hosts")
         func partialHostAnswersPeersFromWhatItHolds() async throws {
-            var network = try await TestNetwork.start("partial-host")
+            // One host per title: the coordinator must not make Sydney a host of its own.
+            var network = try await TestNetwork.start("partial-host", coordinatorArguments: ["--replicas", "1"])
             defer { network.stop() }
             let host = try await network.addEdge("host", "server", lat: 48.86, lon: 2.35)
             #expect(try await network.waitUntil(seconds: 10) { try await network.routed("movie", lat: 48.86, lon: 2.35) == [host] })

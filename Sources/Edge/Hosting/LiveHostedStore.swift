@@ -276,6 +276,9 @@ package final class LiveHostedStore: Sendable {
         case arriving(GrowingFile<ByteBuffer>)
     }
 
+    /// True when the whole file `path` of `content` is here now (no waiting).
+    package func has(content: String, path: String) -> Bool { access("\(root)/\(content)/\(path)", F_OK) == 0 }
+
     /// The file `path` of `content`; for a part or segment just ahead of the newest, waits for it
     /// (its first bytes, for a part).
     /// - Returns: nil when it is not here (and not about to be).

@@ -190,9 +190,21 @@ final class EdgeHTTP2Handler: ChannelInboundHandler {
 
     private func send(_ answer: Answer, streamID: HTTP2StreamID, resetAfter: Bool, context: ChannelHandlerContext) {
         let head = answer.encodedHead ?? HPACKHeaders(status: answer.status, answer.headers)
+        // With `resetAfter` (a refusal of a request whose body is still coming), the reset goes
+        // out once the answer's last frame has left NIOHTTP2: a stream's frames still held there
+        // (waiting for a flush, or for a flow-control window) are dropped when it is reset, and
+        // curl then saw a 400 without the sentence that says why. RFC 9113 8.1: a client keeps
+        // a complete response it got before RST_STREAM(NO_ERROR).
+        var sent: EventLoopPromise<Void>?
+        if resetAfter {
+            let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
+            let promise = context.eventLoop.makePromise(of: Void.self)
+            promise.futureResult.whenComplete { _ in loopBound.value.reset(afterAnswering: streamID) }
+            sent = promise
+        }
         switch answer.body {
         case .none:
-            writeHead(head, endStream: true, streamID: streamID, context: context)
+            write(HTTP2Frame(streamID: streamID, payload: .headers(.init(headers: head, endStream: true))), promise: sent, context: context)
         case .buffers(var buffers):
             writeHead(head, endStream: false, streamID: streamID, context: context)
             if buffers.isEmpty { buffers = [ByteBuffer()] }
@@ -205,7 +217,8 @@ final class EdgeHTTP2Handler: ChannelInboundHandler {
             for (i, buffer) in buffers.enumerated() {
                 let last = i == buffers.count - 1
                 if direct {
-                    write(HTTP2Frame(streamID: streamID, payload: .data(.init(data: .byteBuffer(buffer), endStream: last))), context: context)
+                    let frame = HTTP2Frame(streamID: streamID, payload: .data(.init(data: .byteBuffer(buffer), endStream: last)))
+                    write(frame, promise: last ? sent : nil, context: context)
                 } else {
                     outbound.enqueue(buffer, endStream: last, promise: nil, streamID: streamID, now: now)
                 }
@@ -214,15 +227,16 @@ final class EdgeHTTP2Handler: ChannelInboundHandler {
         case .stream:
             preconditionFailure("EdgeHTTP2Handler: an immediate answer never streams")
         }
-        if resetAfter {
-            // The answer goes out before the reset: NIOHTTP2 drops a stream's frames still
-            // waiting for a flush when the stream is reset, and curl then saw a 400 without
-            // the sentence that says why (RFC 9113 8.1: a client keeps a complete response it
-            // got before RST_STREAM(NO_ERROR)).
-            flushIfNeeded(context: context)
-            write(HTTP2Frame(streamID: streamID, payload: .rstStream(.noError)), context: context)
-            countServerReset(context: context)
-        }
+        if resetAfter { flushIfNeeded(context: context) }
+    }
+
+    /// The refusal sent on `streamID` has left NIOHTTP2: reset the stream (its request body is
+    /// not wanted) and count the reset.
+    private func reset(afterAnswering streamID: HTTP2StreamID) {
+        guard let context else { return }
+        write(HTTP2Frame(streamID: streamID, payload: .rstStream(.noError)), context: context)
+        countServerReset(context: context)
+        flushIfNeeded(context: context)
     }
 
     /// True (and the burst's allowance spent) when `buffers` is one small body that may go out

@@ -165,11 +165,15 @@ struct EdgeResponder: HTTPResponder {
         }
         guard let token else { return try await serveStored(request, key: key, kind: kind) }
         let started = ContinuousClock.now
-        if let hosting, hosting.store.lacks(key.content, key.path), gate.scope(of: token)?.isEdge ?? false {
+        if let hosting, gate.scope(of: token)?.isEdge ?? false, hosting.store.lacks(key.content, key.path), !cache.isStored(key) {
             // A peer filling from this host gets what the host holds, never a fill of the host's
             // own from the other hosts: two hosts still copying a title (or taking its upload)
             // would ask each other in a loop, and a viewer's request joining that fill got its
-            // 404 after the file had landed.
+            // 404 after the file had landed. A live title's recording still arriving is served
+            // from the live store where it has the file.
+            if hosting.live.serves(content: key.content, path: key.path), hosting.live.has(content: key.content, path: key.path) {
+                return try await serveLive(request, key: key, kind: kind, query: media.query, token: token, gate: gate, live: hosting.live)
+            }
             throw .notFound("\(key.content)/\(key.path) is not on this host yet (its copy of the title is not whole)")
         }
         if case .playlist = kind {
