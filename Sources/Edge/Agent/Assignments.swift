@@ -14,6 +14,8 @@ package final class Assignments: Sendable {
 
     private struct State {
         var sources: [String: Sources] = [:]
+        /// When each title's sources last came from the coordinator.
+        var learnedAt: [String: ContinuousClock.Instant] = [:]
         /// Hosting tasks whose title is not yet whole here (copied from ``sources``).
         var toCopy: [String] = []
         /// Titles whose hosting task is done here but not yet reported.
@@ -41,6 +43,22 @@ package final class Assignments: Sendable {
     /// once per ``refreshInterval`` per title.
     package func sources(refreshingFor content: String) async -> Sources? {
         if let known = sources(for: content), !known.urls.isEmpty { return known }
+        return await refreshed(content)
+    }
+
+    /// Where to fill `content` from, asked of the coordinator again when what is known came more
+    /// than `age` ago (a streaming title's hosts and its delivery edges in tiers change while it
+    /// streams) or nothing is known; at most once per ``refreshInterval`` per title.
+    package func sources(refreshingFor content: String, olderThan age: Duration) async -> Sources? {
+        let now = ContinuousClock.now
+        let fresh = state.withLock { state in state.learnedAt[content].map { now - $0 < age } ?? false }
+        if fresh, let known = sources(for: content), !known.urls.isEmpty { return known }
+        return await refreshed(content)
+    }
+
+    /// Asks the coordinator for this edge's tasks, unless `content` did less than
+    /// ``refreshInterval`` ago, and returns its sources then.
+    private func refreshed(_ content: String) async -> Sources? {
         let now = ContinuousClock.now
         let due = refreshedAt.withLock { times in
             if let last = times[content], now - last < Self.refreshInterval { return false }
@@ -56,7 +74,10 @@ package final class Assignments: Sendable {
     package func apply(_ answer: TaskPollAnswer, isComplete: (String) -> Bool) {
         state.withLock { state in
             for task in answer.tasks {
-                if !task.sources.isEmpty || task.token != nil { state.sources[task.content] = Sources(urls: task.sources, token: task.token) }
+                if !task.sources.isEmpty || task.token != nil {
+                    state.sources[task.content] = Sources(urls: task.sources, token: task.token)
+                    state.learnedAt[task.content] = .now
+                }
                 guard task.kind == AssignedTask.Kinds.hosting else { continue }
                 if task.done {
                     state.reported.insert(task.content)

@@ -25,6 +25,9 @@ package final class LiveRelay: Sendable {
     static let maxRungs = 256
     /// A rung nobody asked for this long is no longer followed.
     static let idle: Duration = .seconds(30)
+    /// How old a followed title's sources may get before the coordinator is asked again: delivery
+    /// edges that join as viewers grow (tiers) and replacement hosts are learned within this.
+    static let sourcesAge: Duration = .seconds(20)
     static let maxPlaylistBytes = 1 << 20
 
     private struct Rung {
@@ -124,7 +127,7 @@ package final class LiveRelay: Sendable {
                 return Self.nextWanted(hint: known.hint, progress: known.progress)
             }
             guard let next else { break }
-            guard let sources = await assignments.sources(refreshingFor: content), !sources.urls.isEmpty else {
+            guard let sources = await assignments.sources(refreshingFor: content, olderThan: Self.sourcesAge), !sources.urls.isEmpty else {
                 try? await Task.sleep(for: .milliseconds(500))
                 continue
             }

@@ -165,7 +165,7 @@ struct EdgeResponder: HTTPResponder {
         }
         guard let token else { return try await serveStored(request, key: key, kind: kind) }
         let started = ContinuousClock.now
-        if let hosting, gate.scope(of: token)?.isEdge ?? false, hosting.store.lacks(key.content, key.path), !cache.isStored(key) {
+        if let hosting, !cache.isStored(key), gate.scope(of: token)?.isEdge ?? false, hosting.store.lacks(key.content, key.path) {
             // A peer filling from this host gets what the host holds, never a fill of the host's
             // own from the other hosts: two hosts still copying a title (or taking its upload)
             // would ask each other in a loop, and a viewer's request joining that fill got its
@@ -177,7 +177,7 @@ struct EdgeResponder: HTTPResponder {
             throw .notFound("\(key.content)/\(key.path) is not on this host yet (its copy of the title is not whole)")
         }
         if case .playlist = kind {
-            // (Only playlists ask for the token's scope: segments take the shortest path.)
+            // (Playlists ask for the token's scope; a segment only when this edge would fill it.)
             let fromEdge = gate.scope(of: token)?.isEdge ?? false
             if let liveRelay, let rung = LiveRelay.rung(of: key.path) {
                 // A live rung followed here serves viewers and the delivery edges that fill from
