@@ -110,6 +110,7 @@ package enum HTMLPage {
         ul.warnings { background: #2a2010; border-left: 4px solid #fc6; padding: 8px 8px 8px 28px; }
         pre.explain { background: #18202b; padding: 10px; overflow-x: auto; }
         svg { width: 100%; height: auto; display: block; }
+        svg .coast { fill: none; stroke: #5f8f7a; stroke-width: 0.9; stroke-linejoin: round; }
         svg .grid { stroke: #29425c; stroke-width: 0.6; stroke-dasharray: 3 3; } svg .axis { stroke: #4a6a8a; stroke-width: 1; }
         svg .tick { fill: #89a; font-size: 10px; } svg .end { text-anchor: end; }
         svg .marker { stroke-width: 2; } svg .routed { stroke: #fff; } svg .unrouted { stroke: #f55; fill-opacity: 0.4; stroke-dasharray: 2 2; }

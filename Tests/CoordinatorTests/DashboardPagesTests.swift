@@ -39,6 +39,7 @@ struct DashboardPagesTests {
         #expect(svg.contains(#"cx="0.0" cy="0.0""#))
         #expect(!svg.contains("<script>") && !svg.contains("<b>"))
         #expect(svg.contains("marker unrouted"))
+        #expect(svg.contains(#"<path class="coast" d="M"#) && Coastline.path.count > 10_000, "the coastlines are drawn")
     }
 
     @Test("figures carry their units, and text is escaped")

@@ -8,7 +8,7 @@ enum DashboardCharts {
     static let classColours = ["mobile": "#4fc3f7", "pc": "#ffb74d", "server": "#81c784"]
 
     /// Edges on an equirectangular world (longitude → x, latitude → y) with a graticule every
-    /// 30°: one marker per edge, filled by class, ringed white when routable and red, faded,
+    /// 30° and the coastlines (``Coastline``, from GSHHG): one marker per edge, filled by class, ringed white when routable and red, faded,
     /// when not. Each marker links to the edge's page.
     static func worldMap(_ nodes: [NodeSummary]) -> String {
         var svg = #"<svg class="map" viewBox="-8 -8 736 376" role="img" aria-label="edges on a world map">"#
@@ -23,6 +23,7 @@ enum DashboardCharts {
             svg += #"<line x1="0" y1="\#(y)" x2="720" y2="\#(y)" class="\#(latitude == 0 ? "axis" : "grid")"/>"#
             if abs(latitude) < 90 { svg += #"<text x="2" y="\#(y - 2)" class="tick">\#(abs(latitude))°\#(latitude < 0 ? "S" : latitude > 0 ? "N" : "")</text>"# }
         }
+        svg += #"<path class="coast" d="\#(Coastline.path)"/>"#
         for node in nodes {
             let x = (min(180, max(-180, node.longitude)) + 180) * 2, y = (90 - min(90, max(-90, node.latitude))) * 2
             let colour = classColours[node.deviceClass] ?? "#bbb"
