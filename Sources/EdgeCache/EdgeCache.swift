@@ -74,7 +74,7 @@ package final class EdgeCache<Annotation: Sendable>: Service, Sendable {
     }
 
     /// Counts for `/healthz` and `/metrics`.
-    package struct Statistics: Sendable {
+    package struct Statistics: Sendable, Encodable {
         package var objects: Int
         package var usedBytes: Int
         package var capacity: Int

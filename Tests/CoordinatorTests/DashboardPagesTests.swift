@@ -50,7 +50,7 @@ struct DashboardPagesTests {
         #expect(HTMLPage.count(1, "receipt") == "1 receipt" && HTMLPage.count(2, "receipt") == "2 receipts")
         #expect(HTMLPage.escape(#"<a href="x">'&'</a>"#) == "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;")
         #expect(HTMLPage.time(0).contains(#"data-unix="0""#) && HTMLPage.time(0).contains("1970-01-01 00:00:00 UTC"))
-        let page = DashboardPage.notFound("No such edge", "x")
+        let page = HTMLPage.dashboardNotFound("No such edge", "x")
         #expect(page.hasPrefix("<!doctype html>") && page.contains("<h1>No such edge</h1>"))
     }
 }

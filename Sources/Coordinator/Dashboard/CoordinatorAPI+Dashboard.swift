@@ -27,7 +27,7 @@ extension CoordinatorAPI {
             let id = context.parameters.get("id") ?? ""
             guard let view = try await nodePage(id, now: Self.now()) else {
                 return Self.page(
-                    DashboardPage.notFound("No such edge", "This coordinator knows no edge <code>\(DashboardPage.escape(String(id.prefix(64))))</code>."),
+                    HTMLPage.dashboardNotFound("No such edge", "This coordinator knows no edge <code>\(HTMLPage.escape(String(id.prefix(64))))</code>."),
                     status: .notFound)
             }
             return Self.page(DashboardPages.node(view))
@@ -36,17 +36,17 @@ extension CoordinatorAPI {
             let id = context.parameters.get("id") ?? ""
             guard let view = try await titlePage(id, now: Self.now()) else {
                 return Self.page(
-                    DashboardPage.notFound(
-                        "No such title", "This network has no title <code>\(DashboardPage.escape(String(id.prefix(64))))</code>, published or live."),
+                    HTMLPage.dashboardNotFound(
+                        "No such title", "This network has no title <code>\(HTMLPage.escape(String(id.prefix(64))))</code>, published or live."),
                     status: .notFound)
             }
             return Self.page(DashboardPages.title(view))
         }
         routes.get("dashboard/**") { request, _ in
             Self.page(
-                DashboardPage.notFound(
+                HTMLPage.dashboardNotFound(
                     "No such page",
-                    "<code>\(DashboardPage.escape(String(request.uri.path.prefix(100))))</code> is not a dashboard page: there are <a href=\"/dashboard\">/dashboard</a>, /dashboard/nodes/{id} and /dashboard/titles/{id}."
+                    "<code>\(HTMLPage.escape(String(request.uri.path.prefix(100))))</code> is not a dashboard page: there are <a href=\"/dashboard\">/dashboard</a>, /dashboard/nodes/{id} and /dashboard/titles/{id}."
                 ), status: .notFound)
         }
         // Nothing under /dashboard changes state: any other method is refused as such.
@@ -54,7 +54,7 @@ extension CoordinatorAPI {
             for path in ["dashboard", "dashboard/nodes/:id", "dashboard/titles/:id", "dashboard/**"] {
                 routes.on(RouterPath(path), method: method) { request, _ in
                     var response = Self.page(
-                        DashboardPage.notFound("Read-only", "The dashboard only shows figures: \(request.method) is refused here; use GET."),
+                        HTMLPage.dashboardNotFound("Read-only", "The dashboard only shows figures: \(request.method) is refused here; use GET."),
                         status: .methodNotAllowed)
                     response.headers[.allow] = "GET"
                     return response

@@ -3,7 +3,7 @@ import Foundation
 
 /// The dashboard's three pages, written from the views the JSON answers carry.
 enum DashboardPages {
-    typealias P = DashboardPage
+    typealias P = HTMLPage
 
     static func network(_ view: NetworkView) -> String {
         let totals = view.totals
@@ -45,7 +45,7 @@ enum DashboardPages {
         body += P.table(
             ["Title", "Kind", "Hosts with a whole copy"], view.titles.map { [P.titleLink($0.id), P.escape($0.kind), HTMLPage.count($0.hosts, "host")] },
             empty: "no title is published yet")
-        return P.html(title: "Network", body: body, at: view.at)
+        return P.dashboard(title: "Network", body: body, at: view.at)
     }
 
     static func node(_ view: NodePageView) -> String {
@@ -107,7 +107,7 @@ enum DashboardPages {
             }
             body += "</h3><pre class=\"explain\">\(P.escape(payout.lines.joined(separator: "\n")))</pre></section>"
         }
-        return P.html(title: "Edge \(node.id.prefix(12))", body: body, at: view.at)
+        return P.dashboard(title: "Edge \(node.id.prefix(12))", body: body, at: view.at)
     }
 
     static func title(_ view: TitlePageView) -> String {
@@ -136,7 +136,7 @@ enum DashboardPages {
             }, empty: "no edge has reported a rendition of this title")
         body += "<h2>Transcoding tasks</h2>" + tasks(view.transcoders, first: "Edge")
         body += "<h2>Delivery tasks</h2>" + tasks(view.deliveries, first: "Edge")
-        return P.html(title: "Title \(view.id)", body: body, at: view.at)
+        return P.dashboard(title: "Title \(view.id)", body: body, at: view.at)
     }
 
     /// Whether a node is given its class's main work: viewers, or hosting for a class that

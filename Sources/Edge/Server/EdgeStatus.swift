@@ -10,17 +10,18 @@ import Synchronization
 /// read by the page.
 package final class EdgeStatus: Sendable {
     /// The last heartbeat (or registration) and the coordinator's view of the node then.
-    struct Heartbeat: Sendable {
+    struct Heartbeat: Sendable, Encodable {
         var at: Int64
         /// Nil when the heartbeat failed.
         var routed: Bool?
         var reason: String?
-        var bonded: Int64?
-        var slashed: Int64?
+        var bondedStake: Int64?
+        var slashedStake: Int64?
         var error: String?
     }
 
-    struct Claims: Sendable {
+    /// Receipts and refusals for this edge's delivery claims since start.
+    struct Claims: Sendable, Encodable {
         var receipts = 0
         var bytes: Int64 = 0
         var refused = 0
@@ -28,7 +29,8 @@ package final class EdgeStatus: Sendable {
         var lastAt: Int64?
     }
 
-    struct Made: Sendable {
+    /// Rendition segments this edge made since start.
+    struct Made: Sendable, Encodable {
         var segments = 0
         var bytes: Int64 = 0
         var lastAt: Int64?
@@ -63,7 +65,7 @@ package final class EdgeStatus: Sendable {
         let view = answer.flatMap { try? JSONDecoder().decode(View.self, from: $0) }
         let beat = Heartbeat(
             at: at, routed: view?.routed, reason: view?.reason ?? (view == nil && error == nil ? "the answer did not decode" : nil),
-            bonded: view?.stake?.bonded, slashed: view?.stake?.slashed, error: error)
+            bondedStake: view?.stake?.bonded, slashedStake: view?.stake?.slashed, error: error)
         heartbeat.withLock { $0 = beat }
     }
 

@@ -26,52 +26,18 @@ struct EdgeStatusPage: Sendable {
         var dashboard: String?
         var requests: [String: Int]
         var bodyBytes: Int
-        var cache: Cache
+        var cache: MediaCache.Statistics
+        /// Look-ups answered without a new fill (hits and joins) per look-up; nil before the first.
+        var hitRatio: Double?
         var hosted: [Hosted]
         var liveRungs: [String]
-        var transcoded: Transcoded
-        var heartbeat: Heartbeat?
-        var claims: Claims?
+        var transcoded: EdgeStatus.Made
+        var heartbeat: EdgeStatus.Heartbeat?
+        var claims: EdgeStatus.Claims?
 
-        struct Cache: Encodable {
-            var objects: Int
-            var usedBytes: Int
-            var capacityBytes: Int
-            var memoryBytes: Int
-            var hits: Int
-            var joined: Int
-            var misses: Int
-            /// (hits + joined) / look-ups; nil before the first.
-            var hitRatio: Double?
-            var filled: Int
-            var fillsNotFound: Int
-            var fillsFailed: Int
-            var fillsInFlight: Int
-            var evictions: Int
-        }
         struct Hosted: Encodable {
             var content: String
             var complete: Bool
-        }
-        struct Transcoded: Encodable {
-            var segments: Int
-            var bytes: Int64
-            var lastAt: Int64?
-        }
-        struct Heartbeat: Encodable {
-            var at: Int64
-            var routed: Bool?
-            var reason: String?
-            var bondedStake: Int64?
-            var slashedStake: Int64?
-            var error: String?
-        }
-        struct Claims: Encodable {
-            var receipts: Int
-            var bytes: Int64
-            var refused: Int
-            var lastRefusal: String?
-            var lastAt: Int64?
         }
     }
 
@@ -79,19 +45,14 @@ struct EdgeStatusPage: Sendable {
         let s = responder.cache.statistics
         let lookups = s.hits + s.joined + s.misses
         let answered = responder.metrics.answered
-        let beat = status.lastHeartbeat, claims = status.claimed, made = status.transcoded
         return View(
             at: Int64(Date().timeIntervalSince1970), startedAt: status.startedAt, node: status.node, deviceClass: deviceClass, listeners: status.listeners,
             coordinator: status.coordinator, dashboard: status.coordinator.flatMap { base in status.node.map { "\(base)/dashboard/nodes/\($0)" } },
             requests: Dictionary(uniqueKeysWithValues: answered.byStatus.map { ($0.key == 0 ? "other" : String($0.key), $0.value) }), bodyBytes: answered.bytes,
-            cache: .init(
-                objects: s.objects, usedBytes: s.usedBytes, capacityBytes: s.capacity, memoryBytes: s.memoryBytes, hits: s.hits, joined: s.joined,
-                misses: s.misses, hitRatio: lookups > 0 ? Double(s.hits + s.joined) / Double(lookups) : nil, filled: s.filled,
-                fillsNotFound: s.fillsNotFound, fillsFailed: s.fillsFailed, fillsInFlight: s.fillsInFlight, evictions: s.evictions),
+            cache: s, hitRatio: lookups > 0 ? Double(s.hits + s.joined) / Double(lookups) : nil,
             hosted: responder.hosting?.store.titles().map { View.Hosted(content: $0.content, complete: $0.complete) } ?? [],
-            liveRungs: responder.liveRelay?.followed ?? [], transcoded: .init(segments: made.segments, bytes: made.bytes, lastAt: made.lastAt),
-            heartbeat: beat.map { .init(at: $0.at, routed: $0.routed, reason: $0.reason, bondedStake: $0.bonded, slashedStake: $0.slashed, error: $0.error) },
-            claims: status.coordinator == nil ? nil : .init(receipts: claims.receipts, bytes: claims.bytes, refused: claims.refused, lastRefusal: claims.lastRefusal, lastAt: claims.lastAt))
+            liveRungs: responder.liveRelay?.followed ?? [], transcoded: status.transcoded, heartbeat: status.lastHeartbeat,
+            claims: status.coordinator == nil ? nil : status.claimed)
     }
 
     func response(_ responder: EdgeResponder, json: Bool) throws -> Response {
@@ -138,9 +99,9 @@ struct EdgeStatusPage: Sendable {
         let c = view.cache
         body += "<h2>Cache</h2>"
         body += H.facts([
-            ("Used", "\(H.bytes(Int64(c.usedBytes))) of \(H.bytes(Int64(c.capacityBytes))) (\(c.capacityBytes > 0 ? H.percent(Double(c.usedBytes) / Double(c.capacityBytes)) : "–")), \(H.count(c.objects, "object"))"),
+            ("Used", "\(H.bytes(Int64(c.usedBytes))) of \(H.bytes(Int64(c.capacity))) (\(c.capacity > 0 ? H.percent(Double(c.usedBytes) / Double(c.capacity)) : "–")), \(H.count(c.objects, "object"))"),
             ("In memory", H.bytes(Int64(c.memoryBytes))),
-            ("Hit ratio (hits and joins per look-up)", c.hitRatio.map { String(format: "%.1f %%", $0 * 100) } ?? "no look-up yet"),
+            ("Hit ratio (hits and joins per look-up)", view.hitRatio.map { String(format: "%.1f %%", $0 * 100) } ?? "no look-up yet"),
             ("Look-ups", "\(H.count(c.hits, "hit")), \(c.joined) joined a fill in flight, \(c.misses) missed"),
             ("Fills", "\(c.filled) stored, \(c.fillsNotFound) not found upstream, \(c.fillsFailed) failed, \(c.fillsInFlight) in flight"),
             ("Evicted", H.count(c.evictions, "object")),

@@ -2,25 +2,20 @@ import DePINProtocol
 import Foundation
 
 /// The dashboard's pages in the shared ``HTMLPage`` frame, with links between them.
-enum DashboardPage {
-    static func html(title: String, body: String, at: Int64) -> String {
+extension HTMLPage {
+    /// A dashboard page.
+    static func dashboard(title: String, body: String, at: Int64) -> String {
         HTMLPage.html(title: title, home: "DeHub DePIN network", homeURL: "/dashboard", body: body, at: at)
     }
 
-    /// A clear 404 page.
-    static func notFound(_ heading: String, _ sentence: String) -> String {
+    /// A clear 404 (or 405) page of the dashboard.
+    static func dashboardNotFound(_ heading: String, _ sentence: String) -> String {
         HTMLPage.html(
             title: heading, home: "DeHub DePIN network", homeURL: "/dashboard",
             body: "<h1>\(escape(heading))</h1><p class=\"notfound\">\(sentence)</p><p><a href=\"/dashboard\">Back to the network</a></p>",
             at: Int64(Date().timeIntervalSince1970), refreshes: false)
     }
 
-    static func escape(_ text: String) -> String { HTMLPage.escape(text) }
-    static func time(_ unix: Int64) -> String { HTMLPage.time(unix) }
-    static func bytes(_ count: Int64) -> String { HTMLPage.bytes(count) }
-    static func percent(_ fraction: Double) -> String { HTMLPage.percent(fraction) }
-    static func table(_ headers: [String], _ rows: [[String]], empty: String = "none yet") -> String { HTMLPage.table(headers, rows, empty: empty) }
-    static func facts(_ pairs: [(String, String)]) -> String { HTMLPage.facts(pairs) }
     static func dhb(_ units: Int64) -> String { "\(DeviceClass.dhb(units)) DHB" }
 
     /// A link to a node's page, showing the start of its id.
