@@ -49,12 +49,31 @@ public struct HeartbeatRequest: Codable, Sendable, Equatable, KnownFields {
     public var load: Double
     public var freeCacheBytes: Int64
     public var healthy: Bool
+    /// Distinct viewer sessions it served each title since its previous heartbeat (titles with
+    /// none are left out; at most ``maxAudienceTitles``, the largest). Nil from an edge that
+    /// does not report them.
+    public var viewers: [String: Int]?
 
-    public static let knownFields: Set<String> = ["load", "freeCacheBytes", "healthy"]
+    /// Titles a heartbeat's ``viewers`` may name.
+    public static let maxAudienceTitles = 256
+    public static let knownFields: Set<String> = ["load", "freeCacheBytes", "healthy", "viewers"]
 
-    public init(load: Double, freeCacheBytes: Int64, healthy: Bool) {
+    public init(load: Double, freeCacheBytes: Int64, healthy: Bool, viewers: [String: Int]? = nil) {
         self.load = load
         self.freeCacheBytes = freeCacheBytes
         self.healthy = healthy
+        self.viewers = viewers
+    }
+
+    /// Why the request cannot be taken, or nil.
+    public var problem: String? {
+        guard (0...1).contains(load), freeCacheBytes >= 0 else { return "load must be 0 to 1 and freeCacheBytes not negative" }
+        if let viewers {
+            guard viewers.count <= Self.maxAudienceTitles else { return "viewers names \(viewers.count) titles; at most \(Self.maxAudienceTitles)" }
+            if let bad = viewers.first(where: { !Identifier.isValid($0.key) || !(1...10_000_000).contains($0.value) }) {
+                return "viewers: '\(bad.key.prefix(64))': \(bad.value) is not a content id with 1 to 10,000,000 sessions"
+            }
+        }
+        return nil
     }
 }

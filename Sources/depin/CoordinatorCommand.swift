@@ -26,6 +26,8 @@ struct CoordinatorCommand: AsyncParsableCommand {
     @Option(name: .customLong("admin-token-file"), help: "File holding the admin API's bearer token.") var adminTokenFile: String?
     @Option(name: .customLong("heartbeat-timeout"), help: "Seconds without a heartbeat before an edge stops being routed to.") var heartbeatTimeout: Int64 = 30
     @Option(name: .customLong("max-load"), help: "Load (0 to 1) at which an edge gets no new viewers.") var maxLoad = 0.9
+    @Option(name: .customLong("viewers-per-core"), help: "Viewers an edge serves at once per core it claims, before route answers prefer edges with room.")
+    var viewersPerCore = 250
     @Option(name: .customLong("band-km"), help: "Width of a routing distance band, km.") var bandKilometres = 50.0
     @Option(name: .long, help: "The coordinator's Ed25519 key file (made, mode 0600, when absent).") var identity = "./depin-coordinator.key"
     @Option(name: .customLong("token-lifetime"), help: "Seconds a playback token is valid.") var tokenLifetime = 21_600.0
@@ -84,10 +86,10 @@ struct CoordinatorCommand: AsyncParsableCommand {
             configuration.adminToken = ProcessInfo.processInfo.environment["DEPIN_COORDINATOR_ADMIN_TOKEN"]
         }
         if let token = configuration.adminToken, token.count < 16 { throw ValidationError("the admin token must be at least 16 characters") }
-        guard heartbeatTimeout > 0, (0.0...1.0).contains(maxLoad), bandKilometres > 0 else {
-            throw ValidationError("--heartbeat-timeout and --band-km must be positive, --max-load 0 to 1")
+        guard heartbeatTimeout > 0, (0.0...1.0).contains(maxLoad), bandKilometres > 0, (1...1_000_000).contains(viewersPerCore) else {
+            throw ValidationError("--heartbeat-timeout and --band-km must be positive, --max-load 0 to 1, --viewers-per-core 1 to 1000000")
         }
-        configuration.policy = .init(heartbeatTimeout: heartbeatTimeout, maximumLoad: maxLoad)
+        configuration.policy = .init(heartbeatTimeout: heartbeatTimeout, maximumLoad: maxLoad, viewersPerCore: viewersPerCore)
         configuration.bandKilometres = bandKilometres
         guard reloadInterval >= 1 else { throw ValidationError("--reload-interval must be at least 1 second") }
         configuration.reloadInterval = reloadInterval

@@ -30,8 +30,8 @@ struct DashboardPagesTests {
     @Test("the map has one marker per edge, placed by its coordinates, linked to its page; ids and reasons are escaped")
     func worldMap() {
         let nodes = [
-            NodeSummary(id: "a", deviceClass: "pc", latitude: 0, longitude: 0, routed: true, reason: nil, bonded: 1, slashed: 0, lastHeartbeat: 0, load: 0),
-            NodeSummary(id: "b\"><script>", deviceClass: "mobile", latitude: 90, longitude: -180, routed: false, reason: "<b>slashed</b>", bonded: 0, slashed: 1, lastHeartbeat: 0, load: 0),
+            NodeSummary(id: "a", deviceClass: "pc", latitude: 0, longitude: 0, routed: true, reason: nil, bonded: 1, slashed: 0, lastHeartbeat: 0, load: 0, viewers: 0),
+            NodeSummary(id: "b\"><script>", deviceClass: "mobile", latitude: 90, longitude: -180, routed: false, reason: "<b>slashed</b>", bonded: 0, slashed: 1, lastHeartbeat: 0, load: 0, viewers: 0),
         ]
         let svg = DashboardCharts.worldMap(nodes)
         #expect(svg.components(separatedBy: "<circle class=\"marker").count - 1 == 2)

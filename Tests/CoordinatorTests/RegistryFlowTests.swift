@@ -176,4 +176,67 @@ struct RegistryFlowTests {
         #expect(try await store.ledger(node: nil).count == before)
         try await store.close()
     }
+
+    @Test("an edge serving its viewer capacity goes after edges with room until its heartbeat says it has room again")
+    func viewerCapacity() async throws {
+        let dir = TemporaryDirectory("registry-audience")
+        defer { dir.remove() }
+        let store = try SQLiteStore(path: dir.path + "/c.sqlite")
+        try await store.migrate()
+        let clock = TestClock()
+        // Four cores each (the least a pc has), one viewer a core: an edge is full at four viewers.
+        let registry = Registry(store: store, policy: RoutingPolicy(heartbeatTimeout: 30, viewersPerCore: 1), now: clock.now)
+        let edges = (0..<3).map { index in TestEdge(latitude: 48.85 + Double(index) * 0.01) }
+        for edge in edges {
+            try await stake(registry, edge.identity.id, bond: 1_000_000, at: clock.now())
+            let body = edge.registration(cores: 4)
+            _ = try await registry.register(body: body, headers: edge.signed(body, path: "/v1/nodes", at: clock.now()), path: "/v1/nodes")
+        }
+        let paris = GeoPoint(latitude: 48.86, longitude: 2.34)
+        let order = registry.route(content: "show", from: paris, limit: 3).map(\.id)
+        #expect(order.count == 3)
+        let first = order[0]
+        func beat(_ edge: TestEdge, _ json: String) async throws -> NodeStatus {
+            let body = Data(json.utf8)
+            return try await registry.heartbeat(body: body, headers: edge.signed(body, path: "/v1/heartbeat", at: clock.now()), path: "/v1/heartbeat")
+        }
+        let firstEdge = try #require(edges.first { $0.identity.id == first })
+
+        // Three viewers routed there: still room. The fourth fills it; the next viewer's answer
+        // puts it last, and the others keep their order.
+        for _ in 0..<3 { registry.noteViewer(of: "show", at: first) }
+        #expect(registry.route(content: "show", from: paris, limit: 3).map(\.id) == order)
+        registry.noteViewer(of: "show", at: first)
+        #expect(registry.route(content: "show", from: paris, limit: 3).map(\.id) == Array(order.dropFirst()) + [first])
+        #expect(registry.route(content: "show", from: paris, limit: 1).map(\.id) == [order[1]])
+        #expect(registry.watching("show") == [first: 4])
+        #expect(registry.audience(of: first)?.estimate() == 4)
+
+        // Its heartbeat counts what it served: one session left, so it has room again.
+        _ = try await beat(firstEdge, #"{"load":0.1,"freeCacheBytes":1000,"healthy":true,"viewers":{"show":1}}"#)
+        #expect(registry.route(content: "show", from: paris, limit: 3).map(\.id) == order)
+        // Viewers of other titles count too: capacity is the edge's.
+        _ = try await beat(firstEdge, #"{"load":0.1,"freeCacheBytes":1000,"healthy":true,"viewers":{"show":3,"talk":1}}"#)
+        #expect(registry.route(content: "show", from: paris, limit: 3).map(\.id).last == first)
+        #expect(registry.watching("talk") == [first: 1])
+        // Every edge full: all are still answered, in the table's order.
+        for id in order.dropFirst() { for _ in 0..<4 { registry.noteViewer(of: "show", at: id) } }
+        #expect(registry.route(content: "show", from: paris, limit: 3).map(\.id) == order)
+
+        // Bad counts are refused with the reason, and change nothing.
+        for (json, reason) in [
+            (#"{"load":0.1,"freeCacheBytes":1,"healthy":true,"viewers":{"show":0}}"#, "'show': 0 is not a content id with 1 to 10,000,000 sessions"),
+            (#"{"load":0.1,"freeCacheBytes":1,"healthy":true,"viewers":{"../x":3}}"#, "'../x': 3 is not a content id"),
+            (#"{"load":0.1,"freeCacheBytes":1,"healthy":true,"viewers":[1]}"#, "viewers"),
+        ] {
+            await #expect(throws: RegistryError.self) { try await beat(firstEdge, json) }
+            do { _ = try await beat(firstEdge, json) } catch { #expect("\(error)".contains(reason), "\(error)") }
+        }
+        let many = (0...HeartbeatRequest.maxAudienceTitles).map { "\"t\($0)\":1" }.joined(separator: ",")
+        do {
+            _ = try await beat(firstEdge, #"{"load":0.1,"freeCacheBytes":1,"healthy":true,"viewers":{"# + many + "}}")
+            Issue.record("257 titles were taken")
+        } catch { #expect("\(error)".contains("names 257 titles; at most 256"), "\(error)") }
+        #expect(registry.watching("talk") == [first: 1])
+    }
 }

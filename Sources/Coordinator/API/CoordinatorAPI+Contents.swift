@@ -53,6 +53,7 @@ extension CoordinatorAPI {
             // A live title's viewers too go to their nearest edges, which fill from its hosts.
             let edges = routeDemotingSuspects(content: content, from: viewer, limit: limit, now: now)
             await board.noteRoute(content: content, edges: edges)
+            if let first = edges.first { registry.noteViewer(of: content, at: first.id) }
             let session = vault.newSession(content: content, now: now)
             viewers.remember(session: session, content: content, edges: edges.map(\.id))
             let token = try await vault.tokens.issue(content: content, session: session, lifetime: tokenLifetime)

@@ -34,6 +34,10 @@ struct NodeView: Codable {
     var capacity: String?
     /// What viewers' players reported of this edge (``ViewerSessions``).
     var viewerReports: ViewerSessions.EdgeReports?
+    /// Viewers it serves now (its last heartbeat's sessions and those routed to it since), and
+    /// how many it may serve before route answers prefer edges with room.
+    var viewers: Int?
+    var viewerCapacity: Int?
 
     init(_ status: NodeStatus) {
         id = status.node.id

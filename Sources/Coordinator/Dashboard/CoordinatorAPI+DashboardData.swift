@@ -21,15 +21,15 @@ extension CoordinatorAPI {
             NodeSummary(
                 id: status.node.id, deviceClass: status.node.deviceClass, latitude: status.node.latitude, longitude: status.node.longitude,
                 routed: status.refusal == nil, reason: status.refusal, bonded: status.stake.bonded, slashed: status.stake.slashed,
-                lastHeartbeat: status.node.lastHeartbeat, load: status.node.load)
+                lastHeartbeat: status.node.lastHeartbeat, load: status.node.load, viewers: registry.audience(of: status.node.id)?.estimate() ?? 0)
         }
         let traffic = try await recentTraffic(now: now)
         var titles: [TitleSummary] = []
         for live in try await records.liveTitles(limit: Self.dashboardRows) where live.live {
-            titles.append(TitleSummary(id: live.id, kind: "live", hosts: try await hostsNow(of: live.id).count))
+            titles.append(TitleSummary(id: live.id, kind: "live", hosts: try await hostsNow(of: live.id).count, watching: watching(live.id)))
         }
         for id in try await records.contentIDs() {
-            titles.append(TitleSummary(id: id, kind: "published", hosts: try await hostsNow(of: id).count))
+            titles.append(TitleSummary(id: id, kind: "published", hosts: try await hostsNow(of: id).count, watching: watching(id)))
         }
         let totals = NetworkTotals(
             nodes: nodes.count, routable: nodes.filter(\.routed).count, bondedStake: nodes.reduce(0) { $0 + $1.bonded },
@@ -117,10 +117,13 @@ extension CoordinatorAPI {
             source: manifest.map { "\($0.source.width)×\($0.source.height), \(String(format: "%.2f", $0.source.frameRate)) fps, \($0.source.codecs)" },
             ladder: manifest?.ladder.map(\.name) ?? [], hosts: hosts.map(TaskEntry.init), hostsNow: try await hostsNow(of: id), copies: copies,
             deliveries: tasks.filter { $0.kind == .delivery }.map(TaskEntry.init), transcoders: tasks.filter { $0.kind == .transcoding }.map(TaskEntry.init),
-            demand: traffic.content(id), sessions24h: traffic.sessionsByContent[id] ?? 0,
+            demand: traffic.content(id), sessions24h: traffic.sessionsByContent[id] ?? 0, watchingNow: registry.watching(id),
             renditions: made.values.sorted { ($0.rendition, $0.node) < ($1.rendition, $1.node) },
             renditionsCapped: reports.count == Self.dashboardRenditionReports)
     }
+
+    /// Viewers of `content` now, over every edge (estimated: ``Audience``).
+    private func watching(_ content: String) -> Int { registry.watching(content).values.reduce(0, +) }
 
     /// How many of a title's newest transcode reports its page sums.
     static let dashboardRenditionReports = 10_000
@@ -133,6 +136,8 @@ extension CoordinatorAPI {
         (view.reputation, view.standing) = try await challenger.reputation(of: id)
         (view.coresMeasured, view.capacity) = try await prober.standing(of: id)
         view.viewerReports = viewers.reports(for: id, now: now)
+        view.viewers = registry.audience(of: id)?.estimate()
+        view.viewerCapacity = registry.policy.viewerCapacity(of: status.node)
         return view
     }
 

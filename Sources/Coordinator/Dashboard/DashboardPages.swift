@@ -22,11 +22,12 @@ enum DashboardPages {
             + "<span>white ring: routable (mobile, which hosts only: may be given hosting)</span><span class=\"bad\">red dashed ring, faded: not routable</span></p>"
         body += DashboardCharts.worldMap(view.nodes)
         body += P.table(
-            ["Edge", "Class", "Routed to viewers", "Bonded", "Slashed", "Load", "Last heartbeat"],
+            ["Edge", "Class", "Routed to viewers", "Bonded", "Slashed", "Load", "Viewers now", "Last heartbeat"],
             view.nodes.map { node in
                 [
                     P.nodeLink(node.id), P.escape(node.deviceClass), mainTask(node), P.dhb(node.bonded),
-                    node.slashed > 0 ? "<span class=\"bad\">\(P.dhb(node.slashed))</span>" : P.dhb(0), P.percent(node.load), P.time(node.lastHeartbeat),
+                    node.slashed > 0 ? "<span class=\"bad\">\(P.dhb(node.slashed))</span>" : P.dhb(0), P.percent(node.load),
+                    HTMLPage.count(node.viewers, "viewer"), P.time(node.lastHeartbeat),
                 ]
             }, empty: "no edge has registered yet")
         body += "<h2>Epochs</h2>"
@@ -43,7 +44,8 @@ enum DashboardPages {
             }, empty: "no epoch has settled yet")
         body += "<h2>Titles</h2>"
         body += P.table(
-            ["Title", "Kind", "Hosts with a whole copy"], view.titles.map { [P.titleLink($0.id), P.escape($0.kind), HTMLPage.count($0.hosts, "host")] },
+            ["Title", "Kind", "Hosts with a whole copy", "Watching now"],
+            view.titles.map { [P.titleLink($0.id), P.escape($0.kind), HTMLPage.count($0.hosts, "host"), HTMLPage.count($0.watching, "viewer")] },
             empty: "no title is published yet")
         return P.dashboard(title: "Network", body: body, at: view.at)
     }
@@ -58,6 +60,7 @@ enum DashboardPages {
             ("Class", P.escape(node.deviceClass)), ("URL", P.escape(node.url)),
             ("Place", String(format: "%.2f° %@, %.2f° %@", abs(node.latitude), node.latitude < 0 ? "S" : "N", abs(node.longitude), node.longitude < 0 ? "W" : "E")),
             ("Registered", P.time(view.registeredAt)), ("Last heartbeat", P.time(node.lastHeartbeat)), ("Load", P.percent(node.load)),
+            ("Viewers now", HTMLPage.count(node.viewers ?? 0, "viewer") + (node.viewerCapacity.map { " of \(HTMLPage.count($0, "viewer")) before routes prefer edges with room" } ?? "")),
             ("Health", node.healthy ? "<span class=\"ok\">healthy</span>" : "<span class=\"bad\">reported unhealthy</span>"),
         ])
         body += "<h2>Stake</h2>"
@@ -123,6 +126,9 @@ enum DashboardPages {
         body += "<h2>Whole copies made over time</h2><p class=\"empty\">a host lost later still counts here; the table above says which hold it now</p>"
         body += DashboardCharts.steps(view.copies.map { ($0.at, $0.hosts) }, until: view.at, unit: "copies made")
         let delivered = view.demand.reduce(Int64(0)) { $0 + $1.bytes }
+        let watching = view.watchingNow.sorted { ($1.value, $0.key) < ($0.value, $1.key) }
+        body += "<h2>Watching now: \(HTMLPage.count(watching.reduce(0) { $0 + $1.value }, "viewer"))</h2>"
+        body += P.table(["Edge", "Viewers"], watching.map { [P.nodeLink($0.key), HTMLPage.count($0.value, "viewer")] }, empty: "no edge reports viewers of it now")
         body += "<h2>Demand, this hour and the 23 before</h2><p>\(P.bytes(delivered)) delivered to \(HTMLPage.count(view.sessions24h, "viewer session"))</p>" + P.hourlyChart(view.demand)
         body += "<h2>Renditions made, and where</h2>"
         if view.renditionsCapped { body += "<p class=\"warn\">summed over the newest \(CoordinatorAPI.dashboardRenditionReports) reports</p>" }

@@ -26,6 +26,8 @@ struct NodeSummary: Codable {
     var slashed: Int64
     var lastHeartbeat: Int64
     var load: Double
+    /// Viewers it serves now (estimated: ``Audience``).
+    var viewers: Int
 }
 
 struct NetworkTotals: Codable {
@@ -47,6 +49,8 @@ struct TitleSummary: Codable {
     var kind: String
     /// Hosts that hold a whole copy (hosting task done) and may host now.
     var hosts: Int
+    /// Viewers now, over every edge (estimated: ``Audience``).
+    var watching: Int
 }
 
 /// One miner (`/dashboard/nodes/{id}`, `GET /v1/dashboard/nodes/{id}`).
@@ -182,6 +186,8 @@ struct TitlePageView: Codable {
     /// distinct sessions over those hours.
     var demand: [HourTraffic]
     var sessions24h: Int
+    /// Viewers now at each edge that has some (estimated: ``Audience``), by edge id.
+    var watchingNow: [String: Int]
     /// Renditions made, by rendition and node, summed over the newest reports (all of them
     /// unless ``renditionsCapped``).
     var renditions: [RenditionMade]

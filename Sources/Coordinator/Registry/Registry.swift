@@ -27,6 +27,8 @@ package final class Registry: Sendable {
         /// do before it), and the time of the last refresh.
         var nextExpiry: Int64 = .min
         var refreshed: Int64 = .min
+        /// Viewers each edge serves now (heartbeats and routes since).
+        var audience = Audience()
 
         /// A node routed to now whose heartbeat came at `heartbeat` ages out no sooner than this.
         mutating func routed(heartbeat: Int64, timeout: Int64) { nextExpiry = min(nextExpiry, heartbeat + timeout + 1) }
@@ -143,9 +145,7 @@ package final class Registry: Sendable {
     package func heartbeat(body: Data, headers: [String: String], path: String) async throws -> NodeStatus {
         let request: HeartbeatRequest
         do { request = try StrictJSON.decode(HeartbeatRequest.self, from: body) } catch { throw RegistryError.badRequest("\(error)") }
-        guard (0...1).contains(request.load), request.freeCacheBytes >= 0 else {
-            throw RegistryError.badRequest("load must be 0 to 1 and freeCacheBytes not negative")
-        }
+        if let problem = request.problem { throw RegistryError.badRequest(problem) }
         let known = try await authenticate(body: body, headers: headers, path: path)
         let time = now()
         guard try await store.recordHeartbeat(
@@ -156,6 +156,7 @@ package final class Registry: Sendable {
         node.load = request.load
         node.freeCache = request.freeCacheBytes
         node.healthy = request.healthy
+        if let viewers = request.viewers { state.withLock { $0.audience.report(node.id, titles: viewers) } }
         return remember(node, stake: try await ledger.balance(of: node.id), at: time)
     }
 
@@ -193,14 +194,35 @@ package final class Registry: Sendable {
 
     // MARK: - Look-ups
 
-    /// The best edges for a viewer, with their URLs.
+    /// The best edges for a viewer, with their URLs: the route table's order, except that edges
+    /// serving their viewer capacity (``Audience``, ``RoutingPolicy/viewerCapacity(of:)``) go
+    /// after those with room, looked up with a few more so one with room can take their place.
     package func route(content: String, from viewer: GeoPoint, limit: Int) -> [RoutedEdge] {
         state.withLock { state in
-            state.table.route(content: content, from: viewer, limit: limit).compactMap { route in
+            func full(_ id: String) -> Bool {
+                guard let node = state.nodes[id], let audience = state.audience[id] else { return false }
+                return audience.estimate() >= policy.viewerCapacity(of: node)
+            }
+            var routes = state.table.route(content: content, from: viewer, limit: limit)
+            if routes.contains(where: { full($0.id) }) {
+                let wider = state.table.route(content: content, from: viewer, limit: min(limit + 8, 50))
+                routes = Array((wider.filter { !full($0.id) } + wider.filter { full($0.id) }).prefix(limit))
+            }
+            return routes.compactMap { route in
                 state.nodes[route.id].map { RoutedEdge(id: route.id, url: $0.url, distanceKilometres: route.distance) }
             }
         }
     }
+
+    /// A viewer of `content` was given a route whose first edge is `node`: counted in its
+    /// audience until its next heartbeat reports it.
+    package func noteViewer(of content: String, at node: String) { state.withLock { $0.audience.routed(node, content: content) } }
+
+    /// Viewers `node` serves now (estimated), by title; nil before its first heartbeat that says.
+    package func audience(of node: String) -> Audience.Edge? { state.withLock { $0.audience[node] } }
+
+    /// Viewers of `content` now at each edge that has some (estimated), by edge id.
+    package func watching(_ content: String) -> [String: Int] { state.withLock { $0.audience.watching(content) } }
 
     /// Nodes that may take `task` now (class, stake, health, heartbeat, load), as hosting
     /// candidates weighted by their resource score.

@@ -6,11 +6,18 @@ package struct RoutingPolicy: Sendable, Equatable {
     package var heartbeatTimeout: Int64 = 30
     /// Load (0 to 1) at or above which a node gets no new viewers.
     package var maximumLoad: Double = 0.9
+    /// Viewers an edge serves at once per core it claims; past that, route answers put it after
+    /// edges with room (``viewerCapacity(of:)``).
+    package var viewersPerCore = 250
 
-    package init(heartbeatTimeout: Int64 = 30, maximumLoad: Double = 0.9) {
+    package init(heartbeatTimeout: Int64 = 30, maximumLoad: Double = 0.9, viewersPerCore: Int = 250) {
         self.heartbeatTimeout = heartbeatTimeout
         self.maximumLoad = maximumLoad
+        self.viewersPerCore = viewersPerCore
     }
+
+    /// Viewers `node` serves at once before route answers prefer edges with room.
+    package func viewerCapacity(of node: NodeRecord) -> Int { max(1, node.cores * viewersPerCore) }
 
     /// Nil when `node` may be given `task` at `now` (for delivery: routed to viewers);
     /// otherwise the first reason it may not.

@@ -133,7 +133,7 @@ struct CoordinatorAgent: Sendable {
                         let statistics = agent.cache.statistics
                         let beat = HeartbeatRequest(
                             load: min(1, Double(statistics.fillsInFlight) / 64), freeCacheBytes: Int64(max(0, statistics.capacity - statistics.usedBytes)),
-                            healthy: true)
+                            healthy: true, viewers: agent.ledger.drainAudience())
                         let answer = try await link.post("/v1/heartbeat", beat)
                         agent.status.noteHeartbeat(answer: Data(answer.readableBytesView))
                     }

@@ -3,10 +3,11 @@ import Foundation
 import Synchronization
 
 /// Counts what this edge delivers to each playback session (bytes, segments, the best time to
-/// first byte) between two claims.
+/// first byte) between two claims, and each title's distinct sessions between two heartbeats
+/// (its audience, which the coordinator weighs against the edge's viewer capacity when it routes).
 ///
 /// ## Performance characteristics
-/// One lock and one dictionary update per counted response.
+/// One lock, one dictionary update and one set insertion per counted response.
 package final class DeliveryLedger: Sendable {
     struct Tally: Sendable {
         var bytes: Int64 = 0
@@ -19,7 +20,13 @@ package final class DeliveryLedger: Sendable {
         var content: String
         var session: String
     }
-    private let tallies = Mutex<[Key: Tally]>([:])
+    private struct State {
+        var tallies: [Key: Tally] = [:]
+        /// Each title's sessions since the last ``drainAudience()``.
+        var audience: [String: Set<String>] = [:]
+        var audienceSessions = 0
+    }
+    private let state = Mutex(State())
     /// Sessions tallied at once at most; more are dropped (and said in the log by the caller).
     static let maxSessions = 1_000_000
 
@@ -31,24 +38,37 @@ package final class DeliveryLedger: Sendable {
     package func record(content: String, session: String, bytes: Int, segment: Bool, ttfb: Duration, now: Int64 = Int64(Date().timeIntervalSince1970)) -> Bool {
         guard bytes > 0 else { return true }
         let milliseconds = Int(ttfb.components.seconds * 1000 + ttfb.components.attoseconds / 1_000_000_000_000_000)
-        return tallies.withLock { tallies in
+        return state.withLock { state in
             let key = Key(content: content, session: session)
-            if tallies[key] == nil && tallies.count >= Self.maxSessions { return false }
-            var tally = tallies[key] ?? Tally(firstAt: now, lastAt: now)
+            if state.tallies[key] == nil && state.tallies.count >= Self.maxSessions { return false }
+            var tally = state.tallies[key] ?? Tally(firstAt: now, lastAt: now)
             tally.bytes += Int64(bytes)
             if segment { tally.segments += 1 }
             tally.ttfbMilliseconds = min(tally.ttfbMilliseconds, milliseconds)
             tally.lastAt = max(tally.lastAt, now)
-            tallies[key] = tally
+            state.tallies[key] = tally
+            if state.audienceSessions < Self.maxSessions, state.audience[content, default: []].insert(session).inserted {
+                state.audienceSessions += 1
+            }
             return true
         }
     }
 
+    /// Each title's distinct sessions since the last call, the `limit` largest; the counts restart.
+    package func drainAudience(limit: Int = HeartbeatRequest.maxAudienceTitles) -> [String: Int] {
+        let taken = state.withLock { state in
+            defer { (state.audience, state.audienceSessions) = ([:], 0) }
+            return state.audience.mapValues(\.count)
+        }
+        guard taken.count > limit else { return taken }
+        return Dictionary(uniqueKeysWithValues: taken.sorted { ($0.value, $1.key) > ($1.value, $0.key) }.prefix(limit).map { ($0.key, $0.value) })
+    }
+
     /// Everything counted since the last drain, as claims with new ids; the counts restart.
     package func drain() -> [DeliveryClaim] {
-        let taken = tallies.withLock { tallies in
-            defer { tallies = [:] }
-            return tallies
+        let taken = state.withLock { state in
+            defer { state.tallies = [:] }
+            return state.tallies
         }
         return taken.map { key, tally in
             DeliveryClaim(
