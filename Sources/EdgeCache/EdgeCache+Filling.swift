@@ -24,6 +24,8 @@ extension EdgeCache {
         // Whether the origin that sent the last bytes marked the body's end.
         var endIsMarked = true
         var problems: [String] = []
+        // The body as it comes, when it is to be kept in memory once stored (and fits there).
+        var whole: ByteBuffer? = fill.keepsInMemory && configuration.memoryCapacity > 0 ? ByteBuffer() : nil
         var notFound = 0
         let limit = configuration.maxObjectSize
         let headerSize = ObjectFileFormat.headerSize
@@ -78,6 +80,13 @@ extension EdgeCache {
                         throw OriginError.invalid("\(origin)/\(key) sent more bytes than it announced")
                     }
                     try fill.file.write(chunk, at: headerSize + written)
+                    if whole != nil {
+                        if whole!.readableBytes + chunk.readableBytes <= configuration.memoryObjectLimit {
+                            whole!.writeImmutableBuffer(chunk)
+                        } else {
+                            whole = nil
+                        }
+                    }
                     chunk.withUnsafeReadableBytes { hasher.update(bufferPointer: $0) }
                     written += chunk.readableBytes
                     fill.progress(written: written)
@@ -129,6 +138,7 @@ extension EdgeCache {
                     // A body that ended with its connection may be cut short: served as it came,
                     // stored only when a digest vouched for it (checked above).
                     try publish(fill, metadata: metadata, keep: endIsMarked || expected != nil)
+                    if let whole, whole.readableBytes == written { keepInMemory(key, whole) }
                     fill.finish(.complete(metadata))
                     counters.stored.increment()
                     counters.fillSeconds.recordNanoseconds((ContinuousClock.now - started).nanoseconds)

@@ -178,7 +178,9 @@ package final class EdgeCache<Annotation: Sendable>: Service, Sendable {
 
     /// Finds `key`, or starts (or joins) its fill.
     /// - Throws: ``StoreError`` if a temporary file cannot be made.
-    package func lookup(_ key: CacheKey) throws(StoreError) -> Lookup {
+    /// - Parameter keepInMemory: a fill this starts puts the object in the memory hot set once
+    ///   stored (``Fill/keepsInMemory``).
+    package func lookup(_ key: CacheKey, keepInMemory: Bool = false) throws(StoreError) -> Lookup {
         let found: Lookup? = state.withLock { state in
             if let entry = state.index[key] {
                 state.policy.recordHit(key)
@@ -193,7 +195,7 @@ package final class EdgeCache<Annotation: Sendable>: Service, Sendable {
             return found
         }
         let (path, file) = try store.makeTemporaryFile()
-        let candidate = Fill(key: key, temporaryPath: path, file: file)
+        let candidate = Fill(key: key, temporaryPath: path, file: file, keepsInMemory: keepInMemory)
         let result: Lookup = state.withLock { state in
             if let entry = state.index[key] { return .stored(entry) }
             if let fill = state.inflight[key] { return .filling(fill) }
@@ -220,9 +222,16 @@ package final class EdgeCache<Annotation: Sendable>: Service, Sendable {
     /// The stored entry for `key` if it can be answered from memory at once (its body is in the
     /// hot set and it carries an annotation); counts as a hit then. Otherwise nil, with no side
     /// effect: never starts a fill, unlike ``lookup(_:)``.
-    package func hotEntry(_ key: CacheKey) -> Entry? {
+    /// - Parameter annotating: makes the annotation of an entry in memory that has none yet
+    ///   (kept with it), or nil when it cannot be made here; called under the cache's lock.
+    package func hotEntry(_ key: CacheKey, annotating: (Entry) -> Annotation? = { _ in nil }) -> Entry? {
         let entry: Entry? = state.withLock { state in
-            guard let entry = state.index[key], entry.memory != nil, entry.annotation != nil else { return nil }
+            guard var entry = state.index[key], entry.memory != nil else { return nil }
+            if entry.annotation == nil {
+                guard let made = annotating(entry) else { return nil }
+                entry.annotation = made
+                state.index[key]?.annotation = made
+            }
             state.policy.recordHit(key)
             state.memoryPolicy.recordHit(key)
             return entry

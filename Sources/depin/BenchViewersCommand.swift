@@ -362,19 +362,35 @@ private struct PlaylistScan {
     static let partTag = Array("#EXT-X-PART:".utf8)
     static let hintTag = Array("#EXT-X-PRELOAD-HINT:".utf8)
 
+    static let uriAttribute = Array("URI=\"".utf8)
+    static let durationAttribute = Array("DURATION=".utf8)
+
     /// The `URI="…"` attribute's value.
     static func uri(in line: ArraySlice<UInt8>) -> ArraySlice<UInt8>? {
-        guard let at = line.firstRange(of: Array("URI=\"".utf8)) else { return nil }
-        let value = line[at.upperBound...]
+        guard let at = after(uriAttribute, in: line) else { return nil }
+        let value = line[at...]
         return value.firstIndex(of: UInt8(ascii: "\"")).map { value[..<$0] }
+    }
+
+    /// The index just past the first `needle` in `line` (a plain scan: the generic search costs
+    /// the load generator more than the parsing around it).
+    static func after(_ needle: [UInt8], in line: ArraySlice<UInt8>) -> Int? {
+        guard let first = needle.first, needle.count <= line.count else { return nil }
+        var index = line.startIndex
+        let last = line.endIndex - needle.count
+        while index <= last {
+            if line[index] == first, line[index..<(index + needle.count)].elementsEqual(needle) { return index + needle.count }
+            index += 1
+        }
+        return nil
     }
 
     /// A URI without its query.
     static func name(_ uri: ArraySlice<UInt8>) -> ArraySlice<UInt8> { uri.prefix { $0 != UInt8(ascii: "?") } }
 
     static func duration(in line: ArraySlice<UInt8>) -> Double? {
-        guard let at = line.firstRange(of: Array("DURATION=".utf8)) else { return nil }
-        return Double(String(decoding: line[at.upperBound...].prefix { $0 != UInt8(ascii: ",") }, as: UTF8.self))
+        guard let at = after(durationAttribute, in: line) else { return nil }
+        return Double(String(decoding: line[at...].prefix { $0 != UInt8(ascii: ",") }, as: UTF8.self))
     }
 
     static func integer(_ digits: ArraySlice<UInt8>) -> Int? {

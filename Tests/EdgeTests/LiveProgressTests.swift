@@ -73,6 +73,29 @@ struct LiveProgressTests {
         #expect(await late == .timedOut)
         await arrivals.wait(for: "nothing", upTo: .milliseconds(100))  // returns: its limit passed
     }
+
+    @Test("a held reload answered on an event loop: at once when ready; an announcement before it is ready holds it on; done is called exactly once")
+    func heldReloadCallbacks() async throws {
+        let arrivals = Arrivals()
+        let outcomes = Mutex<[LiveReload]>([])
+        arrivals.holdReload(on: "show/source", answer: { (.ready, 2) }) { outcome in outcomes.withLock { $0.append(outcome) } }
+        #expect(outcomes.withLock { $0 } == [.ready])  // no wait, no task
+
+        let stage = Mutex(0)  // 0: not there; 1: still not there after an announcement; 2: there
+        let done = AsyncStream<LiveReload>.makeStream()
+        arrivals.holdReload(on: "show/source", answer: { (stage.withLock { $0 } == 2 ? .ready : nil, 2) }) { outcome in
+            done.continuation.yield(outcome)
+        }
+        stage.withLock { $0 = 1 }
+        arrivals.announce("show/source")
+        stage.withLock { $0 = 2 }
+        arrivals.announce("show/source")
+        arrivals.announce("show/source")  // nobody waits any more
+        done.continuation.finish()
+        var seen: [LiveReload] = []
+        for await outcome in done.stream { seen.append(outcome) }
+        #expect(seen == [.ready])
+    }
 }
 
 /// A flag tasks share.

@@ -384,6 +384,12 @@ extension NetworkSuites {
             try await Task.sleep(for: .seconds(3))
             // (The host nearest the delivery edge, which it fills from first.)
             network.edges["second"]!.process.kill(SIGKILL)
+            // New York's heartbeats say how many viewers it serves (the last route look-up was
+            // more than a heartbeat ago, so this is what it reported): the coordinator's figure
+            // routes the next viewers elsewhere once it reaches New York's capacity.
+            let relayID = network.edges["relay"]!.id
+            func relayViewers() async throws -> Int { try await network.client.send(.GET, "/v1/nodes/\(relayID)").json["viewers"] as? Int ?? 0 }
+            #expect(try await network.waitUntil(seconds: 12) { (try? await relayViewers()) ?? 0 >= 1 }, "New York reported no viewers")
             let through = try await playing
             #expect(through.status == 0, "\(through.output.suffix(600))")
             #expect(through.frames >= 285, "ffmpeg decoded \(through.frames) frames in 10 s with a host killed after 3")
@@ -400,12 +406,24 @@ extension NetworkSuites {
             let now = try LivePlaylist.parse(plain.text)
             let newest = try #require(now.lastPart)
             for (query, why) in [
-                ("&_HLS_part=1", "_HLS_part without _HLS_msn"), ("&_HLS_msn=\(newest.sequence + 3)", "more than two segments past the newest"),
-                ("&_HLS_msn=x", "not a number"), ("&_HLS_msn=-1", "negative"), ("&_HLS_skip=NO", "_HLS_skip neither YES nor v2"),
+                ("&_HLS_part=1", "_HLS_part without _HLS_msn"), ("&_HLS_msn=x", "not a number"), ("&_HLS_msn=-1", "negative"),
+                ("&_HLS_skip=NO", "_HLS_skip neither YES nor v2"),
             ] {
                 let answer = try await Self.get(base + query)
                 #expect(answer.status == 400, "\(why): \(answer.status) \(answer.text.prefix(200))")
             }
+            // Three past the newest segment is 400, unless a segment came between the two requests
+            // (then it is two past, and held): asked again from the newer playlist, at most thrice.
+            var tooFar: (status: Int, text: String) = (0, "")
+            for _ in 0..<3 {
+                let newestNow = try #require(try LivePlaylist.parse(try await Self.get(base).text).lastPart)
+                let answer = try await Self.get(base + "&_HLS_msn=\(newestNow.sequence + 3)")
+                tooFar = (answer.status, answer.text)
+                if answer.status == 400 { break }
+                let listed = try #require(try LivePlaylist.parse(answer.text).lastPart)
+                #expect(listed.sequence > newestNow.sequence, "held though no segment came: \(answer.text.prefix(200))")
+            }
+            #expect(tooFar.status == 400, "more than two segments past the newest: \(tooFar.status) \(tooFar.text.prefix(200))")
             let hint = try #require(now.preloadHint.map { $0.split(separator: "?")[0].split(separator: ".").compactMap { Int($0) } })
             let held = try await Self.get(base + "&_HLS_msn=\(hint[0])&_HLS_part=\(hint[1])")
             #expect(held.status == 200 && held.cacheControl == "private, max-age=12", "\(held.status) \(held.cacheControl ?? "")")

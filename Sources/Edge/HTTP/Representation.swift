@@ -1,5 +1,6 @@
 import EdgeCache
 import Foundation
+import HLS
 import HTTPTypes
 import Hummingbird
 import NIOCore
@@ -49,6 +50,14 @@ struct Representation: Sendable {
     private var validatorHeaders: HTTPFields { fixed.validatorHeaders }
     private var wholeHeaders: HTTPFields { fixed.wholeHeaders }
     private var wholeHPACK: HPACKHeaders { fixed.wholeHPACK }
+
+    /// A stored object's representation: its validators, and the type and caching its kind gets
+    /// (a playlist's caching needs what its text says).
+    init(_ metadata: ObjectMetadata, kind: MediaKind, playlist: PlaylistInfo?) {
+        self.init(
+            length: metadata.length, etag: metadata.etag, lastModified: metadata.lastModified, sha256Hex: metadata.sha256,
+            contentType: kind.contentType, cacheControl: kind.cacheControl(playlistInfo: playlist))
+    }
 
     init(length: Int, etag: String?, lastModified: Int64, sha256Hex: String?, contentType: String, cacheControl: String) {
         var headers = HTTPFields()

@@ -55,7 +55,8 @@ struct LiveProgress: Sendable {
 /// Requests waiting for something to arrive (a file, a newer playlist), by name: each waits
 /// until its name is announced or its time is up, whichever comes first.
 ///
-/// A waiter is a continuation and a deadline, nothing more (thousands of viewers wait on one
+/// A waiter is what resumes it (a continuation, or a callback for a request answered on its
+/// connection's event loop) and a deadline, nothing more (thousands of viewers wait on one
 /// playlist update); one sweeper, running while anyone waits, wakes those whose time is up,
 /// every ``sweepInterval``.
 ///
@@ -64,7 +65,7 @@ final class Arrivals: Sendable {
     static let sweepInterval: Duration = .milliseconds(50)
 
     private struct Waiter {
-        let continuation: CheckedContinuation<Void, Never>
+        let resume: @Sendable () -> Void
         let deadline: ContinuousClock.Instant
     }
     private struct State {
@@ -76,22 +77,28 @@ final class Arrivals: Sendable {
     /// Waits until `key` is announced or `limit` passes, unless `here` says it is here already
     /// (asked after the waiter is registered, so an announcement is never missed).
     func wait(for key: String, upTo limit: Duration, unless here: @escaping @Sendable () -> Bool = { false }) async {
-        let deadline = ContinuousClock.now + limit
         await withCheckedContinuation { continuation in
-            let startSweeper = state.withLock { state -> Bool in
-                state.waiting[key, default: []].append(Waiter(continuation: continuation, deadline: deadline))
-                defer { state.sweeping = true }
-                return !state.sweeping
-            }
-            if startSweeper { Task { await self.sweep() } }
-            if here() { announce(key) }
+            register(key, upTo: limit, unless: here) { continuation.resume() }
         }
+    }
+
+    /// Calls `resume` once, when `key` is announced or `limit` passes, unless `here` says it is
+    /// here already (then at once).
+    private func register(_ key: String, upTo limit: Duration, unless here: @Sendable () -> Bool, resume: @escaping @Sendable () -> Void) {
+        let deadline = ContinuousClock.now + limit
+        let startSweeper = state.withLock { state -> Bool in
+            state.waiting[key, default: []].append(Waiter(resume: resume, deadline: deadline))
+            defer { state.sweeping = true }
+            return !state.sweeping
+        }
+        if startSweeper { Task { await self.sweep() } }
+        if here() { announce(key) }
     }
 
     /// `key` arrived: every request waiting for it goes on.
     func announce(_ key: String) {
         let waiters = state.withLock { $0.waiting.removeValue(forKey: key) ?? [] }
-        for waiter in waiters { waiter.continuation.resume() }
+        for waiter in waiters { waiter.resume() }
     }
 
     /// Wakes the waiters whose time is up, until nobody waits.
@@ -109,7 +116,7 @@ final class Arrivals: Sendable {
                 if state.waiting.isEmpty { state.sweeping = false }
                 return (late, state.waiting.isEmpty)
             }
-            for waiter in late { waiter.continuation.resume() }
+            for waiter in late { waiter.resume() }
             if done { return }
         }
     }
@@ -117,13 +124,23 @@ final class Arrivals: Sendable {
     /// Holds a blocking playlist reload until `answer` gives one (nil: not yet), looking again
     /// each time `key` is announced, for at most three target durations (as `answer` says them).
     func holdReload(on key: String, answer: @escaping @Sendable () -> (LiveReload?, targetDuration: Int)) async -> LiveReload {
-        let asked = ContinuousClock.now
-        while true {
-            let (reload, target) = answer()
-            if let reload { return reload }
-            let left = asked + .seconds(3 * target) - ContinuousClock.now
-            guard left > .zero else { return .timedOut }
-            await wait(for: key, upTo: left) { answer().0 != nil }
+        await withCheckedContinuation { continuation in
+            holdReload(on: key, answer: answer) { continuation.resume(returning: $0) }
+        }
+    }
+
+    /// The same, calling `done` with the outcome (at once when `answer` has one) instead of
+    /// suspending a task: for requests answered on their connection's event loop.
+    func holdReload(
+        on key: String, asked: ContinuousClock.Instant = .now, answer: @escaping @Sendable () -> (LiveReload?, targetDuration: Int),
+        then done: @escaping @Sendable (LiveReload) -> Void
+    ) {
+        let (reload, target) = answer()
+        if let reload { return done(reload) }
+        let left = asked + .seconds(3 * target) - ContinuousClock.now
+        guard left > .zero else { return done(.timedOut) }
+        register(key, upTo: left, unless: { answer().0 != nil }) {
+            self.holdReload(on: key, asked: asked, answer: answer, then: done)
         }
     }
 }

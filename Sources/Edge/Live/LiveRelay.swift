@@ -100,8 +100,20 @@ package final class LiveRelay: Sendable {
     /// Holds a viewer's playlist request until the copy here lists part `part` of segment
     /// `sequence` (or the whole segment), for at most three target durations.
     package func reload(content: String, rung: String, sequence: Int, part: Int?) async -> LiveReload {
+        await arrivals.holdReload(on: content + "/" + rung, answer: progress(content: content, rung: rung, sequence: sequence, part: part))
+    }
+
+    /// The same, calling `done` with the outcome instead of suspending a task (at once when the
+    /// copy here has it already).
+    package func whenReloaded(content: String, rung: String, sequence: Int, part: Int?, then done: @escaping @Sendable (LiveReload) -> Void) {
+        arrivals.holdReload(on: content + "/" + rung, answer: progress(content: content, rung: rung, sequence: sequence, part: part), then: done)
+    }
+
+    /// What a blocking reload for `sequence`/`part` comes to now (nil: wait), and the rung's
+    /// target duration.
+    private func progress(content: String, rung: String, sequence: Int, part: Int?) -> @Sendable () -> (LiveReload?, targetDuration: Int) {
         let key = content + "/" + rung
-        return await arrivals.holdReload(on: key) {
+        return {
             self.rungs.withLock { rungs in
                 guard let known = rungs[key]?.progress else { return (.timedOut, 2) }
                 return (known.reload(sequence: sequence, part: part), known.targetDuration)

@@ -140,7 +140,25 @@ final class EdgeHTTP2Handler: ChannelInboundHandler {
             send(HTTPFailure.badRequest(message).answer, streamID: streamID, resetAfter: true, context: context)
             return
         }
+        // A held blocking playlist reload waits without a task; its answer comes back here.
+        let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        let eventLoop = context.eventLoop
+        let deferred = responder.relayedPlaylistAnswer(to: head) { answer in
+            eventLoop.execute { loopBound.value.deliver(answer, streamID: streamID, started: started) }
+        }
+        if deferred {
+            state.answerDeferred(streamID)
+            return
+        }
         if state.needsTask(streamID, request: head) { startTask(streamID: streamID, head: head, context: context) }
+    }
+
+    /// A deferred answer arrived: sent if its stream still waits for it.
+    private func deliver(_ answer: Answer, streamID: HTTP2StreamID, started: ContinuousClock.Instant) {
+        guard let context, state.answerArrived(streamID) else { return }
+        send(answer, streamID: streamID, resetAfter: false, context: context)
+        responder.metrics.record(status: answer.status.code, bodyBytes: answer.bodyLength, started: started)
+        flushIfNeeded(context: context)
     }
 
     /// Answers `head` in a task (a miss, a disk read, `/healthz`), whose body writes come back

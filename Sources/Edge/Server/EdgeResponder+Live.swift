@@ -72,7 +72,10 @@ extension EdgeResponder {
                 let ready = live.viewerPlaylist(content: key.content, rung: rung, delta: delta)
             {
                 let bytes = ByteBuffer(bytes: ready.template.filled(with: token))
-                return viewerPlaylist(request, key: key, bytes: bytes, query: query, targetDuration: ready.targetDuration, token: token, gate: gate, started: started)
+                return viewerPlaylist(
+                    key: key, bytes: bytes, blocking: QueryParameters.value("_HLS_msn", in: query) != nil, head: request.method == .head,
+                    targetDuration: ready.targetDuration, token: token, gate: gate, started: started
+                ).response
             }
         } else {
             metrics.countLive(path: key.path, playlist: { if case .playlist = kind { true } else { false } }())
@@ -122,38 +125,38 @@ extension EdgeResponder {
         guard let current = live.playlist(content: key.content, rung: rung, delta: delta) else {
             throw .unavailable("\(key.content)/\(key.path) is no longer followed here; ask again")
         }
+        let head = request.method == .head
         if gate.scope(of: token)?.isEdge ?? false {
-            return livePlaylist(request, key: key, bytes: ByteBuffer(string: current.text), cacheControl: "no-store", token: token, gate: gate, started: started)
+            return livePlaylist(key: key, bytes: ByteBuffer(string: current.text), cacheControl: "no-store", head: head, token: token, gate: gate, started: started).response
         }
         let bytes = current.template.map { ByteBuffer(bytes: $0.filled(with: token)) } ?? ByteBuffer(string: PlaylistRewriter.rewrite(current.text, token: token, content: key.content))
-        return viewerPlaylist(request, key: key, bytes: bytes, query: query, targetDuration: current.targetDuration, token: token, gate: gate, started: started)
+        return viewerPlaylist(
+            key: key, bytes: bytes, blocking: QueryParameters.value("_HLS_msn", in: query) != nil, head: head, targetDuration: current.targetDuration,
+            token: token, gate: gate, started: started
+        ).response
     }
 
     /// A live media playlist made for a viewer. An answer to a blocking reload stays a right
     /// answer to that request: it may be kept for six target durations. A plain request wants
     /// the newest each time.
     private func viewerPlaylist(
-        _ request: Request, key: CacheKey, bytes: ByteBuffer, query: Substring?, targetDuration: Int, token: String, gate: TokenGate,
-        started: ContinuousClock.Instant
-    ) -> Response {
-        let blocking = QueryParameters.value("_HLS_msn", in: query) != nil
+        key: CacheKey, bytes: ByteBuffer, blocking: Bool, head: Bool, targetDuration: Int, token: String, gate: TokenGate, started: ContinuousClock.Instant
+    ) -> Answer {
         let cacheControl = blocking ? "private, max-age=\(6 * targetDuration)" : "private, no-cache"
-        return livePlaylist(request, key: key, bytes: bytes, cacheControl: cacheControl, token: token, gate: gate, started: started)
+        return livePlaylist(key: key, bytes: bytes, cacheControl: cacheControl, head: head, token: token, gate: gate, started: started)
     }
 
     /// A live media playlist's answer, counted for a viewer's claims (an edge's token claims nothing).
     private func livePlaylist(
-        _ request: Request, key: CacheKey, bytes: ByteBuffer, cacheControl: String, token: String, gate: TokenGate, started: ContinuousClock.Instant
-    ) -> Response {
+        key: CacheKey, bytes: ByteBuffer, cacheControl: String, head: Bool, token: String, gate: TokenGate, started: ContinuousClock.Instant
+    ) -> Answer {
         var headers = HTTPFields()
         CORS.add(to: &headers)
         headers[.contentType] = "application/vnd.apple.mpegurl"
         headers[.cacheControl] = cacheControl
         headers[.contentLength] = String(bytes.readableBytes)
-        if request.method != .head {
-            count(.ok, bytes: bytes.readableBytes, key: key, token: token, gate: gate, ttfb: ContinuousClock.now - started)
-        }
-        return Response(status: .ok, headers: headers, body: request.method == .head ? .init() : .init(byteBuffer: bytes))
+        if !head { count(.ok, bytes: bytes.readableBytes, key: key, token: token, gate: gate, ttfb: ContinuousClock.now - started) }
+        return Answer(status: .ok, headers: headers, body: head ? .none : .buffers([bytes]))
     }
 
     /// A part still arriving: a 200 of unknown length whose bytes leave as they come (DATA frames
@@ -190,17 +193,68 @@ extension EdgeResponder {
     static func holdReload(
         key: CacheKey, query: Substring?, reload: (_ rung: String, _ sequence: Int, _ part: Int?) async -> LiveReload
     ) async throws(HTTPFailure) {
+        guard let wanted = try reloadWanted(query) else { return }
+        let rung = String(key.path.split(separator: "/").first ?? "")
+        if let failure = failure(await reload(rung, wanted.sequence, wanted.part), sequence: wanted.sequence) { throw failure }
+    }
+
+    /// The segment (and part) a blocking reload asks for; nil for a plain request.
+    static func reloadWanted(_ query: Substring?) throws(HTTPFailure) -> (sequence: Int, part: Int?)? {
         let msnText = QueryParameters.value("_HLS_msn", in: query), partText = QueryParameters.value("_HLS_part", in: query)
-        guard msnText != nil || partText != nil else { return }
+        guard msnText != nil || partText != nil else { return nil }
         guard let msnText else { throw .badRequest("_HLS_part needs _HLS_msn") }
         guard let msn = Int(msnText), msn >= 0, partText.map({ Int($0).map { $0 >= 0 } ?? false }) ?? true else {
             throw .badRequest("_HLS_msn and _HLS_part must be whole numbers")
         }
-        let rung = String(key.path.split(separator: "/").first ?? "")
-        switch await reload(rung, msn, partText.flatMap { Int($0) }) {
-        case .ready: return
-        case .tooFar: throw .badRequest("_HLS_msn=\(msn) is more than two segments past the newest")
-        case .timedOut: throw .unavailable("segment \(msn) did not come within three target durations")
+        return (msn, partText.flatMap { Int($0) })
+    }
+
+    /// The failure a blocking reload for segment `sequence` came to, or nil when it is ready.
+    static func failure(_ reload: LiveReload, sequence: Int) -> HTTPFailure? {
+        switch reload {
+        case .ready: nil
+        case .tooFar: .badRequest("_HLS_msn=\(sequence) is more than two segments past the newest")
+        case .timedOut: .unavailable("segment \(sequence) did not come within three target durations")
         }
+    }
+
+    /// A viewer's playlist of a live rung this edge relays, answered without a task (the HTTP/2
+    /// handler asks on its event loop, for a request ``immediateAnswer(to:hasBody:)`` left): at
+    /// once when it can be, else once the relay's copy has what the blocking reload asks for (or
+    /// three target durations passed), through `reply`, on whatever thread announced it.
+    /// - Returns: false when the request is not one (a HEAD, an edge's token, a token not
+    ///   verified yet, a rung not followed yet or hosted here): the task path answers it.
+    func relayedPlaylistAnswer(to request: HTTPRequest, reply: @escaping @Sendable (Answer) -> Void) -> Bool {
+        guard request.method == .get, let gate, let live = liveRelay, let (path, query) = MediaRequest.split(target: request.path ?? "/"),
+            let media = try? MediaRequest(
+                method: .get, path: path, query: query, authorization: request.headerFields[.authorization], hasBody: false, keysRelayed: true),
+            case .media(let key, .playlist) = media.target, let rung = LiveRelay.rung(of: key.path), let token = media.token,
+            gate.allowsRemembered(token, content: key.content), case .viewer = gate.scope(of: token),
+            !(hosting?.live.serves(content: key.content, path: key.path) ?? false), live.follows(content: key.content, rung: rung)
+        else { return false }
+        let started = ContinuousClock.now
+        let wanted: (sequence: Int, part: Int?)?
+        let delta: Bool
+        do {
+            wanted = try Self.reloadWanted(media.query)
+            delta = try Self.wantsDelta(media.query)
+        } catch {
+            reply(error.answer)
+            return true
+        }
+        let answer: @Sendable (LiveReload) -> Void = { reload in
+            if let wanted, let failure = Self.failure(reload, sequence: wanted.sequence) { return reply(failure.answer) }
+            guard let current = live.playlist(content: key.content, rung: rung, delta: delta) else {
+                return reply(HTTPFailure.unavailable("\(key.content)/\(key.path) is no longer followed here; ask again").answer)
+            }
+            let bytes = ByteBuffer(bytes: current.template?.filled(with: token) ?? Array(PlaylistRewriter.rewrite(current.text, token: token, content: key.content).utf8))
+            reply(self.viewerPlaylist(key: key, bytes: bytes, blocking: wanted != nil, head: false, targetDuration: current.targetDuration, token: token, gate: gate, started: started))
+        }
+        guard let wanted else {
+            answer(.ready)
+            return true
+        }
+        live.whenReloaded(content: key.content, rung: rung, sequence: wanted.sequence, part: wanted.part, then: answer)
+        return true
     }
 }

@@ -79,8 +79,13 @@ struct EdgeResponder: HTTPResponder {
                 guard let token = media.token, gate.allowsRemembered(token, content: key.content) else { return nil }
                 viewerToken = token
             }
-            guard let entry = cache.hotEntry(key), var representation = entry.annotation, let memory = entry.memory
-            else { return nil }
+            // An object in memory that nobody was served yet (a live part fetched ahead of its
+            // viewers) is annotated here: a playlist's headers need its text, a segment's none.
+            let hot = cache.hotEntry(key) { entry in
+                if case .playlist = kind { return nil }
+                return Representation(entry.metadata, kind: kind, playlist: nil)
+            }
+            guard let entry = hot, var representation = entry.annotation, let memory = entry.memory else { return nil }
             representation.memory = memory
             let answer = try representation.answer(to: request) { _, _ in }
             if let gate, let viewerToken { count(answer.status, bytes: answer.bodyLength, key: key, token: viewerToken, gate: gate, ttfb: .zero) }
@@ -295,13 +300,10 @@ struct EdgeResponder: HTTPResponder {
         if let known = entry.annotation {
             representation = known
         } else {
-            let metadata = entry.metadata
             var info: PlaylistInfo?
             if case .playlist = kind { info = try await playlist(key: key, entry: entry, file: file) }
-            representation = Representation(
-                length: metadata.length, etag: metadata.etag, lastModified: metadata.lastModified,
-                sha256Hex: metadata.sha256, contentType: kind.contentType, cacheControl: kind.cacheControl(playlistInfo: info))
-            cache.annotate(key, sha256: metadata.sha256, with: representation)
+            representation = Representation(entry.metadata, kind: kind, playlist: info)
+            cache.annotate(key, sha256: entry.metadata.sha256, with: representation)
         }
         representation.memory = memory
         let cache = self.cache

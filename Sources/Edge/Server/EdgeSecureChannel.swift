@@ -40,6 +40,7 @@ struct EdgeSecureChannel: ServerChildChannel {
                 case .negotiated("h2"):
                     return channel.eventLoop.makeCompletedFuture {
                         let sync = channel.pipeline.syncOperations
+                        try sync.addHandler(InboundCopyHandler())
                         // RFC 9113 §8.2: malformed requests (pseudo-headers out of place or twice,
                         // upper-case names, connection-specific fields, a content-length the
                         // DATA frames do not match) are reset by NIOHTTP2 before they are seen.

@@ -169,7 +169,10 @@ package struct EdgeServer: Sendable {
             }
             responder.hosting = EdgeResponder.Hosting(node: identity.id, store: coordinated.hosted, assignments: coordinated.assignments, live: live)
             // A hinted part is filled into the cache ahead of the viewers who will ask for it.
-            responder.liveRelay = LiveRelay(assignments: coordinated.assignments, client: client) { [cache] key in _ = try? cache.lookup(key) }
+            responder.liveRelay = LiveRelay(assignments: coordinated.assignments, client: client) { [cache] key in
+                // Its viewers ask for it all at once when the playlist lists it: in memory from the start.
+                _ = try? cache.lookup(key, keepInMemory: true)
+            }
             let ledger = DeliveryLedger()
             responder.ledger = ledger
             let reported = onListening

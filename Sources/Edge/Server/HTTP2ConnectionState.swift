@@ -41,6 +41,8 @@ struct HTTP2ConnectionState {
     private var slots: [HTTP2StreamID: Task<Void, Never>?] = [:]
     /// Requests waiting for a slot, in arrival order.
     private var waiting = CircularBuffer<(streamID: HTTP2StreamID, request: HTTPRequest)>()
+    /// Streams whose answer comes later without a task (a held blocking playlist reload).
+    private var deferred: Set<HTTP2StreamID> = []
     private var resetsInWindow = 0
     private var resetWindowStart: NIODeadline
 
@@ -68,6 +70,12 @@ struct HTTP2ConnectionState {
         return true
     }
 
+    /// The answer to `streamID` comes later, without a task (``answerArrived(_:)``).
+    mutating func answerDeferred(_ streamID: HTTP2StreamID) { deferred.insert(streamID) }
+
+    /// A deferred answer came: true when its stream still waits for it (send it).
+    mutating func answerArrived(_ streamID: HTTP2StreamID) -> Bool { deferred.remove(streamID) != nil }
+
     /// The task answering `streamID` started.
     mutating func started(_ streamID: HTTP2StreamID, task: Task<Void, Never>) {
         if slots[streamID] != nil { slots[streamID] = task }
@@ -93,6 +101,7 @@ struct HTTP2ConnectionState {
     mutating func streamClosed(_ streamID: HTTP2StreamID) -> Release {
         var release = taskEnded(streamID)
         openStreams.remove(streamID)
+        deferred.remove(streamID)
         release.close = goingAway && openStreams.isEmpty
         return release
     }
@@ -112,7 +121,7 @@ struct HTTP2ConnectionState {
     }
 
     /// The idle timer fired: close when no answer is being produced or waiting to go out.
-    func idleCloses(outboundEmpty: Bool) -> Bool { slots.isEmpty && outboundEmpty }
+    func idleCloses(outboundEmpty: Bool) -> Bool { slots.isEmpty && deferred.isEmpty && outboundEmpty }
 
     /// This side reset a stream: true when that passes the reset budget (send GOAWAY
     /// `ENHANCE_YOUR_CALM` and close).
@@ -133,6 +142,7 @@ struct HTTP2ConnectionState {
         let tasks = slots.values.compactMap { $0 }
         slots.removeAll()
         waiting.removeAll()
+        deferred.removeAll()
         return tasks
     }
 }

@@ -39,7 +39,7 @@ struct OutboundSchedule {
     /// was since removed; ``next()`` skips those).
     private var ready = CircularBuffer<HTTP2StreamID>(initialCapacity: 16)
 
-    init(budget: Int = 1 << 20, sliceSize: Int = 64 << 10) {
+    init(budget: Int = 1 << 20, sliceSize: Int = 16 << 10) {
         precondition(budget >= sliceSize && sliceSize > 0, "OutboundSchedule: the budget must hold a slice")
         self.budget = budget
         self.sliceSize = sliceSize

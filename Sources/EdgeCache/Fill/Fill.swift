@@ -12,6 +12,10 @@ package final class Fill: Sendable {
     package let key: CacheKey
     package let temporaryPath: String
     package let file: FileDescriptor
+    /// Whether the object goes into the memory hot set as soon as it is stored (its first
+    /// readers are expected all at once: a live part fetched ahead of its viewers), rather than
+    /// on its second disk read.
+    package let keepsInMemory: Bool
 
     /// What readers may know once the first origin answered.
     package struct Head: Sendable, Equatable {
@@ -44,10 +48,11 @@ package final class Fill: Sendable {
 
     private let state = Mutex(State())
 
-    package init(key: CacheKey, temporaryPath: String, file: FileDescriptor) {
+    package init(key: CacheKey, temporaryPath: String, file: FileDescriptor, keepsInMemory: Bool = false) {
         self.key = key
         self.temporaryPath = temporaryPath
         self.file = file
+        self.keepsInMemory = keepsInMemory
     }
 
     // MARK: filler side
