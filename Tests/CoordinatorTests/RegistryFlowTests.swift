@@ -239,4 +239,22 @@ struct RegistryFlowTests {
         } catch { #expect("\(error)".contains("names 257 titles; at most 256"), "\(error)") }
         #expect(registry.watching("talk") == [first: 1])
     }
+
+    @Test("an edge's audience: a heartbeat replaces what was routed before it; routes with no heartbeat seen for the timeout start again; an entry that old counts as none")
+    func audienceAges() {
+        var audience = Audience()
+        audience.routed("e", content: "show", at: 100, forgettingBefore: 70)
+        audience.routed("e", content: "show", at: 101, forgettingBefore: 71)
+        #expect(audience.current("e", since: 71)?.estimate() == 2)
+        audience.report("e", titles: ["show": 5, "talk": 1], at: 110)
+        audience.routed("e", content: "talk", at: 111, forgettingBefore: 81)
+        #expect(audience.current("e", since: 81)?.estimate() == 7)
+        #expect(audience.current("e", since: 81)?.estimate(of: "talk") == 2)
+        #expect(audience.watching("show", since: 81) == ["e": 5])
+        // No heartbeat for more than the timeout (this coordinator sees none of this edge's):
+        // the old figures count as none, and routes count from zero again.
+        #expect(audience.current("e", since: 141) == nil && audience.watching("show", since: 141).isEmpty)
+        audience.routed("e", content: "show", at: 150, forgettingBefore: 120)
+        #expect(audience.current("e", since: 120) == Audience.Edge(routed: ["show": 1], at: 150))
+    }
 }

@@ -366,7 +366,13 @@ extension NetworkSuites {
             let next = try LivePlaylist.parse(String(decoding: answers[0].body, as: UTF8.self))
             let nextHint = try #require(next.preloadHint?.split(separator: "?").first.map(String.init))
             let mediaBefore = try await Self.metric(hosts, mediaAtHosts)
-            let parts = try await Self.fetchAll(client, Array(repeating: "\(edge)/v/show/source/\(nextHint)?token=\(token)", count: 500))
+            let parts: [(status: Int, body: [UInt8])]
+            do {
+                parts = try await Self.fetchAll(client, Array(repeating: "\(edge)/v/show/source/\(nextHint)?token=\(token)", count: 500))
+            } catch {
+                Issue.record("500 requests for \(nextHint) failed: \(error)\n\(network.edges["relay"]!.process.log.suffix(3000))")
+                throw error
+            }
             let mediaAfter = try await Self.metric(hosts, mediaAtHosts)
             let later = try LivePlaylist.parse(try await fetchText("\(edge)/v/show/source/index.m3u8?token=\(token)"))
             #expect(parts.allSatisfy { $0.status == 200 && $0.body == parts[0].body && $0.body.count > 1000 }, "\(Set(parts.map(\.status)))")
@@ -487,6 +493,10 @@ extension NetworkSuites {
             tls.certificateVerification = .none
             var configuration = HTTPClient.Configuration(tlsConfiguration: tls)
             configuration.httpVersion = .automatic
+            // 500 requests queue for one HTTP/2 connection's 100 streams: the wait for a stream
+            // counts against the connection timeout (10 s by default), which a debug build on a
+            // loaded machine can pass. The tests count requests, not time.
+            configuration.timeout.connect = .seconds(90)
             return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
         }()
 
@@ -495,7 +505,10 @@ extension NetworkSuites {
             try await withThrowingTaskGroup(of: (Int, [UInt8]).self) { group in
                 for url in urls {
                     group.addTask {
-                        let response = try await client.execute(HTTPClientRequest(url: url), timeout: .seconds(20))
+                        // (A count of upstream requests is checked, not time: 500 requests share one
+                        // HTTP/2 connection of 100 streams, which a debug build on a loaded machine
+                        // can take more than 20 s to get through.)
+                        let response = try await client.execute(HTTPClientRequest(url: url), timeout: .seconds(90))
                         let body = try await response.body.collect(upTo: 16 << 20)
                         return (Int(response.status.code), Array(body.readableBytesView))
                     }

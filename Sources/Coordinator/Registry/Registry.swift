@@ -59,7 +59,8 @@ package final class Registry: Sendable {
                 table.upsert(Self.edge(node, routable: refusal(node, stake: stakes[node.id] ?? StakeBalance(), now: time, suspended: state.suspended) == nil))
             }
             // The next refresh passes over every node again.
-            state = State(table: table, nodes: Dictionary(uniqueKeysWithValues: nodes.map { ($0.id, $0) }), suspended: state.suspended)
+            state = State(
+                table: table, nodes: Dictionary(uniqueKeysWithValues: nodes.map { ($0.id, $0) }), suspended: state.suspended, audience: state.audience)
         }
     }
 
@@ -156,7 +157,8 @@ package final class Registry: Sendable {
         node.load = request.load
         node.freeCache = request.freeCacheBytes
         node.healthy = request.healthy
-        if let viewers = request.viewers { state.withLock { $0.audience.report(node.id, titles: viewers) } }
+        // (An edge that does not report viewers counts as having none but those routed to it since.)
+        state.withLock { $0.audience.report(node.id, titles: request.viewers ?? [:], at: time) }
         return remember(node, stake: try await ledger.balance(of: node.id), at: time)
     }
 
@@ -199,8 +201,9 @@ package final class Registry: Sendable {
     /// after those with room, looked up with a few more so one with room can take their place.
     package func route(content: String, from viewer: GeoPoint, limit: Int) -> [RoutedEdge] {
         state.withLock { state in
+            let since = now() - policy.heartbeatTimeout
             func full(_ id: String) -> Bool {
-                guard let node = state.nodes[id], let audience = state.audience[id] else { return false }
+                guard let node = state.nodes[id], let audience = state.audience.current(id, since: since) else { return false }
                 return audience.estimate() >= policy.viewerCapacity(of: node)
             }
             var routes = state.table.route(content: content, from: viewer, limit: limit)
@@ -216,13 +219,23 @@ package final class Registry: Sendable {
 
     /// A viewer of `content` was given a route whose first edge is `node`: counted in its
     /// audience until its next heartbeat reports it.
-    package func noteViewer(of content: String, at node: String) { state.withLock { $0.audience.routed(node, content: content) } }
+    package func noteViewer(of content: String, at node: String) {
+        let time = now()
+        state.withLock { $0.audience.routed(node, content: content, at: time, forgettingBefore: time - policy.heartbeatTimeout) }
+    }
 
-    /// Viewers `node` serves now (estimated), by title; nil before its first heartbeat that says.
-    package func audience(of node: String) -> Audience.Edge? { state.withLock { $0.audience[node] } }
+    /// Viewers `node` serves now (estimated), by title; nil when nothing was counted within the
+    /// heartbeat timeout.
+    package func audience(of node: String) -> Audience.Edge? {
+        let since = now() - policy.heartbeatTimeout
+        return state.withLock { $0.audience.current(node, since: since) }
+    }
 
     /// Viewers of `content` now at each edge that has some (estimated), by edge id.
-    package func watching(_ content: String) -> [String: Int] { state.withLock { $0.audience.watching(content) } }
+    package func watching(_ content: String) -> [String: Int] {
+        let since = now() - policy.heartbeatTimeout
+        return state.withLock { $0.audience.watching(content, since: since) }
+    }
 
     /// Nodes that may take `task` now (class, stake, health, heartbeat, load), as hosting
     /// candidates weighted by their resource score.

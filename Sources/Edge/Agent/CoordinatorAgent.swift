@@ -110,6 +110,9 @@ struct CoordinatorAgent: Sendable {
         private func loop() async {
             let (link, logger) = (agent.link, agent.logger)
             var haveFreshKey = false
+            // A coordinator older than this edge refuses the field with the viewer counts: then the
+            // heartbeats go without it.
+            var reportsViewers = true
             var backoff = Backoff(base: CoordinatorAgent.retry.base, cap: CoordinatorAgent.retry.cap)
             while !Task.isCancelled {
                 let registered = standing.isRegistered
@@ -131,10 +134,19 @@ struct CoordinatorAgent: Sendable {
                         logger.info("registered with \(link.base) as node \(link.identity.id)")
                     } else {
                         let statistics = agent.cache.statistics
-                        let beat = HeartbeatRequest(
+                        var beat = HeartbeatRequest(
                             load: min(1, Double(statistics.fillsInFlight) / 64), freeCacheBytes: Int64(max(0, statistics.capacity - statistics.usedBytes)),
                             healthy: true, viewers: agent.ledger.drainAudience())
-                        let answer = try await link.post("/v1/heartbeat", beat)
+                        if !reportsViewers { beat.viewers = nil }
+                        let answer: ByteBuffer
+                        do {
+                            answer = try await link.post("/v1/heartbeat", beat)
+                        } catch let error as AgentError where error.status == 400 && error.message.contains("unknown field 'viewers'") && reportsViewers {
+                            logger.warning("the coordinator does not take viewer counts (\(error)); heartbeating without them")
+                            reportsViewers = false
+                            beat.viewers = nil
+                            answer = try await link.post("/v1/heartbeat", beat)
+                        }
                         agent.status.noteHeartbeat(answer: Data(answer.readableBytesView))
                     }
                     backoff.reset()

@@ -203,8 +203,10 @@ package final class LiveRelay: Sendable {
             return .some(hint)
         }
         guard let newHint else { return }
-        arrivals.announce(key)
+        // The hinted part first: a viewer who gets the playlist must find its fill started (kept
+        // in memory), not start one of its own.
         prefetchHint(newHint, content: content, rung: rung)
+        arrivals.announce(key)
     }
 
     private func prefetchHint(_ hint: String?, content: String, rung: String) {

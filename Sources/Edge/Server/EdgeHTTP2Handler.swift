@@ -36,6 +36,8 @@ final class EdgeHTTP2Handler: ChannelInboundHandler {
     /// Streams, task slots, shutdown and the reset budget.
     private var state = HTTP2ConnectionState()
     private var needsFlush = false
+    /// A flush is queued on the event loop (``flushSoon(context:)``).
+    private var flushScheduled = false
     private var dateSecond: Int = 0
     private var dateValue = ""
     /// Body bytes waiting to go out, paced by a per-connection byte budget.
@@ -143,8 +145,8 @@ final class EdgeHTTP2Handler: ChannelInboundHandler {
         // A held blocking playlist reload waits without a task; its answer comes back here.
         let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
         let eventLoop = context.eventLoop
-        let deferred = responder.relayedPlaylistAnswer(to: head) { answer in
-            eventLoop.execute { loopBound.value.deliver(answer, streamID: streamID, started: started) }
+        let deferred = responder.relayedPlaylistAnswer(to: head) { make in
+            eventLoop.execute { loopBound.value.deliver(make, streamID: streamID, started: started) }
         }
         if deferred {
             state.answerDeferred(streamID)
@@ -153,9 +155,10 @@ final class EdgeHTTP2Handler: ChannelInboundHandler {
         if state.needsTask(streamID, request: head) { startTask(streamID: streamID, head: head, context: context) }
     }
 
-    /// A deferred answer arrived: sent if its stream still waits for it.
-    private func deliver(_ answer: Answer, streamID: HTTP2StreamID, started: ContinuousClock.Instant) {
+    /// A deferred answer is ready: made and sent if its stream still waits for it.
+    private func deliver(_ make: () -> Answer, streamID: HTTP2StreamID, started: ContinuousClock.Instant) {
         guard let context, state.answerArrived(streamID) else { return }
+        let answer = make()
         send(answer, streamID: streamID, resetAfter: false, context: context)
         responder.metrics.record(status: answer.status.code, bodyBytes: answer.bodyLength, started: started)
         flushIfNeeded(context: context)
@@ -319,7 +322,20 @@ final class EdgeHTTP2Handler: ChannelInboundHandler {
         promise?.completeWith(result)
         guard let context else { return }
         writeOutbound(context: context)
-        flushIfNeeded(context: context)
+        flushSoon(context: context)
+    }
+
+    /// Flushes once the event loop has finished what it is doing: the slices completed by one
+    /// socket write (each of which writes its stream's next) go out in one flush, not one each.
+    private func flushSoon(context: ChannelHandlerContext) {
+        guard needsFlush, !flushScheduled else { return }
+        flushScheduled = true
+        let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        context.eventLoop.execute {
+            let handler = loopBound.value
+            handler.flushScheduled = false
+            if let context = handler.context { handler.flushIfNeeded(context: context) }
+        }
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {

@@ -221,10 +221,13 @@ extension EdgeResponder {
     /// A viewer's playlist of a live rung this edge relays, answered without a task (the HTTP/2
     /// handler asks on its event loop, for a request ``immediateAnswer(to:hasBody:)`` left): at
     /// once when it can be, else once the relay's copy has what the blocking reload asks for (or
-    /// three target durations passed), through `reply`, on whatever thread announced it.
+    /// three target durations passed). `reply` is called on whatever thread announced it, with
+    /// what makes the answer: the handler makes it on the connection's event loop, so thousands
+    /// of waiters released by one announcement are answered by every event loop, and one whose
+    /// stream is gone is never made (nor claimed).
     /// - Returns: false when the request is not one (a HEAD, an edge's token, a token not
     ///   verified yet, a rung not followed yet or hosted here): the task path answers it.
-    func relayedPlaylistAnswer(to request: HTTPRequest, reply: @escaping @Sendable (Answer) -> Void) -> Bool {
+    func relayedPlaylistAnswer(to request: HTTPRequest, reply: @escaping @Sendable (_ make: @escaping @Sendable () -> Answer) -> Void) -> Bool {
         guard request.method == .get, let gate, let live = liveRelay, let (path, query) = MediaRequest.split(target: request.path ?? "/"),
             let media = try? MediaRequest(
                 method: .get, path: path, query: query, authorization: request.headerFields[.authorization], hasBody: false, keysRelayed: true),
@@ -239,16 +242,21 @@ extension EdgeResponder {
             wanted = try Self.reloadWanted(media.query)
             delta = try Self.wantsDelta(media.query)
         } catch {
-            reply(error.answer)
+            reply { error.answer }
             return true
         }
         let answer: @Sendable (LiveReload) -> Void = { reload in
-            if let wanted, let failure = Self.failure(reload, sequence: wanted.sequence) { return reply(failure.answer) }
-            guard let current = live.playlist(content: key.content, rung: rung, delta: delta) else {
-                return reply(HTTPFailure.unavailable("\(key.content)/\(key.path) is no longer followed here; ask again").answer)
+            reply {
+                if let wanted, let failure = Self.failure(reload, sequence: wanted.sequence) { return failure.answer }
+                guard let current = live.playlist(content: key.content, rung: rung, delta: delta) else {
+                    return HTTPFailure.unavailable("\(key.content)/\(key.path) is no longer followed here; ask again").answer
+                }
+                let bytes = ByteBuffer(
+                    bytes: current.template?.filled(with: token) ?? Array(PlaylistRewriter.rewrite(current.text, token: token, content: key.content).utf8))
+                return self.viewerPlaylist(
+                    key: key, bytes: bytes, blocking: wanted != nil, head: false, targetDuration: current.targetDuration, token: token, gate: gate,
+                    started: started)
             }
-            let bytes = ByteBuffer(bytes: current.template?.filled(with: token) ?? Array(PlaylistRewriter.rewrite(current.text, token: token, content: key.content).utf8))
-            reply(self.viewerPlaylist(key: key, bytes: bytes, blocking: wanted != nil, head: false, targetDuration: current.targetDuration, token: token, gate: gate, started: started))
         }
         guard let wanted else {
             answer(.ready)
