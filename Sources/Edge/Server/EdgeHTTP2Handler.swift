@@ -142,10 +142,10 @@ final class EdgeHTTP2Handler: ChannelInboundHandler {
             send(HTTPFailure.badRequest(message).answer, streamID: streamID, resetAfter: true, context: context)
             return
         }
-        // A held blocking playlist reload waits without a task; its answer comes back here.
+        // A viewer's live playlist (a held blocking reload) waits without a task; its answer comes back here.
         let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
         let eventLoop = context.eventLoop
-        let deferred = responder.relayedPlaylistAnswer(to: head) { make in
+        let deferred = responder.livePlaylistAnswer(to: head) { make in
             eventLoop.execute { loopBound.value.deliver(make, streamID: streamID, started: started) }
         }
         if deferred {

@@ -218,23 +218,34 @@ extension EdgeResponder {
         }
     }
 
-    /// A viewer's playlist of a live rung this edge relays, answered without a task (the HTTP/2
-    /// handler asks on its event loop, for a request ``immediateAnswer(to:hasBody:)`` left): at
-    /// once when it can be, else once the relay's copy has what the blocking reload asks for (or
-    /// three target durations passed). `reply` is called on whatever thread announced it, with
-    /// what makes the answer: the handler makes it on the connection's event loop, so thousands
-    /// of waiters released by one announcement are answered by every event loop, and one whose
-    /// stream is gone is never made (nor claimed).
+    /// A viewer's playlist of a live rung this edge hosts or relays, answered without a task (the
+    /// HTTP/2 handler asks on its event loop, for a request ``immediateAnswer(to:hasBody:)``
+    /// left): at once when it can be, else once the playlist here has what the blocking reload
+    /// asks for (or three target durations passed). `reply` is called on whatever thread
+    /// announced it, with what makes the answer: the handler makes it on the connection's event
+    /// loop, so thousands of waiters released by one announcement are answered by every event
+    /// loop, and one whose stream is gone is never made (nor claimed).
     /// - Returns: false when the request is not one (a HEAD, an edge's token, a token not
-    ///   verified yet, a rung not followed yet or hosted here): the task path answers it.
-    func relayedPlaylistAnswer(to request: HTTPRequest, reply: @escaping @Sendable (_ make: @escaping @Sendable () -> Answer) -> Void) -> Bool {
-        guard request.method == .get, let gate, let live = liveRelay, let (path, query) = MediaRequest.split(target: request.path ?? "/"),
+    ///   verified yet, a rung neither hosted here nor followed yet): the task path answers it.
+    func livePlaylistAnswer(to request: HTTPRequest, reply: @escaping @Sendable (_ make: @escaping @Sendable () -> Answer) -> Void) -> Bool {
+        guard request.method == .get, let gate, hosting?.live != nil || liveRelay != nil,
+            let (path, query) = MediaRequest.split(target: request.path ?? "/"),
             let media = try? MediaRequest(
                 method: .get, path: path, query: query, authorization: request.headerFields[.authorization], hasBody: false, keysRelayed: true),
             case .media(let key, .playlist) = media.target, let rung = LiveRelay.rung(of: key.path), let token = media.token,
-            gate.allowsRemembered(token, content: key.content), case .viewer = gate.scope(of: token),
-            !(hosting?.live.serves(content: key.content, path: key.path) ?? false), live.follows(content: key.content, rung: rung)
+            gate.allowsRemembered(token, content: key.content), case .viewer = gate.scope(of: token)
         else { return false }
+        // The same choice as the task path (``serve``): a live title hosted here is served from its
+        // store, with its playlist's template; otherwise from the relay's copy.
+        let source: LivePlaylistSource
+        if let hosted = hosting?.live, hosted.serves(content: key.content, path: key.path) {
+            guard hosting?.store.manifest(key.content) == nil, hosted.viewerPlaylist(content: key.content, rung: rung, delta: false) != nil else { return false }
+            source = .hosted(hosted)
+        } else if let relay = liveRelay, relay.follows(content: key.content, rung: rung) {
+            source = .relayed(relay)
+        } else {
+            return false
+        }
         let started = ContinuousClock.now
         let wanted: (sequence: Int, part: Int?)?
         let delta: Bool
@@ -248,21 +259,47 @@ extension EdgeResponder {
         let answer: @Sendable (LiveReload) -> Void = { reload in
             reply {
                 if let wanted, let failure = Self.failure(reload, sequence: wanted.sequence) { return failure.answer }
-                guard let current = live.playlist(content: key.content, rung: rung, delta: delta) else {
-                    return HTTPFailure.unavailable("\(key.content)/\(key.path) is no longer followed here; ask again").answer
+                guard let current = source.playlist(content: key.content, rung: rung, delta: delta, token: token) else {
+                    return HTTPFailure.unavailable("\(key.content)/\(key.path) is no longer here; ask again").answer
                 }
-                let bytes = ByteBuffer(
-                    bytes: current.template?.filled(with: token) ?? Array(PlaylistRewriter.rewrite(current.text, token: token, content: key.content).utf8))
+                if case .hosted = source { self.metrics.countLive(path: key.path, playlist: true) }
                 return self.viewerPlaylist(
-                    key: key, bytes: bytes, blocking: wanted != nil, head: false, targetDuration: current.targetDuration, token: token, gate: gate,
-                    started: started)
+                    key: key, bytes: current.bytes, blocking: wanted != nil, head: false, targetDuration: current.targetDuration, token: token,
+                    gate: gate, started: started)
             }
         }
         guard let wanted else {
             answer(.ready)
             return true
         }
-        live.whenReloaded(content: key.content, rung: rung, sequence: wanted.sequence, part: wanted.part, then: answer)
+        source.whenReloaded(content: key.content, rung: rung, sequence: wanted.sequence, part: wanted.part, then: answer)
         return true
+    }
+}
+
+/// Where a live rung's playlist comes from on this edge: its live store (hosted) or the relay's
+/// copy (delivered).
+private enum LivePlaylistSource: Sendable {
+    case hosted(LiveHostedStore)
+    case relayed(LiveRelay)
+
+    func whenReloaded(content: String, rung: String, sequence: Int, part: Int?, then done: @escaping @Sendable (LiveReload) -> Void) {
+        switch self {
+        case .hosted(let store): store.whenReloaded(content: content, rung: rung, sequence: sequence, part: part, then: done)
+        case .relayed(let relay): relay.whenReloaded(content: content, rung: rung, sequence: sequence, part: part, then: done)
+        }
+    }
+
+    /// The newest playlist made for `token` (a delta update when `delta` asks for one and it
+    /// offers them), and its target duration; nil when there is none any more.
+    func playlist(content: String, rung: String, delta: Bool, token: String) -> (bytes: ByteBuffer, targetDuration: Int)? {
+        switch self {
+        case .hosted(let store):
+            return store.viewerPlaylist(content: content, rung: rung, delta: delta).map { (ByteBuffer(bytes: $0.template.filled(with: token)), $0.targetDuration) }
+        case .relayed(let relay):
+            guard let current = relay.playlist(content: content, rung: rung, delta: delta) else { return nil }
+            let bytes = current.template.map { ByteBuffer(bytes: $0.filled(with: token)) } ?? ByteBuffer(string: PlaylistRewriter.rewrite(current.text, token: token, content: content))
+            return (bytes, current.targetDuration)
+        }
     }
 }
