@@ -69,11 +69,10 @@ extension EdgeResponder {
             metrics.countLive(path: key.path, playlist: true)
             // A viewer's playlist comes from memory, made for its token.
             if let token, !(gate.scope(of: token)?.isEdge ?? false), let rung = LiveRelay.rung(of: key.path),
-                let ready = live.viewerPlaylist(content: key.content, rung: rung, delta: delta)
+                let ready = LivePlaylistSource.hosted(live).playlist(content: key.content, rung: rung, delta: delta, token: token)
             {
-                let bytes = ByteBuffer(bytes: ready.template.filled(with: token))
                 return viewerPlaylist(
-                    key: key, bytes: bytes, blocking: QueryParameters.value("_HLS_msn", in: query) != nil, head: request.method == .head,
+                    key: key, bytes: ready.bytes, blocking: QueryParameters.value("_HLS_msn", in: query) != nil, head: request.method == .head,
                     targetDuration: ready.targetDuration, token: token, gate: gate, started: started
                 ).response
             }
@@ -129,7 +128,7 @@ extension EdgeResponder {
         if gate.scope(of: token)?.isEdge ?? false {
             return livePlaylist(key: key, bytes: ByteBuffer(string: current.text), cacheControl: "no-store", head: head, token: token, gate: gate, started: started).response
         }
-        let bytes = current.template.map { ByteBuffer(bytes: $0.filled(with: token)) } ?? ByteBuffer(string: PlaylistRewriter.rewrite(current.text, token: token, content: key.content))
+        let bytes = LivePlaylistSource.bytes(of: current, token: token, content: key.content)
         return viewerPlaylist(
             key: key, bytes: bytes, blocking: QueryParameters.value("_HLS_msn", in: query) != nil, head: head, targetDuration: current.targetDuration,
             token: token, gate: gate, started: started
@@ -228,7 +227,7 @@ extension EdgeResponder {
     /// - Returns: false when the request is not one (a HEAD, an edge's token, a token not
     ///   verified yet, a rung neither hosted here nor followed yet): the task path answers it.
     func livePlaylistAnswer(to request: HTTPRequest, reply: @escaping @Sendable (_ make: @escaping @Sendable () -> Answer) -> Void) -> Bool {
-        guard request.method == .get, let gate, hosting?.live != nil || liveRelay != nil,
+        guard request.method == .get, let gate, hosting?.live != nil || liveRelay != nil, request.path?.contains("/index.m3u8") ?? false,
             let (path, query) = MediaRequest.split(target: request.path ?? "/"),
             let media = try? MediaRequest(
                 method: .get, path: path, query: query, authorization: request.headerFields[.authorization], hasBody: false, keysRelayed: true),
@@ -298,8 +297,12 @@ private enum LivePlaylistSource: Sendable {
             return store.viewerPlaylist(content: content, rung: rung, delta: delta).map { (ByteBuffer(bytes: $0.template.filled(with: token)), $0.targetDuration) }
         case .relayed(let relay):
             guard let current = relay.playlist(content: content, rung: rung, delta: delta) else { return nil }
-            let bytes = current.template.map { ByteBuffer(bytes: $0.filled(with: token)) } ?? ByteBuffer(string: PlaylistRewriter.rewrite(current.text, token: token, content: content))
-            return (bytes, current.targetDuration)
+            return (Self.bytes(of: current, token: token, content: content), current.targetDuration)
         }
+    }
+
+    /// A relayed copy made for `token`: from its template, or rewritten when it has none.
+    static func bytes(of copy: (text: String, template: TokenTemplate?, targetDuration: Int), token: String, content: String) -> ByteBuffer {
+        copy.template.map { ByteBuffer(bytes: $0.filled(with: token)) } ?? ByteBuffer(string: PlaylistRewriter.rewrite(copy.text, token: token, content: content))
     }
 }
