@@ -36,8 +36,6 @@ final class EdgeHTTP2Handler: ChannelInboundHandler {
     /// Streams, task slots, shutdown and the reset budget.
     private var state = HTTP2ConnectionState()
     private var needsFlush = false
-    /// A flush is queued on the event loop (``flushSoon(context:)``).
-    private var flushScheduled = false
     private var dateSecond: Int = 0
     private var dateValue = ""
     /// Body bytes waiting to go out, paced by a per-connection byte budget.
@@ -302,7 +300,9 @@ final class EdgeHTTP2Handler: ChannelInboundHandler {
     }
 
     /// Writes queued body slices while the connection's budget and socket allow, each with a
-    /// promise that returns its bytes to the budget and writes on.
+    /// promise that returns its bytes to the budget and writes on. Each is flushed on its own so
+    /// TLS seals it into a slice-sized buffer; ``FlushCoalescingHandler`` below TLS makes the
+    /// flushes of one event-loop turn one socket write.
     private func writeOutbound(context: ChannelHandlerContext) {
         guard context.channel.isWritable else { return }
         let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
@@ -313,6 +313,7 @@ final class EdgeHTTP2Handler: ChannelInboundHandler {
                 loopBound.value.sliceWritten(streamID: streamID, bytes: bytes, result: result, promise: slice.promise)
             }
             write(HTTP2Frame(streamID: streamID, payload: .data(.init(data: .byteBuffer(slice.buffer), endStream: slice.endStream))), promise: written, context: context)
+            flushIfNeeded(context: context)
         }
         scheduleStallCheck(context: context)
     }
@@ -322,20 +323,7 @@ final class EdgeHTTP2Handler: ChannelInboundHandler {
         promise?.completeWith(result)
         guard let context else { return }
         writeOutbound(context: context)
-        flushSoon(context: context)
-    }
-
-    /// Flushes once the event loop has finished what it is doing: the slices completed by one
-    /// socket write (each of which writes its stream's next) go out in one flush, not one each.
-    private func flushSoon(context: ChannelHandlerContext) {
-        guard needsFlush, !flushScheduled else { return }
-        flushScheduled = true
-        let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
-        context.eventLoop.execute {
-            let handler = loopBound.value
-            handler.flushScheduled = false
-            if let context = handler.context { handler.flushIfNeeded(context: context) }
-        }
+        flushIfNeeded(context: context)
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {

@@ -34,6 +34,7 @@ struct EdgeSecureChannel: ServerChildChannel {
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         let negotiation: EventLoopFuture<Negotiated>
         do {
+            try channel.pipeline.syncOperations.addHandler(FlushCoalescingHandler())
             try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: sslContext))
             let alpn = NIOTypedApplicationProtocolNegotiationHandler<Negotiated> { result in
                 switch result {
