@@ -296,7 +296,7 @@ extension NetworkSuites {
             print("live rtmp: \(latency.joined(separator: " | "))")
         }
 
-        @Test("through delivery edges: a viewer far from the hosts plays from an edge that fills the live title from a delivery edge nearer the hosts, which fills from them, and its bytes are receipted; the rules of blocking reloads and delta updates hold there and at a host; 500 viewers blocked on one part (two tokens, parameters in any order) cost the hosts one playlist request per part made, not per viewer, and the hinted part is fetched once for all; the host it fills from killed mid-stream, the viewer plays on")
+        @Test("through delivery edges: a viewer far from the hosts plays from an edge that fills the live title from a delivery edge nearer the hosts, which fills from them, and its bytes are receipted; the rules of blocking reloads and delta updates hold there and at a host; 500 viewers blocked on one part (two tokens, parameters in any order) cost the hosts one playlist request per part made, not per viewer, and the hinted part is fetched once for all; the host it fills from killed mid-stream, the viewer plays on; the stream stopped dead, a reload for what cannot come is 503 after three target durations")
         func delivery() async throws {
             let port = freeLoopbackPort()
             // Ten segments: more than the 12 s a delta update keeps.
@@ -399,6 +399,15 @@ extension NetworkSuites {
             let through = try await playing
             #expect(through.status == 0, "\(through.output.suffix(600))")
             #expect(through.frames >= 285, "ffmpeg decoded \(through.frames) frames in 10 s with a host killed after 3")
+
+            // The stream stops dead (the ingest killed: no end is published). A reload for two
+            // segments past the relay's newest, which can never come, is held for three target
+            // durations and answered 503 with the reason.
+            kill(live.process.processIdentifier, SIGKILL)
+            live.process.waitUntilExit()
+            let stopped = try #require(try LivePlaylist.parse(try await Self.get("\(edge)/v/show/source/index.m3u8?token=\(token)").text).lastPart)
+            let never = try await Self.get("\(edge)/v/show/source/index.m3u8?token=\(token)&_HLS_msn=\(stopped.sequence + 2)")
+            #expect(never.status == 503 && never.text.contains("did not come within three target durations"), "\(never.status) \(never.text.prefix(200))")
         }
 
         /// The rules of a blocking reload and of a delta update (RFC 8216bis 6.2.5), checked at an
