@@ -62,7 +62,7 @@ struct BenchViewersCommand: AsyncParsableCommand {
         }
         let opened = try await EventLoopFuture.whenAllSucceed(connected, on: loop).get().filter { $0 }.count
         try await Task.sleep(for: .seconds(warmup))
-        let from = (edge: edgePID.flatMap(Self.cpuSeconds), own: LiveCommand.cpuSeconds(), at: ContinuousClock.now)
+        let from = (edge: Self.cpuSeconds(edgePIDs), own: LiveCommand.cpuSeconds(), at: ContinuousClock.now)
         try await loop.submit { tally.countFrom = Clock.now }.get()
         try await Task.sleep(for: .seconds(seconds - warmup))
         let summary = try await loop.submit {
@@ -70,18 +70,21 @@ struct BenchViewersCommand: AsyncParsableCommand {
             return tally.summary(seconds: seconds - warmup)
         }.get()
         let span = (ContinuousClock.now - from.at) / .seconds(1)
-        let to = (edge: edgePID.flatMap(Self.cpuSeconds), own: LiveCommand.cpuSeconds())
+        let to = (edge: Self.cpuSeconds(edgePIDs), own: LiveCommand.cpuSeconds())
         for viewer in all { viewer.close() }
         try? await group.shutdownGracefully()
         print("bench-viewers: \(opened) viewers connected over HTTP/2 (\(viewers - opened) could not), \(String(format: "%.0f", seconds - warmup)) s counted after \(String(format: "%.0f", warmup)) s of warm-up")
         print(summary)
-        if let edgePID, let before = from.edge, let after = to.edge {
-            let peak = Self.peakResidentMiB(edgePID).map { "\($0) MiB" } ?? "unknown"
-            print(String(format: "edge (pid %d): %.2f cores while counted, peak RSS %@; these viewers took %.2f cores", edgePID, (after - before) / span, peak, (to.own - from.own) / span))
+        if let before = from.edge, let after = to.edge {
+            let peak = Self.peakResidentMiB(edgePIDs).map { "\($0) MiB" } ?? "unknown"
+            let pids = edgePIDs.map(String.init).joined(separator: ", ")
+            print(String(format: "%@ (pid %@): %.2f cores while counted, peak RSS %@; these viewers took %.2f cores", edgeName, pids, (after - before) / span, peak, (to.own - from.own) / span))
         }
     }
 
-    @Option(name: .customLong("edge-pid"), help: "The edge's process, whose CPU and peak RSS to report.") var edgePID: Int32?
+    @Option(name: .customLong("edge-pid"), help: "A process of the server under test (repeat for several, as nginx's master and workers): their CPU and peak RSS added up are reported.")
+    var edgePIDs: [Int32] = []
+    @Option(name: .customLong("edge-name"), help: "What to call the server under test in the report.") var edgeName = "edge"
 
     /// User and system CPU seconds of a process, from /proc.
     static func cpuSeconds(_ pid: Int32) -> Double? {
@@ -89,6 +92,18 @@ struct BenchViewersCommand: AsyncParsableCommand {
         let fields = stat[stat.index(after: close)...].split(separator: " ")
         guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else { return nil }
         return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+    }
+
+    /// The CPU seconds of `pids` added up; nil when there are none or one cannot be read.
+    static func cpuSeconds(_ pids: [Int32]) -> Double? {
+        let each = pids.compactMap(cpuSeconds)
+        return each.isEmpty || each.count < pids.count ? nil : each.reduce(0, +)
+    }
+
+    /// The peak resident sets of `pids` added up, in MiB (shared pages count in each).
+    static func peakResidentMiB(_ pids: [Int32]) -> Int? {
+        let each = pids.compactMap(peakResidentMiB)
+        return each.isEmpty || each.count < pids.count ? nil : each.reduce(0, +)
     }
 
     static func peakResidentMiB(_ pid: Int32) -> Int? {
@@ -290,7 +305,9 @@ private final class ViewerConnection: ChannelInboundHandler, @unchecked Sendable
             if let code = headers.headers.first(name: ":status").flatMap(Int.init) { status = code }
             if headers.endStream { finish(status) }
         case .data(let data):
-            if case .byteBuffer(let bytes) = data.data {
+            // (An empty DATA frame, as nginx ends a stream with, gives nothing back: a window
+            // update of 0 is a protocol error.)
+            if case .byteBuffer(let bytes) = data.data, bytes.readableBytes > 0 {
                 if current.keepBody {
                     if body == nil { body = bytes } else { body!.writeImmutableBuffer(bytes) }
                 }
