@@ -82,7 +82,7 @@ package final class TokenGate: Sendable {
     /// The token a request carries: `?token=` or `Authorization: Bearer`.
     static func token(query: Substring?, authorization: String?) -> String? {
         if let value = QueryParameters.value("token", in: query) {
-            return value.utf8.contains(UInt8(ascii: "%")) ? String(value).removingPercentEncoding : String(value)
+            return QueryParameters.contains(UInt8(ascii: "%"), in: value) ? String(value).removingPercentEncoding : String(value)
         }
         if let authorization, authorization.hasPrefix("Bearer ") { return String(authorization.dropFirst(7)) }
         return nil
