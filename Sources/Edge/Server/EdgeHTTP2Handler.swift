@@ -302,7 +302,7 @@ final class EdgeHTTP2Handler: ChannelInboundHandler {
     /// Writes queued body slices while the connection's budget and socket allow, each with a
     /// promise that returns its bytes to the budget and writes on. Each is flushed on its own so
     /// TLS seals it into a slice-sized buffer; ``FlushCoalescingHandler`` below TLS makes the
-    /// flushes of one event-loop turn one socket write.
+    /// flushes of one read burst, or of one write's completions, one socket write.
     private func writeOutbound(context: ChannelHandlerContext) {
         guard context.channel.isWritable else { return }
         let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
