@@ -26,7 +26,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
     @Option(name: .customLong("admin-token-file"), help: "File holding the admin API's bearer token.") var adminTokenFile: String?
     @Option(name: .customLong("heartbeat-timeout"), help: "Seconds without a heartbeat before an edge stops being routed to.") var heartbeatTimeout: Int64 = 30
     @Option(name: .customLong("max-load"), help: "Load (0 to 1) at which an edge gets no new viewers.") var maxLoad = 0.9
-    @Option(name: .customLong("viewers-per-core"), help: "Viewers an edge serves at once per core it claims, before route answers prefer edges with room.")
+    @Option(name: .customLong("viewers-per-core"), help: "Viewers an edge serves at once per core (claimed, or as capacity probes measured when they measured less), before route answers prefer edges with room.")
     var viewersPerCore = 250
     @Option(name: .customLong("band-km"), help: "Width of a routing distance band, km.") var bandKilometres = 50.0
     @Option(name: .long, help: "The coordinator's Ed25519 key file (made, mode 0600, when absent).") var identity = "./depin-coordinator.key"

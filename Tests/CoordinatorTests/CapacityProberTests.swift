@@ -38,12 +38,19 @@ struct CapacityProberTests {
         #expect(policy.credited(claimed: 8, best: 3.9) == 3.9)
         #expect(policy.credited(claimed: 8, best: 20) == 8)
         #expect(policy.credited(claimed: 64, best: 2) == 2)
+        // Routing counts a claim until the first probe, then as credited.
+        #expect(policy.routed(claimed: 8, best: nil) == 8)
+        #expect(policy.routed(claimed: 8, best: 4) == 8)
+        #expect(policy.routed(claimed: 8, best: 3.9) == 3.9)
+        #expect(policy.routed(claimed: 8, best: 0) == 0)
+        #expect(RoutingPolicy(viewersPerCore: 250).viewerCapacity(cores: 3.9) == 975)
+        #expect(RoutingPolicy(viewersPerCore: 250).viewerCapacity(cores: 0) == 1)
         // Probes turned off: nothing is measured, claims count.
         policy.interval = 0
         #expect(policy.credited(claimed: 8, best: nil) == 8)
     }
 
-    @Test("nodes are probed in turn up to the concurrency; a right answer is timed from the hand-over; wrong, foreign and repeated answers are refused")
+    @Test("nodes are probed in turn up to the concurrency; a right answer is timed from the hand-over; wrong, foreign and repeated answers are refused; viewer capacity follows what probes measured, also after a restart")
     func prober() async throws {
         let dir = TemporaryDirectory("prober")
         defer { dir.remove() }
@@ -60,6 +67,9 @@ struct CapacityProberTests {
         let prober = CapacityProber(store: store, registry: registry, board: board, policy: policy, now: clock.now)
         let a = edges["a"]!.identity.id, b = edges["b"]!.identity.id
 
+        func capacity(_ id: String) -> Int { registry.viewerCapacity(of: registry.known(id)!) }
+        let claimed = registry.known(a)!.cores
+        #expect(capacity(a) == claimed * registry.policy.viewersPerCore, "a claim counts until a probe measures it")
         let first = try await prober.round()
         #expect(first.count == 1)
         #expect(try await prober.round().isEmpty)  // one out at a time
@@ -77,6 +87,7 @@ struct CapacityProberTests {
             let failed = try await prober.answer(WorkProbeAnswer(id: handed.id, nonces: wrong), from: probed)
             #expect(failed.outcome == "fail" && failed.measuredCores == 0)
             #expect(failed.standing?.hasPrefix("warned: claims \(registry.known(probed)!.cores) cores") == true)
+            #expect(capacity(probed) == 1, "a failed probe measured nothing: routes prefer any edge with room")
             await #expect(throws: RegistryError.self) { try await prober.answer(WorkProbeAnswer(id: handed.id, nonces: nonces), from: probed) }
         }
         // The other node is next; a right answer measures cores.
@@ -86,6 +97,17 @@ struct CapacityProberTests {
         let verdict = try await prober.answer(WorkProbeAnswer(id: next.id, nonces: try #require(await next.solve(threads: 2))), from: other)
         #expect(verdict.outcome == "pass" && verdict.measuredCores > 0)
         #expect(try await prober.standing(of: other).best == verdict.measuredCores)
+        let routed = policy.routed(claimed: registry.known(other)!.cores, best: verdict.measuredCores)
+        #expect(capacity(other) == registry.policy.viewerCapacity(cores: routed))
+        // A coordinator started again over the same store routes by the measurements it finds:
+        // the failed probe still leaves one viewer of capacity.
+        if try await prober.standing(of: probed).best == 0 {
+            registry.noteRoutedCores(probed, nil)
+            #expect(capacity(probed) == registry.known(probed)!.cores * registry.policy.viewersPerCore)
+            let restarted = CapacityProber(store: store, registry: registry, board: board, policy: policy, now: clock.now)
+            _ = try await restarted.round()
+            #expect(capacity(probed) == 1)
+        }
         // Nobody is due again until the interval has passed.
         #expect(try await prober.round().isEmpty)
         clock.advance(21)

@@ -137,7 +137,7 @@ extension CoordinatorAPI {
         (view.coresMeasured, view.capacity) = try await prober.standing(of: id)
         view.viewerReports = viewers.reports(for: id, now: now)
         view.viewers = registry.audience(of: id)?.estimate()
-        view.viewerCapacity = registry.policy.viewerCapacity(of: status.node)
+        view.viewerCapacity = registry.viewerCapacity(of: status.node)
         return view
     }
 

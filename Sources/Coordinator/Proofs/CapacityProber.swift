@@ -29,6 +29,12 @@ package struct CapacityPolicy: Sendable, Equatable {
         return min(WorkProbe.maxParts, max(4 * max(1, cores), Int((work / Double(1 << Self.bits)).rounded(.up))))
     }
 
+    /// The cores a node is routed by (its viewer capacity): as credited, except that a node
+    /// never measured counts its claim until its first probe (it is probed in its first round).
+    package func routed(claimed: Int, best: Double?) -> Double {
+        best == nil ? Double(claimed) : credited(claimed: claimed, best: best)
+    }
+
     /// Seconds a node has to answer: four times what its claim needs, and at least 10.
     package var deadlineSeconds: Int64 { max(10, Int64((probeSeconds * 4).rounded(.up)) + 2) }
 
@@ -100,9 +106,12 @@ package final class CapacityProber: Sendable {
             } else if !looked {
                 // Once a node, not every round: with 100,000 nodes and 64 probes a round, every
                 // round asked the store about each node still waiting (a whole core at idle).
-                let latest = try await store.settledProbes(node: node.id, since: time - policy.interval).last
+                // (And routes it by what its probes in the window measured.)
+                let settled = try await store.settledProbes(node: node.id, since: time - policy.window)
+                let best = settled.isEmpty ? nil : settled.map { $0.measuredCores ?? 0 }.max()
+                registry.noteRoutedCores(node.id, best.map { policy.routed(claimed: node.cores, best: $0) })
                 state.withLock { _ = $0.looked.insert(node.id) }
-                if let latest {
+                if let latest = settled.max(by: { $0.issuedAt < $1.issuedAt }), latest.issuedAt >= time - policy.interval {
                     // Probed before this coordinator started: wait out the rest of the interval.
                     state.withLock { $0.issued[node.id] = latest.issuedAt }
                     continue
@@ -160,7 +169,9 @@ package final class CapacityProber: Sendable {
             throw RegistryError.replayed("probe \(probe.id) was settled already")
         }
         state.withLock { _ = $0.open.removeValue(forKey: node) }
-        return WorkProbeVerdict(outcome: outcome.rawValue, measuredCores: measured, standing: try await standing(of: node).warning)
+        let standing = try await standing(of: node)
+        if let claimed = registry.known(node)?.cores { registry.noteRoutedCores(node, policy.routed(claimed: claimed, best: standing.best)) }
+        return WorkProbeVerdict(outcome: outcome.rawValue, measuredCores: measured, standing: standing.warning)
     }
 
     /// The best measurement of a node's cores in the window (nil: never measured), and a

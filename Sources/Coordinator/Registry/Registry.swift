@@ -29,6 +29,9 @@ package final class Registry: Sendable {
         var refreshed: Int64 = .min
         /// Viewers each edge serves now (heartbeats and routes since).
         var audience = Audience()
+        /// The cores a node's viewer capacity counts where capacity probes measured fewer than
+        /// it claims (``noteRoutedCores(_:_:)``); a node not named counts its claim.
+        var routedCores: [String: Double] = [:]
 
         /// A node routed to now whose heartbeat came at `heartbeat` ages out no sooner than this.
         mutating func routed(heartbeat: Int64, timeout: Int64) { nextExpiry = min(nextExpiry, heartbeat + timeout + 1) }
@@ -60,7 +63,8 @@ package final class Registry: Sendable {
             }
             // The next refresh passes over every node again.
             state = State(
-                table: table, nodes: Dictionary(uniqueKeysWithValues: nodes.map { ($0.id, $0) }), suspended: state.suspended, audience: state.audience)
+                table: table, nodes: Dictionary(uniqueKeysWithValues: nodes.map { ($0.id, $0) }), suspended: state.suspended, audience: state.audience,
+                routedCores: state.routedCores)
         }
     }
 
@@ -197,14 +201,14 @@ package final class Registry: Sendable {
     // MARK: - Look-ups
 
     /// The best edges for a viewer, with their URLs: the route table's order, except that edges
-    /// serving their viewer capacity (``Audience``, ``RoutingPolicy/viewerCapacity(of:)``) go
+    /// serving their viewer capacity (``Audience``, ``viewerCapacity(of:)``) go
     /// after those with room, looked up with a few more so one with room can take their place.
     package func route(content: String, from viewer: GeoPoint, limit: Int) -> [RoutedEdge] {
         state.withLock { state in
             let since = now() - policy.heartbeatTimeout
             func full(_ id: String) -> Bool {
                 guard let node = state.nodes[id], let audience = state.audience.current(id, since: since) else { return false }
-                return audience.estimate() >= policy.viewerCapacity(of: node)
+                return audience.estimate() >= policy.viewerCapacity(cores: state.routedCores[id] ?? Double(node.cores))
             }
             var routes = state.table.route(content: content, from: viewer, limit: limit)
             if routes.contains(where: { full($0.id) }) {
@@ -215,6 +219,18 @@ package final class Registry: Sendable {
                 state.nodes[route.id].map { RoutedEdge(id: route.id, url: $0.url, distanceKilometres: route.distance) }
             }
         }
+    }
+
+    /// Viewers `node` serves at once before route answers prefer edges with room: its cores as
+    /// routed (``noteRoutedCores(_:_:)``) times ``RoutingPolicy/viewersPerCore``.
+    package func viewerCapacity(of node: NodeRecord) -> Int {
+        policy.viewerCapacity(cores: state.withLock { $0.routedCores[node.id] } ?? Double(node.cores))
+    }
+
+    /// The cores `node`'s viewer capacity counts from now: what capacity probes credit it with
+    /// (``CapacityPolicy/routed(claimed:best:)``); nil counts its claim.
+    package func noteRoutedCores(_ node: String, _ cores: Double?) {
+        state.withLock { $0.routedCores[node] = cores }
     }
 
     /// A viewer of `content` was given a route whose first edge is `node`: counted in its

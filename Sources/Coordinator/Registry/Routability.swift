@@ -6,8 +6,9 @@ package struct RoutingPolicy: Sendable, Equatable {
     package var heartbeatTimeout: Int64 = 30
     /// Load (0 to 1) at or above which a node gets no new viewers.
     package var maximumLoad: Double = 0.9
-    /// Viewers an edge serves at once per core it claims; past that, route answers put it after
-    /// edges with room (``viewerCapacity(of:)``).
+    /// Viewers an edge serves at once per core it is routed by (claimed, or as measured when
+    /// capacity probes measured less); past that, route answers put it after edges with room
+    /// (``viewerCapacity(cores:)``).
     package var viewersPerCore = 250
 
     package init(heartbeatTimeout: Int64 = 30, maximumLoad: Double = 0.9, viewersPerCore: Int = 250) {
@@ -16,8 +17,8 @@ package struct RoutingPolicy: Sendable, Equatable {
         self.viewersPerCore = viewersPerCore
     }
 
-    /// Viewers `node` serves at once before route answers prefer edges with room.
-    package func viewerCapacity(of node: NodeRecord) -> Int { max(1, node.cores * viewersPerCore) }
+    /// Viewers an edge with `cores` serves at once before route answers prefer edges with room.
+    package func viewerCapacity(cores: Double) -> Int { max(1, Int((cores * Double(viewersPerCore)).rounded(.down))) }
 
     /// Nil when `node` may be given `task` at `now` (for delivery: routed to viewers);
     /// otherwise the first reason it may not.
