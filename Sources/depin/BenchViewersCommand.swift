@@ -62,7 +62,7 @@ struct BenchViewersCommand: AsyncParsableCommand {
         }
         let opened = try await EventLoopFuture.whenAllSucceed(connected, on: loop).get().filter { $0 }.count
         try await Task.sleep(for: .seconds(warmup))
-        let from = (edge: Self.cpuSeconds(edgePIDs), own: LiveCommand.cpuSeconds(), at: ContinuousClock.now)
+        let from = (edge: Self.sum(edgePIDs, Self.cpuSeconds), own: LiveCommand.cpuSeconds(), at: ContinuousClock.now)
         try await loop.submit { tally.countFrom = Clock.now }.get()
         try await Task.sleep(for: .seconds(seconds - warmup))
         let summary = try await loop.submit {
@@ -70,13 +70,13 @@ struct BenchViewersCommand: AsyncParsableCommand {
             return tally.summary(seconds: seconds - warmup)
         }.get()
         let span = (ContinuousClock.now - from.at) / .seconds(1)
-        let to = (edge: Self.cpuSeconds(edgePIDs), own: LiveCommand.cpuSeconds())
+        let to = (edge: Self.sum(edgePIDs, Self.cpuSeconds), own: LiveCommand.cpuSeconds())
         for viewer in all { viewer.close() }
         try? await group.shutdownGracefully()
         print("bench-viewers: \(opened) viewers connected over HTTP/2 (\(viewers - opened) could not), \(String(format: "%.0f", seconds - warmup)) s counted after \(String(format: "%.0f", warmup)) s of warm-up")
         print(summary)
         if let before = from.edge, let after = to.edge {
-            let peak = Self.peakResidentMiB(edgePIDs).map { "\($0) MiB" } ?? "unknown"
+            let peak = Self.sum(edgePIDs, Self.peakResidentMiB).map { "\($0) MiB" } ?? "unknown"
             let pids = edgePIDs.map(String.init).joined(separator: ", ")
             print(String(format: "%@ (pid %@): %.2f cores while counted, peak RSS %@; these viewers took %.2f cores", edgeName, pids, (after - before) / span, peak, (to.own - from.own) / span))
         }
@@ -94,16 +94,11 @@ struct BenchViewersCommand: AsyncParsableCommand {
         return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
     }
 
-    /// The CPU seconds of `pids` added up; nil when there are none or one cannot be read.
-    static func cpuSeconds(_ pids: [Int32]) -> Double? {
-        let each = pids.compactMap(cpuSeconds)
-        return each.isEmpty || each.count < pids.count ? nil : each.reduce(0, +)
-    }
-
-    /// The peak resident sets of `pids` added up, in MiB (shared pages count in each).
-    static func peakResidentMiB(_ pids: [Int32]) -> Int? {
-        let each = pids.compactMap(peakResidentMiB)
-        return each.isEmpty || each.count < pids.count ? nil : each.reduce(0, +)
+    /// `figure` of each of `pids` added up (peak RSS: shared pages count in each); nil when there
+    /// are none or one cannot be read.
+    static func sum<Figure: AdditiveArithmetic>(_ pids: [Int32], _ figure: (Int32) -> Figure?) -> Figure? {
+        let each = pids.compactMap(figure)
+        return each.isEmpty || each.count < pids.count ? nil : each.reduce(.zero, +)
     }
 
     static func peakResidentMiB(_ pid: Int32) -> Int? {
@@ -113,7 +108,6 @@ struct BenchViewersCommand: AsyncParsableCommand {
         else { return nil }
         return kib / 1024
     }
-
 }
 
 /// Wall-clock seconds since 1970, as program date times are.
