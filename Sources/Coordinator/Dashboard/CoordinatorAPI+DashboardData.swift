@@ -55,7 +55,7 @@ extension CoordinatorAPI {
         let challenges = try await records.settledChallenges(node: id, since: now - challenger.policy.window)
         let transcodes = try await records.transcodes(node: id, limit: Self.dashboardRows)
         let probes = try await records.settledProbes(node: id, since: now - prober.policy.window)
-        let best = probes.isEmpty ? nil : probes.map { $0.measuredCores ?? 0 }.max()
+        let best = CapacityPolicy.best(of: probes)
         var warnings: [String] = []
         if let standing = view.standing { warnings.append(standing) }
         if let capacity = view.capacity { warnings.append(capacity) }

@@ -29,6 +29,10 @@ package struct CapacityPolicy: Sendable, Equatable {
         return min(WorkProbe.maxParts, max(4 * max(1, cores), Int((work / Double(1 << Self.bits)).rounded(.up))))
     }
 
+    /// The best measurement among settled `probes` (a failed one measured none); nil when there
+    /// are none.
+    package static func best(of probes: [ProbeRecord]) -> Double? { probes.map { $0.measuredCores ?? 0 }.max() }
+
     /// The cores a node is routed by (its viewer capacity): as credited, except that a node
     /// never measured counts its claim until its first probe (it is probed in its first round).
     package func routed(claimed: Int, best: Double?) -> Double {
@@ -108,8 +112,7 @@ package final class CapacityProber: Sendable {
                 // round asked the store about each node still waiting (a whole core at idle).
                 // (And routes it by what its probes in the window measured.)
                 let settled = try await store.settledProbes(node: node.id, since: time - policy.window)
-                let best = settled.isEmpty ? nil : settled.map { $0.measuredCores ?? 0 }.max()
-                registry.noteRoutedCores(node.id, best.map { policy.routed(claimed: node.cores, best: $0) })
+                registry.noteRoutedCores(node.id, CapacityPolicy.best(of: settled).map { policy.routed(claimed: node.cores, best: $0) })
                 state.withLock { _ = $0.looked.insert(node.id) }
                 if let latest = settled.max(by: { $0.issuedAt < $1.issuedAt }), latest.issuedAt >= time - policy.interval {
                     // Probed before this coordinator started: wait out the rest of the interval.
@@ -178,8 +181,7 @@ package final class CapacityProber: Sendable {
     /// warning when it does not back the node's claim.
     package func standing(of node: String) async throws -> (best: Double?, warning: String?) {
         let probes = try await store.settledProbes(node: node, since: now() - policy.window)
-        guard let claimed = registry.known(node)?.cores, !probes.isEmpty else { return (nil, nil) }
-        let best = probes.map { $0.measuredCores ?? 0 }.max() ?? 0
+        guard let claimed = registry.known(node)?.cores, let best = CapacityPolicy.best(of: probes) else { return (nil, nil) }
         guard best < policy.tolerance * Double(claimed) else { return (best, nil) }
         let text = String(format: "%.1f", best)
         return (best, "warned: claims \(claimed) cores; capacity probes measured at most \(text) (rewards count \(text))")

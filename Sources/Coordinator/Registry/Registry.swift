@@ -33,6 +33,9 @@ package final class Registry: Sendable {
         /// it claims (``noteRoutedCores(_:_:)``); a node not named counts its claim.
         var routedCores: [String: Double] = [:]
 
+        /// The cores `node`'s viewer capacity counts.
+        func routedCores(of node: NodeRecord) -> Double { routedCores[node.id] ?? Double(node.cores) }
+
         /// A node routed to now whose heartbeat came at `heartbeat` ages out no sooner than this.
         mutating func routed(heartbeat: Int64, timeout: Int64) { nextExpiry = min(nextExpiry, heartbeat + timeout + 1) }
     }
@@ -208,7 +211,7 @@ package final class Registry: Sendable {
             let since = now() - policy.heartbeatTimeout
             func full(_ id: String) -> Bool {
                 guard let node = state.nodes[id], let audience = state.audience.current(id, since: since) else { return false }
-                return audience.estimate() >= policy.viewerCapacity(cores: state.routedCores[id] ?? Double(node.cores))
+                return audience.estimate() >= policy.viewerCapacity(cores: state.routedCores(of: node))
             }
             var routes = state.table.route(content: content, from: viewer, limit: limit)
             if routes.contains(where: { full($0.id) }) {
@@ -224,7 +227,7 @@ package final class Registry: Sendable {
     /// Viewers `node` serves at once before route answers prefer edges with room: its cores as
     /// routed (``noteRoutedCores(_:_:)``) times ``RoutingPolicy/viewersPerCore``.
     package func viewerCapacity(of node: NodeRecord) -> Int {
-        policy.viewerCapacity(cores: state.withLock { $0.routedCores[node.id] } ?? Double(node.cores))
+        policy.viewerCapacity(cores: state.withLock { $0.routedCores(of: node) })
     }
 
     /// The cores `node`'s viewer capacity counts from now: what capacity probes credit it with

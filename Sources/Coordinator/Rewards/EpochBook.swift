@@ -139,7 +139,7 @@ package final class EpochBook: Sendable {
         var out: [MinerInputs] = []
         for node in try await store.nodes() where delivered[node.id] != nil || hosted[node.id] != nil || transcoded[node.id] != nil {
             let probes = try await store.settledProbes(node: node.id, since: to - capacity.window).filter { $0.issuedAt < to }
-            let best = probes.isEmpty ? nil : probes.map { $0.measuredCores ?? 0 }.max()
+            let best = CapacityPolicy.best(of: probes)
             let outcomes = try await store.settledChallenges(node: node.id, since: to - reputation.window).filter { $0.issuedAt < to }
             let inEpoch = outcomes.filter { $0.issuedAt >= from }
             out.append(

@@ -309,15 +309,18 @@ package final class LiveHostedStore: Sendable {
     /// Holds a playlist request until `rung`'s playlist lists part `part` of segment `sequence`
     /// (or, without a part, the whole segment), for at most three target durations.
     package func reload(content: String, rung: String, sequence: Int, part: Int?) async -> LiveReload {
-        await arrivals.holdReload(on: content + "/" + rung + "/index.m3u8", answer: progress(content: content, rung: rung, sequence: sequence, part: part))
+        await arrivals.holdReload(on: Self.playlistKey(content, rung), answer: progress(content: content, rung: rung, sequence: sequence, part: part))
     }
 
     /// The same, calling `done` with the outcome instead of suspending a task (at once when the
     /// playlist here has it already).
     package func whenReloaded(content: String, rung: String, sequence: Int, part: Int?, then done: @escaping @Sendable (LiveReload) -> Void) {
         arrivals.holdReload(
-            on: content + "/" + rung + "/index.m3u8", answer: progress(content: content, rung: rung, sequence: sequence, part: part), then: done)
+            on: Self.playlistKey(content, rung), answer: progress(content: content, rung: rung, sequence: sequence, part: part), then: done)
     }
+
+    /// What `rung`'s playlist is announced as when a new one is stored.
+    private static func playlistKey(_ content: String, _ rung: String) -> String { content + "/" + rung + "/index.m3u8" }
 
     /// What a blocking reload for `sequence`/`part` comes to now (nil: wait), and the rung's
     /// target duration.
